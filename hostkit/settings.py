@@ -1,0 +1,125 @@
+"""Settings of the example host, read from the environment (and `.env`) with django-environ.
+
+Defaults run the demo on one machine: SQLite, the in-memory channel layer, the host on
+http://localhost:8000 and the fake Cyclr on http://127.0.0.1:8001. `DATABASE_URL` switches
+to PostgreSQL and `REDIS_URL` to channels-redis.
+"""
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)  # the SQLite files live here; Git ignores it
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-change-me-0123456789abcdef")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "proxy",
+    "hostkit",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hostkit.urls"
+ASGI_APPLICATION = "hostkit.asgi.application"
+WSGI_APPLICATION = "hostkit.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Two processes (the daphne test server and pytest) share the file: take the write
+    # lock up front and wait for it instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    # A file, never in-memory: ChannelsLiveServerTestCase's server is another process.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="hostkit")},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "integrations"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+
+HOST_ORIGIN = env("HOST_ORIGIN", default="http://localhost:8000")
+CYCLR_URL = env("CYCLR_API_URL", default="http://127.0.0.1:8001")
+
+CYCLR_PROXY = {
+    "API_URL": CYCLR_URL,
+    "CLIENT_ID": env("CYCLR_CLIENT_ID", default="demo-client"),
+    "CLIENT_SECRET": env("CYCLR_CLIENT_SECRET", default="demo-secret"),
+    "MARKETPLACE_ID": env.int("CYCLR_MARKETPLACE_ID", default=1),
+    "MARKETPLACE_ORIGINS": env.list("CYCLR_MARKETPLACE_ORIGINS", default=[CYCLR_URL]),
+    "HOST_ORIGINS": env.list("CYCLR_HOST_ORIGINS", default=[HOST_ORIGIN]),
+    "ACCOUNT_RESOLVER": "hostkit.accounts.resolve_account",
+    "LAUNCH_TTL": env.int("CYCLR_LAUNCH_TTL", default=30 * 60),
+    "VERIFY_WITH_API": env.bool("CYCLR_VERIFY_WITH_API", default=True),
+    "WEBHOOK_SECRET": env("CYCLR_WEBHOOK_SECRET", default=""),
+    "MAX_RESULT_BYTES": env.int("CYCLR_MAX_RESULT_BYTES", default=64 * 1024),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"proxy": {"handlers": ["console"], "level": env("PROXY_LOG_LEVEL", default="INFO")}},
+}

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ProxyConfig(AppConfig):
+    name = "proxy"
+    verbose_name = "Cyclr Marketplace proxy"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Registers the system checks and the settings reloader.
+        from . import checks, conf  # noqa: F401

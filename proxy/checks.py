@@ -1,0 +1,71 @@
+"""System checks: a misconfigured kit says so at start-up, with ids proxy.E…/proxy.W…."""
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import SETTING_NAME, proxy_settings
+from .origins import is_origin
+
+
+def _error(id, msg, hint):
+    return Error(msg, hint=hint, id=f"proxy.{id}")
+
+
+@register(Tags.security, "proxy")
+def check_proxy_settings(app_configs=None, **kwargs):
+    user = proxy_settings.user_settings
+    messages = []
+    if not isinstance(getattr(settings, SETTING_NAME, None), dict):
+        return [_error("E001", f"settings.{SETTING_NAME} is missing or not a dict.",
+                       f"Add {SETTING_NAME} = {{'API_URL': ..., 'CLIENT_ID': ..., ...}} to your settings.")]
+
+    api_url = user.get("API_URL", "")
+    if not isinstance(api_url, str) or not api_url.startswith(("https://", "http://")):
+        messages.append(_error("E002", f"{SETTING_NAME}['API_URL'] must be the http(s) URL of Cyclr's API.",
+                               "For example 'https://api.cyclr.com' or your region's API domain."))
+    for key in ("CLIENT_ID", "CLIENT_SECRET"):
+        if not user.get(key):
+            messages.append(_error("E003", f"{SETTING_NAME}['{key}'] is empty.",
+                                   "Copy the Partner API client credentials from the Cyclr console."))
+    marketplace_id = user.get("MARKETPLACE_ID")
+    if isinstance(marketplace_id, bool) or not isinstance(marketplace_id, int) or marketplace_id <= 0:
+        messages.append(_error("E004", f"{SETTING_NAME}['MARKETPLACE_ID'] must be a positive integer.",
+                               "Use the id of the Marketplace shown in the Cyclr console."))
+    for key, example in (("MARKETPLACE_ORIGINS", "https://acme-h.cyclr.com"), ("HOST_ORIGINS", "https://app.example.com")):
+        origins = user.get(key, [])
+        if isinstance(origins, str) or not origins:
+            messages.append(_error("E005", f"{SETTING_NAME}['{key}'] must be a non-empty list of origins.",
+                                   f"For example ['{example}']."))
+            continue
+        for origin in origins:
+            if not is_origin(origin):
+                messages.append(_error("E006", f"{SETTING_NAME}['{key}'] has {origin!r}, which is not an origin.",
+                                       f"Write scheme://host[:port] in lower case with no path or slash, like {example!r}."))
+            elif origin.startswith("http://") and not settings.DEBUG and key == "MARKETPLACE_ORIGINS":
+                messages.append(Warning(f"{SETTING_NAME}['{key}'] allows the plain-http origin {origin!r}.",
+                                        hint="Use https in production.", id="proxy.W003"))
+    resolver = user.get("ACCOUNT_RESOLVER", "proxy.accounts.user_account")
+    if isinstance(resolver, str):
+        try:
+            import_string(resolver)
+        except ImportError as exc:
+            messages.append(_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] cannot be imported: {exc}",
+                                   "Give the dotted path of a callable(request) -> account API id."))
+    elif not callable(resolver):
+        messages.append(_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] is not callable.",
+                               "Give the dotted path of a callable(request) -> account API id."))
+    for key in ("LAUNCH_TTL", "MAX_RESULT_BYTES"):
+        value = user.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            messages.append(_error("E008", f"{SETTING_NAME}['{key}'] must be a positive integer.", "See the README's settings table."))
+    if user.get("VERIFY_WITH_API", True) is False:
+        messages.append(Warning(f"{SETTING_NAME}['VERIFY_WITH_API'] is off: browser results are trusted unverified.",
+                                hint="A user can forge a result in the browser; turn verification on in production.",
+                                id="proxy.W001"))
+    if not settings.DEBUG:
+        layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND", "")
+        if not layer or layer.endswith("InMemoryChannelLayer"):
+            messages.append(Warning("The in-memory channel layer does not reach across processes.",
+                                    hint="Use channels_redis (set REDIS_URL) when running more than one server process.",
+                                    id="proxy.W002"))
+    return messages

@@ -1,0 +1,72 @@
+"""The kit's settings: one dict, ``settings.CYCLR_PROXY``, read through ``proxy_settings``.
+
+Values are read lazily and cached; the cache is dropped on ``setting_changed`` so that
+``override_settings(CYCLR_PROXY=...)`` works in tests.
+"""
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+SETTING_NAME = "CYCLR_PROXY"
+
+DEFAULTS = {
+    # Base URL of Cyclr's Partner API, e.g. "https://api.eu.cyclr.com".
+    "API_URL": "",
+    "CLIENT_ID": "",
+    "CLIENT_SECRET": "",
+    # The Marketplace to open (an int from the Cyclr console).
+    "MARKETPLACE_ID": None,
+    # Exact origins ("https://acme-h.cyclr.com") allowed to post results to the proxy page.
+    "MARKETPLACE_ORIGINS": [],
+    # This site's own origins, baked into the Launch Complete snippet.
+    "HOST_ORIGINS": [],
+    # Dotted path to callable(request) -> account API id (str) or proxy.accounts.CyclrAccount.
+    "ACCOUNT_RESOLVER": "proxy.accounts.user_account",
+    # Seconds a launch stays open for its result.
+    "LAUNCH_TTL": 30 * 60,
+    # Confirm each claimed cycle with GET /v1.0/cycles/{id} before install_completed.
+    "VERIFY_WITH_API": True,
+    # Secret(s) for the Marketplace webhook URL: a string or a list (for rotation).
+    "WEBHOOK_SECRET": "",
+    # Largest result message accepted, in bytes of JSON.
+    "MAX_RESULT_BYTES": 64 * 1024,
+    # Seconds to wait for Cyclr's API (connect, read).
+    "API_TIMEOUT": (5, 15),
+}
+
+IMPORT_STRINGS = {"ACCOUNT_RESOLVER"}
+
+
+class ProxySettings:
+    """Attribute access to ``CYCLR_PROXY`` merged over ``DEFAULTS``."""
+
+    def __init__(self):
+        self._cache = {}
+
+    @property
+    def user_settings(self):
+        return getattr(settings, SETTING_NAME, None) or {}
+
+    def __getattr__(self, name):
+        if name not in DEFAULTS:
+            raise AttributeError(f"{SETTING_NAME} has no setting {name!r}")
+        if name not in self._cache:
+            value = self.user_settings.get(name, DEFAULTS[name])
+            if name in IMPORT_STRINGS and isinstance(value, str):
+                value = import_string(value)
+            self._cache[name] = value
+        return self._cache[name]
+
+    def reload(self):
+        self._cache.clear()
+
+
+proxy_settings = ProxySettings()
+
+
+def _reload(*, setting, **kwargs):
+    if setting == SETTING_NAME:
+        proxy_settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,132 @@
+"""A small client for Cyclr's Partner API: token, Marketplace URL, cycles.
+
+The client-credentials token is cached per (API URL, client id) until a minute before it
+expires, and fetched again once if a call answers 401. Cyclr's ``{"Message": ...}`` errors
+and transport failures become ``CyclrAPIError``.
+"""
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+
+from .conf import proxy_settings
+from .exceptions import CyclrAPIError
+
+logger = logging.getLogger(__name__)
+
+TOKEN_MARGIN = 60  # seconds before expiry at which a cached token is renewed
+
+
+@dataclass(frozen=True)
+class MarketplaceURL:
+    url: str
+    account_id: str
+    expires_at: str
+
+
+class CyclrClient:
+    _tokens = {}  # (api_url, client_id) -> (token, monotonic expiry); shared by instances
+    _lock = threading.Lock()
+
+    def __init__(self, api_url=None, client_id=None, client_secret=None, timeout=None, session=None):
+        self.api_url = (api_url or proxy_settings.API_URL).rstrip("/")
+        self.client_id = client_id or proxy_settings.CLIENT_ID
+        self.client_secret = client_secret or proxy_settings.CLIENT_SECRET
+        self.timeout = timeout or tuple(proxy_settings.API_TIMEOUT)
+        self.session = session or requests.Session()
+
+    # -- authentication --------------------------------------------------------------
+    @property
+    def _token_key(self):
+        return (self.api_url, self.client_id)
+
+    def token(self, *, renew=False) -> str:
+        """A valid access token, from the cache unless ``renew`` or about to expire."""
+        with self._lock:
+            cached = self._tokens.get(self._token_key)
+            if cached and not renew and cached[1] > time.monotonic():
+                return cached[0]
+            data = self._send(
+                "POST",
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret},
+            )
+            token = data.get("access_token") if isinstance(data, dict) else None
+            if not token:
+                raise CyclrAPIError("cyclr_bad_response", "Cyclr's token endpoint answered without an access_token.")
+            lifetime = float(data.get("expires_in") or 3600)
+            self._tokens[self._token_key] = (token, time.monotonic() + max(lifetime - TOKEN_MARGIN, 0))
+            return token
+
+    @classmethod
+    def forget_tokens(cls):
+        with cls._lock:
+            cls._tokens.clear()
+
+    # -- calls -----------------------------------------------------------------------
+    def mint_marketplace_url(self, account_api_id, *, marketplace_id, complete_parameter,
+                             account_name="", account_description="", connector_authentications=()):
+        """A 5-minute, single-use Marketplace URL for the account (created by Cyclr if new)."""
+        body = {
+            "MarketplaceId": marketplace_id,
+            "AccountName": account_name or account_api_id,
+            "AccountDescription": account_description,
+            "ConnectorAuthentications": list(connector_authentications),
+            # Framed by the proxy page: connector OAuth must open its own window.
+            "InlineOAuth": False,
+            "CompleteParameter": complete_parameter,
+        }
+        data = self.call("POST", f"/v1.0/accounts/{quote(account_api_id, safe='')}/marketplace", json=body)
+        if not isinstance(data, dict) or not data.get("MarketplaceUrl"):
+            raise CyclrAPIError("cyclr_bad_response", "Cyclr answered the Marketplace request without a MarketplaceUrl.")
+        return MarketplaceURL(url=data["MarketplaceUrl"], account_id=str(data.get("AccountId") or ""),
+                              expires_at=str(data.get("ExpiresAtUtc") or ""))
+
+    def get_cycle(self, cycle_id, *, account):
+        """The cycle as Cyclr has it for ``account`` (id or API id), or None if Cyclr says 404."""
+        try:
+            return self.call("GET", f"/v1.0/cycles/{quote(cycle_id, safe='')}", account=account)
+        except CyclrAPIError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_cycles(self, *, account, page=1, page_size=50):
+        return self.call("GET", "/v1.0/cycles", account=account, params={"page": page, "pageSize": page_size})
+
+    def call(self, method, path, *, account=None, **kwargs):
+        """An authenticated API call; renews the token once on 401."""
+        for attempt in (0, 1):
+            headers = {"Authorization": f"Bearer {self.token(renew=attempt == 1)}", "Accept": "application/json"}
+            if account:
+                headers["X-Cyclr-Account"] = account
+            try:
+                return self._send(method, path, headers=headers, **kwargs)
+            except CyclrAPIError as exc:
+                if exc.status != 401 or attempt == 1:
+                    raise
+                logger.info("Cyclr answered 401; renewing the access token")
+
+    def _send(self, method, path, **kwargs):
+        url = self.api_url + path
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            raise CyclrAPIError("cyclr_timeout", f"Cyclr's API did not answer {method} {path} in time.") from None
+        except requests.RequestException as exc:
+            raise CyclrAPIError("cyclr_unreachable", f"Cyclr's API could not be reached ({type(exc).__name__}).") from None
+        try:
+            data = response.json() if response.content else None
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            message = data.get("Message") if isinstance(data, dict) else None
+            raise CyclrAPIError(
+                "cyclr_unauthorized" if response.status_code == 401 else "cyclr_api_error",
+                f"Cyclr answered {response.status_code} to {method} {path}: {message or response.reason}",
+                status=response.status_code,
+            )
+        return data

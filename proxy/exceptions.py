@@ -1,0 +1,36 @@
+"""Errors with a stable machine ``code`` and a sentence a person can act on."""
+from django.core.exceptions import SuspiciousOperation
+
+
+class ProxyError(Exception):
+    """Base class: ``code`` is for programs, ``message`` for people."""
+
+    code = "error"
+
+    def __init__(self, code=None, message=""):
+        self.code = code or self.code
+        self.message = message
+        super().__init__(f"[{self.code}] {message}")
+
+    def as_dict(self):
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidResult(ProxyError, SuspiciousOperation):
+    """A result that is not in a shape Cyclr sends (``code`` says how)."""
+
+    code = "invalid_result"
+
+
+class LaunchRejected(ProxyError, SuspiciousOperation):
+    """A delivery for a launch that may not take it: not found, not yours, expired, settled."""
+
+
+class CyclrAPIError(ProxyError):
+    """Cyclr's API answered with an error (its ``{"Message"}`` becomes ``message``) or not at all."""
+
+    code = "cyclr_api_error"
+
+    def __init__(self, code=None, message="", status=None):
+        self.status = status
+        super().__init__(code, message)

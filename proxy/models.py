@@ -1,0 +1,90 @@
+"""What the kit stores: launches, each result's arrivals, and receivers that failed."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Launch(models.Model):
+    """One opening of the Marketplace for one user and Cyclr account, awaiting one result."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the result"
+        RECEIVED = "received", "Result stored, not yet verified"
+        COMPLETED = "completed", "Installed and verified"
+        FAILED = "failed", "Install failed or could not be verified"
+
+    class Mode(models.TextChoices):
+        POPUP = "popup", "Proxy page in a popup"
+        INLINE = "inline", "Proxy page in an iframe"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cyclr_launches")
+    account_api_id = models.CharField("account API id", max_length=255, help_text="The host's own id for the Cyclr account.")
+    cyclr_account_id = models.CharField("Cyclr account id", max_length=64, blank=True, help_text="The GUID Cyclr returned when the URL was minted.")
+    marketplace_id = models.PositiveIntegerField()
+    marketplace_origin = models.CharField(max_length=255, blank=True)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.POPUP)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=16, blank=True, help_text="The delivery path of the first accepted result.")
+    result_raw = models.JSONField(null=True, blank=True, help_text="The result object exactly as received.")
+    result = models.JSONField(null=True, blank=True, help_text="The normalized result (InstallResult.as_json()).")
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.TextField(blank=True)
+    signal_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self):
+        return f"Launch {self.id} ({self.status})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.status == self.Status.PENDING and timezone.now() >= self.expires_at
+
+    def install_result(self):
+        """The stored result as an ``InstallResult`` (None before one arrived)."""
+        from .results import InstallResult
+
+        if self.result is None:
+            return None
+        return InstallResult.from_json(self.result, raw=self.result_raw)
+
+
+class Arrival(models.Model):
+    """Each time a valid result for a launch arrived, by which path, and whether it was the first."""
+
+    class Source(models.TextChoices):
+        SOCKET = "socket", "WebSocket from the proxy page"
+        HTTP = "http", "HTTP fallback"
+        WEBHOOK = "webhook", "Marketplace webhook"
+
+    launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="arrivals")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    message_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    duplicate = models.BooleanField(default=False, help_text="A repeat of a result the launch already had.")
+
+    class Meta:
+        ordering = ["received_at"]
+
+
+class ReceiverFailure(models.Model):
+    """A signal receiver that raised while handling a launch's result; replayable."""
+
+    launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="receiver_failures")
+    signal = models.CharField(max_length=64)
+    receiver = models.CharField(max_length=255)
+    error = models.TextField()
+    traceback = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]

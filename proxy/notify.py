@@ -1,0 +1,54 @@
+"""Telling the backend and the user's pages that a launch settled."""
+import logging
+import traceback
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from . import messages, signals
+from .models import ReceiverFailure
+
+logger = logging.getLogger(__name__)
+
+
+def _receiver_name(receiver):
+    return f"{getattr(receiver, '__module__', '?')}.{getattr(receiver, '__qualname__', repr(receiver))}"
+
+
+def send_signal(launch, result, reason=None):
+    """Send the launch's signal to every receiver.
+
+    A receiver that raises is recorded as a ``ReceiverFailure`` with its traceback; the
+    others still run. Returns the failures recorded.
+    """
+    signal, name = (signals.install_failed, "install_failed") if reason else (signals.install_completed, "install_completed")
+    kwargs = {"launch": launch, "result": result, "source": launch.source}
+    if reason:
+        kwargs["reason"] = reason
+    failures = []
+    for receiver, response in signal.send_robust(sender=launch.__class__, **kwargs):
+        receiver_name = _receiver_name(receiver)
+        if isinstance(response, Exception):
+            logger.error("Receiver %s failed for launch %s: %r", receiver_name, launch.pk, response)
+            failures.append(ReceiverFailure.objects.create(
+                launch=launch, signal=name, receiver=receiver_name, error=repr(response),
+                traceback="".join(traceback.format_exception(response)),
+            ))
+    return failures
+
+
+def push_event(launch):
+    """Push the settled launch to the user's open ``ws/proxy/events/`` sockets."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    payload = {"type": "install.event", "event": messages.install_event(launch)}
+    try:
+        async_to_sync(layer.group_send)(messages.user_group(launch.user_id), payload)
+    except Exception:  # the result is stored; a lost push only costs the live update
+        logger.exception("Could not push the event for launch %s", launch.pk)
+
+
+def notify(launch, result, reason=None):
+    send_signal(launch, result, reason)
+    push_event(launch)

@@ -1,0 +1,33 @@
+"""Settling what did not settle: unverified results and receivers that raised."""
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from .exceptions import ProxyError
+from .models import Launch
+from .services import settle_launch
+
+
+def replay_launch(launch, *, client=None) -> str:
+    """Retry verification of a ``received`` launch and rerun its failed receivers; say what happened."""
+    if launch.status == Launch.Status.RECEIVED:
+        launch = settle_launch(launch.pk, client=client)
+        if launch.status == Launch.Status.RECEIVED:
+            return f"still unverified ({launch.failure_message})"
+        return f"settled as {launch.status}"
+    rerun, still_failing = 0, 0
+    reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
+    for failure in launch.receiver_failures.filter(resolved_at__isnull=True):
+        kwargs = {"sender": Launch, "signal": None, "launch": launch, "result": launch.install_result(), "source": launch.source}
+        if reason:
+            kwargs["reason"] = reason
+        try:
+            import_string(failure.receiver)(**kwargs)
+        except Exception as exc:
+            still_failing += 1
+            failure.error = f"{failure.error}\nreplayed {timezone.now().isoformat()}: {exc!r}"
+            failure.save(update_fields=["error"])
+            continue
+        failure.resolved_at = timezone.now()
+        failure.save(update_fields=["resolved_at"])
+        rerun += 1
+    return f"{rerun} receiver(s) rerun, {still_failing} still failing"

@@ -1,0 +1,213 @@
+"""The install result: Cyclr's browser ``result`` object, checked and normalized.
+
+``InstallResult.parse(data)`` accepts the documented Marketplace shape (``cycles[]`` with
+``webhooks[{stepName, url}]``), the LAUNCH shape (top-level ``cycleId``, ``status`` and
+``webhooks`` as URL strings) and older pages (fewer fields, lower-case statuses). It is strict
+about types, lengths and counts, because the object comes from a browser and may be forged;
+anything it does not recognise is ignored but kept in ``raw``.
+"""
+import re
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+from .exceptions import InvalidResult
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+STATUSES = {"active": "Active", "stopped": "Stopped", "paused": "Paused"}
+MAX_TEXT = 2000
+MAX_URL = 2048
+MAX_CYCLES = 100
+MAX_WEBHOOKS = 50
+MAX_ERRORS = 100
+
+
+@dataclass(frozen=True)
+class Webhook:
+    step_name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class InstalledCycle:
+    cycle_id: str
+    template_id: str = ""
+    template_release_id: str = ""
+    status: str = ""
+    webhooks: tuple = ()
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """One install, as the browser reported it. ``raw`` keeps the object as received."""
+
+    account_id: str
+    account_api_id: str = ""
+    user_id: str = ""
+    install_complete_message: str = ""
+    marketplace_package_id: int | None = None
+    complete_parameter: str = ""
+    cycles: tuple = ()
+    errors: tuple = ()
+    flow: str = "marketplace"
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the install reported no errors."""
+        return not self.errors
+
+    def as_json(self) -> dict:
+        """The normalized result as JSON-ready data (without ``raw``)."""
+        data = asdict(self)
+        del data["raw"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict, raw: dict | None = None) -> "InstallResult":
+        """Rebuild from ``as_json()`` output (trusted: it is what we stored)."""
+        cycles = tuple(
+            InstalledCycle(**{**c, "webhooks": tuple(Webhook(**w) for w in c["webhooks"])}) for c in data["cycles"]
+        )
+        return cls(**{**data, "cycles": cycles, "errors": tuple(data["errors"]), "raw": raw or {}})
+
+    @classmethod
+    def parse(cls, data) -> "InstallResult":
+        """Check and normalize a browser result; raise ``InvalidResult`` (with a code) if it is not one."""
+        if not isinstance(data, dict):
+            raise InvalidResult("not_an_object", "The result must be a JSON object.")
+        account_id = _guid(data, "accountId", required=True)
+        common = dict(
+            account_id=account_id,
+            account_api_id=_text(data, "accountApiId"),
+            user_id=_text(data, "userId"),
+            install_complete_message=_text(data, "installCompleteMessage"),
+            marketplace_package_id=_int(data, "marketplacePackageId"),
+            complete_parameter=_text(data, "completeParameter"),
+            errors=_errors(data),
+            raw=data,
+        )
+        if "cycles" in data:
+            items = _list(data, "cycles", MAX_CYCLES)
+            cycles = tuple(_cycle(item, f"cycles[{i}]") for i, item in enumerate(items))
+            return cls(cycles=cycles, flow="marketplace", **common)
+        if "cycleId" in data:
+            return cls(cycles=(_launch_cycle(data),), flow="launch", **common)
+        if common["errors"]:
+            # A failed install may report no cycle at all.
+            return cls(cycles=(), flow="marketplace", **common)
+        raise InvalidResult("missing_field", "The result has neither cycles nor a cycleId.")
+
+
+def _where(obj_path, key):
+    return f"{obj_path}.{key}" if obj_path else key
+
+
+def _text(data, key, path="", *, required=False, limit=MAX_TEXT):
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidResult("missing_field", f"The result has no {_where(path, key)}.")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidResult("wrong_type", f"{_where(path, key)} must be a string.")
+    value = str(value)
+    if len(value) > limit:
+        raise InvalidResult("too_long", f"{_where(path, key)} is longer than {limit} characters.")
+    return value
+
+
+def _guid(data, key, path="", *, required=False):
+    value = _text(data, key, path, required=required)
+    if value and not GUID.match(value):
+        raise InvalidResult("invalid_value", f"{_where(path, key)} is not a Cyclr id (a GUID).")
+    return value.lower()
+
+
+def _int(data, key):
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit() and len(value) < 12:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise InvalidResult("wrong_type", f"{key} must be a whole number.")
+    return value
+
+
+def _list(data, key, limit, path=""):
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidResult("wrong_type", f"{_where(path, key)} must be a list.")
+    if len(value) > limit:
+        raise InvalidResult("too_many", f"{_where(path, key)} has more than {limit} items.")
+    return value
+
+
+def _errors(data):
+    items = _list(data, "errors", MAX_ERRORS)
+    errors = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidResult("wrong_type", f"errors[{i}] must be a string.")
+        if len(item) > MAX_TEXT:
+            raise InvalidResult("too_long", f"errors[{i}] is longer than {MAX_TEXT} characters.")
+        errors.append(item)
+    return tuple(errors)
+
+
+def _status(data, key, path):
+    value = _text(data, key, path)
+    if not value:
+        return ""
+    try:
+        return STATUSES[value.lower()]
+    except KeyError:
+        raise InvalidResult("invalid_value", f"{_where(path, key)} {value!r} is not a cycle status Cyclr reports.") from None
+
+
+def _url(value, where):
+    if not isinstance(value, str):
+        raise InvalidResult("wrong_type", f"{where} must be a URL string.")
+    if len(value) > MAX_URL:
+        raise InvalidResult("too_long", f"{where} is longer than {MAX_URL} characters.")
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise InvalidResult("invalid_value", f"{where} is not an http(s) URL.")
+    return value
+
+
+def _cycle(item, path):
+    if not isinstance(item, dict):
+        raise InvalidResult("wrong_type", f"{path} must be an object.")
+    webhooks = []
+    for i, hook in enumerate(_list(item, "webhooks", MAX_WEBHOOKS, path)):
+        where = f"{path}.webhooks[{i}]"
+        if isinstance(hook, str):  # some pages give bare URLs here too
+            webhooks.append(Webhook(step_name="", url=_url(hook, where)))
+            continue
+        if not isinstance(hook, dict):
+            raise InvalidResult("wrong_type", f"{where} must be an object with stepName and url.")
+        webhooks.append(Webhook(step_name=_text(hook, "stepName", where), url=_url(hook.get("url"), f"{where}.url")))
+    return InstalledCycle(
+        cycle_id=_guid(item, "cycleId", path, required=True),
+        template_id=_guid(item, "templateId", path),
+        template_release_id=_guid(item, "templateReleaseId", path),
+        status=_status(item, "status", path),
+        webhooks=tuple(webhooks),
+    )
+
+
+def _launch_cycle(data):
+    webhooks = tuple(
+        Webhook(step_name="", url=_url(url, f"webhooks[{i}]"))
+        for i, url in enumerate(_list(data, "webhooks", MAX_WEBHOOKS))
+    )
+    return InstalledCycle(
+        cycle_id=_guid(data, "cycleId", required=True),
+        template_id=_guid(data, "templateId"),
+        template_release_id=_guid(data, "templateReleaseId"),
+        status=_status(data, "status", ""),
+        webhooks=webhooks,
+    )

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "proxy"
+
+urlpatterns = [
+    path("launch/", views.launch, name="launch"),
+    path("launches/<uuid:launch_id>/", views.status, name="status"),
+    path("launches/<uuid:launch_id>/result/", views.result, name="result"),
+    path("complete/", views.complete, name="complete"),
+]

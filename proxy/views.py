@@ -1,0 +1,137 @@
+"""HTTP views: the proxy page, a launch's status, the HTTP fallback and the redirect landing."""
+import json
+import logging
+import secrets
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
+
+from . import messages
+from .conf import proxy_settings
+from .consumers import parse_result_message
+from .exceptions import CyclrAPIError, InvalidResult, LaunchRejected, ProxyError
+from .launches import open_launch
+from .models import Launch
+from .services import accept_result
+
+logger = logging.getLogger(__name__)
+
+HTTP_STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "expired": 410, "too_large": 413}
+
+
+def proxy_page_csp(nonce, marketplace_origin):
+    """The proxy page may run only its own nonce'd script and frame only the Marketplace."""
+    return "; ".join([
+        "default-src 'none'",
+        f"script-src 'nonce-{nonce}'",
+        f"style-src 'nonce-{nonce}'",
+        f"frame-src {marketplace_origin}",
+        "connect-src 'self' ws: wss:",
+        "img-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'self'",
+    ])
+
+
+@require_GET
+@login_required
+@never_cache
+@xframe_options_sameorigin  # inline mode frames the proxy page in the host's own page
+def launch(request):
+    """Create a launch, mint its Marketplace URL and render the proxy page that frames it."""
+    mode = request.GET.get("mode", Launch.Mode.POPUP)
+    if mode not in Launch.Mode.values:
+        return render(request, "proxy/launch_error.html", {
+            "title": "Unknown mode",
+            "message": f"Mode {mode!r} is not supported here; use one of: {', '.join(Launch.Mode.values)}.",
+        }, status=400)
+    marketplace_id = request.GET.get("marketplace") or None
+    if marketplace_id is not None and not marketplace_id.isdigit():
+        return render(request, "proxy/launch_error.html", {
+            "title": "Unknown Marketplace", "message": "The marketplace parameter must be a Marketplace id (a number).",
+        }, status=400)
+    try:
+        launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id and int(marketplace_id))
+    except CyclrAPIError as exc:
+        logger.error("Could not open the Marketplace: %s", exc.message)
+        return render(request, "proxy/launch_error.html", {
+            "title": "The Marketplace could not be opened",
+            "message": "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute.",
+            "code": exc.code,
+        }, status=502)
+    nonce = secrets.token_urlsafe(18)
+    response = render(request, "proxy/launch.html", {
+        "launch": launch,
+        "marketplace_url": marketplace_url,
+        "csp_nonce": nonce,
+        "proxy_config": {
+            "launch": str(launch.id),
+            "marketplaceOrigins": list(proxy_settings.MARKETPLACE_ORIGINS),
+            "socketPath": f"/ws/proxy/launches/{launch.id}/",
+            "resultUrl": reverse("proxy:result", args=[launch.id]),
+            "statusUrl": reverse("proxy:status", args=[launch.id]),
+            "mode": launch.mode,
+            "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
+            "csrfToken": get_token(request),
+        },
+    })
+    response["Content-Security-Policy"] = proxy_page_csp(nonce, launch.marketplace_origin)
+    # The minted URL is single-use and the result carries webhook secrets: leak neither.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _owned_launch(request, launch_id):
+    launch = Launch.objects.filter(pk=launch_id, user=request.user).first()
+    if launch is None:
+        raise Http404("No such launch.")
+    return launch
+
+
+@require_GET
+@login_required
+@never_cache
+def status(request, launch_id):
+    """The launch's status and normalized result, for its owner."""
+    launch = _owned_launch(request, launch_id)
+    return JsonResponse({
+        "launch": str(launch.id),
+        "status": launch.status,
+        "result": launch.result,
+        "reason": messages.reason_of(launch),
+        "created_at": launch.created_at.isoformat(),
+        "expires_at": launch.expires_at.isoformat(),
+        "completed_at": launch.completed_at.isoformat() if launch.completed_at else None,
+    })
+
+
+@require_POST
+@login_required
+@never_cache
+def result(request, launch_id):
+    """HTTP fallback: the same message as the socket's, answered with the same ack or error."""
+    message_id = None
+    try:
+        if len(request.body) > proxy_settings.MAX_RESULT_BYTES:
+            raise InvalidResult("too_large", f"The message is larger than {proxy_settings.MAX_RESULT_BYTES} bytes.")
+        message = parse_result_message(request.body.decode("utf-8", errors="replace"))
+        message_id = message["id"]
+        outcome = accept_result(launch_id, message["result"], source="http", user=request.user, message_id=message_id)
+    except (InvalidResult, LaunchRejected) as exc:
+        return JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS.get(exc.code, 400))
+    except ProxyError as exc:
+        return JsonResponse(messages.error(exc, message_id), status=500)
+    return JsonResponse(messages.ack(outcome.launch, message_id))
+
+
+@require_GET
+def complete(request):
+    """Where the Launch Complete snippet sends a window that has neither parent nor opener."""
+    return render(request, "proxy/complete.html", {})

@@ -1,0 +1,63 @@
+/* The example host's Integrations page: Connect button and live list. */
+(function () {
+  "use strict";
+
+  var button = document.getElementById("connect");
+  var statusLine = document.getElementById("connect-status");
+  var list = document.getElementById("integrations");
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function renderIntegration(item) {
+    var li = element("li", "integration");
+    li.setAttribute("data-launch", item.launch);
+    li.appendChild(element("strong", "", "Marketplace package " + (item.package_id === null ? "?" : item.package_id)));
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(element("span", "message", item.message));
+    var cycles = element("ul", "cycles");
+    item.cycles.forEach(function (cycle) {
+      var row = element("li", "cycle");
+      row.appendChild(element("span", "cycle-name", cycle.name || cycle.id));
+      row.appendChild(document.createTextNode(" "));
+      row.appendChild(element("span", "status status-" + String(cycle.status).toLowerCase(), cycle.status));
+      cycles.appendChild(row);
+    });
+    li.appendChild(cycles);
+    item.errors.forEach(function (error) {
+      li.appendChild(element("p", "error install-error", error));
+    });
+    return li;
+  }
+
+  function refreshList() {
+    return fetch(button.getAttribute("data-list-url"), { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        while (list.firstChild) list.removeChild(list.firstChild);
+        if (!data.integrations.length) list.appendChild(element("li", "", "No integrations yet."));
+        data.integrations.forEach(function (item) { list.appendChild(renderIntegration(item)); });
+        window.integrationsRefreshed = (window.integrationsRefreshed || 0) + 1;
+      });
+  }
+
+  button.addEventListener("click", function () {
+    statusLine.textContent = "Finish in the Marketplace window…";
+    // Hostkit.connect opens the window synchronously, inside this click handler.
+    window.Hostkit.connect({ url: button.getAttribute("data-launch-url") })
+      .then(function (outcome) {
+        statusLine.textContent = "Connected. " + (outcome.result && outcome.result.install_complete_message || "");
+        return refreshList();
+      })
+      .catch(function (error) {
+        statusLine.textContent = error.message;
+        statusLine.setAttribute("data-code", error.code || "");
+        return refreshList();
+      });
+  });
+  window.integrationsReady = true;
+})();

@@ -1,4 +1,5 @@
 """The JSON frames the kit sends (see "Messages" in DESIGN.md)."""
+from .exceptions import InvalidResult
 from .models import Launch
 
 COMPLETED = "proxy.install.completed"
@@ -24,8 +25,14 @@ def ack(launch, message_id):
 
 
 def error(exc, message_id=None):
-    """Server -> proxy page: the message was refused; ``code`` is stable, ``message`` is for people."""
-    return {"type": "error", "id": message_id, "code": exc.code, "message": exc.message}
+    """Server -> proxy page: the message was refused; ``code`` is stable, ``message`` is for people.
+
+    A result of the wrong shape has code ``invalid_result``, and ``detail`` says which rule it broke.
+    """
+    frame = {"type": "error", "id": message_id, "code": exc.code, "message": exc.message}
+    if isinstance(exc, InvalidResult) and exc.code not in ("malformed", "too_large"):
+        frame.update(code="invalid_result", detail=exc.code)
+    return frame
 
 
 def install_event(launch):

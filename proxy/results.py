@@ -111,6 +111,8 @@ def _text(data, key, path="", *, required=False, limit=MAX_TEXT):
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidResult("wrong_type", f"{_where(path, key)} must be a string.")
     value = str(value)
+    if required and not value:
+        raise InvalidResult("missing_field", f"{_where(path, key)} is empty.")
     if len(value) > limit:
         raise InvalidResult("too_long", f"{_where(path, key)} is longer than {limit} characters.")
     return value

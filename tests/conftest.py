@@ -1,0 +1,75 @@
+"""Shared fixtures: a real fake Cyclr on 127.0.0.1, settings pointing at it, users, launches."""
+import pytest
+from django.test import RequestFactory
+
+from proxy.cyclr import CyclrClient
+from proxy.launches import open_launch
+from proxy.testing.fake_cyclr import FakeCyclr
+from proxy.testing.marketplace import install_over_http
+
+CLIENT_ID = "test-client"
+CLIENT_SECRET = "test-secret"
+
+
+@pytest.fixture
+def fake_cyclr():
+    with FakeCyclr(host="127.0.0.1", port=0, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, marketplace_ids=(1, 2)) as fake:
+        yield fake
+
+
+def proxy_settings_for(fake, **overrides):
+    return {
+        "API_URL": fake.url,
+        "CLIENT_ID": CLIENT_ID,
+        "CLIENT_SECRET": CLIENT_SECRET,
+        "MARKETPLACE_ID": 1,
+        "MARKETPLACE_ORIGINS": [fake.origin],
+        "HOST_ORIGINS": ["http://localhost:8000"],
+        "ACCOUNT_RESOLVER": "proxy.accounts.user_account",
+        "LAUNCH_TTL": 600,
+        "VERIFY_WITH_API": True,
+        "MAX_RESULT_BYTES": 64 * 1024,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def cyclr(settings, fake_cyclr):
+    """Settings aimed at the fake Cyclr; yields the fake."""
+    settings.CYCLR_PROXY = proxy_settings_for(fake_cyclr)
+    CyclrClient.forget_tokens()  # tokens of another test's fake are no good here
+    yield fake_cyclr
+    CyclrClient.forget_tokens()
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("alice", password="alice-password")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("mallory", password="mallory-password")
+
+
+@pytest.fixture
+def launch_for(cyclr):
+    """``launch_for(user)`` opens a launch like proxy:launch does; returns (launch, marketplace_url)."""
+
+    def open_for(user, **kwargs):
+        request = RequestFactory().get("/proxy/launch/")
+        request.user = user
+        return open_launch(request, **kwargs)
+
+    return open_for
+
+
+@pytest.fixture
+def installed(launch_for, user):
+    """A pending launch of ``user`` and the real result the fake Marketplace gave for it."""
+
+    def install(owner=None, **kwargs):
+        launch, url = launch_for(owner or user)
+        return launch, install_over_http(url, **kwargs)
+
+    return install

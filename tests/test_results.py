@@ -1,0 +1,161 @@
+"""InstallResult.parse: every documented shape, older pages, and every rejection."""
+import copy
+
+import pytest
+
+from proxy.exceptions import InvalidResult
+from proxy.results import MAX_CYCLES, MAX_ERRORS, MAX_TEXT, MAX_WEBHOOKS, InstallResult
+
+ACCOUNT = "0f8fad5b-d9cb-469f-a165-70867728950e"
+CYCLE = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+TEMPLATE = "16fd2706-8baf-433b-82eb-8c7fada847da"
+RELEASE = "886313e1-3b8a-5372-9b90-0c9aee199e5d"
+
+MARKETPLACE = {
+    "accountId": ACCOUNT,
+    "accountApiId": "tenant-42",
+    "userId": "user-7",
+    "installCompleteMessage": "Integration is now active",
+    "marketplacePackageId": 3,
+    "cycles": [
+        {
+            "cycleId": CYCLE,
+            "templateId": TEMPLATE,
+            "templateReleaseId": RELEASE,
+            "status": "Active",
+            "webhooks": [{"stepName": "New contact", "url": "https://acme-h.cyclr.com/api/webhook/abc"}],
+        }
+    ],
+    "errors": [],
+}
+
+LAUNCH = {
+    "accountId": ACCOUNT,
+    "accountApiId": "tenant-42",
+    "userId": "user-7",
+    "cycleId": CYCLE,
+    "status": "Active",
+    "webhooks": ["https://acme-h.cyclr.com/api/webhook/abc"],
+    "errors": [],
+    "completeParameter": "signed-launch-id",
+    "templateId": TEMPLATE,
+    "templateReleaseId": RELEASE,
+}
+
+
+def test_marketplace_shape_every_field():
+    result = InstallResult.parse(copy.deepcopy(MARKETPLACE))
+    assert result.flow == "marketplace"
+    assert result.account_id == ACCOUNT
+    assert result.account_api_id == "tenant-42"
+    assert result.user_id == "user-7"
+    assert result.install_complete_message == "Integration is now active"
+    assert result.marketplace_package_id == 3
+    (cycle,) = result.cycles
+    assert (cycle.cycle_id, cycle.template_id, cycle.template_release_id, cycle.status) == (CYCLE, TEMPLATE, RELEASE, "Active")
+    assert cycle.webhooks[0].step_name == "New contact"
+    assert cycle.webhooks[0].url == "https://acme-h.cyclr.com/api/webhook/abc"
+    assert result.errors == ()
+    assert result.ok
+    assert result.raw == MARKETPLACE
+
+
+def test_launch_shape_every_field():
+    result = InstallResult.parse(copy.deepcopy(LAUNCH))
+    assert result.flow == "launch"
+    assert result.complete_parameter == "signed-launch-id"
+    (cycle,) = result.cycles
+    assert (cycle.cycle_id, cycle.status, cycle.template_id, cycle.template_release_id) == (CYCLE, "Active", TEMPLATE, RELEASE)
+    assert [w.url for w in cycle.webhooks] == ["https://acme-h.cyclr.com/api/webhook/abc"]
+    assert [w.step_name for w in cycle.webhooks] == [""]
+
+
+@pytest.mark.parametrize("old, new", [("active", "Active"), ("paused", "Paused"), ("stopped", "Stopped"), ("STOPPED", "Stopped")])
+def test_older_lower_case_statuses(old, new):
+    data = copy.deepcopy(MARKETPLACE)
+    data["cycles"][0]["status"] = old
+    assert InstallResult.parse(data).cycles[0].status == new
+
+
+def test_older_pages_with_fewer_fields():
+    result = InstallResult.parse({"accountId": ACCOUNT.upper(), "cycles": [{"cycleId": CYCLE}]})
+    assert result.account_id == ACCOUNT  # GUIDs compare in lower case
+    assert result.cycles[0].status == ""
+    assert result.errors == () and result.marketplace_package_id is None
+
+
+def test_failed_install_with_errors_and_no_cycles():
+    result = InstallResult.parse({"accountId": ACCOUNT, "errors": ["Please set up all the steps correctly before starting the cycle."]})
+    assert result.cycles == ()
+    assert not result.ok
+
+
+def test_package_id_as_digit_string():
+    data = {**copy.deepcopy(MARKETPLACE), "marketplacePackageId": "12"}
+    assert InstallResult.parse(data).marketplace_package_id == 12
+
+
+def test_round_trip_through_json():
+    result = InstallResult.parse(copy.deepcopy(MARKETPLACE))
+    assert InstallResult.from_json(result.as_json(), raw=MARKETPLACE) == result
+    assert "raw" not in result.as_json()
+
+
+def _with(path, value):
+    data = copy.deepcopy(MARKETPLACE)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+def _without(key):
+    data = copy.deepcopy(MARKETPLACE)
+    del data[key]
+    return data
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        ("a string", "not_an_object"),
+        ([MARKETPLACE], "not_an_object"),
+        (None, "not_an_object"),
+        (_without("accountId"), "missing_field"),
+        ({"accountId": ACCOUNT}, "missing_field"),
+        (_with(["accountId"], "not-a-guid"), "invalid_value"),
+        (_with(["accountId"], {"$ne": ""}), "wrong_type"),
+        (_with(["accountApiId"], ["x"]), "wrong_type"),
+        (_with(["accountApiId"], "x" * (MAX_TEXT + 1)), "too_long"),
+        (_with(["userId"], True), "wrong_type"),
+        (_with(["marketplacePackageId"], 1.5), "wrong_type"),
+        (_with(["marketplacePackageId"], -1), "wrong_type"),
+        (_with(["marketplacePackageId"], True), "wrong_type"),
+        (_with(["cycles"], {"cycleId": CYCLE}), "wrong_type"),
+        (_with(["cycles"], [{"cycleId": CYCLE}] * (MAX_CYCLES + 1)), "too_many"),
+        (_with(["cycles"], ["not an object"]), "wrong_type"),
+        (_with(["cycles"], [{"status": "Active"}]), "missing_field"),
+        (_with(["cycles", 0, "cycleId"], "1; DROP TABLE"), "invalid_value"),
+        (_with(["cycles", 0, "templateId"], "nope"), "invalid_value"),
+        (_with(["cycles", 0, "status"], "Exploded"), "invalid_value"),
+        (_with(["cycles", 0, "webhooks"], "https://x"), "wrong_type"),
+        (_with(["cycles", 0, "webhooks"], [{"stepName": "s", "url": "javascript:alert(1)"}]), "invalid_value"),
+        (_with(["cycles", 0, "webhooks"], [{"stepName": "s"}]), "wrong_type"),
+        (_with(["cycles", 0, "webhooks"], [{"stepName": "s", "url": "https://x/" + "a" * 3000}]), "too_long"),
+        (_with(["cycles", 0, "webhooks"], [42]), "wrong_type"),
+        (_with(["cycles", 0, "webhooks"], ["https://x/a"] * (MAX_WEBHOOKS + 1)), "too_many"),
+        (_with(["errors"], "one error"), "wrong_type"),
+        (_with(["errors"], [{"message": "x"}]), "wrong_type"),
+        (_with(["errors"], ["x"] * (MAX_ERRORS + 1)), "too_many"),
+        (_with(["errors"], ["x" * (MAX_TEXT + 1)]), "too_long"),
+        ({**LAUNCH, "webhooks": [{"url": "https://x"}]}, "wrong_type"),
+        ({**LAUNCH, "cycleId": ""}, "missing_field"),
+    ],
+)
+def test_rejections_carry_a_code_and_a_sentence(data, code):
+    with pytest.raises(InvalidResult) as caught:
+        InstallResult.parse(data)
+    assert caught.value.code == code
+    assert caught.value.message.endswith(".")
+    assert len(caught.value.message) > 10

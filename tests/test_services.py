@@ -1,0 +1,188 @@
+"""accept_result(): persist once, verify with Cyclr, signal once, never lose a result."""
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from proxy import signals
+from proxy.cyclr import CyclrClient
+from proxy.exceptions import InvalidResult, LaunchRejected
+from proxy.models import Arrival, Launch, ReceiverFailure
+from proxy.replay import replay_launch
+from proxy.services import accept_result
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def completed_receiver():
+    handler = mock.Mock()
+    signals.install_completed.connect(handler, dispatch_uid="test-completed")
+    yield handler
+    signals.install_completed.disconnect(dispatch_uid="test-completed")
+
+
+@pytest.fixture
+def failed_receiver():
+    handler = mock.Mock()
+    signals.install_failed.connect(handler, dispatch_uid="test-failed")
+    yield handler
+    signals.install_failed.disconnect(dispatch_uid="test-failed")
+
+
+def explode(sender, **kwargs):
+    raise RuntimeError("the receiver's database is down")
+
+
+def test_a_result_is_persisted_verified_and_signalled(installed, user, completed_receiver, failed_receiver):
+    launch, data = installed()
+    outcome = accept_result(launch.pk, data, source="socket", user=user, message_id="m1")
+
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.COMPLETED
+    assert launch.result_raw == data
+    assert launch.result["account_id"] == data["accountId"]
+    assert [c["cycle_id"] for c in launch.result["cycles"]] == [c["cycleId"] for c in data["cycles"]]
+    assert launch.source == "socket" and launch.completed_at and launch.signal_sent_at
+    assert outcome.launch.status == Launch.Status.COMPLETED and not outcome.duplicate
+    completed_receiver.assert_called_once()
+    kwargs = completed_receiver.call_args.kwargs
+    assert kwargs["launch"].pk == launch.pk and kwargs["source"] == "socket"
+    assert kwargs["result"].cycles[0].cycle_id == data["cycles"][0]["cycleId"]
+    failed_receiver.assert_not_called()
+
+
+def test_the_same_result_three_times_makes_one_record_and_one_signal(installed, user, completed_receiver):
+    launch, data = installed()
+    first = accept_result(launch.pk, data, source="socket", user=user)
+    again = accept_result(launch.pk, data, source="http", user=user)
+    third = accept_result(launch.pk, data, source="socket", user=user)
+
+    assert not first.duplicate and again.duplicate and third.duplicate
+    assert completed_receiver.call_count == 1
+    assert list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate")) == [
+        ("socket", False), ("http", True), ("socket", True)]
+    assert Launch.objects.get(pk=launch.pk).source == "socket"
+
+
+def test_a_different_result_for_a_settled_launch_is_a_conflict(installed, user):
+    launch, data = installed()
+    accept_result(launch.pk, data, source="socket", user=user)
+    forged = {**data, "errors": ["something else"]}
+    with pytest.raises(LaunchRejected) as caught:
+        accept_result(launch.pk, forged, source="socket", user=user)
+    assert caught.value.code == "conflict"
+    assert Arrival.objects.filter(launch=launch).count() == 1
+    assert Launch.objects.get(pk=launch.pk).result_raw == data
+
+
+def test_someone_elses_launch_is_refused_and_nothing_written(installed, other_user, completed_receiver):
+    launch, data = installed()
+    with pytest.raises(LaunchRejected) as caught:
+        accept_result(launch.pk, data, source="socket", user=other_user)
+    assert caught.value.code == "forbidden"
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.PENDING and launch.result_raw is None
+    assert not Arrival.objects.exists()
+    completed_receiver.assert_not_called()
+
+
+def test_an_expired_launch_is_refused_and_nothing_written(installed, user):
+    launch, data = installed()
+    Launch.objects.filter(pk=launch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(LaunchRejected) as caught:
+        accept_result(launch.pk, data, source="socket", user=user)
+    assert caught.value.code == "expired"
+    assert Launch.objects.get(pk=launch.pk).result_raw is None
+    assert not Arrival.objects.exists()
+
+
+def test_an_unknown_launch_is_refused(user):
+    with pytest.raises(LaunchRejected) as caught:
+        accept_result("7c9e6679-7425-40de-944b-e07fc1f90ae7", {"accountId": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "cycles": []},
+                      source="socket", user=user)
+    assert caught.value.code == "not_found"
+
+
+def test_a_malformed_result_writes_nothing(launch_for, user):
+    launch, _ = launch_for(user)
+    with pytest.raises(InvalidResult):
+        accept_result(launch.pk, {"accountId": "nope", "cycles": []}, source="socket", user=user)
+    assert Launch.objects.get(pk=launch.pk).status == Launch.Status.PENDING
+    assert not Arrival.objects.exists()
+
+
+def test_a_forged_cycle_fails_verification(installed, user, completed_receiver, failed_receiver):
+    launch, data = installed()
+    data["cycles"][0]["cycleId"] = "00000000-0000-4000-8000-000000000000"
+    accept_result(launch.pk, data, source="socket", user=user)
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.FAILED
+    assert launch.failure_code == "unknown_cycle"
+    completed_receiver.assert_not_called()
+    failed_receiver.assert_called_once()
+    assert failed_receiver.call_args.kwargs["reason"].code == "unknown_cycle"
+
+
+def test_another_accounts_result_fails_verification(installed, user, other_user, failed_receiver):
+    _, others_result = installed(owner=other_user)  # a real install, in mallory's account
+    launch, _ = installed()
+    accept_result(launch.pk, others_result, source="socket", user=user)
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.FAILED and launch.failure_code == "account_mismatch"
+    failed_receiver.assert_called_once()
+
+
+def test_another_accounts_cycles_fail_even_under_this_accounts_id(installed, user, other_user, failed_receiver):
+    _, others_result = installed(owner=other_user)
+    launch, mine = installed()
+    # Claim mallory's cycles with alice's account id: Cyclr is asked under alice's account and says no.
+    forged = {**mine, "cycles": others_result["cycles"]}
+    accept_result(launch.pk, forged, source="socket", user=user)
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.FAILED and launch.failure_code == "unknown_cycle"
+
+
+def test_an_install_with_errors_and_stopped_cycles_completes_with_its_errors(installed, user, completed_receiver):
+    launch, data = installed(start_cycles=False)
+    assert data["errors"] and {c["status"] for c in data["cycles"]} == {"Stopped"}
+    accept_result(launch.pk, data, source="socket", user=user)
+    result = completed_receiver.call_args.kwargs["result"]
+    assert result.errors == tuple(data["errors"]) and not result.ok
+    assert {c.status for c in result.cycles} == {"Stopped"}
+
+
+def test_a_receiver_that_raises_is_recorded_and_the_result_kept(installed, user, completed_receiver):
+    signals.install_completed.connect(explode, dispatch_uid="explode")
+    try:
+        launch, data = installed()
+        accept_result(launch.pk, data, source="socket", user=user)
+    finally:
+        signals.install_completed.disconnect(dispatch_uid="explode")
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.COMPLETED and launch.result_raw == data
+    completed_receiver.assert_called_once()  # the others still ran
+    (failure,) = ReceiverFailure.objects.filter(launch=launch)
+    assert failure.receiver == "tests.test_services.explode"
+    assert "the receiver's database is down" in failure.traceback and "Traceback" in failure.traceback
+
+    # Replayed once the receiver works again: it runs, and the failure is marked resolved.
+    with mock.patch("tests.test_services.explode") as fixed:
+        assert replay_launch(launch) == "1 receiver(s) rerun, 0 still failing"
+    fixed.assert_called_once()
+    failure.refresh_from_db()
+    assert failure.resolved_at is not None
+
+
+def test_when_cyclr_is_unreachable_the_result_waits_for_replay(installed, user, completed_receiver):
+    launch, data = installed()
+    unreachable = CyclrClient(api_url="http://127.0.0.1:9", timeout=(1, 1))
+    accept_result(launch.pk, data, source="socket", user=user, client=unreachable)
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.RECEIVED and launch.result_raw == data
+    assert launch.failure_code == "verification_pending"
+    completed_receiver.assert_not_called()
+
+    assert replay_launch(launch) == "settled as completed"
+    completed_receiver.assert_called_once()

@@ -1,0 +1,154 @@
+"""HTML of the fake Marketplace UI.
+
+Every value that reaches a page goes through `html.escape`, except the Launch Complete HTML, which is
+trusted console content and is inserted verbatim, as Cyclr does. Links and form actions carry the
+session id in the query string: the pages run in a cross-site iframe, where cookies cannot be relied on.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from urllib.parse import urlencode
+
+from .state import Package
+
+DEFAULT_COMPLETE_HTML = (
+    '<p id="no-complete-html">No Launch Complete HTML is configured. Set one in the Cyclr console '
+    "(Settings, Appearance Settings, Launch Complete HTML), or start the fake Cyclr with "
+    "--complete-html-file.</p>"
+)
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 0; color: #1d2733; background: #f5f7fa; }
+main { max-width: 40rem; margin: 0 auto; padding: 1rem 1.5rem; }
+.banner { background: #243b53; color: #fff; padding: .4rem 1.5rem; font-size: .85rem; }
+.package { background: #fff; border: 1px solid #d9e2ec; border-radius: 6px;
+           padding: .75rem 1rem; margin: .75rem 0; list-style: none; }
+#packages { padding: 0; }
+.error { color: #a61b1b; font-weight: 600; }
+label { display: block; margin: .75rem 0 .25rem; }
+.checkbox label { display: inline; }
+"""
+
+
+def link(path: str, **query: str) -> str:
+    """A same-origin URL: the path plus its query string (not yet escaped for HTML)."""
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+def embed_json(value: object) -> str:
+    """JSON that is safe inside a <script> element: no `</script>`, no `<!--`, no JS line terminators."""
+    return (
+        json.dumps(value)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _page(title: str, body: str, head: str = "") -> str:
+    return (
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n{head}<style>{_STYLE}</style>\n</head>\n<body>\n"
+        '<div class="banner">Fake Cyclr Marketplace (a test double, not Cyclr)</div>\n'
+        f"<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _problem_page(title: str, heading_id: str, heading: str, advice: str) -> str:
+    return _page(title, f'<h1 id="{escape(heading_id)}">{escape(heading)}</h1>\n<p>{escape(advice)}</p>')
+
+
+def link_expired_page() -> str:
+    """403: the sign-in token is unknown, already used or expired."""
+    return _problem_page(
+        "Link expired",
+        "link-expired",
+        "This Marketplace link has expired or was already used",
+        "Marketplace links work once and for a few minutes only. "
+        "Close this window and start again from the app.",
+    )
+
+
+def session_invalid_page() -> str:
+    """403: no valid Marketplace session in the URL."""
+    return _problem_page(
+        "Session not valid",
+        "session-invalid",
+        "Your Marketplace session is not valid",
+        "Close this window and start again from the app.",
+    )
+
+
+def not_found_page(what: str) -> str:
+    """404 in the Marketplace UI."""
+    advice = "Go back to the Marketplace and try again."
+    return _problem_page("Not found", "not-found", f"{what} was not found", advice)
+
+
+def bad_request_page(message: str) -> str:
+    """400 in the Marketplace UI."""
+    return _problem_page("Bad request", "bad-request", "This request cannot be handled", message)
+
+
+def marketplace_page(*, marketplace_id: int, account_name: str, packages: list[Package], session_id: str) -> str:
+    """The Marketplace: the integration packages, each with its install link."""
+    items = []
+    for package in packages:
+        install_path = f"/launch/marketplace/{marketplace_id}/packages/{package.id}/install"
+        install_url = link(install_path, session=session_id)
+        items.append(
+            f'<li class="package" data-package-id="{package.id}">\n'
+            f'  <h2 class="package-name">{escape(package.name)}</h2>\n'
+            f'  <p class="package-description">{escape(package.description)}</p>\n'
+            f'  <a class="install" href="{escape(install_url)}">Install</a>\n'
+            "</li>"
+        )
+    body = (
+        '<h1 id="marketplace-title">Integrations Marketplace</h1>\n'
+        f'<p>Account: <strong id="account-name">{escape(account_name)}</strong></p>\n'
+        f'<ul id="packages">\n{chr(10).join(items)}\n</ul>'
+    )
+    return _page("Marketplace", body)
+
+
+def install_form_page(
+    *, marketplace_id: int, package: Package, session_id: str, error: str | None = None, start_checked: bool = True
+) -> str:
+    """The connector-authentication form of one package."""
+    action = link(f"/launch/marketplace/{marketplace_id}/packages/{package.id}/install", session=session_id)
+    back = link(f"/launch/marketplace/{marketplace_id}", session=session_id)
+    error_html = f'<p class="error" id="auth-error">{escape(error)}</p>\n' if error else ""
+    checked = " checked" if start_checked else ""
+    body = (
+        f'<h1 id="install-title">Install {escape(package.name)}</h1>\n'
+        f"<p>{escape(package.description)}</p>\n"
+        f"{error_html}"
+        f'<form id="connector-auth" method="post" action="{escape(action)}">\n'
+        f'  <label for="api_key">API key for {escape(package.connector)}</label>\n'
+        '  <input type="text" name="api_key" id="api_key" autocomplete="off" required>\n'
+        '  <p class="checkbox">\n'
+        f'    <input type="checkbox" name="start_cycles" id="start_cycles" value="1"{checked}>\n'
+        '    <label for="start_cycles">Start the integration after installing</label>\n'
+        "  </p>\n"
+        '  <button type="submit" id="install-button">Install</button>\n'
+        "</form>\n"
+        f'<p><a id="back-to-marketplace" href="{escape(back)}">Back to the Marketplace</a></p>'
+    )
+    return _page(f"Install {package.name}", body)
+
+
+def complete_page(*, result: dict, complete_html: str | None) -> str:
+    """The Launch Complete page: the global `result`, the message, then the console's HTML verbatim."""
+    message = result["installCompleteMessage"]
+    configured = DEFAULT_COMPLETE_HTML if complete_html is None else complete_html
+    # Cyclr's one documented merge field.
+    configured = configured.replace("{{InstallCompleteMessage}}", escape(message))
+    # `result` is defined in <head>, so it exists before any script of the configured HTML runs.
+    head = f"<script>var result = {embed_json(result)};</script>\n"
+    body = f'<h1 id="install-complete">{escape(message)}</h1>\n{configured}'
+    return _page("Installation complete", body, head=head)

@@ -1,0 +1,571 @@
+"""The fake Cyclr's HTTP side: the Partner API, the Marketplace UI, and the `FakeCyclr` service object.
+
+Standard library only, and no Django: it runs in the pytest process beside Django and as a standalone
+process for demos. It sets no cookies and no framing restrictions, so the Marketplace works inside a
+cross-site iframe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, unquote, urlencode
+
+from . import pages
+from .state import (
+    CYCLE_API_FIELDS,
+    PACKAGES,
+    FakeCyclrState,
+    Package,
+    Session,
+    format_utc,
+    marketplace_result,
+)
+
+logger = logging.getLogger("proxy.testing.fake_cyclr")
+
+MAX_BODY_BYTES = 1024 * 1024
+# A client that sends more than this after a 413 is cut off rather than drained.
+_MAX_DRAIN_BYTES = 8 * MAX_BODY_BYTES
+DENIED = "Authorization has been denied for this request."
+# Exactly a Marketplace page path: no scheme, no host, no `//`, no dot segments, no query.
+_RETURN_URL = re.compile(r"/launch/marketplace/([0-9]{1,9})")
+
+
+# --- requests and responses -----------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Message
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class HttpError(Exception):
+    """Raised by an endpoint to answer with `response` instead."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def json_response(status: int, value: object) -> Response:
+    return Response(status, json.dumps(value).encode(), "application/json; charset=utf-8")
+
+
+def api_error(status: int, message: str) -> HttpError:
+    """A Cyclr-style error: `{"Message": "<sentence>"}`."""
+    return HttpError(json_response(status, {"Message": message}))
+
+
+def html_response(status: int, text: str) -> Response:
+    return Response(status, text.encode(), "text/html; charset=utf-8")
+
+
+def page_error(status: int, text: str) -> HttpError:
+    return HttpError(html_response(status, text))
+
+
+def redirect(status: int, location: str) -> Response:
+    return Response(status, headers=[("Location", location)])
+
+
+def _first_values(pairs: dict[str, list[str]]) -> dict[str, str]:
+    return {name: values[0] for name, values in pairs.items()}
+
+
+def parse_form(request: Request) -> dict[str, str]:
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise api_error(400, "The request body is not valid UTF-8.") from None
+    return _first_values(parse_qs(text, keep_blank_values=True))
+
+
+def parse_json_object(request: Request) -> dict:
+    content_type = request.headers.get("Content-Type", "")
+    if "json" not in content_type.lower():
+        raise api_error(415, f"The request entity's media type '{content_type}' is not supported; send JSON.")
+    try:
+        value = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise api_error(400, "The request body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise api_error(400, "The request body must be a JSON object.")
+    return value
+
+
+# --- Partner API ------------------------------------------------------------------------------------
+
+
+def issue_token(fake: FakeCyclr, request: Request) -> Response:
+    form = parse_form(request)
+    token = fake.state.issue_access_token(
+        grant_type=form.get("grant_type", ""),
+        client_id=form.get("client_id", ""),
+        client_secret=form.get("client_secret", ""),
+    )
+    if token is None:
+        raise api_error(401, "The client credentials are not valid. Check the client ID, secret and grant type.")
+    return json_response(
+        200, {"token_type": "bearer", "access_token": token, "expires_in": fake.state.token_expires_in}
+    )
+
+
+def _optional(body: dict, name: str, kind: type, kind_name: str) -> object:
+    value = body.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise api_error(400, f"{name} must be {kind_name}.")
+    return value
+
+
+def mint_marketplace_url(fake: FakeCyclr, request: Request) -> Response:
+    account_api_id = request.params["account"]
+    body = parse_json_object(request)
+    marketplace_id = body.get("MarketplaceId")
+    if marketplace_id is None:
+        raise api_error(400, "The MarketplaceId field is required.")
+    if not isinstance(marketplace_id, int) or isinstance(marketplace_id, bool):
+        raise api_error(400, "MarketplaceId must be a whole number.")
+    account_name = _optional(body, "AccountName", str, "a string")
+    account_description = _optional(body, "AccountDescription", str, "a string")
+    complete_parameter = _optional(body, "CompleteParameter", str, "a string")
+    _optional(body, "ConnectorAuthentications", list, "an array")
+    _optional(body, "InlineOAuth", bool, "true or false")
+    if marketplace_id not in fake.state.marketplace_ids:
+        raise api_error(404, f"Marketplace {marketplace_id} was not found.")
+    account, token, expires_at = fake.state.mint_marketplace_token(
+        account_api_id=account_api_id,
+        marketplace_id=marketplace_id,
+        account_name=account_name,
+        account_description=account_description,
+        complete_parameter=complete_parameter,
+        body=body,
+        headers=dict(request.headers.items()),
+    )
+    query = urlencode({"token": token, "returnUrl": f"/launch/marketplace/{marketplace_id}"})
+    return json_response(
+        200,
+        {
+            "MarketplaceUrl": f"{fake.url}/account/signinwithtoken?{query}",
+            "AccountId": account["Id"],
+            "Token": token,
+            "ExpiresAtUtc": format_utc(expires_at),
+        },
+    )
+
+
+def get_account(fake: FakeCyclr, request: Request) -> Response:
+    account = fake.state.find_account(request.params["account"])
+    if account is None:
+        raise api_error(404, "Account not found.")
+    return json_response(200, account)
+
+
+def _account_header(request: Request) -> str:
+    reference = request.headers.get("X-Cyclr-Account", "").strip()
+    if not reference:
+        raise api_error(400, "The X-Cyclr-Account header is required for account-level calls.")
+    return reference
+
+
+def _positive_int(request: Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise api_error(400, f"The {name} parameter must be a whole number of at least 1.")
+    return int(raw)
+
+
+def list_cycles(fake: FakeCyclr, request: Request) -> Response:
+    reference = _account_header(request)
+    page = _positive_int(request, "page", 1)
+    page_size = _positive_int(request, "pageSize", 50)
+    cycles = fake.state.account_cycles(reference)
+    if cycles is None:
+        raise api_error(404, "Account not found.")
+    start = (page - 1) * page_size
+    return json_response(200, [_public_cycle(c) for c in cycles[start : start + page_size]])
+
+
+def get_cycle(fake: FakeCyclr, request: Request) -> Response:
+    reference = _account_header(request)
+    cycle = fake.state.account_cycle(reference, request.params["cycle"])
+    if cycle is None:
+        raise api_error(404, "Cycle not found.")
+    return json_response(200, _public_cycle(cycle))
+
+
+def _public_cycle(cycle: dict) -> dict:
+    return {name: cycle[name] for name in CYCLE_API_FIELDS}
+
+
+def trigger_webhook(fake: FakeCyclr, request: Request) -> Response:
+    if not fake.state.webhook_exists(request.params["key"]):
+        raise api_error(404, "Webhook not found.")
+    return json_response(202, {"Message": "Queued"})
+
+
+# --- Marketplace UI ---------------------------------------------------------------------------------
+
+
+def sign_in_with_token(fake: FakeCyclr, request: Request) -> Response:
+    return_url = request.query.get("returnUrl", "")
+    # Checked before the token is spent, so a bad link does not burn a good token.
+    if not _RETURN_URL.fullmatch(return_url):
+        advice = "The returnUrl must be a Marketplace page such as /launch/marketplace/1."
+        raise page_error(400, pages.bad_request_page(advice))
+    session = fake.state.redeem_marketplace_token(request.query.get("token", ""))
+    if session is None:
+        raise page_error(403, pages.link_expired_page())
+    return redirect(302, pages.link(return_url, session=session.id))
+
+
+def _session(fake: FakeCyclr, request: Request) -> Session:
+    session = fake.state.get_session(request.query.get("session", ""))
+    if session is None or session.marketplace_id != int(request.params["marketplace"]):
+        raise page_error(403, pages.session_invalid_page())
+    return session
+
+
+def _package(request: Request) -> Package:
+    package = PACKAGES.get(int(request.params["package"]))
+    if package is None:
+        raise page_error(404, pages.not_found_page("This integration package"))
+    return package
+
+
+def show_marketplace(fake: FakeCyclr, request: Request) -> Response:
+    session = _session(fake, request)
+    account = fake.state.find_account(session.account_api_id) or {}
+    return html_response(
+        200,
+        pages.marketplace_page(
+            marketplace_id=session.marketplace_id,
+            account_name=account.get("Name", session.account_api_id),
+            packages=list(PACKAGES.values()),
+            session_id=session.id,
+        ),
+    )
+
+
+def show_install_form(fake: FakeCyclr, request: Request) -> Response:
+    session = _session(fake, request)
+    package = _package(request)
+    return html_response(
+        200, pages.install_form_page(marketplace_id=session.marketplace_id, package=package, session_id=session.id)
+    )
+
+
+def install_package(fake: FakeCyclr, request: Request) -> Response:
+    session = _session(fake, request)
+    package = _package(request)
+    form = parse_form(request)
+    start = bool(form.get("start_cycles"))
+    if not form.get("api_key", "").strip():
+        return html_response(
+            400,
+            pages.install_form_page(
+                marketplace_id=session.marketplace_id,
+                package=package,
+                session_id=session.id,
+                error=f"Enter the API key for {package.connector} to connect it.",
+                start_checked=start,
+            ),
+        )
+    # The API key itself is not kept: it stands for a connector secret.
+    install = fake.state.install_package(session=session, package=package, start=start, base_url=fake.url)
+    complete = pages.link(
+        f"/launch/marketplace/{session.marketplace_id}/complete", session=session.id, install=install["id"]
+    )
+    return redirect(303, complete)
+
+
+def show_complete(fake: FakeCyclr, request: Request) -> Response:
+    session = _session(fake, request)
+    install = fake.state.get_install(request.query.get("install", ""))
+    if install is None or install["session_id"] != session.id:
+        raise page_error(404, pages.not_found_page("This installation"))
+    return html_response(
+        200, pages.complete_page(result=marketplace_result(install), complete_html=fake.state.complete_html)
+    )
+
+
+# --- routing ----------------------------------------------------------------------------------------
+
+Endpoint = Callable[["FakeCyclr", Request], Response]
+_SEGMENT = r"[^/]+"
+_MARKETPLACE = r"/launch/marketplace/(?P<marketplace>[0-9]{1,9})"
+_INSTALL = _MARKETPLACE + r"/packages/(?P<package>[0-9]{1,9})/install"
+ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
+    (method, re.compile(pattern), endpoint)
+    for method, pattern, endpoint in (
+        ("POST", r"/oauth/token", issue_token),
+        ("POST", rf"/v1\.0/accounts/(?P<account>{_SEGMENT})/marketplace", mint_marketplace_url),
+        ("GET", rf"/v1\.0/accounts/(?P<account>{_SEGMENT})", get_account),
+        ("GET", r"/v1\.0/cycles", list_cycles),
+        ("GET", rf"/v1\.0/cycles/(?P<cycle>{_SEGMENT})", get_cycle),
+        ("GET", rf"/api/webhook/(?P<key>{_SEGMENT})", trigger_webhook),
+        ("POST", rf"/api/webhook/(?P<key>{_SEGMENT})", trigger_webhook),
+        ("GET", r"/account/signinwithtoken", sign_in_with_token),
+        ("GET", _MARKETPLACE, show_marketplace),
+        ("GET", _INSTALL, show_install_form),
+        ("POST", _INSTALL, install_package),
+        ("GET", _MARKETPLACE + "/complete", show_complete),
+    )
+]
+
+
+def route(method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
+    allowed = []
+    for route_method, pattern, endpoint in ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            if route_method == method:
+                return endpoint, {name: unquote(value) for name, value in match.groupdict().items()}
+            allowed.append(route_method)
+    if allowed:
+        error = api_error(405, f"The {method} method is not allowed here.")
+        error.response.headers.append(("Allow", ", ".join(allowed)))
+        raise error
+    raise api_error(404, "No resource was found that matches the request URI.")
+
+
+class FakeCyclrHandler(BaseHTTPRequestHandler):
+    """Parses each request, checks the bearer token on `/v1.0/`, routes it, and writes the response."""
+
+    server: _FakeCyclrHTTPServer
+    server_version = "FakeCyclr/1.0"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        path, _, query = self.path.partition("?")
+        try:
+            body = self._read_body()
+            if path.startswith("/v1.0/") or path == "/v1.0":
+                self._require_bearer(fake)
+            endpoint, params = route(self.command, path)
+            request = Request(
+                method=self.command,
+                path=path,
+                query=_first_values(parse_qs(query, keep_blank_values=True)),
+                headers=self.headers,
+                body=body,
+                params=params,
+            )
+            response = endpoint(fake, request)
+        except HttpError as error:
+            response = error.response
+        self._send(response, fake.opener_policy)
+
+    def _read_body(self) -> bytes:
+        raw_length = self.headers.get("Content-Length", "0").strip() or "0"
+        if not raw_length.isascii() or not raw_length.isdigit():
+            self.close_connection = True
+            raise api_error(400, "The Content-Length header is not valid.")
+        length = int(raw_length)
+        if length > MAX_BODY_BYTES:
+            self._discard(length)
+            raise api_error(413, "The request body is larger than 1 MiB.")
+        return self.rfile.read(length)
+
+    def _discard(self, length: int) -> None:
+        # Reading what the client already sent lets it see the 413 instead of a reset connection.
+        self.close_connection = True
+        remaining = min(length, _MAX_DRAIN_BYTES)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 65536))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+
+    def _require_bearer(self, fake: FakeCyclr) -> None:
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not fake.state.access_token_is_valid(token.strip()):
+            raise api_error(401, DENIED)
+
+    def _send(self, response: Response, opener_policy: str | None) -> None:
+        self.send_response(response.status)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
+            if opener_policy and response.content_type.startswith("text/html"):
+                self.send_header("Cross-Origin-Opener-Policy", opener_policy)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    # Query strings carry sign-in tokens and session ids: log the method and the path only.
+    def _safe_target(self) -> str:
+        return f"{getattr(self, 'command', None) or '-'} {(getattr(self, 'path', None) or '-').partition('?')[0]}"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.info("%s %s %s", self.client_address[0], self._safe_target(), getattr(code, "value", code))
+
+    def log_error(self, format: str, *args: object) -> None:
+        # http.server's own messages can quote the raw request line, query string included.
+        logger.warning("%s %s could not be handled", self.client_address[0], self._safe_target())
+
+    def log_message(self, format: str, *args: object) -> None:
+        logger.debug("%s %s", self.client_address[0], self._safe_target())
+
+
+class _FakeCyclrHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], fake: FakeCyclr) -> None:
+        self.fake = fake
+        super().__init__(address, FakeCyclrHandler)
+
+
+# --- the service ------------------------------------------------------------------------------------
+
+
+class FakeCyclr:
+    """A stand-in for Cyclr's Partner API and Marketplace UI, served over real HTTP.
+
+    `start()` serves in a daemon thread (port 0 picks a free port) and `stop()` shuts it down; it is
+    also a context manager. `clock` is a zero-argument callable returning an aware UTC datetime, so
+    tests can move time forward to expire tokens and Marketplace URLs. `opener_policy` (such as
+    `"same-origin"`) is sent as `Cross-Origin-Opener-Policy` on every HTML page. `public_host`, if
+    given, replaces `host` in the URLs the fake hands out (`url`, Marketplace URLs, webhook URLs), for
+    tests that reach it under a name such as `acme-h.cyclr.test` mapped to 127.0.0.1.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        client_id: str = "demo-client",
+        client_secret: str = "demo-secret",
+        marketplace_ids: tuple[int, ...] = (1,),
+        complete_html: str | None = None,
+        token_expires_in: int = 1209599,
+        marketplace_url_ttl: int = 300,
+        opener_policy: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        public_host: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.public_host = public_host
+        self.opener_policy = opener_policy
+        self.state = FakeCyclrState(
+            client_id=client_id,
+            client_secret=client_secret,
+            marketplace_ids=marketplace_ids,
+            token_expires_in=token_expires_in,
+            marketplace_url_ttl=marketplace_url_ttl,
+            complete_html=complete_html,
+            clock=clock,
+        )
+        self._server: _FakeCyclrHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeCyclr:
+        """Bind and serve in a daemon thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("The fake Cyclr is already running.")
+        self._server = _FakeCyclrHTTPServer((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # keeps stop() quick
+            name=f"fake-cyclr-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port. Safe to call twice."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeCyclr:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The fake's origin, such as `http://127.0.0.1:54321` (known once started)."""
+        if self._server is None:
+            raise RuntimeError("Start the fake Cyclr before asking for its URL.")
+        host = self.public_host or self.host
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        """Same as `url`: the Marketplace origin a host must allow."""
+        return self.url
+
+    def set_complete_html(self, html: str | None) -> None:
+        """Set the console's Launch Complete HTML (None: the built-in placeholder)."""
+        self.state.set_complete_html(html)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every access token issued so far (to test 401 -> refresh)."""
+        self.state.revoke_tokens()
+
+    @property
+    def token_requests(self) -> int:
+        """How many `POST /oauth/token` calls succeeded."""
+        return self.state.token_requests
+
+    @property
+    def marketplace_requests(self) -> list[dict]:
+        """One `{"account_api_id", "body", "headers"}` per successfully minted Marketplace URL."""
+        return self.state.marketplace_requests
+
+    @property
+    def accounts(self) -> dict[str, dict]:
+        """Accounts by API id: `{"Id", "ApiId", "Name", "Description"}`."""
+        return self.state.accounts
+
+    @property
+    def cycles(self) -> dict[str, dict]:
+        """Cycles by id: the API fields plus `AccountId`, `AccountApiId` and `Webhooks`."""
+        return self.state.cycles
+
+    @property
+    def installs(self) -> list[dict]:
+        """Install records, oldest first (see `FakeCyclrState.install_package`)."""
+        return self.state.installs

@@ -1,0 +1,384 @@
+"""In-memory state of the fake Cyclr: one partner tenant with its accounts, tokens, sessions and cycles.
+
+The HTTP handler threads and the test thread share one `FakeCyclrState`. Every public method takes its
+lock, and everything handed out is a copy, so a test can read the state while the browser is still
+clicking through the Marketplace.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+NOT_STARTED_ERROR = "Please set up all the steps correctly before starting the cycle."
+ACTIVE_MESSAGE = "Integration is now active"
+ERRORS_MESSAGE = "Integration installed with errors"
+
+# Fixed namespace so that a template keeps the same GUIDs across runs, as a real template does.
+_TEMPLATE_NAMESPACE = uuid.UUID("6f1f5a52-8f2e-4c52-9d5e-0c9a4a1f7c11")
+
+
+@dataclass(frozen=True)
+class CycleTemplate:
+    """A cycle template of an integration package; installing the package makes one cycle from it."""
+
+    name: str
+    webhook_step: str | None  # name of the template's webhook trigger step, if it has one
+    template_id: str
+    template_release_id: str
+
+
+@dataclass(frozen=True)
+class Package:
+    """An integration package listed in the Marketplace."""
+
+    id: int
+    name: str
+    description: str
+    connector: str
+    templates: tuple[CycleTemplate, ...]
+
+
+def _template(package_id: int, index: int, name: str, webhook_step: str | None) -> CycleTemplate:
+    return CycleTemplate(
+        name=name,
+        webhook_step=webhook_step,
+        template_id=str(uuid.uuid5(_TEMPLATE_NAMESPACE, f"template-{package_id}-{index}")),
+        template_release_id=str(uuid.uuid5(_TEMPLATE_NAMESPACE, f"release-{package_id}-{index}")),
+    )
+
+
+PACKAGES: dict[int, Package] = {
+    package.id: package
+    for package in (
+        Package(
+            id=1,
+            name="Salesforce CRM sync",
+            description="Keep your Salesforce contacts in step with this app.",
+            connector="Salesforce",
+            templates=(_template(1, 1, "Sync Salesforce contacts", "Contact updated"),),
+        ),
+        Package(
+            id=2,
+            name="Mailchimp audience sync",
+            description="Add new customers to a Mailchimp audience and sync unsubscribes back.",
+            connector="Mailchimp",
+            templates=(
+                _template(2, 1, "Add customers to Mailchimp", "Customer created"),
+                _template(2, 2, "Sync Mailchimp unsubscribes", "Subscriber unsubscribed"),
+            ),
+        ),
+        Package(
+            id=3,
+            name="Slack alerts",
+            description="Post a message to a Slack channel every hour.",
+            connector="Slack",
+            # A scheduled cycle: no webhook step, so its result carries no webhook URL.
+            templates=(_template(3, 1, "Hourly Slack summary", None),),
+        ),
+    )
+}
+
+
+def format_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z` suffix, as Cyclr writes `ExpiresAtUtc` and `CreatedOnUtc`."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in Marketplace session, made by redeeming a minted URL's token."""
+
+    id: str
+    account_api_id: str
+    account_id: str
+    user_id: str
+    marketplace_id: int
+    complete_parameter: str | None
+
+
+@dataclass
+class _MarketplaceToken:
+    account_api_id: str
+    marketplace_id: int
+    complete_parameter: str | None
+    expires_at: datetime
+    used: bool = False
+
+
+# Cycle fields the Partner API returns; the stored record also names its owner and webhooks.
+CYCLE_API_FIELDS = ("Id", "Name", "Status", "TemplateId", "TemplateReleaseId", "Connectors", "CreatedOnUtc")
+
+
+def marketplace_result(install: dict) -> dict:
+    """The browser `result` object of the Launch Complete page, in Cyclr's camelCase Marketplace shape."""
+    return {
+        "accountId": install["account_id"],
+        "accountApiId": install["account_api_id"],
+        "userId": install["user_id"],
+        "installCompleteMessage": install["install_complete_message"],
+        "marketplacePackageId": install["package_id"],
+        "cycles": copy.deepcopy(install["cycles"]),
+        "errors": list(install["errors"]),
+    }
+
+
+class FakeCyclrState:
+    """The partner tenant: credentials, access tokens, accounts, minted URLs, sessions, cycles, installs."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        marketplace_ids: Iterable[int],
+        token_expires_in: int,
+        marketplace_url_ttl: int,
+        complete_html: str | None,
+        clock: Callable[[], datetime] | None,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.marketplace_ids = frozenset(int(i) for i in marketplace_ids)
+        self.token_expires_in = int(token_expires_in)
+        self.marketplace_url_ttl = int(marketplace_url_ttl)
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._lock = threading.Lock()
+        self._complete_html = complete_html
+        self._token_requests = 0
+        self._access_tokens: dict[str, datetime] = {}
+        self._marketplace_tokens: dict[str, _MarketplaceToken] = {}
+        self._marketplace_requests: list[dict] = []
+        self._sessions: dict[str, Session] = {}
+        self._accounts: dict[str, dict] = {}  # by ApiId
+        self._cycles: dict[str, dict] = {}
+        self._installs: list[dict] = []
+        self._webhook_keys: dict[str, str] = {}  # key -> cycle id
+
+    def now(self) -> datetime:
+        """The current time from the injected clock (which must return an aware datetime)."""
+        moment = self._clock()
+        if moment.tzinfo is None:
+            raise ValueError("The fake Cyclr's clock must return an aware datetime (UTC).")
+        return moment
+
+    # --- console settings -------------------------------------------------------------------------
+
+    @property
+    def complete_html(self) -> str | None:
+        with self._lock:
+            return self._complete_html
+
+    def set_complete_html(self, html: str | None) -> None:
+        with self._lock:
+            self._complete_html = html
+
+    # --- OAuth client credentials -----------------------------------------------------------------
+
+    def issue_access_token(self, *, grant_type: str, client_id: str, client_secret: str) -> str | None:
+        """A new bearer token, or None if the grant or the credentials are wrong."""
+        # Compare both values in full every time, so timing says nothing about which one was wrong.
+        id_ok = secrets.compare_digest(client_id.encode(), self.client_id.encode())
+        secret_ok = secrets.compare_digest(client_secret.encode(), self.client_secret.encode())
+        if grant_type != "client_credentials" or not (id_ok and secret_ok):
+            return None
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._access_tokens[token] = self.now() + timedelta(seconds=self.token_expires_in)
+            self._token_requests += 1
+        return token
+
+    def access_token_is_valid(self, token: str) -> bool:
+        with self._lock:
+            expires_at = self._access_tokens.get(token)
+            return expires_at is not None and self.now() < expires_at
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self._access_tokens.clear()
+
+    # --- accounts and Marketplace URLs ------------------------------------------------------------
+
+    def mint_marketplace_token(
+        self,
+        *,
+        account_api_id: str,
+        marketplace_id: int,
+        account_name: str | None,
+        account_description: str | None,
+        complete_parameter: str | None,
+        body: dict,
+        headers: dict,
+    ) -> tuple[dict, str, datetime]:
+        """Create the account if needed and mint a single-use sign-in token: (account, token, expiry)."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            account = self._accounts.get(account_api_id)
+            if account is None:
+                account = {
+                    "Id": str(uuid.uuid4()),
+                    "ApiId": account_api_id,
+                    "Name": account_name or account_api_id,
+                    "Description": account_description or "",
+                }
+                self._accounts[account_api_id] = account
+            expires_at = self.now() + timedelta(seconds=self.marketplace_url_ttl)
+            self._marketplace_tokens[token] = _MarketplaceToken(
+                account_api_id=account_api_id,
+                marketplace_id=marketplace_id,
+                complete_parameter=complete_parameter,
+                expires_at=expires_at,
+            )
+            self._marketplace_requests.append(
+                {"account_api_id": account_api_id, "body": copy.deepcopy(body), "headers": dict(headers)}
+            )
+            return dict(account), token, expires_at
+
+    def redeem_marketplace_token(self, token: str) -> Session | None:
+        """Consume a minted token and open a session; None if it is unknown, used or expired."""
+        with self._lock:
+            minted = self._marketplace_tokens.get(token)
+            if minted is None or minted.used or self.now() >= minted.expires_at:
+                return None
+            minted.used = True
+            account = self._accounts[minted.account_api_id]
+            session = Session(
+                id=secrets.token_urlsafe(24),
+                account_api_id=minted.account_api_id,
+                account_id=account["Id"],
+                user_id=str(uuid.uuid4()),
+                marketplace_id=minted.marketplace_id,
+                complete_parameter=minted.complete_parameter,
+            )
+            self._sessions[session.id] = session
+            return session
+
+    def get_session(self, session_id: str) -> Session | None:
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    def find_account(self, reference: str) -> dict | None:
+        """An account by its GUID `Id` (any case) or by its `ApiId`."""
+        with self._lock:
+            account = self._find_account(reference)
+            return dict(account) if account else None
+
+    def _find_account(self, reference: str) -> dict | None:
+        for account in self._accounts.values():
+            if account["Id"].lower() == reference.lower():
+                return account
+        return self._accounts.get(reference)
+
+    # --- installs and cycles ----------------------------------------------------------------------
+
+    def install_package(self, *, session: Session, package: Package, start: bool, base_url: str) -> dict:
+        """Install a package in the session's account: one cycle per template. Returns the install record."""
+        with self._lock:
+            now = self.now()
+            status = "Active" if start else "Stopped"
+            result_cycles = []
+            for template in package.templates:
+                cycle_id = str(uuid.uuid4())
+                webhooks = []
+                if template.webhook_step:
+                    key = secrets.token_urlsafe(16)
+                    self._webhook_keys[key] = cycle_id
+                    webhooks.append({"stepName": template.webhook_step, "url": f"{base_url}/api/webhook/{key}"})
+                self._cycles[cycle_id] = {
+                    "Id": cycle_id,
+                    "Name": template.name,
+                    "Status": status,
+                    "TemplateId": template.template_id,
+                    "TemplateReleaseId": template.template_release_id,
+                    "Connectors": [{"Name": package.connector, "Version": "1.0"}],
+                    "CreatedOnUtc": format_utc(now),
+                    "AccountId": session.account_id,
+                    "AccountApiId": session.account_api_id,
+                    "Webhooks": [{"StepName": w["stepName"], "Url": w["url"]} for w in webhooks],
+                }
+                result_cycles.append(
+                    {
+                        "cycleId": cycle_id,
+                        "templateId": template.template_id,
+                        "templateReleaseId": template.template_release_id,
+                        "status": status,
+                        "webhooks": webhooks,
+                    }
+                )
+            errors = [] if start else [NOT_STARTED_ERROR]
+            install = {
+                "id": str(uuid.uuid4()),
+                "session_id": session.id,
+                "account_id": session.account_id,
+                "account_api_id": session.account_api_id,
+                "user_id": session.user_id,
+                "marketplace_id": session.marketplace_id,
+                "package_id": package.id,
+                "complete_parameter": session.complete_parameter,
+                "cycles": result_cycles,
+                "errors": errors,
+                "install_complete_message": ERRORS_MESSAGE if errors else ACTIVE_MESSAGE,
+                "created_on_utc": format_utc(now),
+            }
+            self._installs.append(install)
+            return copy.deepcopy(install)
+
+    def get_install(self, install_id: str) -> dict | None:
+        with self._lock:
+            for install in self._installs:
+                if install["id"] == install_id:
+                    return copy.deepcopy(install)
+            return None
+
+    def account_cycles(self, account_reference: str) -> list[dict] | None:
+        """The account's cycles, oldest first; None if there is no such account."""
+        with self._lock:
+            account = self._find_account(account_reference)
+            if account is None:
+                return None
+            return [copy.deepcopy(c) for c in self._cycles.values() if c["AccountId"] == account["Id"]]
+
+    def account_cycle(self, account_reference: str, cycle_id: str) -> dict | None:
+        """The cycle if it exists and belongs to the account, else None (the API answers 404 either way)."""
+        with self._lock:
+            account = self._find_account(account_reference)
+            cycle = self._cycles.get(cycle_id)
+            if account is None or cycle is None or cycle["AccountId"] != account["Id"]:
+                return None
+            return copy.deepcopy(cycle)
+
+    def webhook_exists(self, key: str) -> bool:
+        with self._lock:
+            return key in self._webhook_keys
+
+    # --- snapshots for tests ----------------------------------------------------------------------
+
+    @property
+    def token_requests(self) -> int:
+        with self._lock:
+            return self._token_requests
+
+    @property
+    def marketplace_requests(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._marketplace_requests)
+
+    @property
+    def accounts(self) -> dict[str, dict]:
+        with self._lock:
+            return copy.deepcopy(self._accounts)
+
+    @property
+    def cycles(self) -> dict[str, dict]:
+        with self._lock:
+            return copy.deepcopy(self._cycles)
+
+    @property
+    def installs(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._installs)

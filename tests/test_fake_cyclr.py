@@ -1,0 +1,643 @@
+"""The fake Cyclr, tested over real HTTP with `requests` (no Django involved)."""
+
+from __future__ import annotations
+
+from http.client import HTTPConnection
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+import requests
+
+from proxy.testing.fake_cyclr import FakeCyclr
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIGURED_HTML = (
+    '<div id="configured-complete"><p>{{InstallCompleteMessage}}</p>'
+    "<script>window.seenAccount = result.accountApiId;</script></div>"
+)
+NOT_STARTED_ERROR = "Please set up all the steps correctly before starting the cycle."
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class ElementCollector(HTMLParser):
+    """Every start tag of a page, as (tag, attributes)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def find(self, tag: str, **wanted: str) -> list[dict[str, str | None]]:
+        return [
+            attrs
+            for name, attrs in self.elements
+            if name == tag and all(attrs.get(key.rstrip("_")) == value for key, value in wanted.items())
+        ]
+
+    def one(self, tag: str, **wanted: str) -> dict[str, str | None]:
+        found = self.find(tag, **wanted)
+        assert len(found) == 1, f"expected one <{tag} {wanted}>, found {len(found)}"
+        return found[0]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def fake(clock):
+    with FakeCyclr(clock=clock, complete_html=CONFIGURED_HTML, marketplace_ids=(1, 2)) as running:
+        yield running
+
+
+@pytest.fixture
+def http():
+    """A requests session that keeps every response it saw (redirect hops included)."""
+    session = requests.Session()
+    session.seen = []
+    session.hooks["response"].append(lambda response, *args, **kwargs: session.seen.append(response))
+    yield session
+    session.close()
+
+
+def get_token(fake: FakeCyclr, http: requests.Session) -> str:
+    response = http.post(
+        f"{fake.url}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-secret"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def mint(fake, http, account_api_id="acct-1", token=None, **body) -> requests.Response:
+    body.setdefault("MarketplaceId", 1)
+    return http.post(
+        f"{fake.url}/v1.0/accounts/{quote(account_api_id, safe='')}/marketplace",
+        json=body,
+        headers={"Authorization": f"Bearer {token or get_token(fake, http)}"},
+    )
+
+
+def sign_in(fake, http, account_api_id="acct-1", **body) -> str:
+    """Mint a URL, follow it, and return the Marketplace page's URL (with its session)."""
+    minted = mint(fake, http, account_api_id, **body)
+    assert minted.status_code == 200, minted.text
+    response = http.get(minted.json()["MarketplaceUrl"], allow_redirects=False)
+    assert response.status_code == 302, response.text
+    return fake.url + response.headers["Location"]
+
+
+def install(fake, http, *, package_id: int, start: bool, account_api_id="acct-1") -> requests.Response:
+    """Walk the UI from sign-in to the Launch Complete page; return that page's response."""
+    marketplace = http.get(sign_in(fake, http, account_api_id))
+    assert marketplace.status_code == 200
+    page = ElementCollector(marketplace.text)
+    assert page.find("li", class_="package", **{"data-package-id": str(package_id)}), f"no package {package_id}"
+    hrefs = [a["href"] for a in page.find("a", class_="install")]
+    href = next(h for h in hrefs if f"/packages/{package_id}/install?" in h)
+    form_page = http.get(fake.url + href)
+    assert form_page.status_code == 200
+    action = ElementCollector(form_page.text).one("form", id="connector-auth")["action"]
+    data = {"api_key": "secret-key"}
+    if start:
+        data["start_cycles"] = "1"
+    posted = http.post(fake.url + action, data=data, allow_redirects=False)
+    assert posted.status_code == 303, posted.text
+    complete = http.get(fake.url + posted.headers["Location"])
+    assert complete.status_code == 200
+    return complete
+
+
+def page_result(page: str) -> dict:
+    match = re.search(r"<script>var result = (.*?);</script>", page)
+    assert match, "the page defines no `var result`"
+    return json.loads(match.group(1))
+
+
+# --- OAuth and bearer tokens ---------------------------------------------------------------------------
+
+
+def test_token_is_issued_for_the_right_credentials(fake, http):
+    response = http.post(
+        f"{fake.url}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-secret"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 1209599
+    assert len(body["access_token"]) >= 32
+    assert fake.token_requests == 1
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "wrong"},
+        {"grant_type": "client_credentials", "client_id": "other-client", "client_secret": "demo-secret"},
+        {"grant_type": "password", "client_id": "demo-client", "client_secret": "demo-secret"},
+        {},
+    ],
+)
+def test_token_is_refused_for_wrong_credentials_or_grant(fake, http, form):
+    response = http.post(f"{fake.url}/oauth/token", data=form)
+    assert response.status_code == 401
+    assert response.json()["Message"]
+    assert fake.token_requests == 0
+
+
+def test_api_calls_need_a_valid_bearer_token(fake, http):
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic abc"}):
+        response = http.get(f"{fake.url}/v1.0/accounts/acct-1", headers=headers)
+        assert response.status_code == 401
+        assert response.json() == {"Message": "Authorization has been denied for this request."}
+
+
+def test_revoked_tokens_are_refused_and_a_new_one_works(fake, http):
+    token = get_token(fake, http)
+    assert mint(fake, http, token=token).status_code == 200
+    fake.revoke_tokens()
+    refused = mint(fake, http, token=token)
+    assert refused.status_code == 401
+    assert refused.json()["Message"] == "Authorization has been denied for this request."
+    assert mint(fake, http, token=get_token(fake, http)).status_code == 200
+    assert fake.token_requests == 2
+
+
+def test_access_tokens_expire_with_the_clock(fake, http, clock):
+    token = get_token(fake, http)
+    clock.advance(1209599 - 1)
+    assert mint(fake, http, token=token).status_code == 200
+    clock.advance(1)
+    assert mint(fake, http, token=token).status_code == 401
+
+
+# --- minting Marketplace URLs --------------------------------------------------------------------------
+
+
+def test_mint_returns_a_marketplace_url_and_creates_the_account_once(fake, http, clock):
+    first = mint(
+        fake, http, "acct-1", AccountName="Acme Ltd", AccountDescription="Acme's account",
+        InlineOAuth=False, ConnectorAuthentications=[], CompleteParameter="signed-launch-id",
+    )
+    assert first.status_code == 200, first.text
+    body = first.json()
+    url = urlsplit(body["MarketplaceUrl"])
+    assert f"{url.scheme}://{url.netloc}" == fake.url
+    assert url.path == "/account/signinwithtoken"
+    assert url.query == f"token={body['Token']}&returnUrl=%2Flaunch%2Fmarketplace%2F1"
+    assert GUID.match(body["AccountId"])
+    assert body["ExpiresAtUtc"] == "2030-01-01T12:05:00.000Z"
+
+    second = mint(fake, http, "acct-1", AccountName="Renamed Ltd")
+    assert second.json()["AccountId"] == body["AccountId"]
+    assert second.json()["Token"] != body["Token"]
+    assert fake.accounts == {
+        "acct-1": {"Id": body["AccountId"], "ApiId": "acct-1", "Name": "Acme Ltd", "Description": "Acme's account"}
+    }
+    recorded = fake.marketplace_requests
+    assert [r["account_api_id"] for r in recorded] == ["acct-1", "acct-1"]
+    assert recorded[0]["body"] == {
+        "MarketplaceId": 1, "AccountName": "Acme Ltd", "AccountDescription": "Acme's account",
+        "InlineOAuth": False, "ConnectorAuthentications": [], "CompleteParameter": "signed-launch-id",
+    }
+    assert recorded[0]["headers"]["Authorization"].startswith("Bearer ")
+
+
+def test_mint_for_an_unknown_marketplace_is_404_and_creates_nothing(fake, http):
+    response = mint(fake, http, MarketplaceId=7)
+    assert response.status_code == 404
+    assert "7" in response.json()["Message"]
+    assert fake.accounts == {}
+    assert fake.marketplace_requests == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"{not json", b"[1]", b"{}", b'{"MarketplaceId": "1"}', b'{"MarketplaceId": true}',
+     b'{"MarketplaceId": 1, "CompleteParameter": 5}'],
+)
+def test_mint_rejects_malformed_bodies(fake, http, payload):
+    response = http.post(
+        f"{fake.url}/v1.0/accounts/acct-1/marketplace",
+        data=payload,
+        headers={"Authorization": f"Bearer {get_token(fake, http)}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["Message"]
+    assert fake.accounts == {}
+
+
+def test_get_account_by_guid_or_api_id(fake, http):
+    account_id = mint(fake, http, "acct-1", AccountName="Acme").json()["AccountId"]
+    headers = {"Authorization": f"Bearer {get_token(fake, http)}"}
+    for reference in (account_id, account_id.upper(), "acct-1"):
+        response = http.get(f"{fake.url}/v1.0/accounts/{reference}", headers=headers)
+        assert response.status_code == 200
+        assert response.json() == {"Id": account_id, "ApiId": "acct-1", "Name": "Acme", "Description": ""}
+    missing = http.get(f"{fake.url}/v1.0/accounts/nobody", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json() == {"Message": "Account not found."}
+
+
+# --- signing in with a minted URL ----------------------------------------------------------------------
+
+
+def test_a_marketplace_url_works_once(fake, http):
+    url = mint(fake, http).json()["MarketplaceUrl"]
+    first = http.get(url, allow_redirects=False)
+    assert first.status_code == 302
+    location = urlsplit(first.headers["Location"])
+    assert location.path == "/launch/marketplace/1"
+    assert list(parse_qs(location.query)) == ["session"]
+
+    again = http.get(url, allow_redirects=False)
+    assert again.status_code == 403
+    assert 'id="link-expired"' in again.text
+    assert "start again from the app" in again.text
+
+
+def test_a_marketplace_url_expires_after_its_ttl(fake, http, clock):
+    fresh = mint(fake, http).json()["MarketplaceUrl"]
+    stale = mint(fake, http).json()["MarketplaceUrl"]
+    clock.advance(299)
+    assert http.get(fresh, allow_redirects=False).status_code == 302
+    clock.advance(1)
+    expired = http.get(stale, allow_redirects=False)
+    assert expired.status_code == 403
+    assert 'id="link-expired"' in expired.text
+
+
+def test_an_unknown_token_is_refused(fake, http):
+    response = http.get(f"{fake.url}/account/signinwithtoken?token=forged&returnUrl=%2Flaunch%2Fmarketplace%2F1")
+    assert response.status_code == 403
+    assert 'id="link-expired"' in response.text
+
+
+@pytest.mark.parametrize(
+    "return_url",
+    [
+        "https://evil.example/launch/marketplace/1",
+        "//evil.example/launch/marketplace/1",
+        "/\\evil.example/launch/marketplace/1",
+        "/launch/marketplace/1/../../../evil",
+        "/launch/marketplacex/1",
+        "/launch/marketplace/",
+        "/launch/marketplace/1?next=https://evil.example",
+        "/account/settings",
+        "",
+    ],
+)
+def test_lookalike_return_urls_are_rejected_without_spending_the_token(fake, http, return_url):
+    token = mint(fake, http).json()["Token"]
+    rejected = http.get(
+        f"{fake.url}/account/signinwithtoken",
+        params={"token": token, "returnUrl": return_url},
+        allow_redirects=False,
+    )
+    assert rejected.status_code == 400
+    assert "Location" not in rejected.headers
+    accepted = http.get(
+        f"{fake.url}/account/signinwithtoken",
+        params={"token": token, "returnUrl": "/launch/marketplace/1"},
+        allow_redirects=False,
+    )
+    assert accepted.status_code == 302
+
+
+# --- the Marketplace UI --------------------------------------------------------------------------------
+
+
+def test_full_install_flow_yields_the_documented_result(fake, http):
+    account_id = mint(fake, http, "acct-1").json()["AccountId"]
+    marketplace_url = sign_in(fake, http, "acct-1", CompleteParameter="launch-42")
+    marketplace = http.get(marketplace_url)
+    assert marketplace.status_code == 200
+    page = ElementCollector(marketplace.text)
+    page.one("h1", id="marketplace-title")
+    packages = page.find("li", class_="package")
+    assert {p["data-package-id"] for p in packages} >= {"1", "2"}
+    session = parse_qs(urlsplit(marketplace_url).query)["session"][0]
+    install_links = [a["href"] for a in page.find("a", class_="install")]
+    assert f"/launch/marketplace/1/packages/2/install?session={session}" in install_links
+
+    form_page = http.get(f"{fake.url}/launch/marketplace/1/packages/2/install?session={session}")
+    form = ElementCollector(form_page.text)
+    form_element = form.one("form", id="connector-auth")
+    assert form_element["action"] == f"/launch/marketplace/1/packages/2/install?session={session}"
+    assert form_element["method"] == "post"
+    assert "required" in form.one("input", id="api_key", name="api_key")
+    checkbox = form.one("input", id="start_cycles", name="start_cycles")
+    assert checkbox["type"] == "checkbox" and checkbox["value"] == "1" and "checked" in checkbox
+    assert form.one("button", id="install-button")["type"] == "submit"
+    assert "API key for Mailchimp" in form_page.text
+    assert "Start the integration after installing" in form_page.text
+
+    posted = http.post(
+        f"{fake.url}/launch/marketplace/1/packages/2/install?session={session}",
+        data={"api_key": "key-123", "start_cycles": "1"},
+        allow_redirects=False,
+    )
+    assert posted.status_code == 303
+    location = urlsplit(posted.headers["Location"])
+    assert location.path == "/launch/marketplace/1/complete"
+    [record] = fake.installs
+    assert parse_qs(location.query) == {"session": [session], "install": [record["id"]]}
+
+    complete = http.get(fake.url + posted.headers["Location"])
+    assert complete.status_code == 200
+    result = page_result(complete.text)
+    assert set(result) == {
+        "accountId", "accountApiId", "userId", "installCompleteMessage", "marketplacePackageId", "cycles", "errors"
+    }
+    assert result["accountId"] == account_id
+    assert result["accountApiId"] == "acct-1"
+    assert isinstance(result["userId"], str) and result["userId"]
+    assert result["installCompleteMessage"] == "Integration is now active"
+    assert result["marketplacePackageId"] == 2
+    assert result["errors"] == []
+    assert len(result["cycles"]) == 2
+    for cycle in result["cycles"]:
+        assert set(cycle) == {"cycleId", "templateId", "templateReleaseId", "status", "webhooks"}
+        assert GUID.match(cycle["cycleId"]) and GUID.match(cycle["templateId"])
+        assert GUID.match(cycle["templateReleaseId"])
+        assert cycle["status"] == "Active"
+        [webhook] = cycle["webhooks"]
+        assert webhook["stepName"]
+        assert re.fullmatch(re.escape(fake.url) + r"/api/webhook/[A-Za-z0-9_-]{20,}", webhook["url"])
+    assert len({c["templateId"] for c in result["cycles"]}) == 2
+
+    # The configured HTML follows the result, verbatim, with the merge field filled in.
+    text = complete.text
+    assert text.index("var result =") < text.index('<div id="configured-complete">')
+    assert "<script>window.seenAccount = result.accountApiId;</script>" in text
+    assert "<p>Integration is now active</p>" in text
+    assert re.search(r'<h1 id="install-complete">Integration is now active</h1>', text)
+
+    assert record["complete_parameter"] == "launch-42"
+    assert record["package_id"] == 2 and record["account_api_id"] == "acct-1"
+    assert [c["cycleId"] for c in record["cycles"]] == [c["cycleId"] for c in result["cycles"]]
+    assert set(fake.cycles) == {c["cycleId"] for c in result["cycles"]}
+
+
+def test_installing_without_starting_gives_stopped_cycles_and_errors(fake, http):
+    result = page_result(install(fake, http, package_id=1, start=False).text)
+    assert result["installCompleteMessage"] == "Integration installed with errors"
+    assert result["errors"] == [NOT_STARTED_ERROR]
+    [cycle] = result["cycles"]
+    assert cycle["status"] == "Stopped"
+    response = http.get(
+        f"{fake.url}/v1.0/cycles/{cycle['cycleId']}",
+        headers={"Authorization": f"Bearer {get_token(fake, http)}", "X-Cyclr-Account": "acct-1"},
+    )
+    assert response.json()["Status"] == "Stopped"
+
+
+def test_a_package_without_webhook_step_has_no_webhooks(fake, http):
+    result = page_result(install(fake, http, package_id=3, start=True).text)
+    assert [c["webhooks"] for c in result["cycles"]] == [[]]
+
+
+def test_an_empty_api_key_re_renders_the_form_with_an_error(fake, http):
+    session = parse_qs(urlsplit(sign_in(fake, http)).query)["session"][0]
+    response = http.post(
+        f"{fake.url}/launch/marketplace/1/packages/1/install?session={session}", data={"api_key": "  "}
+    )
+    assert response.status_code == 400
+    page = ElementCollector(response.text)
+    page.one("p", id="auth-error", class_="error")
+    page.one("form", id="connector-auth")
+    assert "checked" not in page.one("input", id="start_cycles")  # the user's choice is kept
+    assert fake.installs == []
+
+
+def test_pages_refuse_a_missing_or_foreign_session(fake, http):
+    session = parse_qs(urlsplit(sign_in(fake, http)).query)["session"][0]
+    for path in (
+        "/launch/marketplace/1",
+        "/launch/marketplace/1?session=forged",
+        "/launch/marketplace/1/packages/1/install?session=forged",
+        f"/launch/marketplace/2?session={session}",  # the session is for Marketplace 1
+    ):
+        response = http.get(fake.url + path)
+        assert response.status_code == 403, path
+        assert 'id="session-invalid"' in response.text
+    forged_post = http.post(
+        f"{fake.url}/launch/marketplace/1/packages/1/install?session=forged", data={"api_key": "k"}
+    )
+    assert forged_post.status_code == 403
+    assert fake.installs == []
+
+
+def test_a_complete_page_is_only_shown_to_its_own_session(fake, http):
+    complete = install(fake, http, package_id=1, start=True)
+    install_id = fake.installs[0]["id"]
+    other_session = parse_qs(urlsplit(sign_in(fake, http, "acct-2")).query)["session"][0]
+    response = http.get(f"{fake.url}/launch/marketplace/1/complete?session={other_session}&install={install_id}")
+    assert response.status_code == 404
+    assert "var result" not in response.text
+    assert complete.status_code == 200
+
+
+def test_the_result_is_embedded_safely(fake, http):
+    api_id = "x</script><b>&\u2028"
+    page = install(fake, http, package_id=1, start=True, account_api_id=api_id).text
+    assert "</script><b>" not in page
+    assert "\u2028" not in page
+    assert r'"accountApiId": "x\u003c/script\u003e\u003cb\u003e\u0026\u2028"' in page
+    assert page_result(page)["accountApiId"] == api_id
+
+
+def test_set_complete_html_changes_the_page_and_none_shows_the_placeholder(fake, http):
+    fake.set_complete_html('<p id="replaced">New snippet</p>')
+    assert '<p id="replaced">New snippet</p>' in install(fake, http, package_id=1, start=True).text
+    fake.set_complete_html(None)
+    page = install(fake, http, package_id=1, start=True).text
+    assert "No Launch Complete HTML is configured" in page
+    assert "var result =" in page
+
+
+def test_no_cookies_and_no_framing_restrictions_anywhere(fake, http):
+    install(fake, http, package_id=2, start=True)
+    http.get(f"{fake.url}/account/signinwithtoken?token=used&returnUrl=%2Flaunch%2Fmarketplace%2F1")
+    assert len(http.seen) >= 8
+    for response in http.seen:
+        assert "Set-Cookie" not in response.headers, response.url
+        assert "X-Frame-Options" not in response.headers, response.url
+        assert "frame-ancestors" not in response.headers.get("Content-Security-Policy", ""), response.url
+        assert "Cross-Origin-Opener-Policy" not in response.headers, response.url
+    assert len(http.cookies) == 0
+
+
+def test_opener_policy_is_sent_on_html_pages_when_configured(http):
+    with FakeCyclr(opener_policy="same-origin") as fake:
+        page = http.get(f"{fake.url}/account/signinwithtoken?token=none&returnUrl=%2Flaunch%2Fmarketplace%2F1")
+        assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        token = http.post(
+            f"{fake.url}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-secret"},
+        )
+        assert "Cross-Origin-Opener-Policy" not in token.headers
+
+
+# --- cycles through the API ----------------------------------------------------------------------------
+
+
+def test_a_cycle_is_visible_only_under_its_own_account(fake, http):
+    result = page_result(install(fake, http, package_id=1, start=True, account_api_id="acct-1").text)
+    cycle_id = result["cycles"][0]["cycleId"]
+    mint(fake, http, "acct-2")
+    token = get_token(fake, http)
+
+    def get(account: str | None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        if account is not None:
+            headers["X-Cyclr-Account"] = account
+        return http.get(f"{fake.url}/v1.0/cycles/{cycle_id}", headers=headers)
+
+    for owner in ("acct-1", result["accountId"]):
+        response = get(owner)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["Id"] == cycle_id
+        assert body["Status"] == "Active"
+        assert body["Name"] == "Sync Salesforce contacts"
+        assert body["TemplateId"] == result["cycles"][0]["templateId"]
+        assert body["TemplateReleaseId"] == result["cycles"][0]["templateReleaseId"]
+        assert body["Connectors"] == [{"Name": "Salesforce", "Version": "1.0"}]
+        assert body["CreatedOnUtc"] == "2030-01-01T12:00:00.000Z"
+    for stranger in ("acct-2", fake.accounts["acct-2"]["Id"], "nobody"):
+        response = get(stranger)
+        assert response.status_code == 404
+        assert response.json() == {"Message": "Cycle not found."}
+    missing_header = get(None)
+    assert missing_header.status_code == 400
+    assert "X-Cyclr-Account" in missing_header.json()["Message"]
+    assert fake.cycles[cycle_id]["AccountApiId"] == "acct-1"
+
+
+def test_cycles_are_listed_per_account_and_paged(fake, http):
+    install(fake, http, package_id=2, start=True, account_api_id="acct-1")
+    install(fake, http, package_id=1, start=False, account_api_id="acct-1")
+    install(fake, http, package_id=1, start=True, account_api_id="acct-2")
+    headers = {"Authorization": f"Bearer {get_token(fake, http)}", "X-Cyclr-Account": "acct-1"}
+    everything = http.get(f"{fake.url}/v1.0/cycles?page=1&pageSize=50", headers=headers).json()
+    owned = [c["Id"] for c in fake.cycles.values() if c["AccountApiId"] == "acct-1"]
+    assert [c["Id"] for c in everything] == owned and len(owned) == 3
+    assert [c["Status"] for c in everything] == ["Active", "Active", "Stopped"]
+    second_page = http.get(f"{fake.url}/v1.0/cycles?page=2&pageSize=2", headers=headers).json()
+    assert [c["Id"] for c in second_page] == owned[2:]
+    assert http.get(f"{fake.url}/v1.0/cycles?page=0", headers=headers).status_code == 400
+
+
+def test_webhook_urls_accept_calls_and_unknown_ones_do_not(fake, http):
+    result = page_result(install(fake, http, package_id=1, start=True).text)
+    webhook_url = result["cycles"][0]["webhooks"][0]["url"]
+    response = http.post(webhook_url, json={"hello": "world"})
+    assert response.status_code == 202
+    assert response.json() == {"Message": "Queued"}
+    assert http.post(f"{fake.url}/api/webhook/unknown-key").status_code == 404
+
+
+# --- HTTP edges ----------------------------------------------------------------------------------------
+
+
+def test_unknown_routes_and_wrong_methods(fake, http):
+    missing = http.get(f"{fake.url}/nothing/here")
+    assert missing.status_code == 404
+    assert missing.json()["Message"]
+    wrong_method = http.get(f"{fake.url}/oauth/token")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["Allow"] == "POST"
+
+
+def test_bodies_over_one_mebibyte_are_refused(fake):
+    connection = HTTPConnection("127.0.0.1", fake.port, timeout=10)
+    try:
+        connection.putrequest("POST", "/oauth/token")
+        connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+        connection.putheader("Content-Length", str(1024 * 1024 + 1))
+        connection.endheaders()
+        connection.send(b"a" * (1024 * 1024 + 1))
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["Message"]
+    finally:
+        connection.close()
+    assert fake.token_requests == 0
+
+
+def test_url_is_known_only_once_started():
+    fake = FakeCyclr()
+    with pytest.raises(RuntimeError):
+        fake.url
+    with fake:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", fake.url)
+        assert fake.origin == fake.url
+        assert fake.port != 0
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+
+def test_cli_serves_logs_paths_without_query_strings_and_stops_cleanly(tmp_path):
+    snippet = tmp_path / "launch_complete.html"
+    snippet.write_text('<p id="from-file">snippet</p>', encoding="utf-8")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "proxy.testing.fake_cyclr", "--port", "0", "--client-id", "cli-client",
+            "--client-secret", "cli-secret", "--marketplace-id", "5", "--complete-html-file", str(snippet),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        match = re.fullmatch(r"Fake Cyclr listening on (http://127\.0\.0\.1:\d+)\n", line)
+        assert match, line
+        url = match.group(1)
+        token = requests.post(
+            f"{url}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "cli-client", "client_secret": "cli-secret"},
+        ).json()["access_token"]
+        minted = requests.post(
+            f"{url}/v1.0/accounts/acct-1/marketplace",
+            json={"MarketplaceId": 5},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert requests.get(minted["MarketplaceUrl"]).status_code == 200
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
+    assert "GET /account/signinwithtoken 302" in stderr
+    assert "POST /v1.0/accounts/acct-1/marketplace 200" in stderr
+    assert minted["Token"] not in stderr
+    assert "session=" not in stderr and "?" not in stderr

@@ -1,0 +1,98 @@
+"""End to end: sign in, Connect, the proxy page frames the fake Marketplace, install, see it listed."""
+from django.contrib.auth import get_user_model
+from selenium.webdriver.common.by import By
+
+from hostkit.models import Integration
+from proxy.models import Arrival, Launch
+
+from .base import BrowserTestCase
+
+
+class ConnectFlowTests(BrowserTestCase):
+    def setUp(self):
+        super().setUp()
+        self.user = get_user_model().objects.create_user("alice", password="alice-password")
+        self.sign_in("alice", "alice-password")
+
+    def open_marketplace(self):
+        """Click Connect, switch to the popup, and into the Marketplace iframe."""
+        self.driver.find_element(By.ID, "connect").click()
+        self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
+        popup = next(h for h in self.driver.window_handles if h != self.main_window)
+        self.driver.switch_to.window(popup)
+        self.wait_js("window.proxyReady === true && window.proxySocketOpen === true")
+        frame = self.driver.find_element(By.ID, "proxy-frame")
+        self.driver.switch_to.frame(frame)
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")
+        return popup
+
+    def install(self, package_id, *, start_cycles=True):
+        self.driver.find_element(By.CSS_SELECTOR, f'[data-package-id="{package_id}"] a.install').click()
+        self.wait(lambda d: d.find_elements(By.ID, "connector-auth"), what="the connector form")
+        self.driver.find_element(By.ID, "api_key").send_keys("demo-api-key")
+        if not start_cycles:
+            self.driver.find_element(By.ID, "start_cycles").click()
+        self.driver.find_element(By.ID, "install-button").click()
+
+    def back_to_host(self):
+        """The popup closes itself after the ack; the host page is left."""
+        self.driver.switch_to.window(self.main_window)
+        self.wait(lambda d: len(d.window_handles) == 1, what="the popup to close itself")
+        self.wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#integrations li.integration"), what="the integration listed")
+
+    def test_connect_install_and_see_the_integration(self):
+        self.open_marketplace()
+        self.driver.switch_to.parent_frame()
+        proxy_url = self.driver.current_url
+        self.browser.screenshot("proxy-page")
+        self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
+        self.install(2)
+
+        self.back_to_host()
+        self.browser.screenshot("integrations")
+
+        # The proxy page was the host's own URL; the Marketplace ran on the fake Cyclr's origin.
+        self.assertTrue(proxy_url.startswith(self.live_server_url + "/proxy/launch/"))
+        launch = Launch.objects.get(user=self.user)
+        self.assertEqual(launch.status, Launch.Status.COMPLETED, launch.failure_message)
+        self.assertEqual(launch.source, "socket")
+        self.assertEqual(launch.marketplace_origin, self.fake.origin)
+        # The fake serves the whole class: pick this user's install and mint.
+        account_api_id = f"hostkit-user-{self.user.pk}"
+        (install,) = [i for i in self.fake.installs if i["account_api_id"] == account_api_id]
+        self.assertEqual(install["package_id"], 2)
+        self.assertEqual(launch.result_raw["accountId"], launch.cyclr_account_id)
+        self.assertEqual(sorted(c["cycle_id"] for c in launch.result["cycles"]),
+                         sorted(c["cycleId"] for c in install["cycles"]))
+        self.assertEqual(list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate")), [("socket", False)])
+
+        # The example receiver ran in the server process and the page lists what it saved.
+        integration = Integration.objects.get(launch_id=launch.pk)
+        self.assertEqual(integration.package_id, 2)
+        self.assertEqual(len(integration.cycles), 2)
+        item = self.driver.find_element(By.CSS_SELECTOR, f'#integrations li[data-launch="{launch.pk}"]')
+        self.assertIn("Marketplace package 2", item.text)
+        for cycle in integration.cycles:
+            self.assertTrue(cycle["name"])
+            self.assertIn(cycle["name"], item.text)
+        self.assertIn("Active", item.text)
+
+        # What the fake Cyclr was asked: a URL for this user's account, framed, bound to the launch.
+        (minted,) = [m for m in self.fake.marketplace_requests if m["account_api_id"] == account_api_id]
+        self.assertIs(minted["body"]["InlineOAuth"], False)
+        from proxy.launches import unsign_launch_id
+
+        self.assertEqual(unsign_launch_id(minted["body"]["CompleteParameter"]), launch.pk)
+
+    def test_an_install_with_errors_shows_them_as_text(self):
+        self.open_marketplace()
+        self.install(1, start_cycles=False)
+        self.back_to_host()
+
+        launch = Launch.objects.get(user=self.user)
+        self.assertEqual(launch.status, Launch.Status.COMPLETED)
+        item = self.driver.find_element(By.CSS_SELECTOR, f'#integrations li[data-launch="{launch.pk}"]')
+        errors = [e.text for e in item.find_elements(By.CSS_SELECTOR, ".install-error")]
+        self.assertEqual(errors, ["Please set up all the steps correctly before starting the cycle."])
+        self.assertIn("Stopped", item.text)

@@ -33,7 +33,8 @@ def check_proxy_settings(app_configs=None, **kwargs):
                                "Use the id of the Marketplace shown in the Cyclr console."))
     for key, example in (("MARKETPLACE_ORIGINS", "https://acme-h.cyclr.com"), ("HOST_ORIGINS", "https://app.example.com")):
         origins = user.get(key, [])
-        if isinstance(origins, str) or not origins:
+        # A string would be iterated character by character, and a number not at all.
+        if not isinstance(origins, (list, tuple)) or not origins:
             messages.append(_error("E005", f"{SETTING_NAME}['{key}'] must be a non-empty list of origins.",
                                    f"For example ['{example}']."))
             continue

@@ -48,10 +48,14 @@ def check_proxy_settings(app_configs=None, **kwargs):
     resolver = user.get("ACCOUNT_RESOLVER", "proxy.accounts.user_account")
     if isinstance(resolver, str):
         try:
-            import_string(resolver)
+            imported = import_string(resolver)
         except ImportError as exc:
             messages.append(_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] cannot be imported: {exc}",
                                    "Give the dotted path of a callable(request) -> account API id."))
+        else:
+            if not callable(imported):
+                messages.append(_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] names {resolver!r}, which is not callable.",
+                                       "Give the dotted path of a callable(request) -> account API id."))
     elif not callable(resolver):
         messages.append(_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] is not callable.",
                                "Give the dotted path of a callable(request) -> account API id."))

@@ -1,4 +1,6 @@
 """System checks: a misconfigured kit says so at start-up, with ids proxy.E…/proxy.W…."""
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
@@ -11,6 +13,17 @@ def _error(id, msg, hint):
     return Error(msg, hint=hint, id=f"proxy.{id}")
 
 
+def _is_http_url(value):
+    """An absolute http(s) URL with a host: "https://" alone would send every call nowhere."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # such as an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 @register(Tags.security, "proxy")
 def check_proxy_settings(app_configs=None, **kwargs):
     user = proxy_settings.user_settings
@@ -20,7 +33,7 @@ def check_proxy_settings(app_configs=None, **kwargs):
                        f"Add {SETTING_NAME} = {{'API_URL': ..., 'CLIENT_ID': ..., ...}} to your settings.")]
 
     api_url = user.get("API_URL", "")
-    if not isinstance(api_url, str) or not api_url.startswith(("https://", "http://")):
+    if not _is_http_url(api_url):
         messages.append(_error("E002", f"{SETTING_NAME}['API_URL'] must be the http(s) URL of Cyclr's API.",
                                "For example 'https://api.cyclr.com' or your region's API domain."))
     for key in ("CLIENT_ID", "CLIENT_SECRET"):

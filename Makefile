@@ -1,0 +1,51 @@
+# Two commands: `make run` (the demo) and `make test` (the whole suite). Everything else supports them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST_PORT ?= 8000
+CYCLR_PORT ?= 8001
+# The scale-out pass of `make test`: the same suite on PostgreSQL and channels-redis.
+SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/0
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast screenshots browser services clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@ $(VENV)/.installed-run
+
+## make run: install, migrate, create the demo user, start the host and the fake Cyclr.
+run: $(VENV)/.installed-run
+	PY=$(PY) HOST_PORT=$(HOST_PORT) CYCLR_PORT=$(CYCLR_PORT) scripts/run-demo.sh
+
+## make test: install, ensure Chromium and the services, run the suite on SQLite, then on PostgreSQL + Redis.
+test: $(VENV)/.installed-test browser services
+	$(PY) -m pytest -m "not scaleout" $(PYTEST_ARGS)
+	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) CHANNELS_PREFIX=hostkit-test \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+## make test-fast: the SQLite pass only, without the browser tests.
+test-fast: $(VENV)/.installed-test
+	$(PY) -m pytest -m "not scaleout and not browser" $(PYTEST_ARGS)
+
+## make screenshots: rerun the browser tests and keep their screenshots for the README.
+screenshots: $(VENV)/.installed-test browser
+	HOSTKIT_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/browser -q
+
+browser:
+	@scripts/ensure-chromium.sh
+
+services:
+	@scripts/ensure-services.sh
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

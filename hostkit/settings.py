@@ -69,7 +69,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # lock up front and wait for it instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
     # A file, never in-memory: ChannelsLiveServerTestCase's server is another process.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_FILE", default=str(VAR_DIR / "test-db.sqlite3"))}
 else:
     # Named explicitly: the live test server's process derives its database from TEST["NAME"].
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}

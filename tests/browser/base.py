@@ -5,6 +5,8 @@ import pytest
 from channels.testing import ChannelsLiveServerTestCase
 from django.test import override_settings
 
+from selenium.webdriver.common.by import By
+
 from proxy.cyclr import CyclrClient
 from proxy.snippet import render_launch_complete_html
 from proxy.testing.browser import Browser, missing_browser
@@ -69,6 +71,18 @@ class BrowserTestCase(ChannelsLiveServerTestCase):
         cls._cyclr_settings.disable()
         cls.fake.stop()
 
+    def setUp(self):
+        super().setUp()
+        # One browser serves the class: start each test from a single window with no session.
+        handles = self.driver.window_handles
+        for handle in handles[1:]:
+            self.driver.switch_to.window(handle)
+            self.driver.close()
+        self.driver.switch_to.window(handles[0])
+        self.driver.get(self.url("/login/"))
+        self.driver.delete_all_cookies()
+        self.main_window = handles[0]
+
     def wait_js(self, expression, timeout=20):
         """Wait for a flag the page sets; on time-out fail with the browser console attached."""
         from selenium.common.exceptions import TimeoutException
@@ -96,6 +110,33 @@ class BrowserTestCase(ChannelsLiveServerTestCase):
         self.driver.find_element("id", "login-button").click()
         self.wait_js("window.integrationsReady === true && window.hostkitReady === true")
         self.main_window = self.driver.current_window_handle
+
+    def open_marketplace(self):
+        """Click Connect, switch to the popup, and into the Marketplace iframe."""
+        self.driver.find_element(By.ID, "connect").click()
+        self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
+        popup = next(h for h in self.driver.window_handles if h != self.main_window)
+        self.driver.switch_to.window(popup)
+        self.wait_js("window.proxyReady === true && window.proxySocketOpen === true")
+        frame = self.driver.find_element(By.ID, "proxy-frame")
+        self.driver.switch_to.frame(frame)
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")
+        return popup
+
+    def install(self, package_id, *, start_cycles=True):
+        self.driver.find_element(By.CSS_SELECTOR, f'[data-package-id="{package_id}"] a.install').click()
+        self.wait(lambda d: d.find_elements(By.ID, "connector-auth"), what="the connector form")
+        self.driver.find_element(By.ID, "api_key").send_keys("demo-api-key")
+        if not start_cycles:
+            self.driver.find_element(By.ID, "start_cycles").click()
+        self.driver.find_element(By.ID, "install-button").click()
+
+    def back_to_host(self):
+        """The popup closes itself after the ack; the host page is left."""
+        self.driver.switch_to.window(self.main_window)
+        self.wait(lambda d: len(d.window_handles) == 1, what="the popup to close itself")
+        self.wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#integrations li.integration"), what="the integration listed")
 
     def diagnosis(self):
         return f"\n--- browser console ---\n{self.browser.console()}"

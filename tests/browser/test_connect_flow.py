@@ -14,33 +14,6 @@ class ConnectFlowTests(BrowserTestCase):
         self.user = get_user_model().objects.create_user("alice", password="alice-password")
         self.sign_in("alice", "alice-password")
 
-    def open_marketplace(self):
-        """Click Connect, switch to the popup, and into the Marketplace iframe."""
-        self.driver.find_element(By.ID, "connect").click()
-        self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
-        popup = next(h for h in self.driver.window_handles if h != self.main_window)
-        self.driver.switch_to.window(popup)
-        self.wait_js("window.proxyReady === true && window.proxySocketOpen === true")
-        frame = self.driver.find_element(By.ID, "proxy-frame")
-        self.driver.switch_to.frame(frame)
-        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")
-        return popup
-
-    def install(self, package_id, *, start_cycles=True):
-        self.driver.find_element(By.CSS_SELECTOR, f'[data-package-id="{package_id}"] a.install').click()
-        self.wait(lambda d: d.find_elements(By.ID, "connector-auth"), what="the connector form")
-        self.driver.find_element(By.ID, "api_key").send_keys("demo-api-key")
-        if not start_cycles:
-            self.driver.find_element(By.ID, "start_cycles").click()
-        self.driver.find_element(By.ID, "install-button").click()
-
-    def back_to_host(self):
-        """The popup closes itself after the ack; the host page is left."""
-        self.driver.switch_to.window(self.main_window)
-        self.wait(lambda d: len(d.window_handles) == 1, what="the popup to close itself")
-        self.wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
-        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#integrations li.integration"), what="the integration listed")
-
     def test_connect_install_and_see_the_integration(self):
         self.open_marketplace()
         self.driver.switch_to.parent_frame()

@@ -1,6 +1,7 @@
 """HTTP views: the proxy page, a launch's status, the HTTP fallback and the redirect landing."""
 import json
 import logging
+import re
 import secrets
 
 from django.contrib.auth.decorators import login_required
@@ -22,6 +23,7 @@ from .services import accept_result
 
 logger = logging.getLogger(__name__)
 
+MARKETPLACE_ID = re.compile(r"[0-9]{1,9}")
 HTTP_STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "expired": 410, "too_large": 413}
 
 
@@ -53,12 +55,15 @@ def launch(request):
             "message": f"Mode {mode!r} is not supported here; use one of: {', '.join(Launch.Mode.values)}.",
         }, status=400)
     marketplace_id = request.GET.get("marketplace") or None
-    if marketplace_id is not None and not marketplace_id.isdigit():
-        return render(request, "proxy/launch_error.html", {
-            "title": "Unknown Marketplace", "message": "The marketplace parameter must be a Marketplace id (a number).",
-        }, status=400)
+    if marketplace_id is not None:
+        # ASCII digits only: str.isdigit() also takes "²", on which int() raises.
+        if not MARKETPLACE_ID.fullmatch(marketplace_id) or int(marketplace_id) == 0:
+            return render(request, "proxy/launch_error.html", {
+                "title": "Unknown Marketplace", "message": "The marketplace parameter must be a Marketplace id (a number).",
+            }, status=400)
+        marketplace_id = int(marketplace_id)
     try:
-        launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id and int(marketplace_id))
+        launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id)
     except CyclrAPIError as exc:
         logger.error("Could not open the Marketplace: %s", exc.message)
         return render(request, "proxy/launch_error.html", {

@@ -100,6 +100,13 @@ def _owned_launch(request, launch_id):
     return launch
 
 
+def _content_length(request):
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 @require_GET
 @login_required
 @never_cache
@@ -124,7 +131,9 @@ def result(request, launch_id):
     """HTTP fallback: the same message as the socket's, answered with the same ack or error."""
     message_id = None
     try:
-        if len(request.body) > proxy_settings.MAX_RESULT_BYTES:
+        # The declared length first: past DATA_UPLOAD_MAX_MEMORY_SIZE, reading request.body
+        # would raise RequestDataTooBig, a bare HTML 400 instead of this JSON error frame.
+        if _content_length(request) > proxy_settings.MAX_RESULT_BYTES or len(request.body) > proxy_settings.MAX_RESULT_BYTES:
             raise InvalidResult("too_large", f"The message is larger than {proxy_settings.MAX_RESULT_BYTES} bytes.")
         message = parse_result_message(request.body.decode("utf-8", errors="replace"))
         message_id = message["id"]

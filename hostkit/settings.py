@@ -124,5 +124,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"proxy": {"handlers": ["console"], "level": env("PROXY_LOG_LEVEL", default="INFO")}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "proxy": {"handlers": ["console"], "level": env("PROXY_LOG_LEVEL", default="INFO")},
+    },
 }

@@ -56,3 +56,29 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
     launch.marketplace_origin = origin_of(minted.url)
     launch.save(force_insert=True)
     return launch, minted.url
+
+
+def launch_for_result(user, data):
+    """The launch a result found without one (redirect mode) belongs to, or ``LaunchRejected``.
+
+    A signed ``completeParameter`` names it exactly; otherwise it is the user's newest open
+    launch minted for the Cyclr account the result names. Either way ``accept_result`` still
+    checks owner, expiry and shape.
+    """
+    parameter = data.get("completeParameter") if isinstance(data, dict) else None
+    if isinstance(parameter, str) and parameter:
+        return Launch.objects.filter(pk=unsign_launch_id(parameter)).first() or _no_launch()
+    account_id = data.get("accountId") if isinstance(data, dict) else None
+    if not isinstance(account_id, str) or not account_id:
+        raise LaunchRejected("not_found", "The result does not say which Cyclr account it is for.")
+    launch = (
+        Launch.objects.filter(user=user, status=Launch.Status.PENDING, cyclr_account_id=account_id.lower(),
+                              expires_at__gt=timezone.now())
+        .order_by("-created_at")
+        .first()
+    )
+    return launch or _no_launch()
+
+
+def _no_launch():
+    raise LaunchRejected("not_found", "No open launch of yours matches this result. Start again from the Connect button.")

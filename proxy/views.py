@@ -11,13 +11,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import messages
 from .conf import proxy_settings
 from .consumers import parse_result_message
 from .exceptions import CyclrAPIError, InvalidResult, LaunchRejected, ProxyError
-from .launches import open_launch
+from .launches import launch_for_result, open_launch
 from .models import Launch
 from .services import accept_result
 
@@ -145,7 +145,38 @@ def result(request, launch_id):
     return JsonResponse(messages.ack(outcome.launch, message_id))
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
+@login_required
+@never_cache
 def complete(request):
-    """Where the Launch Complete snippet sends a window that has neither parent nor opener."""
-    return render(request, "proxy/complete.html", {})
+    """Redirect mode: the Launch Complete snippet sends a window with neither parent nor opener here.
+
+    The result travels in the URL fragment (never sent to a server); the page's script posts it
+    back here, and it is bound to the user's open launch: by the signed ``completeParameter``
+    when Cyclr includes it, else by the Cyclr account the launch was minted for.
+    """
+    if request.method == "GET":
+        nonce = secrets.token_urlsafe(18)
+        response = render(request, "proxy/complete.html", {
+            "csp_nonce": nonce,
+            "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES},
+        })
+        response["Content-Security-Policy"] = (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    message_id = None
+    try:
+        # The declared length first: past DATA_UPLOAD_MAX_MEMORY_SIZE, reading request.body
+        # would raise RequestDataTooBig, a bare HTML 400 instead of this JSON error frame.
+        if _content_length(request) > proxy_settings.MAX_RESULT_BYTES or len(request.body) > proxy_settings.MAX_RESULT_BYTES:
+            raise InvalidResult("too_large", f"The message is larger than {proxy_settings.MAX_RESULT_BYTES} bytes.")
+        message = parse_result_message(request.body.decode("utf-8", errors="replace"))
+        message_id = message["id"]
+        launch = launch_for_result(request.user, message["result"])
+        outcome = accept_result(launch.pk, message["result"], source="http", user=request.user, message_id=message_id)
+    except (InvalidResult, LaunchRejected) as exc:
+        return JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS.get(exc.code, 400))
+    return JsonResponse(messages.ack(outcome.launch, message_id))

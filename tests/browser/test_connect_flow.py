@@ -18,6 +18,7 @@ class ConnectFlowTests(BrowserTestCase):
         self.open_marketplace()
         self.driver.switch_to.parent_frame()
         proxy_url = self.driver.current_url
+        self.driver.set_window_size(1000, 720)  # a popup's size depends on the window manager; fix it for the README
         self.browser.screenshot("proxy-page")
         self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
         self.install(2)

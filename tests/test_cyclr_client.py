@@ -1,0 +1,238 @@
+"""CyclrClient against the fake Cyclr over real HTTP: tokens, Marketplace URLs, cycles, errors."""
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from proxy.cyclr import CyclrClient, MarketplaceURL
+from proxy.exceptions import CyclrAPIError
+from proxy.launches import sign_launch_id, unsign_launch_id
+from proxy.testing.fake_cyclr import FakeCyclr
+from proxy.testing.marketplace import install_over_http
+
+from .conftest import CLIENT_ID, CLIENT_SECRET
+
+UNKNOWN_CYCLE = "00000000-0000-4000-8000-000000000000"
+
+
+def mint(client, account="tenant-42", marketplace_id=1, complete_parameter="signed-launch-id", **kwargs):
+    return client.mint_marketplace_url(account, marketplace_id=marketplace_id, complete_parameter=complete_parameter, **kwargs)
+
+
+# --- tokens ------------------------------------------------------------------------------------------
+
+
+def test_the_token_is_fetched_once_and_cached(cyclr):
+    mint(CyclrClient())
+    mint(CyclrClient(), account="tenant-43")  # another instance shares the cache
+    assert cyclr.token_requests == 1
+    first, second = cyclr.marketplace_requests
+    assert first["headers"]["Authorization"] == second["headers"]["Authorization"]
+    assert first["headers"]["Authorization"].startswith("Bearer ")
+
+
+def test_renew_fetches_a_new_token(cyclr):
+    token = CyclrClient().token()
+    assert token and cyclr.token_requests == 1
+    assert CyclrClient().token() == token
+    assert CyclrClient().token(renew=True) != token
+    assert cyclr.token_requests == 2
+
+
+def test_a_401_renews_the_token_once_and_the_call_succeeds(cyclr):
+    client = CyclrClient()
+    mint(client)
+    cyclr.revoke_tokens()  # Cyclr forgets the cached token: the next call answers 401
+    minted = mint(client, account="tenant-43")
+    assert minted.url.startswith(cyclr.url + "/")
+    assert cyclr.token_requests == 2
+    before, after = cyclr.marketplace_requests  # the 401 attempt minted nothing
+    assert before["headers"]["Authorization"] != after["headers"]["Authorization"]
+    mint(client, account="tenant-44")
+    assert cyclr.token_requests == 2  # the renewed token is cached in turn
+
+
+def test_a_401_with_a_fresh_token_is_raised_after_one_renewal():
+    # Tokens this fake issues are expired on arrival: every API call answers 401.
+    with FakeCyclr(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_expires_in=0) as fake:
+        client = CyclrClient(api_url=fake.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+        try:
+            with pytest.raises(CyclrAPIError) as caught:
+                mint(client)
+        finally:
+            CyclrClient.forget_tokens()
+        assert caught.value.code == "cyclr_unauthorized" and caught.value.status == 401
+        assert "Authorization has been denied for this request." in caught.value.message
+        assert fake.token_requests == 2  # the first token, and one renewal: no loop
+
+
+def test_a_token_that_expires_within_the_margin_is_renewed_every_call():
+    with FakeCyclr(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_expires_in=30) as fake:
+        client = CyclrClient(api_url=fake.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+        try:
+            mint(client)
+            mint(client)
+        finally:
+            CyclrClient.forget_tokens()
+        assert fake.token_requests == 2
+
+
+def test_tokens_are_cached_per_api_and_client(cyclr):
+    with FakeCyclr(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as other:
+        mint(CyclrClient())
+        mint(CyclrClient(api_url=other.url))
+        assert cyclr.token_requests == 1 and other.token_requests == 1
+
+
+def test_wrong_credentials_are_cyclr_unauthorized_with_cyclrs_message(cyclr):
+    client = CyclrClient(client_secret="not-the-secret")
+    with pytest.raises(CyclrAPIError) as caught:
+        mint(client)
+    error = caught.value
+    assert error.code == "cyclr_unauthorized" and error.status == 401
+    assert "The client credentials are not valid" in error.message
+    assert "/oauth/token" in error.message
+    assert "not-the-secret" not in error.message
+    assert cyclr.token_requests == 0 and cyclr.marketplace_requests == []
+
+
+def test_an_unreachable_api_is_cyclr_unreachable(cyclr):
+    client = CyclrClient(api_url="http://127.0.0.1:9", timeout=(2, 2))
+    with pytest.raises(CyclrAPIError) as caught:
+        mint(client)
+    assert caught.value.code == "cyclr_unreachable"
+    assert caught.value.status is None
+    assert "could not be reached" in caught.value.message
+
+
+# --- Marketplace URLs --------------------------------------------------------------------------------
+
+
+def test_mint_sends_inline_oauth_false_and_the_complete_parameter(cyclr):
+    minted = mint(CyclrClient(), account="tenant-42", complete_parameter="launch:abc",
+                  account_name="Acme Ltd", account_description="The Acme tenant")
+    (request,) = cyclr.marketplace_requests
+    assert request["account_api_id"] == "tenant-42"
+    body = request["body"]
+    assert body["InlineOAuth"] is False
+    assert body["CompleteParameter"] == "launch:abc"
+    assert body["MarketplaceId"] == 1
+    assert body["AccountName"] == "Acme Ltd" and body["AccountDescription"] == "The Acme tenant"
+    assert body["ConnectorAuthentications"] == []
+    assert request["headers"]["Content-Type"] == "application/json"
+
+    account = cyclr.accounts["tenant-42"]
+    assert isinstance(minted, MarketplaceURL)
+    assert minted.account_id == account["Id"]
+    assert account["Name"] == "Acme Ltd"
+    assert minted.expires_at.endswith("Z")
+    parts = urlsplit(minted.url)
+    assert f"{parts.scheme}://{parts.netloc}" == cyclr.origin
+    assert parts.path == "/account/signinwithtoken"
+    assert parse_qs(parts.query)["returnUrl"] == ["/launch/marketplace/1"]
+
+
+def test_the_account_name_defaults_to_the_api_id(cyclr):
+    mint(CyclrClient(), account="tenant-9")
+    assert cyclr.marketplace_requests[0]["body"]["AccountName"] == "tenant-9"
+    assert cyclr.accounts["tenant-9"]["Name"] == "tenant-9"
+
+
+def test_an_account_api_id_is_quoted_into_one_path_segment(cyclr):
+    account = "acme/eu tenant?x=1#y"
+    minted = mint(CyclrClient(), account=account)
+    assert cyclr.marketplace_requests[0]["account_api_id"] == account
+    assert cyclr.accounts[account]["Id"] == minted.account_id
+
+
+def test_the_same_account_gets_the_same_cyclr_account(cyclr):
+    client = CyclrClient()
+    assert mint(client).account_id == mint(client).account_id
+    assert len(cyclr.accounts) == 1
+
+
+def test_the_minted_url_works_once(cyclr):
+    minted = mint(CyclrClient())
+    http = requests.Session()
+    assert http.get(minted.url, timeout=10).status_code == 200
+    assert http.get(minted.url, timeout=10).status_code == 403  # single use, as Cyclr's
+
+
+def test_an_unknown_marketplace_is_a_404_error(cyclr):
+    with pytest.raises(CyclrAPIError) as caught:
+        mint(CyclrClient(), marketplace_id=99)
+    error = caught.value
+    assert error.status == 404 and error.code == "cyclr_api_error"
+    assert "Marketplace 99 was not found." in error.message
+    assert cyclr.marketplace_requests == []
+
+
+def test_a_second_configured_marketplace_can_be_minted(cyclr):
+    minted = mint(CyclrClient(), marketplace_id=2)
+    assert parse_qs(urlsplit(minted.url).query)["returnUrl"] == ["/launch/marketplace/2"]
+
+
+# --- cycles ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get_cycle_returns_a_real_cycle_and_none_for_an_unknown_one(cyclr, installed):
+    launch, result = installed()
+    client = CyclrClient()
+    cycle_id = result["cycles"][0]["cycleId"]
+
+    cycle = client.get_cycle(cycle_id, account=launch.cyclr_account_id)
+    assert cycle["Id"] == cycle_id
+    assert cycle["Status"] == "Active"
+    assert cycle["TemplateId"] == result["cycles"][0]["templateId"]
+    assert client.get_cycle(cycle_id, account=launch.account_api_id)["Id"] == cycle_id  # the API id works too
+    assert client.get_cycle(UNKNOWN_CYCLE, account=launch.cyclr_account_id) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get_cycle_is_none_for_another_accounts_cycle(cyclr, installed, user, other_user):
+    _, others = installed(owner=other_user)
+    mine, _ = installed()
+    assert CyclrClient().get_cycle(others["cycles"][0]["cycleId"], account=mine.cyclr_account_id) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get_cycle_renews_a_revoked_token(cyclr, installed):
+    launch, result = installed()
+    client = CyclrClient()
+    client.token()
+    cyclr.revoke_tokens()
+    assert client.get_cycle(result["cycles"][0]["cycleId"], account=launch.cyclr_account_id) is not None
+    assert cyclr.token_requests == 2
+
+
+def test_get_cycle_for_an_unknown_account_is_none(cyclr):
+    assert CyclrClient().get_cycle(UNKNOWN_CYCLE, account="no-such-account") is None
+
+
+def test_other_errors_than_404_are_raised_by_get_cycle(cyclr):
+    # No account header: Cyclr answers 400, which is not "no such cycle".
+    with pytest.raises(CyclrAPIError) as caught:
+        CyclrClient().get_cycle(UNKNOWN_CYCLE, account="")
+    assert caught.value.status == 400
+    assert "X-Cyclr-Account" in caught.value.message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_list_cycles_pages_through_the_accounts_cycles(cyclr, installed):
+    launch, result = installed(package_id=2)  # two templates: two cycles
+    client = CyclrClient()
+    listed = client.list_cycles(account=launch.cyclr_account_id)
+    assert [c["Id"] for c in listed] == [c["cycleId"] for c in result["cycles"]]
+    page_two = client.list_cycles(account=launch.cyclr_account_id, page=2, page_size=1)
+    assert [c["Id"] for c in page_two] == [result["cycles"][1]["cycleId"]]
+
+
+def test_an_installed_url_from_the_client_gives_a_result(cyclr):
+    # The client's URL is one the Marketplace accepts end to end, and CompleteParameter comes back.
+    launch_id = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    minted = mint(CyclrClient(), complete_parameter=sign_launch_id(launch_id))
+    result = install_over_http(minted.url)
+    assert result["accountId"] == minted.account_id
+    (install,) = cyclr.installs
+    assert str(unsign_launch_id(install["complete_parameter"])) == launch_id

@@ -1,0 +1,439 @@
+"""The HTTP views through Django's test client, with the fake Cyclr as a real HTTP service."""
+import json
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.shortcuts import resolve_url
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from proxy.launches import unsign_launch_id
+from proxy.models import Arrival, Launch
+from proxy.testing.marketplace import install_over_http
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LAUNCH_URL = reverse("proxy:launch")
+UNKNOWN_LAUNCH = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+class Tags(HTMLParser):
+    """Every start tag of a page as (name, attributes)."""
+
+    def __init__(self, html):
+        super().__init__()
+        self.tags = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def all(self, name):
+        return [attrs for tag, attrs in self.tags if tag == name]
+
+
+def logged_in(user, **kwargs):
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+def login_redirect(path):
+    return f"{resolve_url(settings.LOGIN_URL)}?next={quote(path)}"
+
+
+def csp_directives(response):
+    return {d.split()[0]: d.split()[1:] for d in response["Content-Security-Policy"].split("; ")}
+
+
+def result_body(data, message_id="m1"):
+    return json.dumps({"type": "result", "id": message_id, "result": data})
+
+
+def post_result(client, launch, body, **extra):
+    return client.post(reverse("proxy:result", args=[launch.pk]), body, content_type="application/json", **extra)
+
+
+def assert_nothing_written(launch):
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.PENDING
+    assert launch.result_raw is None and launch.result is None
+    assert not Arrival.objects.filter(launch=launch).exists()
+
+
+# --- proxy:launch ------------------------------------------------------------------------------------
+
+
+def test_launch_requires_login(cyclr):
+    response = Client().get(LAUNCH_URL)
+    assert response.status_code == 302
+    assert response["Location"] == login_redirect(LAUNCH_URL)
+    assert not Launch.objects.exists() and cyclr.marketplace_requests == []
+
+
+def test_launch_renders_the_proxy_page_framing_the_minted_url(cyclr, user):
+    response = logged_in(user).get(LAUNCH_URL)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+
+    (launch,) = Launch.objects.all()
+    assert launch.user == user and launch.status == Launch.Status.PENDING
+    assert launch.mode == Launch.Mode.POPUP and launch.marketplace_id == 1
+    account = cyclr.accounts[f"user-{user.pk}"]
+    assert launch.account_api_id == f"user-{user.pk}"
+    assert launch.cyclr_account_id == account["Id"].lower()
+    assert launch.marketplace_origin == cyclr.origin
+    assert launch.expires_at - launch.created_at == timedelta(seconds=600)
+
+    (minted,) = cyclr.marketplace_requests
+    assert minted["body"]["InlineOAuth"] is False
+    assert unsign_launch_id(minted["body"]["CompleteParameter"]) == launch.pk
+
+    (frame,) = Tags(response.content.decode()).all("iframe")
+    assert frame["id"] == "proxy-frame" and frame["referrerpolicy"] == "no-referrer"
+    src = frame["src"]
+    assert src.startswith(cyclr.url + "/account/signinwithtoken?token=")
+    # It is the real minted URL: the fake Marketplace accepts it and installs into this account.
+    result = install_over_http(src)
+    assert result["accountId"] == account["Id"]
+
+
+def test_launch_sends_a_nonced_csp_framing_only_the_marketplace(cyclr, user):
+    response = logged_in(user).get(LAUNCH_URL)
+    csp = csp_directives(response)
+    assert csp["frame-src"] == [cyclr.origin]
+    assert csp["default-src"] == ["'none'"]
+    assert csp["frame-ancestors"] == ["'self'"]
+    (script_source,) = csp["script-src"]
+    nonce = re.fullmatch(r"'nonce-([A-Za-z0-9_-]{16,})'", script_source).group(1)
+    assert csp["style-src"] == [f"'nonce-{nonce}'"]
+
+    tags = Tags(response.content.decode())
+    runnable = [s for s in tags.all("script") if s.get("type") != "application/json"]
+    assert runnable, "the proxy page runs proxy.js"
+    assert all(s.get("nonce") == nonce for s in runnable)
+    assert all(s.get("nonce") == nonce for s in tags.all("style"))
+    assert any(s.get("src", "").endswith("proxy/js/proxy.js") for s in runnable)
+    assert not any(name.startswith("on") for _, attrs in tags.tags for name in attrs)  # no inline handlers
+
+    again = csp_directives(logged_in(user).get(LAUNCH_URL))
+    assert again["script-src"] != csp["script-src"]  # a fresh nonce per page
+
+
+def test_launch_sets_the_privacy_and_caching_headers(cyclr, user):
+    response = logged_in(user).get(LAUNCH_URL)
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"no-store", "no-cache", "must-revalidate", "private", "max-age=0"} <= cache_control
+    assert response.has_header("Expires")
+
+
+def test_launch_page_config_names_this_launch_and_its_urls(cyclr, user):
+    response = logged_in(user).get(LAUNCH_URL + "?mode=inline")
+    (launch,) = Launch.objects.all()
+    assert launch.mode == Launch.Mode.INLINE
+    config = json.loads(re.search(r'<script id="proxy-config" type="application/json">(.*?)</script>',
+                                  response.content.decode(), re.S).group(1))
+    assert config["launch"] == str(launch.pk)
+    assert config["mode"] == "inline"
+    assert config["marketplaceOrigins"] == [cyclr.origin]
+    assert config["socketPath"] == f"/ws/proxy/launches/{launch.pk}/"
+    assert config["resultUrl"] == reverse("proxy:result", args=[launch.pk])
+    assert config["statusUrl"] == reverse("proxy:status", args=[launch.pk])
+    assert config["maxResultBytes"] == 64 * 1024
+    assert config["csrfToken"]
+
+
+def test_launch_opens_another_marketplace_by_id(cyclr, user):
+    assert logged_in(user).get(LAUNCH_URL + "?marketplace=2").status_code == 200
+    assert Launch.objects.get().marketplace_id == 2
+    assert cyclr.marketplace_requests[0]["body"]["MarketplaceId"] == 2
+
+
+def test_each_load_is_a_new_launch(cyclr, user):
+    client = logged_in(user)
+    client.get(LAUNCH_URL)
+    client.get(LAUNCH_URL)
+    assert Launch.objects.filter(user=user, status=Launch.Status.PENDING).count() == 2
+    assert len(cyclr.marketplace_requests) == 2
+
+
+def test_an_unknown_mode_is_a_400_sentence(cyclr, user):
+    response = logged_in(user).get(LAUNCH_URL + "?mode=bogus")
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "Mode &#x27;bogus&#x27; is not supported here; use one of: popup, inline." in text
+    assert not Launch.objects.exists() and cyclr.marketplace_requests == []
+
+
+def test_a_mode_is_escaped_in_the_error_page(cyclr, user):
+    response = logged_in(user).get(LAUNCH_URL, {"mode": "<script>alert(1)</script>"})
+    assert response.status_code == 400
+    assert b"<script>alert(1)</script>" not in response.content
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "0x1", "0", "1 ", "1234567890", "\u00b2", "\u0661"])
+def test_a_marketplace_that_is_not_a_number_is_a_400(cyclr, user, value):
+    response = logged_in(user).get(LAUNCH_URL, {"marketplace": value})
+    assert response.status_code == 400
+    assert "The marketplace parameter must be a Marketplace id (a number)." in response.content.decode()
+    assert not Launch.objects.exists() and cyclr.marketplace_requests == []
+
+
+def test_a_marketplace_cyclr_does_not_know_is_a_502(cyclr, user):
+    response = logged_in(user).get(LAUNCH_URL + "?marketplace=99")
+    assert response.status_code == 502
+    assert not Launch.objects.exists()
+
+
+def test_cyclr_down_is_a_502_page_and_no_launch(cyclr, user, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "API_URL": "http://127.0.0.1:9", "API_TIMEOUT": (2, 2)}
+    response = logged_in(user).get(LAUNCH_URL)
+    assert response.status_code == 502
+    (error,) = [p for p in Tags(response.content.decode()).all("p") if p.get("id") == "launch-error"]
+    assert error["data-code"] == "cyclr_unreachable"
+    assert "Close this window and try again in a minute." in response.content.decode()
+    assert not Launch.objects.exists()
+
+
+def test_launch_is_get_only(cyclr, user):
+    assert logged_in(user).post(LAUNCH_URL).status_code == 405
+    assert not Launch.objects.exists()
+
+
+# --- proxy:status ------------------------------------------------------------------------------------
+
+
+def test_status_of_a_pending_launch_for_its_owner(launch_for, user):
+    launch, _ = launch_for(user)
+    response = logged_in(user).get(reverse("proxy:status", args=[launch.pk]))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert response.json() == {
+        "launch": str(launch.pk),
+        "status": "pending",
+        "result": None,
+        "reason": None,
+        "created_at": launch.created_at.isoformat(),
+        "expires_at": launch.expires_at.isoformat(),
+        "completed_at": None,
+    }
+
+
+def test_status_of_a_completed_launch_carries_the_result(installed, user):
+    launch, data = installed()
+    client = logged_in(user)
+    post_result(client, launch, result_body(data))
+    body = client.get(reverse("proxy:status", args=[launch.pk])).json()
+    assert body["status"] == "completed" and body["reason"] is None
+    assert body["result"]["account_id"] == data["accountId"]
+    assert [c["cycle_id"] for c in body["result"]["cycles"]] == [c["cycleId"] for c in data["cycles"]]
+    assert body["completed_at"]
+
+
+def test_status_is_404_for_another_user(launch_for, user, other_user):
+    launch, _ = launch_for(user)
+    response = logged_in(other_user).get(reverse("proxy:status", args=[launch.pk]))
+    assert response.status_code == 404
+    assert str(launch.pk).encode() not in response.content
+
+
+def test_status_is_404_for_an_unknown_launch(user):
+    assert logged_in(user).get(reverse("proxy:status", args=[UNKNOWN_LAUNCH])).status_code == 404
+
+
+def test_status_requires_login(launch_for, user):
+    launch, _ = launch_for(user)
+    path = reverse("proxy:status", args=[launch.pk])
+    response = Client().get(path)
+    assert response.status_code == 302 and response["Location"] == login_redirect(path)
+
+
+# --- proxy:result (HTTP fallback) --------------------------------------------------------------------
+
+
+def test_result_without_a_csrf_token_is_403(installed, user):
+    launch, data = installed()
+    response = post_result(logged_in(user, enforce_csrf_checks=True), launch, result_body(data))
+    assert response.status_code == 403
+    assert_nothing_written(launch)
+
+
+def test_result_with_the_proxy_pages_csrf_token_is_accepted(installed, user):
+    launch, data = installed()
+    client = logged_in(user, enforce_csrf_checks=True)
+    page = client.get(LAUNCH_URL)  # the proxy page hands its script the token, as in the browser
+    token = json.loads(re.search(r'<script id="proxy-config" type="application/json">(.*?)</script>',
+                                 page.content.decode(), re.S).group(1))["csrfToken"]
+    response = post_result(client, launch, result_body(data), headers={"X-CSRFToken": token})
+    assert response.status_code == 200
+    assert response.json()["status"] == "completed"
+
+
+def test_result_with_a_wrong_csrf_token_is_403(installed, user):
+    launch, data = installed()
+    client = logged_in(user, enforce_csrf_checks=True)
+    client.get(LAUNCH_URL)  # sets the CSRF cookie
+    response = post_result(client, launch, result_body(data), headers={"X-CSRFToken": "x" * 64})
+    assert response.status_code == 403
+    assert_nothing_written(launch)
+
+
+def test_a_valid_result_is_acked_completed(installed, user):
+    launch, data = installed()
+    response = post_result(logged_in(user), launch, result_body(data, "msg-1"))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    ack = response.json()
+    assert ack["type"] == "ack" and ack["id"] == "msg-1" and ack["launch"] == str(launch.pk)
+    assert ack["status"] == "completed" and ack["reason"] is None
+    assert ack["result"]["cycles"][0]["cycle_id"] == data["cycles"][0]["cycleId"]
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.COMPLETED and launch.source == "http" and launch.result_raw == data
+    assert list(Arrival.objects.values_list("source", "message_id", "duplicate")) == [("http", "msg-1", False)]
+
+
+def test_a_repeated_result_is_acked_again_and_recorded_once(installed, user):
+    launch, data = installed()
+    client = logged_in(user)
+    first = post_result(client, launch, result_body(data, "m1"))
+    again = post_result(client, launch, result_body(data, "m1-retry"))
+    assert first.status_code == again.status_code == 200
+    assert again.json()["id"] == "m1-retry" and again.json()["status"] == "completed"
+    assert again.json()["result"] == first.json()["result"]
+    assert Arrival.objects.filter(launch=launch, duplicate=False).count() == 1
+    assert list(Arrival.objects.values_list("message_id", "duplicate")) == [("m1", False), ("m1-retry", True)]
+
+
+def test_a_forged_cycle_is_acked_as_failed(installed, user):
+    launch, data = installed()
+    data["cycles"][0]["cycleId"] = "00000000-0000-4000-8000-000000000000"
+    ack = post_result(logged_in(user), launch, result_body(data)).json()
+    assert ack["status"] == "failed"
+    assert ack["reason"]["code"] == "unknown_cycle"
+
+
+def test_another_users_launch_is_403_forbidden(installed, other_user):
+    launch, data = installed()
+    response = post_result(logged_in(other_user), launch, result_body(data))
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden" and response.json()["type"] == "error"
+    assert response.json()["id"] == "m1"
+    assert_nothing_written(launch)
+
+
+def test_an_unknown_launch_is_404(cyclr, user):
+    response = logged_in(user).post(reverse("proxy:result", args=[UNKNOWN_LAUNCH]),
+                                    result_body({"accountId": "0f8fad5b-d9cb-469f-a165-70867728950e", "cycles": []}),
+                                    content_type="application/json")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert not Arrival.objects.exists()
+
+
+@pytest.mark.parametrize("body", [
+    "{not json",
+    "",
+    "[]",
+    json.dumps({"type": "hello", "id": "m1", "result": {}}),
+    json.dumps({"type": "result", "result": {}}),
+    json.dumps({"type": "result", "id": "x" * 65, "result": {}}),
+])
+def test_a_malformed_message_is_400_malformed(installed, user, body):
+    launch, _ = installed()
+    response = post_result(logged_in(user), launch, body)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["type"] == "error" and error["code"] == "malformed" and error["message"]
+    assert_nothing_written(launch)
+
+
+def test_a_too_large_body_is_413(installed, user):
+    launch, data = installed()
+    body = result_body(data, "m1")
+    body = body[:-1] + " " * (64 * 1024 - len(body) + 1) + "}"  # valid JSON, one byte over
+    assert len(body.encode()) == 64 * 1024 + 1
+    response = post_result(logged_in(user), launch, body)
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert_nothing_written(launch)
+
+
+def test_a_body_past_djangos_upload_limit_is_413_too(installed, user, settings):
+    # Past DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses to read the body at all: the answer must
+    # still be the JSON error frame the proxy page understands.
+    launch, data = installed()
+    body = result_body(data, "m1")
+    body = body[:-1] + " " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + "}"
+    response = post_result(logged_in(user), launch, body)
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert_nothing_written(launch)
+
+
+def test_a_body_at_the_limit_is_taken(installed, user):
+    launch, data = installed()
+    body = result_body(data, "m1")
+    body = body[:-1] + " " * (64 * 1024 - len(body)) + "}"
+    assert len(body.encode()) == 64 * 1024
+    assert post_result(logged_in(user), launch, body).status_code == 200
+
+
+def test_an_invalid_result_is_400_invalid_result_with_detail(installed, user):
+    launch, data = installed()
+    response = post_result(logged_in(user), launch, result_body({**data, "accountId": "not-a-guid"}))
+    assert response.status_code == 400
+    error = response.json()
+    assert error["code"] == "invalid_result" and error["detail"] == "invalid_value"
+    assert "accountId" in error["message"]
+    assert_nothing_written(launch)
+
+
+def test_a_result_that_is_not_an_object_is_400_invalid_result(installed, user):
+    launch, _ = installed()
+    response = post_result(logged_in(user), launch, json.dumps({"type": "result", "id": "m1", "result": "yes"}))
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_result" and response.json()["detail"] == "not_an_object"
+    assert_nothing_written(launch)
+
+
+def test_an_expired_launch_is_410(installed, user):
+    launch, data = installed()
+    Launch.objects.filter(pk=launch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = post_result(logged_in(user), launch, result_body(data))
+    assert response.status_code == 410
+    assert response.json()["code"] == "expired"
+    assert_nothing_written(launch)
+
+
+def test_a_conflicting_second_result_is_409(installed, user):
+    launch, data = installed()
+    client = logged_in(user)
+    assert post_result(client, launch, result_body(data)).status_code == 200
+    forged = {**data, "errors": ["something else"]}
+    response = post_result(client, launch, result_body(forged, "m2"))
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict" and response.json()["id"] == "m2"
+    launch.refresh_from_db()
+    assert launch.result_raw == data and launch.status == Launch.Status.COMPLETED
+    assert Arrival.objects.filter(launch=launch).count() == 1
+
+
+def test_result_requires_login(installed):
+    launch, data = installed()
+    path = reverse("proxy:result", args=[launch.pk])
+    response = Client().post(path, result_body(data), content_type="application/json")
+    assert response.status_code == 302 and response["Location"] == login_redirect(path)
+    assert_nothing_written(launch)
+
+
+def test_get_on_result_is_405(launch_for, user):
+    launch, _ = launch_for(user)
+    response = logged_in(user).get(reverse("proxy:result", args=[launch.pk]))
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"

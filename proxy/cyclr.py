@@ -35,7 +35,9 @@ class CyclrClient:
         self.api_url = (api_url or proxy_settings.API_URL).rstrip("/")
         self.client_id = client_id or proxy_settings.CLIENT_ID
         self.client_secret = client_secret or proxy_settings.CLIENT_SECRET
-        self.timeout = timeout or tuple(proxy_settings.API_TIMEOUT)
+        timeout = timeout or proxy_settings.API_TIMEOUT
+        # One number means the same limit for connecting and for reading.
+        self.timeout = (timeout, timeout) if isinstance(timeout, (int, float)) else tuple(timeout)
         self.session = session or requests.Session()
 
     # -- authentication --------------------------------------------------------------
@@ -57,7 +59,11 @@ class CyclrClient:
             token = data.get("access_token") if isinstance(data, dict) else None
             if not token:
                 raise CyclrAPIError("cyclr_bad_response", "Cyclr's token endpoint answered without an access_token.")
-            lifetime = float(data.get("expires_in") or 3600)
+            try:
+                lifetime = float(data.get("expires_in", 3600))
+            except (TypeError, ValueError):
+                raise CyclrAPIError("cyclr_bad_response", "Cyclr's token endpoint answered with an unreadable expires_in.") from None
+            # A token about to expire is used for this call only, never cached.
             self._tokens[self._token_key] = (token, time.monotonic() + max(lifetime - TOKEN_MARGIN, 0))
             return token
 

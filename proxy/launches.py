@@ -8,7 +8,7 @@ from django.utils import timezone
 from .accounts import resolve_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
-from .exceptions import LaunchRejected
+from .exceptions import LaunchRejected, ProxyError
 from .models import Launch
 from .origins import origin_of
 
@@ -54,6 +54,13 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
     )
     launch.cyclr_account_id = minted.account_id.lower()
     launch.marketplace_origin = origin_of(minted.url)
+    if launch.marketplace_origin not in proxy_settings.MARKETPLACE_ORIGINS:
+        # Framing it would be pointless: the proxy page would refuse every result it posts.
+        raise ProxyError(
+            "origin_not_allowed",
+            f"Cyclr's Marketplace is served from {launch.marketplace_origin}, which is not in "
+            'CYCLR_PROXY["MARKETPLACE_ORIGINS"]: add it there, exactly as written here.',
+        )
     launch.save(force_insert=True)
     return launch, minted.url
 

@@ -64,13 +64,15 @@ def launch(request):
         marketplace_id = int(marketplace_id)
     try:
         launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id)
-    except CyclrAPIError as exc:
+    except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
         logger.error("Could not open the Marketplace: %s", exc.message)
+        if isinstance(exc, CyclrAPIError):
+            message, status = "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute.", 502
+        else:  # the details are in the server log, for the administrator
+            message, status = "This site is not set up for the Marketplace yet. Please tell the site's administrator.", 500
         return render(request, "proxy/launch_error.html", {
-            "title": "The Marketplace could not be opened",
-            "message": "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute.",
-            "code": exc.code,
-        }, status=502)
+            "title": "The Marketplace could not be opened", "message": message, "code": exc.code,
+        }, status=status)
     nonce = secrets.token_urlsafe(18)
     response = render(request, "proxy/launch.html", {
         "launch": launch,

@@ -128,7 +128,6 @@ def test_a_value_that_is_not_an_origin_is_E006(production, key, value):
     assert repr(value) in messages[0].msg
 
 
-@pytest.mark.xfail(strict=True, reason="proxy.origins.is_origin accepts these (or raises on them); reported, not ours to fix")
 @pytest.mark.parametrize("value", [
     "https://*.cyclr.com",  # no wildcards: event.origin is compared exactly, so this never matches
     "https://acme-h.cyclr.com:443",  # browsers drop the default port from event.origin

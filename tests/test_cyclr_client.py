@@ -236,3 +236,9 @@ def test_an_installed_url_from_the_client_gives_a_result(cyclr):
     assert result["accountId"] == minted.account_id
     (install,) = cyclr.installs
     assert str(unsign_launch_id(install["complete_parameter"])) == launch_id
+
+
+def test_one_number_for_api_timeout_is_both_limits(cyclr, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "API_TIMEOUT": 3}
+    assert CyclrClient().timeout == (3, 3)
+    assert CyclrClient().token()  # and the client works with it

@@ -202,6 +202,17 @@ def test_cyclr_down_is_a_502_page_and_no_launch(cyclr, user, settings):
     assert not Launch.objects.exists()
 
 
+def test_a_marketplace_origin_missing_from_the_settings_is_refused_before_framing(cyclr, user, settings):
+    # Framing a Marketplace whose results the page would refuse helps nobody: say so instead.
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "MARKETPLACE_ORIGINS": ["https://acme-h.cyclr.com"]}
+    response = logged_in(user).get(LAUNCH_URL)
+    assert response.status_code == 500
+    (error,) = [p for p in Tags(response.content.decode()).all("p") if p.get("id") == "launch-error"]
+    assert error["data-code"] == "origin_not_allowed"
+    assert "tell the site&#x27;s administrator" in response.content.decode()
+    assert not Launch.objects.exists()
+
+
 def test_launch_is_get_only(cyclr, user):
     assert logged_in(user).post(LAUNCH_URL).status_code == 405
     assert not Launch.objects.exists()

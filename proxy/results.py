@@ -56,6 +56,14 @@ class InstallResult:
         """True when the install reported no errors."""
         return not self.errors
 
+    def same_install(self, other: "InstallResult") -> bool:
+        """True if both describe one install: the same account and the same cycles.
+
+        The browser's result and Cyclr's webhook describe an install in different shapes and
+        with different extras; this is what must agree for them to be one arrival.
+        """
+        return self.account_id == other.account_id and {c.cycle_id for c in self.cycles} == {c.cycle_id for c in other.cycles}
+
     def as_json(self) -> dict:
         """The normalized result as JSON-ready data (without ``raw``)."""
         data = asdict(self)

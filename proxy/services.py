@@ -40,7 +40,8 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
         if user is not None and launch.user_id != user.pk:
             raise LaunchRejected("forbidden", "This launch belongs to another user.")
         if launch.status != Launch.Status.PENDING:
-            if launch.result_raw != data:
+            # The same install again (by any path, in any shape): a duplicate, not a conflict.
+            if not result.same_install(launch.install_result()):
                 raise LaunchRejected("conflict", "This launch already has a different result.")
             Arrival.objects.create(launch=launch, source=source, message_id=message_id[:64], duplicate=True)
             return Outcome(launch=launch, duplicate=True)

@@ -69,12 +69,25 @@ def test_the_same_result_three_times_makes_one_record_and_one_signal(installed, 
 def test_a_different_result_for_a_settled_launch_is_a_conflict(installed, user):
     launch, data = installed()
     accept_result(launch.pk, data, source="socket", user=user)
-    forged = {**data, "errors": ["something else"]}
+    forged = {**data, "cycles": [{**data["cycles"][0], "cycleId": "00000000-0000-4000-8000-000000000000"}]}
     with pytest.raises(LaunchRejected) as caught:
         accept_result(launch.pk, forged, source="socket", user=user)
     assert caught.value.code == "conflict"
     assert Arrival.objects.filter(launch=launch).count() == 1
     assert Launch.objects.get(pk=launch.pk).result_raw == data
+
+
+def test_the_same_install_in_another_shape_is_a_duplicate_not_a_conflict(installed, user, completed_receiver):
+    launch, data = installed()
+    accept_result(launch.pk, data, source="socket", user=user)
+    # Cyclr's LAUNCH-style page (one cycle, URL-string webhooks, fewer fields) describing the same install.
+    cycle = data["cycles"][0]
+    other_shape = {"accountId": data["accountId"].upper(), "cycleId": cycle["cycleId"], "status": "active",
+                   "webhooks": [w["url"] for w in cycle["webhooks"]], "errors": []}
+    outcome = accept_result(launch.pk, other_shape, source="http", user=user)
+    assert outcome.duplicate
+    assert Launch.objects.get(pk=launch.pk).result_raw == data  # the first arrival's result stays
+    completed_receiver.assert_called_once()
 
 
 def test_someone_elses_launch_is_refused_and_nothing_written(installed, other_user, completed_receiver):

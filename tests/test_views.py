@@ -426,7 +426,7 @@ def test_a_conflicting_second_result_is_409(installed, user):
     launch, data = installed()
     client = logged_in(user)
     assert post_result(client, launch, result_body(data)).status_code == 200
-    forged = {**data, "errors": ["something else"]}
+    forged = {**data, "cycles": [{**data["cycles"][0], "cycleId": "00000000-0000-4000-8000-000000000000"}]}
     response = post_result(client, launch, result_body(forged, "m2"))
     assert response.status_code == 409
     assert response.json()["code"] == "conflict" and response.json()["id"] == "m2"

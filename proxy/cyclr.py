@@ -74,15 +74,18 @@ class CyclrClient:
 
     # -- calls -----------------------------------------------------------------------
     def mint_marketplace_url(self, account_api_id, *, marketplace_id, complete_parameter,
-                             account_name="", account_description="", connector_authentications=()):
-        """A 5-minute, single-use Marketplace URL for the account (created by Cyclr if new)."""
+                             account_name="", account_description="", connector_authentications=(), inline_oauth=False):
+        """A 5-minute, single-use Marketplace URL for the account (created by Cyclr if new).
+
+        ``inline_oauth`` stays False when the Marketplace is framed: connector OAuth must then
+        open a window of its own. At top level (redirect mode) it can run in place.
+        """
         body = {
             "MarketplaceId": marketplace_id,
             "AccountName": account_name or account_api_id,
             "AccountDescription": account_description,
             "ConnectorAuthentications": list(connector_authentications),
-            # Framed by the proxy page: connector OAuth must open its own window.
-            "InlineOAuth": False,
+            "InlineOAuth": inline_oauth,
             "CompleteParameter": complete_parameter,
         }
         data = self.call("POST", f"/v1.0/accounts/{quote(account_api_id, safe='')}/marketplace", json=body)

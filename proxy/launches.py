@@ -51,6 +51,7 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
         complete_parameter=sign_launch_id(launch.id),
         account_name=account.name,
         account_description=account.description,
+        inline_oauth=mode == Launch.Mode.REDIRECT,  # framed otherwise: OAuth needs its own window
     )
     launch.cyclr_account_id = minted.account_id.lower()
     launch.marketplace_origin = origin_of(minted.url)

@@ -18,6 +18,7 @@ class Launch(models.Model):
     class Mode(models.TextChoices):
         POPUP = "popup", "Proxy page in a popup"
         INLINE = "inline", "Proxy page in an iframe"
+        REDIRECT = "redirect", "Marketplace at top level, result by redirect"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cyclr_launches")

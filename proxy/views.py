@@ -74,6 +74,8 @@ def launch(request):
             "title": "The Marketplace could not be opened", "message": message, "code": exc.code,
         }, status=status)
     nonce = secrets.token_urlsafe(18)
+    if launch.mode == Launch.Mode.REDIRECT:
+        return redirect_page(request, marketplace_url, nonce)
     response = render(request, "proxy/launch.html", {
         "launch": launch,
         "marketplace_url": marketplace_url,
@@ -91,6 +93,21 @@ def launch(request):
     })
     response["Content-Security-Policy"] = proxy_page_csp(nonce, launch.marketplace_origin)
     # The minted URL is single-use and the result carries webhook secrets: leak neither.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def redirect_page(request, marketplace_url, nonce):
+    """Redirect mode: cut ``window.opener``, then go to the Marketplace at top level.
+
+    With no parent and no opener, the Launch Complete snippet sends the window to
+    ``proxy:complete`` with the result; the host page hears of it over ws/proxy/events/.
+    """
+    response = render(request, "proxy/redirect.html", {"csp_nonce": nonce, "redirect_config": {"url": marketplace_url}})
+    response["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
     response["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -126,25 +143,37 @@ def status(request, launch_id):
     })
 
 
-@require_POST
-@login_required
-@never_cache
-def result(request, launch_id):
-    """HTTP fallback: the same message as the socket's, answered with the same ack or error."""
+def read_result_message(request):
+    """The ``{"type": "result", ...}`` message in a POST body, or ``InvalidResult``."""
+    # The declared length first: past DATA_UPLOAD_MAX_MEMORY_SIZE, reading request.body
+    # would raise RequestDataTooBig, a bare HTML 400 instead of the JSON error frame.
+    limit = proxy_settings.MAX_RESULT_BYTES
+    if _content_length(request) > limit or len(request.body) > limit:
+        raise InvalidResult("too_large", f"The message is larger than {limit} bytes.")
+    return parse_result_message(request.body.decode("utf-8", errors="replace"))
+
+
+def deliver_over_http(request, find_launch):
+    """Read the message, find its launch with ``find_launch(result)``, accept it; answer as the socket does."""
     message_id = None
     try:
-        # The declared length first: past DATA_UPLOAD_MAX_MEMORY_SIZE, reading request.body
-        # would raise RequestDataTooBig, a bare HTML 400 instead of this JSON error frame.
-        if _content_length(request) > proxy_settings.MAX_RESULT_BYTES or len(request.body) > proxy_settings.MAX_RESULT_BYTES:
-            raise InvalidResult("too_large", f"The message is larger than {proxy_settings.MAX_RESULT_BYTES} bytes.")
-        message = parse_result_message(request.body.decode("utf-8", errors="replace"))
+        message = read_result_message(request)
         message_id = message["id"]
+        launch_id = find_launch(message["result"])
         outcome = accept_result(launch_id, message["result"], source="http", user=request.user, message_id=message_id)
     except (InvalidResult, LaunchRejected) as exc:
         return JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS.get(exc.code, 400))
     except ProxyError as exc:
         return JsonResponse(messages.error(exc, message_id), status=500)
     return JsonResponse(messages.ack(outcome.launch, message_id))
+
+
+@require_POST
+@login_required
+@never_cache
+def result(request, launch_id):
+    """HTTP fallback: the same message as the socket's, answered with the same ack or error."""
+    return deliver_over_http(request, lambda result: launch_id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -169,16 +198,4 @@ def complete(request):
         )
         response["Referrer-Policy"] = "no-referrer"
         return response
-    message_id = None
-    try:
-        # The declared length first: past DATA_UPLOAD_MAX_MEMORY_SIZE, reading request.body
-        # would raise RequestDataTooBig, a bare HTML 400 instead of this JSON error frame.
-        if _content_length(request) > proxy_settings.MAX_RESULT_BYTES or len(request.body) > proxy_settings.MAX_RESULT_BYTES:
-            raise InvalidResult("too_large", f"The message is larger than {proxy_settings.MAX_RESULT_BYTES} bytes.")
-        message = parse_result_message(request.body.decode("utf-8", errors="replace"))
-        message_id = message["id"]
-        launch = launch_for_result(request.user, message["result"])
-        outcome = accept_result(launch.pk, message["result"], source="http", user=request.user, message_id=message_id)
-    except (InvalidResult, LaunchRejected) as exc:
-        return JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS.get(exc.code, 400))
-    return JsonResponse(messages.ack(outcome.launch, message_id))
+    return deliver_over_http(request, lambda result: launch_for_result(request.user, result).pk)

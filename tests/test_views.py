@@ -168,7 +168,7 @@ def test_an_unknown_mode_is_a_400_sentence(cyclr, user):
     response = logged_in(user).get(LAUNCH_URL + "?mode=bogus")
     assert response.status_code == 400
     text = response.content.decode()
-    assert "Mode &#x27;bogus&#x27; is not supported here; use one of: popup, inline." in text
+    assert "Mode &#x27;bogus&#x27; is not supported here; use one of: popup, inline, redirect." in text
     assert not Launch.objects.exists() and cyclr.marketplace_requests == []
 
 
@@ -211,6 +211,22 @@ def test_a_marketplace_origin_missing_from_the_settings_is_refused_before_framin
     assert error["data-code"] == "origin_not_allowed"
     assert "tell the site&#x27;s administrator" in response.content.decode()
     assert not Launch.objects.exists()
+
+
+def test_redirect_mode_sends_the_window_to_the_marketplace_with_its_opener_cut(cyclr, user):
+    response = logged_in(user).get(LAUNCH_URL + "?mode=redirect")
+    assert response.status_code == 200
+    (launch,) = Launch.objects.filter(user=user)
+    assert launch.mode == Launch.Mode.REDIRECT
+    (minted,) = cyclr.marketplace_requests
+    assert minted["body"]["InlineOAuth"] is True  # top level: connector OAuth can run in place
+    html = response.content.decode()
+    config = json.loads(re.search(r'<script id="redirect-config" type="application/json">(.*?)</script>', html).group(1))
+    assert config["url"].startswith(cyclr.url + "/account/signinwithtoken?token=")
+    assert not Tags(html).all("iframe")
+    nonce = csp_directives(response)["script-src"][0]
+    assert [t["nonce"] for t in Tags(html).all("script") if t.get("src")] == [nonce.removeprefix("'nonce-").rstrip("'")]
+    assert response["Referrer-Policy"] == "no-referrer"
 
 
 def test_launch_is_get_only(cyclr, user):

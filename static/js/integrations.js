@@ -34,6 +34,11 @@
     return li;
   }
 
+  function clearInlineFrame() {
+    var holder = document.getElementById("inline-marketplace");
+    while (holder && holder.firstChild) holder.removeChild(holder.firstChild);
+  }
+
   function refreshList() {
     return fetch(button.getAttribute("data-list-url"), { credentials: "same-origin" })
       .then(function (response) { return response.json(); })
@@ -48,13 +53,16 @@
   button.addEventListener("click", function () {
     statusLine.textContent = "Finish in the Marketplace window…";
     // Hostkit.connect opens the window synchronously, inside this click handler.
-    window.Hostkit.connect({ url: button.getAttribute("data-launch-url") })
+    var mode = button.getAttribute("data-mode") || "popup";
+    window.Hostkit.connect({ url: button.getAttribute("data-launch-url"), mode: mode, container: "#inline-marketplace" })
       .then(function (outcome) {
         statusLine.textContent = "Connected. " + (outcome.result && outcome.result.install_complete_message || "");
+        clearInlineFrame();
         return refreshList();
       })
       .catch(function (error) {
         statusLine.textContent = error.message;
+        clearInlineFrame();
         statusLine.setAttribute("data-code", error.code || "");
         return refreshList();
       });

@@ -53,6 +53,8 @@
   }).then(function (reply) {
     if (reply.type === "ack" && reply.status !== "failed") {
       setStatus("Integration connected. You can close this window and return to the app.", "done");
+      // A window the app opened (redirect mode) can close itself; the app heard over its events socket.
+      setTimeout(function () { window.close(); }, 1500);
     } else if (reply.type === "ack") {
       setStatus((reply.reason && reply.reason.message) || "The integration could not be verified.", "error");
     } else {

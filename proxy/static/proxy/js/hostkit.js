@@ -100,9 +100,9 @@
       return Promise.reject(hostkitError("invalid_options",
         "Hostkit.connect() needs a url: the address of the kit's launch page."));
     }
-    if (mode !== "popup" && mode !== "inline") {
+    if (mode !== "popup" && mode !== "inline" && mode !== "redirect") {
       return Promise.reject(hostkitError("invalid_options",
-        "Hostkit.connect() mode must be \"popup\" or \"inline\"."));
+        "Hostkit.connect() mode must be \"popup\", \"inline\" or \"redirect\"."));
     }
     var container = mode === "inline" ? findContainer(opts.container) : null;
     if (mode === "inline" && !container) {
@@ -115,8 +115,10 @@
       var popup = null;
       var frame = null;
 
-      if (mode === "popup") {
-        popup = window.open(withMode(opts.url, "popup"), POPUP_NAME, POPUP_FEATURES);
+      // Redirect mode opens the same kind of window; the result then comes over the events socket,
+      // because the launch page cuts the window's opener before loading the Marketplace.
+      if (mode !== "inline") {
+        popup = window.open(withMode(opts.url, mode), POPUP_NAME, POPUP_FEATURES);
         if (!popup) {
           reject(hostkitError("popup_blocked",
             "Your browser blocked the window that connects the integration. Allow pop-ups for this site, then try again."));

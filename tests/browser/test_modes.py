@@ -62,3 +62,19 @@ class ModeTests(BrowserTestCase):
         self.assert_listed(launch)
         (minted,) = [m for m in self.fake.marketplace_requests if m["account_api_id"] == launch.account_api_id]
         self.assertIs(minted["body"]["InlineOAuth"], True)  # at top level, connector OAuth runs in place
+
+    def test_a_severed_opener_still_reaches_the_host_over_the_events_socket(self):
+        # As under a Cross-Origin-Opener-Policy that cuts the popup off: the proxy page cannot post back.
+        self.integrations_page("popup")
+        self.wait_js("window.integrationsReady === true")
+        self.open_marketplace()
+        self.driver.switch_to.parent_frame()
+        self.driver.execute_script("window.opener = null;")
+        self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
+        self.install(1)
+
+        self.driver.switch_to.window(self.main_window)
+        self.wait(lambda d: len(d.window_handles) == 1, what="the popup to close itself")
+        launch = Launch.objects.get(user=self.user)
+        self.assertEqual((launch.status, launch.source), (Launch.Status.COMPLETED, "socket"))
+        self.assert_listed(launch)

@@ -11,7 +11,8 @@
   "use strict";
 
   // Refusals that resending the same result can never fix (DESIGN.md, "Messages").
-  var TERMINAL_CODES = ["forbidden", "not_found", "expired", "invalid_result", "too_large", "malformed", "conflict"];
+  var TERMINAL_CODES = ["unauthenticated", "forbidden", "not_found", "expired", "invalid_result", "too_large",
+                        "malformed", "conflict"];
   var RECONNECT_DELAYS_MS = [500, 1000, 2000]; // then give up on the socket and use HTTP
   var ACK_TIMEOUT_MS = 15000;                  // an open socket that never answers counts as a lost one
   var RETRY_CAP_MS = 30000;                    // longest wait between retries after a server_error
@@ -179,6 +180,10 @@
       return response.text().then(function (text) {
         var message = parseJson(text);
         if (isPlainObject(message) && typeof message.type === "string") { return message; }
+        if (response.redirected) { // login_required sent us to the login page: the session is gone
+          return { type: "error", id: entry.id, code: "unauthenticated",
+                   message: "You are signed out. Sign in to the app again, then click Connect." };
+        }
         return { type: "error", id: entry.id, code: codeForStatus(response.status),
                  message: "The server could not take the result (HTTP " + response.status + ")." };
       });

@@ -27,19 +27,27 @@ MARKETPLACE_ID = re.compile(r"[0-9]{1,9}")
 HTTP_STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "expired": 410, "too_large": 413}
 
 
-def proxy_page_csp(nonce, marketplace_origin):
-    """The proxy page may run only its own nonce'd script and frame only the Marketplace."""
+def page_csp(nonce, *, frame_src="'none'", connect_src="'none'", frame_ancestors="'none'"):
+    """The kit's pages run only their own nonce'd script and style, and reach only what they name."""
     return "; ".join([
         "default-src 'none'",
         f"script-src 'nonce-{nonce}'",
         f"style-src 'nonce-{nonce}'",
-        f"frame-src {marketplace_origin}",
-        "connect-src 'self' ws: wss:",
+        f"frame-src {frame_src}",
+        f"connect-src {connect_src}",
         "img-src 'self' data:",
         "base-uri 'none'",
         "form-action 'none'",
-        "frame-ancestors 'self'",
+        f"frame-ancestors {frame_ancestors}",
     ])
+
+
+def private_page(request, template, context, csp):
+    """Render one of the kit's pages with its CSP; they never send a Referer."""
+    response = render(request, template, context)
+    response["Content-Security-Policy"] = csp
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @require_GET
@@ -76,7 +84,9 @@ def launch(request):
     nonce = secrets.token_urlsafe(18)
     if launch.mode == Launch.Mode.REDIRECT:
         return redirect_page(request, marketplace_url, nonce)
-    response = render(request, "proxy/launch.html", {
+    # The proxy page frames the Marketplace only; inline mode frames the proxy page in the host's own page.
+    csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src="'self' ws: wss:", frame_ancestors="'self'")
+    return private_page(request, "proxy/launch.html", {
         "launch": launch,
         "marketplace_url": marketplace_url,
         "csp_nonce": nonce,
@@ -90,11 +100,7 @@ def launch(request):
             "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
             "csrfToken": get_token(request),
         },
-    })
-    response["Content-Security-Policy"] = proxy_page_csp(nonce, launch.marketplace_origin)
-    # The minted URL is single-use and the result carries webhook secrets: leak neither.
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    }, csp)
 
 
 def redirect_page(request, marketplace_url, nonce):
@@ -103,13 +109,8 @@ def redirect_page(request, marketplace_url, nonce):
     With no parent and no opener, the Launch Complete snippet sends the window to
     ``proxy:complete`` with the result; the host page hears of it over ws/proxy/events/.
     """
-    response = render(request, "proxy/redirect.html", {"csp_nonce": nonce, "redirect_config": {"url": marketplace_url}})
-    response["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return private_page(request, "proxy/redirect.html", {"csp_nonce": nonce, "redirect_config": {"url": marketplace_url}},
+                        page_csp(nonce))
 
 
 def _owned_launch(request, launch_id):
@@ -188,14 +189,8 @@ def complete(request):
     """
     if request.method == "GET":
         nonce = secrets.token_urlsafe(18)
-        response = render(request, "proxy/complete.html", {
+        return private_page(request, "proxy/complete.html", {
             "csp_nonce": nonce,
             "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES},
-        })
-        response["Content-Security-Policy"] = (
-            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; "
-            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        )
-        response["Referrer-Policy"] = "no-referrer"
-        return response
+        }, page_csp(nonce, connect_src="'self'"))
     return deliver_over_http(request, lambda result: launch_for_result(request.user, result).pk)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from http.client import HTTPConnection
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import re
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 import requests
 
 from proxy.testing.fake_cyclr import FakeCyclr
+from proxy.testing.marketplace import install_over_http
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGURED_HTML = (
@@ -111,9 +114,9 @@ def sign_in(fake, http, account_api_id="acct-1", **body) -> str:
     return fake.url + response.headers["Location"]
 
 
-def install(fake, http, *, package_id: int, start: bool, account_api_id="acct-1") -> requests.Response:
+def install(fake, http, *, package_id: int, start: bool, account_api_id="acct-1", **mint_body) -> requests.Response:
     """Walk the UI from sign-in to the Launch Complete page; return that page's response."""
-    marketplace = http.get(sign_in(fake, http, account_api_id))
+    marketplace = http.get(sign_in(fake, http, account_api_id, **mint_body))
     assert marketplace.status_code == 200
     page = ElementCollector(marketplace.text)
     assert page.find("li", class_="package", **{"data-package-id": str(package_id)}), f"no package {package_id}"
@@ -601,6 +604,154 @@ def test_url_is_known_only_once_started():
         assert fake.port != 0
 
 
+# --- the Marketplace webhook ------------------------------------------------------------------------------
+
+
+class NotificationReceiver:
+    """A host's Notification URL on 127.0.0.1: records each POST and answers with `status` (and `location`)."""
+
+    def __init__(self, status: int = 200, location: str | None = None) -> None:
+        self.status, self.location = status, location
+        self.received: list[dict] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.arrived:
+                    receiver.received.append(
+                        {"path": self.path, "content_type": self.headers.get("Content-Type"), "body": json.loads(body)}
+                    )
+                    receiver.arrived.notify_all()
+                answer = json.dumps({"status": "accepted"}).encode()
+                self.send_response(receiver.status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/proxy/webhook/the-secret/"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 10) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    running = NotificationReceiver()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def notifying_fake(clock, receiver):
+    with FakeCyclr(clock=clock, marketplace_ids=(1, 2), notification_url=receiver.url) as running:
+        yield running
+
+
+def test_an_install_posts_the_pascal_case_notification_in_the_background(notifying_fake, receiver, http):
+    fake = notifying_fake
+    result = page_result(install(fake, http, package_id=2, start=True, CompleteParameter="signed-launch-7").text)
+
+    assert receiver.wait_for(1), "no notification arrived"
+    [arrival] = receiver.received
+    assert arrival["path"] == "/proxy/webhook/the-secret/"
+    assert arrival["content_type"] == "application/json"
+    body = arrival["body"]
+    [record] = fake.installs
+    assert body == {
+        "Status": "installed",
+        "AccountId": result["accountId"],
+        "AccountApiId": "acct-1",
+        "MarketplaceIntegrationPackageId": 2,
+        "MarketplaceInstallDetails": [
+            {
+                "CycleId": cycle["cycleId"],
+                "CycleStatus": "Active",
+                "Webhooks": [{"Url": w["url"], "StepName": w["stepName"]} for w in cycle["webhooks"]],
+                "TemplateId": cycle["templateId"],
+                "TemplateReleaseId": cycle["templateReleaseId"],
+            }
+            for cycle in result["cycles"]
+        ],
+        "Errors": [],
+        "UserId": result["userId"],
+        "CompleteParameter": "signed-launch-7",
+    }
+    assert fake.wait_for_notifications(1)
+    assert fake.notifications == [
+        {"url": receiver.url, "status": 200, "body": body, "response": '{"status": "accepted"}', "error": None}
+    ]
+    assert record["id"]  # the install the notification describes
+
+
+def test_an_install_with_errors_notifies_its_errors_and_stopped_cycles(notifying_fake, receiver, http):
+    install(notifying_fake, http, package_id=1, start=False)
+    assert receiver.wait_for(1)
+    body = receiver.received[0]["body"]
+    assert body["Errors"] == [NOT_STARTED_ERROR]
+    assert [d["CycleStatus"] for d in body["MarketplaceInstallDetails"]] == ["Stopped"]
+    assert body["CompleteParameter"] is None  # minted without one
+
+
+def test_send_notification_sends_on_demand_and_returns_the_status(notifying_fake, receiver, http):
+    fake = notifying_fake
+    fake.set_notification_url(None)  # no background send: this test controls the order
+    install(fake, http, package_id=1, start=True)
+    install_id = fake.installs[0]["id"]
+    assert fake.notifications == [] and receiver.received == []
+
+    fake.set_notification_url(receiver.url)
+    assert fake.send_notification(install_id) == 200
+    assert fake.send_notification(install_id, status="stopped") == 200
+    assert [r["body"]["Status"] for r in receiver.received] == ["installed", "stopped"]
+    assert [n["status"] for n in fake.notifications] == [200, 200]
+
+    receiver.status = 500
+    assert fake.send_notification(install_id, status="uninstalled") == 500
+    assert fake.notifications[-1]["status"] == 500
+
+    with pytest.raises(ValueError):
+        fake.send_notification(install_id, status="exploded")
+    with pytest.raises(KeyError):
+        fake.send_notification("no-such-install")
+
+
+def test_without_a_notification_url_nothing_is_sent(fake, http):
+    install(fake, http, package_id=1, start=True)
+    assert fake.notification_url is None
+    assert not fake.wait_for_notifications(1, timeout=0.3)
+    with pytest.raises(RuntimeError, match="Notification URL"):
+        fake.send_notification(fake.installs[0]["id"])
+
+
+def test_unanswered_and_redirected_notifications_are_recorded_not_followed(fake, http, receiver):
+    install(fake, http, package_id=1, start=True)
+    install_id = fake.installs[0]["id"]
+
+    closed = NotificationReceiver()
+    closed.close()  # nothing listens there any more
+    assert fake.send_notification(install_id, url=closed.url) is None
+    assert fake.notifications[-1]["status"] is None and fake.notifications[-1]["error"]
+
+    receiver.status, receiver.location = 302, "/elsewhere/"
+    assert fake.send_notification(install_id, url=receiver.url) == 302
+    assert len(receiver.received) == 1  # not re-sent to /elsewhere/ as a GET
+
+
 # --- the command line ----------------------------------------------------------------------------------
 
 
@@ -641,3 +792,30 @@ def test_cli_serves_logs_paths_without_query_strings_and_stops_cleanly(tmp_path)
     assert "POST /v1.0/accounts/acct-1/marketplace 200" in stderr
     assert minted["Token"] not in stderr
     assert "session=" not in stderr and "?" not in stderr
+
+
+def test_cli_sends_notifications_to_the_notification_url_without_logging_it(receiver):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proxy.testing.fake_cyclr", "--port", "0", "--notification-url", receiver.url],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        url = re.fullmatch(r"Fake Cyclr listening on (http://127\.0\.0\.1:\d+)\n", process.stdout.readline()).group(1)
+        token = requests.post(
+            f"{url}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-secret"},
+        ).json()["access_token"]
+        minted = requests.post(
+            f"{url}/v1.0/accounts/acct-9/marketplace", json={"MarketplaceId": 1, "CompleteParameter": "cp"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        install_over_http(minted["MarketplaceUrl"])
+        assert receiver.wait_for(1), "the CLI's fake sent no notification"
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    body = receiver.received[0]["body"]
+    assert body["Status"] == "installed" and body["AccountApiId"] == "acct-9" and body["CompleteParameter"] == "cp"
+    assert "Marketplace notification installed" in stderr
+    assert "the-secret" not in stderr

@@ -1,4 +1,4 @@
-"""A fake Cyclr (Partner API and Marketplace UI) served over real HTTP, for demos and tests.
+"""A fake Cyclr (Partner API, Marketplace UI, Marketplace webhook sender) over real HTTP, for demos and tests.
 
     with FakeCyclr(complete_html=snippet) as fake:
         ...  # point CYCLR_PROXY["API_URL"] and MARKETPLACE_ORIGINS at fake.url

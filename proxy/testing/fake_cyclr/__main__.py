@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--opener-policy", help="Cross-Origin-Opener-Policy for HTML pages, e.g. same-origin")
     parser.add_argument("--token-expires-in", type=int, default=1209599, help="access token lifetime in seconds")
     parser.add_argument("--marketplace-url-ttl", type=int, default=300, help="Marketplace URL lifetime in seconds")
+    parser.add_argument(
+        "--notification-url",
+        help="the host's Marketplace Notification URL: POST Cyclr's webhook there after each install "
+        "(e.g. http://localhost:8000/proxy/webhook/<secret>/)",
+    )
     return parser
 
 
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         marketplace_url_ttl=args.marketplace_url_ttl,
         opener_policy=args.opener_policy,
         public_host=args.public_host,
+        notification_url=args.notification_url,
     )
     try:
         fake.start()

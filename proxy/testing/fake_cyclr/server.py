@@ -19,13 +19,16 @@ from typing import Callable
 from urllib.parse import parse_qs, unquote, urlencode
 
 from . import pages
+from .notifications import NotificationSender
 from .state import (
     CYCLE_API_FIELDS,
+    NOTIFICATION_STATUSES,
     PACKAGES,
     FakeCyclrState,
     Package,
     Session,
     format_utc,
+    marketplace_notification,
     marketplace_result,
 )
 
@@ -295,6 +298,8 @@ def install_package(fake: FakeCyclr, request: Request) -> Response:
         )
     # The API key itself is not kept: it stands for a connector secret.
     install = fake.state.install_package(session=session, package=package, start=start, base_url=fake.url)
+    if fake.notification_url:
+        fake.notifier.send_in_background(marketplace_notification(install))
     complete = pages.link(
         f"/launch/marketplace/{session.marketplace_id}/complete", session=session.id, install=install["id"]
     )
@@ -458,6 +463,11 @@ class FakeCyclr:
     `"same-origin"`) is sent as `Cross-Origin-Opener-Policy` on every HTML page. `public_host`, if
     given, replaces `host` in the URLs the fake hands out (`url`, Marketplace URLs, webhook URLs), for
     tests that reach it under a name such as `acme-h.cyclr.test` mapped to 127.0.0.1.
+
+    `notification_url`, if given (or set later with `set_notification_url`), is the host's "Marketplace
+    Notification URL": after each install the fake POSTs Cyclr's PascalCase webhook body there from a
+    background thread, as Cyclr does, racing the browser's result. `send_notification` sends one on
+    demand; `notifications` records every attempt.
     """
 
     def __init__(
@@ -473,6 +483,7 @@ class FakeCyclr:
         opener_policy: str | None = None,
         clock: Callable[[], datetime] | None = None,
         public_host: str | None = None,
+        notification_url: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -487,6 +498,7 @@ class FakeCyclr:
             complete_html=complete_html,
             clock=clock,
         )
+        self.notifier = NotificationSender(notification_url)
         self._server: _FakeCyclrHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -515,6 +527,7 @@ class FakeCyclr:
             self._thread.join()
         self._server = None
         self._thread = None
+        self.notifier.join(timeout=15)  # no notification should land after the test that caused it
 
     def __enter__(self) -> FakeCyclr:
         return self.start()
@@ -540,6 +553,33 @@ class FakeCyclr:
     def set_complete_html(self, html: str | None) -> None:
         """Set the console's Launch Complete HTML (None: the built-in placeholder)."""
         self.state.set_complete_html(html)
+
+    @property
+    def notification_url(self) -> str | None:
+        """The Marketplace Notification URL (None: no webhook is sent after installs)."""
+        return self.notifier.url
+
+    def set_notification_url(self, url: str | None) -> None:
+        """Set the Marketplace Notification URL, e.g. once a live test server knows its port."""
+        self.notifier.set_url(url)
+
+    def send_notification(self, install_id: str, status: str = "installed", url: str | None = None) -> int | None:
+        """POST the webhook for an install now (synchronously); return the HTTP status, None if unanswered."""
+        if status not in NOTIFICATION_STATUSES:
+            raise ValueError(f"Cyclr sends no {status!r} notification; use one of {', '.join(NOTIFICATION_STATUSES)}.")
+        install = self.state.get_install(install_id)
+        if install is None:
+            raise KeyError(f"No install {install_id!r}.")
+        return self.notifier.send(marketplace_notification(install, status), url)
+
+    @property
+    def notifications(self) -> list[dict]:
+        """Every notification attempt, oldest first: `{"url", "status", "body", "response", "error"}`."""
+        return self.notifier.attempts
+
+    def wait_for_notifications(self, count: int, timeout: float = 10) -> bool:
+        """Wait until `count` notifications were attempted (background ones included); False on time-out."""
+        return self.notifier.wait_for(count, timeout)
 
     def revoke_tokens(self) -> None:
         """Invalidate every access token issued so far (to test 401 -> refresh)."""

@@ -128,6 +128,32 @@ def marketplace_result(install: dict) -> dict:
     }
 
 
+NOTIFICATION_STATUSES = ("installed", "uninstalled", "started", "stopped")
+
+
+def marketplace_notification(install: dict, status: str = "installed") -> dict:
+    """The Marketplace webhook's body for an install, in Cyclr's PascalCase server-to-server shape."""
+    return {
+        "Status": status,
+        "AccountId": install["account_id"],
+        "AccountApiId": install["account_api_id"],
+        "MarketplaceIntegrationPackageId": install["package_id"],
+        "MarketplaceInstallDetails": [
+            {
+                "CycleId": cycle["cycleId"],
+                "CycleStatus": cycle["status"],
+                "Webhooks": [{"Url": hook["url"], "StepName": hook["stepName"]} for hook in cycle["webhooks"]],
+                "TemplateId": cycle["templateId"],
+                "TemplateReleaseId": cycle["templateReleaseId"],
+            }
+            for cycle in install["cycles"]
+        ],
+        "Errors": list(install["errors"]),
+        "UserId": install["user_id"],
+        "CompleteParameter": install["complete_parameter"],
+    }
+
+
 class FakeCyclrState:
     """The partner tenant: credentials, access tokens, accounts, minted URLs, sessions, cycles, installs."""
 

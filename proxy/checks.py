@@ -24,6 +24,28 @@ def _is_http_url(value):
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+MIN_WEBHOOK_SECRET = 16
+
+
+def _check_webhook_secret(value):
+    """proxy.W004 when the Marketplace webhook is off; proxy.E009 when its secret is unusable."""
+    if value == "" or value is None or value == [] or value == ():
+        return [Warning(f"{SETTING_NAME}['WEBHOOK_SECRET'] is empty: the Marketplace webhook is disabled; "
+                        "results then depend on the browser alone.",
+                        hint="Set a long random secret (python -c 'import secrets; print(secrets.token_urlsafe(32))') "
+                             "and give Cyclr the Notification URL https://your.site/proxy/webhook/<secret>/.",
+                        id="proxy.W004")]
+    secrets = [value] if isinstance(value, str) else value
+    if not isinstance(secrets, (list, tuple)) or not all(isinstance(s, str) and s for s in secrets):
+        return [_error("E009", f"{SETTING_NAME}['WEBHOOK_SECRET'] must be a string or a list of non-empty strings.",
+                       "Use a list only while rotating: the new secret and the one Cyclr still calls with.")]
+    if any(len(s) < MIN_WEBHOOK_SECRET for s in secrets):
+        return [_error("E009", f"{SETTING_NAME}['WEBHOOK_SECRET'] has a secret shorter than {MIN_WEBHOOK_SECRET} characters.",
+                       "The secret is all that authenticates Cyclr's calls: use a long random one, such as "
+                       "secrets.token_urlsafe(32).")]
+    return []
+
+
 @register(Tags.security, "proxy")
 def check_proxy_settings(app_configs=None, **kwargs):
     user = proxy_settings.user_settings
@@ -80,6 +102,7 @@ def check_proxy_settings(app_configs=None, **kwargs):
         messages.append(Warning(f"{SETTING_NAME}['VERIFY_WITH_API'] is off: browser results are trusted unverified.",
                                 hint="A user can forge a result in the browser; turn verification on in production.",
                                 id="proxy.W001"))
+    messages.extend(_check_webhook_secret(user.get("WEBHOOK_SECRET", "")))
     if not settings.DEBUG:
         layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND", "")
         if not layer or layer.endswith("InMemoryChannelLayer"):

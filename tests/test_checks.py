@@ -18,7 +18,7 @@ GOOD = {
     "ACCOUNT_RESOLVER": "proxy.accounts.user_account",
     "LAUNCH_TTL": 1800,
     "VERIFY_WITH_API": True,
-    "WEBHOOK_SECRET": "s3cret",
+    "WEBHOOK_SECRET": "whsec-0123456789abcdef",
     "MAX_RESULT_BYTES": 65536,
 }
 REDIS_LAYER = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]}}}
@@ -192,10 +192,50 @@ def test_plain_http_origins_are_fine_with_debug_and_for_the_host(production):
     assert check_proxy_settings() == []
 
 
+@pytest.mark.parametrize("value", ["", [], (), None, "missing"])
+def test_no_webhook_secret_is_W004(production, value):
+    if value == "missing":
+        del production.CYCLR_PROXY["WEBHOOK_SECRET"]
+    else:
+        production.CYCLR_PROXY["WEBHOOK_SECRET"] = value
+    messages = check_proxy_settings()
+    assert [m.id for m in messages] == ["proxy.W004"]
+    assert "disabled" in messages[0].msg and "browser alone" in messages[0].msg
+    assert "/proxy/webhook/<secret>/" in messages[0].hint
+    assert not messages[0].is_serious()
+
+
+@pytest.mark.parametrize("value", [
+    ["whsec-0123456789abcdef-new", "whsec-0123456789abcdef-old"],  # rotating
+    ("whsec-0123456789abcdef",),
+    "x" * 16,
+])
+def test_a_long_secret_or_a_list_of_them_is_fine(production, value):
+    assert ids(production, WEBHOOK_SECRET=value) == []
+
+
+@pytest.mark.parametrize("value", [
+    "s3cret",  # too short to stand alone as the webhook's only authentication
+    "x" * 15,
+    ["whsec-0123456789abcdef", "short"],
+    ["whsec-0123456789abcdef", ""],
+    ["whsec-0123456789abcdef", None],
+    [42],
+    42,
+    True,
+    {"current": "whsec-0123456789abcdef"},
+])
+def test_a_bad_webhook_secret_is_E009(production, value):
+    messages = check_with(production, WEBHOOK_SECRET=value)
+    assert [m.id for m in messages] == ["proxy.E009"]
+    assert "WEBHOOK_SECRET" in messages[0].msg and messages[0].hint
+    assert not isinstance(value, str) or value not in messages[0].msg + messages[0].hint  # never echoes a secret
+
+
 def test_several_problems_are_all_reported(production):
     production.CYCLR_PROXY = {"API_URL": "nope", "MARKETPLACE_ID": "1", "VERIFY_WITH_API": False}
     assert sorted(m.id for m in check_proxy_settings()) == [
-        "proxy.E002", "proxy.E003", "proxy.E003", "proxy.E004", "proxy.E005", "proxy.E005", "proxy.W001"]
+        "proxy.E002", "proxy.E003", "proxy.E003", "proxy.E004", "proxy.E005", "proxy.E005", "proxy.W001", "proxy.W004"]
 
 
 def test_manage_py_check_fails_on_a_misconfiguration(production, capsys):

@@ -1,8 +1,9 @@
-"""A read-only view of launches, their arrivals and receiver failures, with a replay action."""
+"""A read-only view of launches, their arrivals and receiver failures, and webhook deliveries, with replay actions."""
 from django.contrib import admin, messages
 
-from .models import Arrival, Launch, ReceiverFailure
+from .models import Arrival, Launch, ReceiverFailure, WebhookDelivery
 from .replay import replay_launch
+from .webhooks import process_delivery
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -47,3 +48,28 @@ class LaunchAdmin(admin.ModelAdmin):
         for launch in queryset:
             report = replay_launch(launch)
             self.message_user(request, f"{launch.pk}: {report}", messages.INFO)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "status", "valid", "processed", "launch", "error_code")
+    list_filter = ("status", "valid", "processed", "error_code")
+    search_fields = ("launch__id", "error_code")
+    date_hierarchy = "received_at"
+    actions = ["reprocess"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Reprocess: apply the stored notification again")
+    def reprocess(self, request, queryset):
+        for delivery in queryset.order_by("received_at"):
+            status, answer = process_delivery(delivery)
+            self.message_user(request, f"Delivery {delivery.pk}: {status} {answer.get('status') or answer.get('code')}",
+                              messages.INFO if status < 400 else messages.WARNING)

@@ -1,4 +1,4 @@
-"""What the kit stores: launches, each result's arrivals, and receivers that failed."""
+"""What the kit stores: launches, each result's arrivals, receivers that failed, and Marketplace webhook deliveries."""
 import uuid
 
 from django.conf import settings
@@ -89,3 +89,30 @@ class ReceiverFailure(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+
+
+class WebhookDelivery(models.Model):
+    """One call to the Marketplace Notification URL, stored as it arrived, then processed.
+
+    A row is written only for a caller that knew the secret and sent a JSON object within
+    ``MAX_RESULT_BYTES`` (see ``proxy.webhooks``); ``body`` keeps it byte for byte, so what
+    Cyclr sent can be looked at, and reprocessed, whatever the processing made of it.
+    """
+
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=32, blank=True, help_text="Cyclr's Status: installed, uninstalled, started, stopped.")
+    body = models.TextField(help_text="The request body exactly as received.")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    valid = models.BooleanField(default=False, help_text="The body has the shape Cyclr documents.")
+    processed = models.BooleanField(default=False, help_text="It did what it was for: its result accepted (perhaps as a duplicate), or it was recorded. "
+                                                                "If not, error_code says why.")
+    launch = models.ForeignKey(Launch, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_deliveries")
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"Webhook {self.status or '?'} at {self.received_at:%Y-%m-%d %H:%M:%S} ({self.error_code or ('ok' if self.processed else 'pending')})"

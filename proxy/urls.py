@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "proxy"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("launches/<uuid:launch_id>/", views.status, name="status"),
     path("launches/<uuid:launch_id>/result/", views.result, name="result"),
     path("complete/", views.complete, name="complete"),
+    path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
 ]

@@ -9,6 +9,8 @@ export HOST_ORIGIN="http://localhost:${HOST_PORT}"
 export CYCLR_API_URL="http://127.0.0.1:${CYCLR_PORT}"
 export CYCLR_CLIENT_ID=${CYCLR_CLIENT_ID:-demo-client}
 export CYCLR_CLIENT_SECRET=${CYCLR_CLIENT_SECRET:-demo-secret}
+# The fake Cyclr also sends the Marketplace webhook; the kit reconciles it with the browser's result.
+export CYCLR_WEBHOOK_SECRET=${CYCLR_WEBHOOK_SECRET:-demo-webhook-secret-change-me}
 DEMO_USER=${DEMO_USER:-demo}
 DEMO_PASSWORD=${DEMO_PASSWORD:-demo-password}
 
@@ -27,7 +29,8 @@ mkdir -p var
 
 "$PY" -m proxy.testing.fake_cyclr --host 127.0.0.1 --port "$CYCLR_PORT" \
   --client-id "$CYCLR_CLIENT_ID" --client-secret "$CYCLR_CLIENT_SECRET" --marketplace-id 1 \
-  --complete-html-file var/launch_complete.html &
+  --complete-html-file var/launch_complete.html \
+  --notification-url "${HOST_ORIGIN}/proxy/webhook/${CYCLR_WEBHOOK_SECRET}/" &
 FAKE_PID=$!
 trap 'kill $FAKE_PID 2>/dev/null || true' EXIT INT TERM
 

@@ -238,6 +238,7 @@ def test_several_problems_are_all_reported(production):
         "proxy.E002", "proxy.E003", "proxy.E003", "proxy.E004", "proxy.E005", "proxy.E005", "proxy.W001", "proxy.W004"]
 
 
+@pytest.mark.django_db  # Django 6's check command also asks the database
 def test_manage_py_check_fails_on_a_misconfiguration(production, capsys):
     production.CYCLR_PROXY["CLIENT_SECRET"] = ""
     with pytest.raises(SystemCheckError) as caught:
@@ -246,11 +247,13 @@ def test_manage_py_check_fails_on_a_misconfiguration(production, capsys):
     assert "CLIENT_SECRET" in str(caught.value)
 
 
+@pytest.mark.django_db  # Django 6's check command also asks the database
 def test_manage_py_check_passes_a_good_configuration(production, capsys):
     call_command("check")
     assert "no issues" in capsys.readouterr().out
 
 
+@pytest.mark.django_db  # Django 6's check command also asks the database
 def test_manage_py_check_reports_warnings_without_failing(production, capsys):
     production.CYCLR_PROXY["VERIFY_WITH_API"] = False
     call_command("check")

@@ -83,7 +83,7 @@ def launch(request):
         }, status=status)
     nonce = secrets.token_urlsafe(18)
     if launch.mode == Launch.Mode.REDIRECT:
-        return redirect_page(request, marketplace_url, nonce)
+        return redirect_page(request, launch, marketplace_url, nonce)
     # The proxy page frames the Marketplace only; inline mode frames the proxy page in the host's own page.
     csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src="'self' ws: wss:", frame_ancestors="'self'")
     return private_page(request, "proxy/launch.html", {
@@ -103,14 +103,14 @@ def launch(request):
     }, csp)
 
 
-def redirect_page(request, marketplace_url, nonce):
+def redirect_page(request, launch, marketplace_url, nonce):
     """Redirect mode: cut ``window.opener``, then go to the Marketplace at top level.
 
     With no parent and no opener, the Launch Complete snippet sends the window to
     ``proxy:complete`` with the result; the host page hears of it over ws/proxy/events/.
     """
-    return private_page(request, "proxy/redirect.html", {"csp_nonce": nonce, "redirect_config": {"url": marketplace_url}},
-                        page_csp(nonce))
+    config = {"url": marketplace_url, "launch": str(launch.id)}
+    return private_page(request, "proxy/redirect.html", {"csp_nonce": nonce, "redirect_config": config}, page_csp(nonce))
 
 
 def _owned_launch(request, launch_id):

@@ -78,3 +78,37 @@ class ModeTests(BrowserTestCase):
         launch = Launch.objects.get(user=self.user)
         self.assertEqual((launch.status, launch.source), (Launch.Status.COMPLETED, "socket"))
         self.assert_listed(launch)
+
+    def test_another_launch_finishing_does_not_settle_this_connect(self):
+        self.integrations_page("popup")
+        popup = self.open_marketplace()
+        self.driver.switch_to.default_content()
+        (first,) = Launch.objects.filter(user=self.user)
+
+        # Meanwhile the same user finishes another launch in another tab.
+        self.driver.switch_to.new_window("tab")
+        other_tab = self.driver.current_window_handle
+        self.driver.get(self.url("/proxy/launch/"))
+        self.wait_js("window.proxyReady === true && window.proxySocketOpen === true")
+        self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the second Marketplace")
+        self.install(2)
+        self.driver.switch_to.default_content()
+        self.wait_js("window.proxyDone === true")
+
+        # The host page heard of it over its events socket and let it pass: not its launch.
+        self.driver.switch_to.window(self.main_window)
+        self.assertEqual(self.wait_js("window.hostkitIgnoredEvents"), 1)
+        self.assertNotIn("Connected", self.driver.find_element(By.ID, "connect-status").text)
+
+        # Its own launch still settles it.
+        if other_tab in self.driver.window_handles:
+            self.driver.switch_to.window(other_tab)
+            self.driver.close()
+        self.driver.switch_to.window(popup)
+        self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
+        self.install(1)
+        self.driver.switch_to.window(self.main_window)
+        first.refresh_from_db()
+        self.assert_listed(first)
+        self.assertEqual(first.status, Launch.Status.COMPLETED)

@@ -25,6 +25,7 @@
   var EVENTS_RETRY_MS = [1000, 2000, 5000, 10000];
   var COMPLETED = "proxy.install.completed";
   var FAILED = "proxy.install.failed";
+  var OPENED = "proxy.launch.opened"; // the launch page names its launch as it loads
 
   function hostkitError(code, message, extra) {
     var error = new Error(message);
@@ -171,16 +172,32 @@
         reject(hostkitError(code, message, { launch: launch, result: result, detail: detail }));
       }
 
+      // The launch this call opened, once its page announces it: the events socket carries all of
+      // the user's launches (another tab's too), so only this one may settle this call.
+      var ownLaunch = null;
+
       function onMessage(event) {
         // Only the kit's proxy page (same origin) in the window this call opened may settle it.
         if (event.origin !== window.location.origin) { return; }
         var expected = popup || (frame && frame.contentWindow);
         if (!expected || event.source !== expected) { return; }
+        if (isObject(event.data) && event.data.type === OPENED && typeof event.data.launch === "string") {
+          ownLaunch = event.data.launch;
+          return;
+        }
         onInstallMessage(event.data);
       }
 
+      function onEvent(data) {
+        if (ownLaunch && isObject(data) && data.launch !== ownLaunch) {
+          window.hostkitIgnoredEvents = (window.hostkitIgnoredEvents || 0) + 1; // for tests and debugging
+          return;
+        }
+        onInstallMessage(data);
+      }
+
       window.addEventListener("message", onMessage);
-      events = openEventsSocket(eventsPath, onInstallMessage);
+      events = openEventsSocket(eventsPath, onEvent);
 
       if (popup) {
         pollTimer = setInterval(function () {

@@ -310,6 +310,8 @@
     try { postResult(pending).catch(function () { /* the outbox still holds it */ }); } catch (e) { /* ditto */ }
   });
 
+  // Name this launch to the host page, so that its events socket settles only on this one.
+  forwardToHost({ type: "proxy.launch.opened", launch: config.launch });
   window.proxyReady = true;
   if (pending) { setStatus("Sending the result saved before this page was reloaded…"); }
   openSocket();

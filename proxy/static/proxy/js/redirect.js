@@ -8,7 +8,12 @@
   var config;
   try { config = JSON.parse(document.getElementById("redirect-config").textContent); } catch (e) { config = null; }
   if (!config || typeof config.url !== "string") { return; }
-  // Persistent across navigation: the Marketplace will find window.opener === null.
+  // Name the launch to the host page while it can still be reached, so that its events socket
+  // settles only on this one; then cut the link (persistent across navigation: the Marketplace
+  // will find window.opener === null).
+  if (window.opener && typeof config.launch === "string") {
+    try { window.opener.postMessage({ type: "proxy.launch.opened", launch: config.launch }, location.origin); } catch (e) { /* gone */ }
+  }
   window.opener = null;
   window.location.replace(config.url);
 })();

@@ -109,6 +109,6 @@ class ModeTests(BrowserTestCase):
         self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
         self.install(1)
         self.driver.switch_to.window(self.main_window)
-        first.refresh_from_db()
         self.assert_listed(first)
+        first.refresh_from_db()
         self.assertEqual(first.status, Launch.Status.COMPLETED)

@@ -1,5 +1,4 @@
 """HTTP views: the proxy page, a launch's status, the HTTP fallback and the redirect landing."""
-import json
 import logging
 import re
 import secrets

@@ -1,5 +1,6 @@
 """Shared fixtures: a real fake Cyclr on 127.0.0.1, settings pointing at it, users, launches."""
 import os
+from unittest import mock
 
 import pytest
 from django.test import RequestFactory
@@ -86,3 +87,14 @@ def installed(launch_for, user):
         return launch, install_over_http(url, **kwargs)
 
     return install
+
+
+@pytest.fixture
+def completed_receiver():
+    """An autospec'd stand-in connected to ``install_completed`` (in this process) for the test."""
+    from proxy import signals
+
+    handler = mock.create_autospec(lambda sender, **kwargs: None)
+    signals.install_completed.connect(handler, dispatch_uid="test-completed-receiver")
+    yield handler
+    signals.install_completed.disconnect(dispatch_uid="test-completed-receiver")

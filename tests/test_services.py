@@ -16,14 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def completed_receiver():
-    handler = mock.Mock()
-    signals.install_completed.connect(handler, dispatch_uid="test-completed")
-    yield handler
-    signals.install_completed.disconnect(dispatch_uid="test-completed")
-
-
-@pytest.fixture
 def failed_receiver():
     handler = mock.Mock()
     signals.install_failed.connect(handler, dispatch_uid="test-failed")

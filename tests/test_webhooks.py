@@ -7,22 +7,20 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.contrib.auth import get_user_model
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from proxy import signals
-from proxy.cyclr import CyclrClient
 from proxy.launches import open_launch
 from proxy.models import Arrival, Launch, WebhookDelivery
 from proxy.results import InstallResult
 from proxy.services import accept_result
-from proxy.testing.fake_cyclr import FakeCyclr
 from proxy.testing.fake_cyclr.state import marketplace_notification
 from proxy.testing.marketplace import install_over_http
 from proxy.webhooks import browser_result
+
+from .live import LiveCyclrTestCase
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,14 +38,6 @@ def webhook_secret(cyclr, settings):
 
     set_secret(SECRET)
     return set_secret
-
-
-@pytest.fixture
-def completed_receiver():
-    handler = mock.Mock()
-    signals.install_completed.connect(handler, dispatch_uid="test-webhook-completed")
-    yield handler
-    signals.install_completed.disconnect(dispatch_uid="test-webhook-completed")
 
 
 @pytest.fixture
@@ -472,7 +462,7 @@ def test_a_processing_failure_is_500_kept_and_reprocessed_from_the_admin(notifie
 # --- end to end: the fake Cyclr itself calls a real server ---------------------------------------------------
 
 
-class FakeCyclrSendsTheWebhookTests(ChannelsLiveServerTestCase):
+class FakeCyclrSendsTheWebhookTests(LiveCyclrTestCase):
     """A real ASGI server (daphne, another process) and the fake Cyclr posting its webhook to it over HTTP.
 
     No browser: the install goes through the Marketplace over plain HTTP, and the browser's result is never
@@ -480,42 +470,13 @@ class FakeCyclrSendsTheWebhookTests(ChannelsLiveServerTestCase):
     asserts on the rows it wrote.
     """
 
-    client_id, client_secret = "webhook-client", "webhook-secret"
+    proxy_overrides = {"WEBHOOK_SECRET": SECRET}
 
     @classmethod
     def setUpClass(cls):
-        cls.fake = FakeCyclr(host="127.0.0.1", port=0, client_id=cls.client_id, client_secret=cls.client_secret,
-                             marketplace_ids=(1,)).start()
-        # Fixed before the server process starts: it reads them once.
-        cls._cyclr_settings = override_settings(CYCLR_PROXY={
-            "API_URL": cls.fake.url,
-            "CLIENT_ID": cls.client_id,
-            "CLIENT_SECRET": cls.client_secret,
-            "MARKETPLACE_ID": 1,
-            "MARKETPLACE_ORIGINS": [cls.fake.origin],
-            "HOST_ORIGINS": ["http://localhost"],
-            "ACCOUNT_RESOLVER": "proxy.accounts.user_account",
-            "LAUNCH_TTL": 600,
-            "VERIFY_WITH_API": True,
-            "WEBHOOK_SECRET": SECRET,
-            "MAX_RESULT_BYTES": 64 * 1024,
-        })
-        cls._cyclr_settings.enable()
-        CyclrClient.forget_tokens()
-        try:
-            super().setUpClass()
-        except Exception:
-            cls._cyclr_settings.disable()
-            cls.fake.stop()
-            raise
+        super().setUpClass()
         # The server's port is known only now: give it to the fake as the Marketplace Notification URL.
-        cls.fake.set_notification_url(f"{cls.live_server_url}{reverse('proxy:webhook', args=[SECRET])}")
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls._cyclr_settings.disable()
-        cls.fake.stop()
+        cls.fake.set_notification_url(f"{cls.host_origin}{reverse('proxy:webhook', args=[SECRET])}")
 
     def wait_for(self, condition, what, timeout=10.0):
         """Poll ``condition`` (the server writes from another process) every 0.1 s, up to ``timeout`` s."""

@@ -1,18 +1,13 @@
-"""A real ASGI server (daphne, another process), a real fake Cyclr (another origin), real Chromium."""
+"""Real Chromium driving the host and the fake Cyclr served by ``LiveCyclrTestCase``."""
 import os
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
-from django.test import override_settings
-
 from selenium.webdriver.common.by import By
 
-from proxy.cyclr import CyclrClient
 from proxy.snippet import render_launch_complete_html
 from proxy.testing.browser import Browser, missing_browser
-from proxy.testing.fake_cyclr import FakeCyclr
 
-CLIENT_ID, CLIENT_SECRET = "browser-client", "browser-secret"
+from ..live import LiveCyclrTestCase
 
 
 def require_browser():
@@ -23,53 +18,29 @@ def require_browser():
 
 
 @pytest.mark.browser
-class BrowserTestCase(ChannelsLiveServerTestCase):
-    """Host on http://localhost:<port> (daphne), fake Cyclr on http://127.0.0.1:<port> (a thread here).
-
-    The server process is forked when the class starts, so settings are fixed before that;
-    it is another process, so tests assert on rows it wrote, not on mocks or receivers here.
-    """
+class BrowserTestCase(LiveCyclrTestCase):
+    """``LiveCyclrTestCase`` plus one headless Chromium for the class."""
 
     browser_flags = ()
-    fake_options = {}
+    proxy_overrides = {"ACCOUNT_RESOLVER": "hostkit.accounts.resolve_account"}
 
     @classmethod
     def setUpClass(cls):
         require_browser()
-        cls.fake = FakeCyclr(host="127.0.0.1", port=0, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                             marketplace_ids=(1,), **cls.fake_options).start()
-        cls._cyclr_settings = override_settings(CYCLR_PROXY={
-            "API_URL": cls.fake.url,
-            "CLIENT_ID": CLIENT_ID,
-            "CLIENT_SECRET": CLIENT_SECRET,
-            "MARKETPLACE_ID": 1,
-            "MARKETPLACE_ORIGINS": [cls.fake.origin],
-            "HOST_ORIGINS": ["http://localhost"],
-            "ACCOUNT_RESOLVER": "hostkit.accounts.resolve_account",
-            "LAUNCH_TTL": 600,
-            "VERIFY_WITH_API": True,
-            "MAX_RESULT_BYTES": 64 * 1024,
-        })
-        cls._cyclr_settings.enable()
-        CyclrClient.forget_tokens()
+        super().setUpClass()
+        # Paste the kit's snippet, for this host origin, into the fake Cyclr's console.
+        cls.fake.set_complete_html(render_launch_complete_html([cls.host_origin], cls.host_origin + "/proxy/complete/"))
         try:
-            super().setUpClass()
+            cls.browser = Browser(cls.browser_flags)
         except Exception:
-            cls._cyclr_settings.disable()
-            cls.fake.stop()
+            super().tearDownClass()
             raise
-        # The host's port is known only now: paste the kit's snippet, for this origin, into the fake console.
-        host_origin = f"http://{cls.host}:{cls._port}"
-        cls.fake.set_complete_html(render_launch_complete_html([host_origin], host_origin + "/proxy/complete/"))
-        cls.browser = Browser(cls.browser_flags)
         cls.driver = cls.browser.driver
 
     @classmethod
     def tearDownClass(cls):
         cls.browser.quit()
         super().tearDownClass()
-        cls._cyclr_settings.disable()
-        cls.fake.stop()
 
     def setUp(self):
         super().setUp()

@@ -9,7 +9,7 @@ SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast screenshots browser services clean
+.PHONY: run test test-newest test-fast screenshots browser services clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test: $(VENV)/.installed-test browser services
 	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) CHANNELS_PREFIX=hostkit-test \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
+## make test-newest: the SQLite pass (browser included) on the newest Python and Django the ranges allow.
+NEWEST_PYTHON ?= $(firstword $(shell command -v python3.13) $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3))
+test-newest: browser
+	@test -n "$(NEWEST_PYTHON)" || { echo "No Python 3.13 found: install it, or run make test-newest NEWEST_PYTHON=/path/to/python3.13" >&2; exit 1; }
+	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) .venv-newest/.installed-test
+	.venv-newest/bin/python -m pytest -m "not scaleout" $(PYTEST_ARGS)
+
 ## make test-fast: the SQLite pass only, without the browser tests.
 test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -m "not scaleout and not browser" $(PYTEST_ARGS)
@@ -48,4 +55,4 @@ services:
 	@scripts/ensure-services.sh
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) .venv-newest var .pytest_cache

@@ -34,7 +34,9 @@ test: $(VENV)/.installed-test browser services
 		$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make test-newest: the SQLite pass (browser included) on the newest Python and Django the ranges allow.
-NEWEST_PYTHON ?= $(firstword $(shell command -v python3.13) $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3))
+# The first Python 3.13 that runs (a pyenv shim may exist without its version being active).
+NEWEST_PYTHON ?= $(shell for p in $${PYENV_ROOT:-$${HOME:-/root}/.pyenv}/versions/3.13*/bin/python3 python3.13; do \
+	"$$p" -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null && { command -v "$$p"; break; }; done)
 test-newest: browser
 	@test -n "$(NEWEST_PYTHON)" || { echo "No Python 3.13 found: install it, or run make test-newest NEWEST_PYTHON=/path/to/python3.13" >&2; exit 1; }
 	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) .venv-newest/.installed-test

@@ -20,8 +20,10 @@ class LiveCyclrTestCase(ChannelsLiveServerTestCase):
 
     @classmethod
     def setUpClass(cls):
+        # Bound now (its URL goes into the settings), served only after the fork below: forking while
+        # its thread runs could deadlock the server process.
         cls.fake = FakeCyclr(host="127.0.0.1", port=0, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                             marketplace_ids=(1,), **cls.fake_options).start()
+                             marketplace_ids=(1,), **cls.fake_options).bind()
         cls._cyclr_settings = override_settings(CYCLR_PROXY=proxy_settings_for(cls.fake, **cls.proxy_overrides))
         cls._cyclr_settings.enable()
         CyclrClient.forget_tokens()
@@ -31,6 +33,7 @@ class LiveCyclrTestCase(ChannelsLiveServerTestCase):
             cls._cyclr_settings.disable()
             cls.fake.stop()
             raise
+        cls.fake.start()
         cls.host_origin = f"http://{cls.host}:{cls._port}"  # known only now that the server runs
 
     @classmethod

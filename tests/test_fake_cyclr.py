@@ -819,3 +819,16 @@ def test_cli_sends_notifications_to_the_notification_url_without_logging_it(rece
     assert body["Status"] == "installed" and body["AccountApiId"] == "acct-9" and body["CompleteParameter"] == "cp"
     assert "Marketplace notification installed" in stderr
     assert "the-secret" not in stderr
+
+
+def test_a_bound_fake_knows_its_url_serves_only_once_started_and_stops_either_way():
+    bound = FakeCyclr(host="127.0.0.1", port=0).bind()
+    assert bound.url.startswith("http://127.0.0.1:")
+    bound.stop()  # never served: must not hang
+
+    fake = FakeCyclr(host="127.0.0.1", port=0).bind()
+    try:
+        fake.start()
+        assert requests.post(f"{fake.url}/oauth/token", data={}, timeout=5).status_code == 401
+    finally:
+        fake.stop()

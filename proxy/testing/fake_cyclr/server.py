@@ -502,12 +502,24 @@ class FakeCyclr:
         self._server: _FakeCyclrHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> FakeCyclr:
-        """Bind and serve in a daemon thread; returns self."""
+    def bind(self) -> FakeCyclr:
+        """Take the port (so ``url`` is known) without starting the serving thread; returns self.
+
+        For tests that fork a server process next: forking while a thread runs can deadlock
+        the child, so they bind, fork, then ``start()``.
+        """
         if self._server is not None:
-            raise RuntimeError("The fake Cyclr is already running.")
+            raise RuntimeError("The fake Cyclr is already bound.")
         self._server = _FakeCyclrHTTPServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
+        return self
+
+    def start(self) -> FakeCyclr:
+        """Bind (unless ``bind()`` did) and serve in a daemon thread; returns self."""
+        if self._thread is not None:
+            raise RuntimeError("The fake Cyclr is already running.")
+        if self._server is None:
+            self.bind()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},  # keeps stop() quick
@@ -521,10 +533,10 @@ class FakeCyclr:
         """Stop serving and release the port. Safe to call twice."""
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() would wait forever on a server that never served
+            self._server.shutdown()
             self._thread.join()
+        self._server.server_close()
         self._server = None
         self._thread = None
         self.notifier.join(timeout=15)  # no notification should land after the test that caused it

@@ -9,7 +9,7 @@ from . import messages
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
 from .models import Launch
-from .services import accept_result
+from .services import accept_result, check_owner, check_unexpired, launch_not_found
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +40,12 @@ class LaunchConsumer(AsyncWebsocketConsumer):
     def check_launch(self, user):
         launch = Launch.objects.filter(pk=self.launch_id).first()
         if launch is None:
-            return LaunchRejected("not_found", "There is no such launch. Start again from the Connect button.")
-        if launch.user_id != user.pk:
-            return LaunchRejected("forbidden", "This launch belongs to another user.")
-        if launch.is_expired:
-            return LaunchRejected("expired", "This launch has expired. Close the window and connect again.")
+            return launch_not_found()
+        try:
+            check_owner(launch, user)
+            check_unexpired(launch)
+        except LaunchRejected as exc:
+            return exc
         return None
 
     async def refuse(self, error, close_code):

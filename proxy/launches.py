@@ -79,13 +79,16 @@ def launch_for_result(user, data):
     account_id = data.get("accountId") if isinstance(data, dict) else None
     if not isinstance(account_id, str) or not account_id:
         raise LaunchRejected("not_found", "The result does not say which Cyclr account it is for.")
-    launch = (
-        Launch.objects.filter(user=user, status=Launch.Status.PENDING, cyclr_account_id=account_id.lower(),
-                              expires_at__gt=timezone.now())
-        .order_by("-created_at")
-        .first()
-    )
-    return launch or _no_launch()
+    return newest_open_launch(account_id.lower(), user=user) or _no_launch()
+
+
+def newest_open_launch(cyclr_account_id, *, user=None):
+    """The newest pending, unexpired launch minted for a Cyclr account (and ``user``, if given), or None."""
+    launches = Launch.objects.filter(cyclr_account_id=cyclr_account_id, status=Launch.Status.PENDING,
+                                     expires_at__gt=timezone.now())
+    if user is not None:
+        launches = launches.filter(user=user)
+    return launches.order_by("-created_at").first()
 
 
 def _no_launch():

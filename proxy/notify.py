@@ -15,16 +15,21 @@ def _receiver_name(receiver):
     return f"{getattr(receiver, '__module__', '?')}.{getattr(receiver, '__qualname__', repr(receiver))}"
 
 
+def signal_for(launch, result, reason=None):
+    """``(signal, name, kwargs)``: what a settled launch sends, for ``send_signal`` and for replays."""
+    kwargs = {"launch": launch, "result": result, "source": launch.source}
+    if reason:
+        return signals.install_failed, "install_failed", {**kwargs, "reason": reason}
+    return signals.install_completed, "install_completed", kwargs
+
+
 def send_signal(launch, result, reason=None):
     """Send the launch's signal to every receiver.
 
     A receiver that raises is recorded as a ``ReceiverFailure`` with its traceback; the
     others still run. Returns the failures recorded.
     """
-    signal, name = (signals.install_failed, "install_failed") if reason else (signals.install_completed, "install_completed")
-    kwargs = {"launch": launch, "result": result, "source": launch.source}
-    if reason:
-        kwargs["reason"] = reason
+    signal, name, kwargs = signal_for(launch, result, reason)
     failures = []
     for receiver, response in signal.send_robust(sender=launch.__class__, **kwargs):
         receiver_name = _receiver_name(receiver)

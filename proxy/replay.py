@@ -4,6 +4,7 @@ from django.utils.module_loading import import_string
 
 from .exceptions import ProxyError
 from .models import Launch
+from .notify import signal_for
 from .services import settle_launch
 
 
@@ -16,12 +17,10 @@ def replay_launch(launch, *, client=None) -> str:
         return f"settled as {launch.status}"
     rerun, still_failing = 0, 0
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
+    signal, _, kwargs = signal_for(launch, launch.install_result(), reason)
     for failure in launch.receiver_failures.filter(resolved_at__isnull=True):
-        kwargs = {"sender": Launch, "signal": None, "launch": launch, "result": launch.install_result(), "source": launch.source}
-        if reason:
-            kwargs["reason"] = reason
         try:
-            import_string(failure.receiver)(**kwargs)
+            import_string(failure.receiver)(signal=signal, sender=Launch, **kwargs)
         except Exception as exc:
             still_failing += 1
             failure.error = f"{failure.error}\nreplayed {timezone.now().isoformat()}: {exc!r}"

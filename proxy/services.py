@@ -25,6 +25,21 @@ class Outcome:
     duplicate: bool
 
 
+def launch_not_found():
+    return LaunchRejected("not_found", "There is no such launch. Start again from the Connect button.")
+
+
+def check_owner(launch, user):
+    """``LaunchRejected`` unless ``user`` (when given) owns the launch."""
+    if user is not None and launch.user_id != user.pk:
+        raise LaunchRejected("forbidden", "This launch belongs to another user.")
+
+
+def check_unexpired(launch):
+    if launch.is_expired:
+        raise LaunchRejected("expired", "This launch has expired. Close the window and connect again.")
+
+
 def accept_result(launch_id, data, *, source, user=None, message_id="", client=None) -> Outcome:
     """Take a result claimed for ``launch_id`` from ``source``.
 
@@ -36,17 +51,15 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
         try:
             launch = Launch.objects.select_for_update().get(pk=launch_id)
         except (Launch.DoesNotExist, ValueError):
-            raise LaunchRejected("not_found", "There is no such launch. Start again from the Connect button.") from None
-        if user is not None and launch.user_id != user.pk:
-            raise LaunchRejected("forbidden", "This launch belongs to another user.")
+            raise launch_not_found() from None
+        check_owner(launch, user)
         if launch.status != Launch.Status.PENDING:
             # The same install again (by any path, in any shape): a duplicate, not a conflict.
             if not result.same_install(launch.install_result()):
                 raise LaunchRejected("conflict", "This launch already has a different result.")
             Arrival.objects.create(launch=launch, source=source, message_id=message_id[:64], duplicate=True)
             return Outcome(launch=launch, duplicate=True)
-        if launch.is_expired:
-            raise LaunchRejected("expired", "This launch has expired. Close the window and connect again.")
+        check_unexpired(launch)
         launch.result_raw = data
         launch.result = result.as_json()
         launch.status = Launch.Status.RECEIVED

@@ -37,14 +37,13 @@ import re
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import JsonResponse
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected
-from .launches import unsign_launch_id
+from .launches import newest_open_launch, unsign_launch_id
 from .models import Arrival, Launch, WebhookDelivery
 from .results import InstallResult
 from .services import accept_result
@@ -182,9 +181,7 @@ def launch_for_notification(result):
         for launch in settled:
             if result.same_install(launch.install_result()):
                 return launch
-    launch = (Launch.objects.filter(cyclr_account_id=result.account_id, status=Launch.Status.PENDING,
-                                    expires_at__gt=timezone.now())
-              .order_by("-created_at").first())
+    launch = newest_open_launch(result.account_id)
     if launch is None:
         raise LaunchRejected("not_found", "No open launch was minted for this Cyclr account.")
     return launch

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import requests
 
 from proxy.testing.fake_cyclr import FakeCyclr
+from proxy.testing.fake_cyclr.pages import embed_json
 from proxy.testing.marketplace import install_over_http
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -507,6 +509,153 @@ def test_opener_policy_is_sent_on_html_pages_when_configured(http):
         assert "Cross-Origin-Opener-Policy" not in token.headers
 
 
+# --- timing knobs: coop, complete_delay, instant_complete ----------------------------------------------
+
+
+def test_coop_sends_the_opener_policy_on_every_marketplace_page_and_redirect(http):
+    with FakeCyclr(coop=True, complete_html=CONFIGURED_HTML) as fake:
+        assert fake.coop and fake.opener_policy == "same-origin"
+        install(fake, http, package_id=2, start=True)
+        ui = [r for r in http.seen if not urlsplit(r.url).path.startswith(("/v1.0", "/oauth/"))]
+        assert [urlsplit(r.url).path for r in ui] == [
+            "/account/signinwithtoken", "/launch/marketplace/1", "/launch/marketplace/1/packages/2/install",
+            "/launch/marketplace/1/packages/2/install", "/launch/marketplace/1/complete",
+        ]
+        assert [r.status_code for r in ui] == [302, 200, 200, 303, 200]
+        for response in ui:
+            assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin", response.url
+        for response in http.seen:
+            if urlsplit(response.url).path.startswith(("/v1.0", "/oauth/")):
+                assert "Cross-Origin-Opener-Policy" not in response.headers, response.url
+
+        fake.coop = False  # a knob that can be turned while the fake runs
+        page = http.get(f"{fake.url}/account/signinwithtoken?token=none&returnUrl=%2Flaunch%2Fmarketplace%2F1")
+        assert "Cross-Origin-Opener-Policy" not in page.headers
+        assert fake.opener_policy is None
+
+
+def test_coop_and_another_opener_policy_cannot_both_be_asked_for():
+    with pytest.raises(ValueError, match="same-origin"):
+        FakeCyclr(coop=True, opener_policy="unsafe-none")
+
+
+def _finishing_link(page: requests.Response) -> tuple[str, int]:
+    link = ElementCollector(page.text).one("a", id="continue")
+    return link["href"], int(link["data-delay-ms"])
+
+
+def test_complete_delay_puts_a_finishing_page_between_install_and_launch_complete(http):
+    with FakeCyclr(complete_delay=30) as fake:
+        session = parse_qs(urlsplit(sign_in(fake, http)).query)["session"][0]
+        started = time.monotonic()
+        posted = http.post(
+            f"{fake.url}/launch/marketplace/1/packages/1/install?session={session}",
+            data={"api_key": "k", "start_cycles": "1"}, allow_redirects=False,
+        )
+        assert posted.status_code == 303
+        [record] = fake.installs  # installed now; only the window waits
+        location = urlsplit(posted.headers["Location"])
+        assert location.path == "/launch/marketplace/1/finishing"
+        assert parse_qs(location.query) == {"session": [session], "install": [record["id"]]}
+
+        finishing = http.get(fake.url + posted.headers["Location"])
+        assert time.monotonic() - started < 10, "the delay must pass in the browser, not in a server thread"
+        assert finishing.status_code == 200
+        assert "var result" not in finishing.text
+        href, delay_ms = _finishing_link(finishing)
+        assert delay_ms == 30000
+        assert href == f"/launch/marketplace/1/complete?session={session}&install={record['id']}"
+        assert f"setTimeout(function () {{ location.replace({embed_json(href)}); }}, 30000);" in finishing.text
+        assert f'<meta http-equiv="refresh" content="30;url={href.replace("&", "&amp;")}">' in finishing.text
+
+        complete = http.get(fake.url + href)
+        assert page_result(complete.text)["cycles"][0]["cycleId"] == record["cycles"][0]["cycleId"]
+
+
+def test_complete_delay_is_settable_at_runtime_and_zero_goes_straight_to_launch_complete(fake, http):
+    assert fake.complete_delay == 0
+    fake.complete_delay = 2.5
+    session = parse_qs(urlsplit(sign_in(fake, http)).query)["session"][0]
+    posted = http.post(
+        f"{fake.url}/launch/marketplace/1/packages/1/install?session={session}", data={"api_key": "k"},
+        allow_redirects=False,
+    )
+    finishing = http.get(fake.url + posted.headers["Location"])
+    assert _finishing_link(finishing)[1] == 2500
+    assert 'content="3;url=' in finishing.text  # a meta refresh counts whole seconds: rounded up
+
+    fake.complete_delay = 0
+    assert urlsplit(install(fake, http, package_id=1, start=True).url).path == "/launch/marketplace/1/complete"
+    for bad in (-1, float("nan"), float("inf"), "3", True):
+        with pytest.raises(ValueError):
+            fake.complete_delay = bad
+    assert fake.complete_delay == 0
+
+
+def test_a_finishing_page_is_only_shown_to_its_own_session(http):
+    with FakeCyclr(complete_delay=5) as fake:
+        install(fake, http, package_id=1, start=True)  # the helper follows the 303 to the finishing page
+        install_id = fake.installs[0]["id"]
+        other = parse_qs(urlsplit(sign_in(fake, http, "acct-2")).query)["session"][0]
+        response = http.get(f"{fake.url}/launch/marketplace/1/finishing?session={other}&install={install_id}")
+        assert response.status_code == 404
+        assert 'id="continue"' not in response.text
+        assert http.get(f"{fake.url}/launch/marketplace/1/finishing?session=forged").status_code == 403
+
+
+def test_install_over_http_goes_through_a_finishing_page(http):
+    with FakeCyclr(complete_delay=30) as fake:
+        result = install_over_http(mint(fake, http).json()["MarketplaceUrl"], package_id=2)
+        [record] = fake.installs
+        assert result["marketplacePackageId"] == 2
+        assert [c["cycleId"] for c in result["cycles"]] == [c["cycleId"] for c in record["cycles"]]
+
+
+def test_instant_complete_signs_in_straight_to_launch_complete_of_a_default_install(http):
+    with FakeCyclr(instant_complete=True, complete_html=CONFIGURED_HTML) as fake:
+        minted = mint(fake, http, "acct-1", CompleteParameter="signed-launch-9").json()
+        signed_in = http.get(minted["MarketplaceUrl"], allow_redirects=False)
+        assert signed_in.status_code == 302
+        [record] = fake.installs
+        location = urlsplit(signed_in.headers["Location"])
+        assert location.path == "/launch/marketplace/1/complete"
+        assert parse_qs(location.query)["install"] == [record["id"]]
+        assert record["package_id"] == 1 and record["complete_parameter"] == "signed-launch-9"
+
+        complete = http.get(fake.url + signed_in.headers["Location"])
+        result = page_result(complete.text)
+        assert result["errors"] == [] and [c["status"] for c in result["cycles"]] == ["Active"]
+        assert '<div id="configured-complete">' in complete.text
+
+        again = http.get(minted["MarketplaceUrl"], allow_redirects=False)
+        assert again.status_code == 403  # still single-use: no second install
+        assert len(fake.installs) == 1
+
+        fake.instant_complete = False
+        assert urlsplit(sign_in(fake, http)).path == "/launch/marketplace/1"
+        assert len(fake.installs) == 1
+
+
+def test_instant_complete_with_a_delay_shows_the_finishing_page_first_and_notifies(receiver, http):
+    with FakeCyclr(instant_complete=True, complete_delay=4, notification_url=receiver.url) as fake:
+        signed_in = http.get(mint(fake, http).json()["MarketplaceUrl"], allow_redirects=False)
+        assert urlsplit(signed_in.headers["Location"]).path == "/launch/marketplace/1/finishing"
+        href, delay_ms = _finishing_link(http.get(fake.url + signed_in.headers["Location"]))
+        assert delay_ms == 4000
+        [record] = fake.installs
+        assert receiver.wait_for(1), "the notification is sent at install time, before Launch Complete shows"
+        assert receiver.received[0]["body"]["MarketplaceInstallDetails"][0]["CycleId"] == record["cycles"][0]["cycleId"]
+        result = page_result(http.get(fake.url + href).text)
+        assert result["cycles"][0]["cycleId"] == record["cycles"][0]["cycleId"]
+
+
+def test_install_over_http_returns_an_instant_install(http):
+    with FakeCyclr(instant_complete=True) as fake:
+        result = install_over_http(mint(fake, http).json()["MarketplaceUrl"], package_id=2)
+        [record] = fake.installs
+        assert record["package_id"] == 1 == result["marketplacePackageId"]
+
+
 # --- cycles through the API ----------------------------------------------------------------------------
 
 
@@ -832,3 +981,44 @@ def test_a_bound_fake_knows_its_url_serves_only_once_started_and_stops_either_wa
         assert requests.post(f"{fake.url}/oauth/token", data={}, timeout=5).status_code == 401
     finally:
         fake.stop()
+
+
+def test_cli_timing_knobs_coop_delay_and_instant_complete():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proxy.testing.fake_cyclr", "--port", "0", "--coop", "--complete-delay", "1.5",
+         "--instant-complete"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        url = re.fullmatch(r"Fake Cyclr listening on (http://127\.0\.0\.1:\d+)\n", process.stdout.readline()).group(1)
+        token = requests.post(
+            f"{url}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "demo-secret"},
+        ).json()["access_token"]
+        minted = requests.post(
+            f"{url}/v1.0/accounts/acct-1/marketplace", json={"MarketplaceId": 1},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        signed_in = requests.get(minted["MarketplaceUrl"], allow_redirects=False)
+        assert signed_in.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert urlsplit(signed_in.headers["Location"]).path == "/launch/marketplace/1/finishing"
+        finishing = requests.get(url + signed_in.headers["Location"])
+        assert finishing.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert _finishing_link(finishing)[1] == 1500
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+
+
+@pytest.mark.parametrize(
+    "arguments", [["--complete-delay", "-1"], ["--complete-delay", "nan"], ["--coop", "--opener-policy", "unsafe-none"]]
+)
+def test_cli_refuses_bad_timing_knobs(arguments):
+    finished = subprocess.run(
+        [sys.executable, "-m", "proxy.testing.fake_cyclr", "--port", "0", *arguments],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=20,
+    )
+    assert finished.returncode == 2
+    assert "Traceback" not in finished.stderr
+    assert "--coop" in finished.stderr or "--complete-delay" in finished.stderr

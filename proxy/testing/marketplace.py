@@ -2,7 +2,9 @@
 
 ``install_over_http(marketplace_url, ...)`` follows the minted URL, picks a package,
 authenticates its connector and returns the ``result`` object that the Launch Complete page
-defines: a real result from a real (fake) Cyclr, without a browser.
+defines: a real result from a real (fake) Cyclr, without a browser. A fake with ``complete_delay``
+shows a "finishing" page first: this follows its Continue link at once (no browser waits here).
+A fake with ``instant_complete`` shows Launch Complete on sign-in: its result is returned as is.
 """
 import json
 import re
@@ -11,12 +13,31 @@ from urllib.parse import urljoin
 import requests
 
 RESULT = re.compile(r"var result = (\{.*?\});\s*</script>", re.S)
+CONTINUE = re.compile(r'<a id="continue" href="([^"]+)"')
+
+
+def _launch_complete(http, page):
+    """The Launch Complete page of ``page``: itself, or the one its "finishing" interstitial leads to."""
+    moving_on = CONTINUE.search(page.text)
+    if moving_on:
+        page = http.get(urljoin(page.url, moving_on.group(1).replace("&amp;", "&")), timeout=10)
+        page.raise_for_status()
+    return page
+
+
+def _result_of(page):
+    found = RESULT.search(page.text)
+    if not found:
+        raise AssertionError(f"The Launch Complete page at {page.url} defines no result")
+    return json.loads(found.group(1))
 
 
 def install_over_http(marketplace_url, *, package_id=1, api_key="demo-key", start_cycles=True, session=None):
     http = session or requests.Session()
-    listing = http.get(marketplace_url, timeout=10)
+    listing = _launch_complete(http, http.get(marketplace_url, timeout=10))
     listing.raise_for_status()
+    if RESULT.search(listing.text):  # an instant Marketplace: already installed on sign-in
+        return _result_of(listing)
     match = re.search(rf'data-package-id="{package_id}".*?href="([^"]+)"', listing.text, re.S)
     if not match:
         raise AssertionError(f"Package {package_id} is not on the Marketplace page {listing.url}")
@@ -28,7 +49,4 @@ def install_over_http(marketplace_url, *, package_id=1, api_key="demo-key", star
         data["start_cycles"] = "1"
     complete = http.post(form_url, data=data, timeout=10)
     complete.raise_for_status()
-    found = RESULT.search(complete.text)
-    if not found:
-        raise AssertionError(f"The Launch Complete page at {complete.url} defines no result")
-    return json.loads(found.group(1))
+    return _result_of(_launch_complete(http, complete))

@@ -33,6 +33,18 @@ def _parser() -> argparse.ArgumentParser:
         help="file holding the Launch Complete HTML (the snippet from `manage.py proxy_snippet`)",
     )
     parser.add_argument("--opener-policy", help="Cross-Origin-Opener-Policy for HTML pages, e.g. same-origin")
+    parser.add_argument(
+        "--coop", action="store_true",
+        help="send Cross-Origin-Opener-Policy: same-origin on the Marketplace pages (as --opener-policy same-origin)",
+    )
+    parser.add_argument(
+        "--complete-delay", type=float, default=0, metavar="SECONDS",
+        help="show a 'finishing' page for SECONDS between the install and the Launch Complete page (default: 0)",
+    )
+    parser.add_argument(
+        "--instant-complete", action="store_true",
+        help="signing in installs package 1 at once and shows its Launch Complete page",
+    )
     parser.add_argument("--token-expires-in", type=int, default=1209599, help="access token lifetime in seconds")
     parser.add_argument("--marketplace-url-ttl", type=int, default=300, help="Marketplace URL lifetime in seconds")
     parser.add_argument(
@@ -52,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             complete_html = args.complete_html_file.read_text(encoding="utf-8")
         except OSError as error:
             parser.error(f"cannot read --complete-html-file: {error}")
+    if args.coop and args.opener_policy not in (None, "same-origin"):
+        parser.error("--coop sends same-origin: leave out --opener-policy or make it same-origin")
+    if not args.complete_delay >= 0 or args.complete_delay == float("inf"):
+        parser.error("--complete-delay must be a number of seconds, 0 or more")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s fake-cyclr %(message)s")
 
     fake = FakeCyclr(
@@ -66,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         opener_policy=args.opener_policy,
         public_host=args.public_host,
         notification_url=args.notification_url,
+        coop=args.coop,
+        complete_delay=args.complete_delay,
+        instant_complete=args.instant_complete,
     )
     try:
         fake.start()

@@ -8,6 +8,7 @@ session id in the query string: the pages run in a cross-site iframe, where cook
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 from urllib.parse import urlencode
 
@@ -140,6 +141,25 @@ def install_form_page(
         f'<p><a id="back-to-marketplace" href="{escape(back)}">Back to the Marketplace</a></p>'
     )
     return _page(f"Install {package.name}", body)
+
+
+def finishing_page(*, next_url: str, delay: float) -> str:
+    """The interstitial of a slow Marketplace: moves on to `next_url` (same origin) after `delay` seconds.
+
+    A script does the waiting (a meta refresh counts whole seconds only); without scripts the meta
+    refresh does it, and the link lets a person (or a test over plain HTTP) go on at once.
+    """
+    milliseconds = round(delay * 1000)
+    head = (
+        f'<noscript><meta http-equiv="refresh" content="{math.ceil(delay)};url={escape(next_url)}"></noscript>\n'
+        f"<script>setTimeout(function () {{ location.replace({embed_json(next_url)}); }}, {milliseconds});</script>\n"
+    )
+    body = (
+        '<h1 id="finishing-install">Finishing the installation</h1>\n'
+        f'<p>This takes a few seconds. <a id="continue" href="{escape(next_url)}" '
+        f'data-delay-ms="{milliseconds}">Continue</a></p>'
+    )
+    return _page("Finishing the installation", body, head=head)
 
 
 def complete_page(*, result: dict, complete_html: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ _MAX_DRAIN_BYTES = 8 * MAX_BODY_BYTES
 DENIED = "Authorization has been denied for this request."
 # Exactly a Marketplace page path: no scheme, no host, no `//`, no dot segments, no query.
 _RETURN_URL = re.compile(r"/launch/marketplace/([0-9]{1,9})")
+# What `instant_complete` installs: the first package, started.
+INSTANT_PACKAGE_ID = 1
 
 
 # --- requests and responses -----------------------------------------------------------------------
@@ -241,6 +244,9 @@ def sign_in_with_token(fake: FakeCyclr, request: Request) -> Response:
     session = fake.state.redeem_marketplace_token(request.query.get("token", ""))
     if session is None:
         raise page_error(403, pages.link_expired_page())
+    if fake.instant_complete:
+        # A Marketplace that completes at once: the Launch Complete page is the first page the window shows.
+        return _finish_install(fake, session, PACKAGES[INSTANT_PACKAGE_ID], start=True, status=302)
     return redirect(302, pages.link(return_url, session=session.id))
 
 
@@ -297,20 +303,45 @@ def install_package(fake: FakeCyclr, request: Request) -> Response:
             ),
         )
     # The API key itself is not kept: it stands for a connector secret.
+    return _finish_install(fake, session, package, start=start, status=303)
+
+
+def _finish_install(fake: FakeCyclr, session: Session, package: Package, *, start: bool, status: int) -> Response:
+    """Record the install, notify the host in the background, and send the window on to Launch Complete.
+
+    With a `complete_delay`, the window goes to the "finishing" page first, which moves on by itself:
+    the delay passes in the browser, never in a server thread.
+    """
     install = fake.state.install_package(session=session, package=package, start=start, base_url=fake.url)
     if fake.notification_url:
         fake.notifier.send_in_background(marketplace_notification(install))
+    step = "finishing" if fake.complete_delay > 0 else "complete"
+    return redirect(
+        status,
+        pages.link(f"/launch/marketplace/{session.marketplace_id}/{step}", session=session.id, install=install["id"]),
+    )
+
+
+def _own_install(fake: FakeCyclr, request: Request, session: Session) -> dict:
+    install = fake.state.get_install(request.query.get("install", ""))
+    if install is None or install["session_id"] != session.id:
+        raise page_error(404, pages.not_found_page("This installation"))
+    return install
+
+
+def show_finishing(fake: FakeCyclr, request: Request) -> Response:
+    """The interstitial of a slow Marketplace: it moves on to Launch Complete after `complete_delay` seconds."""
+    session = _session(fake, request)
+    install = _own_install(fake, request, session)
     complete = pages.link(
         f"/launch/marketplace/{session.marketplace_id}/complete", session=session.id, install=install["id"]
     )
-    return redirect(303, complete)
+    return html_response(200, pages.finishing_page(next_url=complete, delay=fake.complete_delay))
 
 
 def show_complete(fake: FakeCyclr, request: Request) -> Response:
     session = _session(fake, request)
-    install = fake.state.get_install(request.query.get("install", ""))
-    if install is None or install["session_id"] != session.id:
-        raise page_error(404, pages.not_found_page("This installation"))
+    install = _own_install(fake, request, session)
     return html_response(
         200, pages.complete_page(result=marketplace_result(install), complete_html=fake.state.complete_html)
     )
@@ -336,6 +367,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
         ("GET", _MARKETPLACE, show_marketplace),
         ("GET", _INSTALL, show_install_form),
         ("POST", _INSTALL, install_package),
+        ("GET", _MARKETPLACE + "/finishing", show_finishing),
         ("GET", _MARKETPLACE + "/complete", show_complete),
     )
 ]
@@ -387,7 +419,10 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
             response = endpoint(fake, request)
         except HttpError as error:
             response = error.response
-        self._send(response, fake.opener_policy)
+        # The policy covers the Marketplace's own navigations too (the sign-in and install redirects), as a
+        # COOP-sending Marketplace does; never the Partner API or webhook calls, which no window loads.
+        marketplace_ui = not path.startswith(("/v1.0", "/oauth/", "/api/"))
+        self._send(response, fake.opener_policy, marketplace_ui)
 
     def _read_body(self) -> bytes:
         raw_length = self.headers.get("Content-Length", "0").strip() or "0"
@@ -415,12 +450,13 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
         if scheme.lower() != "bearer" or not fake.state.access_token_is_valid(token.strip()):
             raise api_error(401, DENIED)
 
-    def _send(self, response: Response, opener_policy: str | None) -> None:
+    def _send(self, response: Response, opener_policy: str | None, marketplace_ui: bool) -> None:
         self.send_response(response.status)
+        is_html = (response.content_type or "").startswith("text/html")
+        if opener_policy and (is_html or marketplace_ui):
+            self.send_header("Cross-Origin-Opener-Policy", opener_policy)
         if response.content_type:
             self.send_header("Content-Type", response.content_type)
-            if opener_policy and response.content_type.startswith("text/html"):
-                self.send_header("Cross-Origin-Opener-Policy", opener_policy)
         for name, value in response.headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
@@ -468,6 +504,18 @@ class FakeCyclr:
     Notification URL": after each install the fake POSTs Cyclr's PascalCase webhook body there from a
     background thread, as Cyclr does, racing the browser's result. `send_notification` sends one on
     demand; `notifications` records every attempt.
+
+    Knobs for the timing of the Marketplace window (constructor options, also settable at any time as
+    attributes, and `--coop`, `--complete-delay`, `--instant-complete` on the command line):
+
+    - `coop=True`: the Marketplace pages (sign-in, Marketplace, install form, Launch Complete, their
+      redirects) send `Cross-Origin-Opener-Policy: same-origin`, which severs a popup from its opener.
+      The same as `opener_policy="same-origin"`.
+    - `complete_delay=<seconds>`: after the install (or the instant sign-in) the window shows a
+      "finishing" page that moves on to Launch Complete after that many seconds (in the browser; no
+      server thread waits). 0, the default, goes straight there.
+    - `instant_complete=True`: signing in with the token installs package 1 (started) at once and goes
+      straight to its Launch Complete page, so its snippet posts as early as a page can.
     """
 
     def __init__(
@@ -484,11 +532,18 @@ class FakeCyclr:
         clock: Callable[[], datetime] | None = None,
         public_host: str | None = None,
         notification_url: str | None = None,
+        coop: bool = False,
+        complete_delay: float = 0,
+        instant_complete: bool = False,
     ) -> None:
+        if coop and opener_policy not in (None, "same-origin"):
+            raise ValueError(f"coop=True means opener_policy='same-origin', not {opener_policy!r}.")
         self.host = host
         self.port = port
         self.public_host = public_host
-        self.opener_policy = opener_policy
+        self.opener_policy = "same-origin" if coop else opener_policy
+        self.complete_delay = complete_delay
+        self.instant_complete = bool(instant_complete)
         self.state = FakeCyclrState(
             client_id=client_id,
             client_secret=client_secret,
@@ -561,6 +616,26 @@ class FakeCyclr:
     def origin(self) -> str:
         """Same as `url`: the Marketplace origin a host must allow."""
         return self.url
+
+    @property
+    def coop(self) -> bool:
+        """True when the Marketplace pages send `Cross-Origin-Opener-Policy: same-origin`."""
+        return self.opener_policy == "same-origin"
+
+    @coop.setter
+    def coop(self, value: bool) -> None:
+        self.opener_policy = "same-origin" if value else None
+
+    @property
+    def complete_delay(self) -> float:
+        """Seconds the "finishing" page waits before Launch Complete (0: none)."""
+        return self._complete_delay
+
+    @complete_delay.setter
+    def complete_delay(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"complete_delay must be a number of seconds, 0 or more, not {seconds!r}.")
+        self._complete_delay = float(seconds)
 
     def set_complete_html(self, html: str | None) -> None:
         """Set the console's Launch Complete HTML (None: the built-in placeholder)."""

@@ -16,6 +16,9 @@ DEFAULTS = {
     "CLIENT_SECRET": "",
     # The Marketplace to open (an int from the Cyclr console).
     "MARKETPLACE_ID": None,
+    # The Marketplace ids ``?marketplace=<id>`` may name; MARKETPLACE_ID is always one of them.
+    # None: MARKETPLACE_ID only.
+    "MARKETPLACE_IDS": None,
     # Exact origins ("https://acme-h.cyclr.com") allowed to post results to the proxy page.
     "MARKETPLACE_ORIGINS": [],
     # This site's own origins, baked into the Launch Complete snippet.
@@ -32,9 +35,21 @@ DEFAULTS = {
     "MAX_RESULT_BYTES": 64 * 1024,
     # Seconds to wait for Cyclr's API (connect, read).
     "API_TIMEOUT": (5, 15),
+    # Per-user limits (proxy.limits): (count, seconds) for launches, deliveries and frames, a count of
+    # open sockets; None turns one off. A partial dict changes only the limits it names.
+    "LIMITS": {
+        "launches": (20, 60),    # proxy:launch loads, each one a Cyclr API call
+        "deliveries": (30, 60),  # results sent over the socket or POSTed to proxy:result / proxy:complete
+        "frames": (60, 10),      # WebSocket frames of any kind, garbage included
+        "sockets": 30,           # WebSockets open at once
+    },
+    # The Django cache alias the limits count in: share it (Redis, Memcached) across server processes.
+    "LIMITS_CACHE": "default",
 }
 
 IMPORT_STRINGS = {"ACCOUNT_RESOLVER"}
+# Dict settings whose user value is merged over the default, key by key.
+MERGED_DICTS = {"LIMITS"}
 
 
 class ProxySettings:
@@ -54,6 +69,8 @@ class ProxySettings:
             value = self.user_settings.get(name, DEFAULTS[name])
             if name in IMPORT_STRINGS and isinstance(value, str):
                 value = import_string(value)
+            if name in MERGED_DICTS and isinstance(value, dict):
+                value = {**DEFAULTS[name], **value}
             self._cache[name] = value
         return self._cache[name]
 

@@ -5,7 +5,7 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import messages
+from . import limits, messages
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
 from .models import Launch
@@ -18,7 +18,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_REJECTED = 4403
 
 
-class LaunchConsumer(AsyncWebsocketConsumer):
+class LaunchConsumer(limits.SocketLimits, AsyncWebsocketConsumer):
     """``ws/proxy/launches/<uuid>/``: the proxy page sends the result; the server acks it.
 
     Only the launch's owner may connect. Every refused message gets an ``error`` frame
@@ -72,6 +72,7 @@ class LaunchConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def take_result(self, message):
+        limits.count(limits.DELIVERIES, self.scope["user"])  # RateLimited: an error frame, nothing written
         return accept_result(self.launch_id, message["result"], source="socket", user=self.scope["user"], message_id=message["id"])
 
 
@@ -91,7 +92,7 @@ def parse_result_message(text):
     return message
 
 
-class EventsConsumer(AsyncWebsocketConsumer):
+class EventsConsumer(limits.SocketLimits, AsyncWebsocketConsumer):
     """``ws/proxy/events/``: pushes the signed-in user's settled launches to their pages."""
 
     async def connect(self):

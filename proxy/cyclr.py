@@ -79,6 +79,7 @@ class CyclrClient:
 
         ``inline_oauth`` stays False when the Marketplace is framed: connector OAuth must then
         open a window of its own. At top level (redirect mode) it can run in place.
+        A Marketplace id Cyclr does not know is ``CyclrAPIError`` with code ``marketplace_not_found``.
         """
         body = {
             "MarketplaceId": marketplace_id,
@@ -88,7 +89,12 @@ class CyclrClient:
             "InlineOAuth": inline_oauth,
             "CompleteParameter": complete_parameter,
         }
-        data = self.call("POST", f"/v1.0/accounts/{quote(account_api_id, safe='')}/marketplace", json=body)
+        try:
+            data = self.call("POST", f"/v1.0/accounts/{quote(account_api_id, safe='')}/marketplace", json=body)
+        except CyclrAPIError as exc:
+            if exc.status == 404:  # Cyclr creates unknown accounts, so it is the Marketplace it does not know
+                raise CyclrAPIError("marketplace_not_found", exc.message, status=404) from None
+            raise
         if not isinstance(data, dict) or not data.get("MarketplaceUrl"):
             raise CyclrAPIError("cyclr_bad_response", "Cyclr answered the Marketplace request without a MarketplaceUrl.")
         return MarketplaceURL(url=data["MarketplaceUrl"], account_id=str(data.get("AccountId") or ""),

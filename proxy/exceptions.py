@@ -34,3 +34,20 @@ class CyclrAPIError(ProxyError):
     def __init__(self, code=None, message="", status=None):
         self.status = status
         super().__init__(code, message)
+
+
+class RateLimited(ProxyError):
+    """A user went past one of the per-user limits (``proxy.limits``): nothing was done or written.
+
+    ``limit`` names the limit (``launches``, ``deliveries``, ``frames``, ``sockets``); ``retry_after``
+    is the number of seconds until it allows one more, or None when that depends on the user
+    (open sockets free up as they close). Answered with HTTP 429 and ``Retry-After``, or an error
+    frame and close code 4429 on a socket.
+    """
+
+    code = "rate_limited"
+
+    def __init__(self, message="", *, limit, retry_after=None):
+        self.limit = limit
+        self.retry_after = retry_after
+        super().__init__(None, message)

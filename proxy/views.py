@@ -12,10 +12,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import messages
+from . import limits, messages
 from .conf import proxy_settings
 from .consumers import parse_result_message
-from .exceptions import CyclrAPIError, InvalidResult, LaunchRejected, ProxyError
+from .exceptions import CyclrAPIError, InvalidResult, LaunchRejected, ProxyError, RateLimited
 from .launches import launch_for_result, open_launch
 from .models import Launch
 from .services import accept_result
@@ -23,7 +23,8 @@ from .services import accept_result
 logger = logging.getLogger(__name__)
 
 MARKETPLACE_ID = re.compile(r"[0-9]{1,9}")
-HTTP_STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "expired": 410, "too_large": 413}
+HTTP_STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "expired": 410, "too_large": 413,
+               "rate_limited": 429}
 
 
 def page_csp(nonce, *, frame_src="'none'", connect_src="'none'", frame_ancestors="'none'"):
@@ -69,11 +70,19 @@ def launch(request):
                 "title": "Unknown Marketplace", "message": "The marketplace parameter must be a Marketplace id (a number).",
             }, status=400)
         marketplace_id = int(marketplace_id)
+        if marketplace_id not in offered_marketplace_ids():
+            return marketplace_not_offered_page(request, marketplace_id)
+    refused = launch_limit_page(request)
+    if refused is not None:
+        return refused
     try:
         launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
         logger.error("Could not open the Marketplace: %s", exc.message)
-        if isinstance(exc, CyclrAPIError):
+        if exc.code == "marketplace_not_found":  # a wrong id in the settings: waiting will not fix it
+            message, status = (f"Cyclr does not know Marketplace {marketplace_id or proxy_settings.MARKETPLACE_ID}. "
+                               "Please tell the site's administrator: the Marketplace id in its settings is wrong."), 502
+        elif isinstance(exc, CyclrAPIError):
             message, status = "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute.", 502
         else:  # the details are in the server log, for the administrator
             message, status = "This site is not set up for the Marketplace yet. Please tell the site's administrator.", 500
@@ -100,6 +109,41 @@ def launch(request):
             "csrfToken": get_token(request),
         },
     }, csp)
+
+
+def offered_marketplace_ids():
+    """The Marketplace ids ``?marketplace=`` may name: ``MARKETPLACE_IDS`` and always ``MARKETPLACE_ID``."""
+    return {*(proxy_settings.MARKETPLACE_IDS or ()), proxy_settings.MARKETPLACE_ID}
+
+
+def marketplace_not_offered_page(request, marketplace_id):
+    """400 for a Marketplace id off the allow-list, before any call to Cyclr."""
+    return render(request, "proxy/launch_error.html", {
+        "title": "This Marketplace is not offered here",
+        "message": f"Marketplace {marketplace_id} is not one this site offers. "
+                   "Start again from the site's Connect button.",
+        "code": "marketplace_not_offered",
+    }, status=400)
+
+
+def launch_limit_page(request):
+    """The 429 page when the user has launched too often (each launch is a Cyclr API call), else None."""
+    try:
+        limits.count(limits.LAUNCHES, request.user)
+    except RateLimited as exc:
+        response = render(request, "proxy/launch_error.html", {
+            "title": "Too many launches", "message": exc.message, "code": exc.code,
+        }, status=HTTP_STATUS[exc.code])
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return None
+
+
+def rate_limited_response(exc, message_id=None):
+    """429 JSON for the delivery doors, with ``Retry-After``."""
+    response = JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS[exc.code])
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def redirect_page(request, launch, marketplace_url, nonce):
@@ -157,10 +201,13 @@ def deliver_over_http(request, find_launch):
     """Read the message, find its launch with ``find_launch(result)``, accept it; answer as the socket does."""
     message_id = None
     try:
+        limits.count(limits.DELIVERIES, request.user)  # before the body is read: every POST costs
         message = read_result_message(request)
         message_id = message["id"]
         launch_id = find_launch(message["result"])
         outcome = accept_result(launch_id, message["result"], source="http", user=request.user, message_id=message_id)
+    except RateLimited as exc:
+        return rate_limited_response(exc, message_id)
     except (InvalidResult, LaunchRejected) as exc:
         return JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS.get(exc.code, 400))
     except ProxyError as exc:

@@ -98,3 +98,14 @@ def completed_receiver():
     signals.install_completed.connect(handler, dispatch_uid="test-completed-receiver")
     yield handler
     signals.install_completed.disconnect(dispatch_uid="test-completed-receiver")
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits():
+    """Each test starts with no per-user counts (proxy.limits): user ids repeat from test to test,
+    and the cache outlives them."""
+    from django.core.cache import caches
+
+    from proxy.conf import proxy_settings
+
+    caches[proxy_settings.LIMITS_CACHE].clear()

@@ -158,11 +158,11 @@ def test_the_minted_url_works_once(cyclr):
     assert http.get(minted.url, timeout=10).status_code == 403  # single use, as Cyclr's
 
 
-def test_an_unknown_marketplace_is_a_404_error(cyclr):
+def test_an_unknown_marketplace_is_a_404_marketplace_not_found_error(cyclr):
     with pytest.raises(CyclrAPIError) as caught:
         mint(CyclrClient(), marketplace_id=99)
     error = caught.value
-    assert error.status == 404 and error.code == "cyclr_api_error"
+    assert error.status == 404 and error.code == "marketplace_not_found"
     assert "Marketplace 99 was not found." in error.message
     assert cyclr.marketplace_requests == []
 

@@ -110,3 +110,90 @@ def check_proxy_settings(app_configs=None, **kwargs):
                                     hint="Use channels_redis (set REDIS_URL) when running more than one server process.",
                                     id="proxy.W002"))
     return messages
+
+
+# --- Per-user limits and the Marketplace allow-list (proxy.limits, proxy.views.launch) ------------------
+
+# Backends whose counts one process cannot share with another.
+PER_PROCESS_CACHES = {"django.core.cache.backends.locmem.LocMemCache"}
+# Backends that cannot count at all (DummyCache), or not atomically: their incr is a get and a set,
+# which also resets the window's timeout.
+UNCOUNTING_CACHES = {
+    "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.db.DatabaseCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+}
+
+
+def _is_positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _limit_problem(name, value):
+    """Why one LIMITS entry is unusable, or None."""
+    from .limits import COUNTED, SOCKETS
+
+    if value is None:
+        return None
+    if name == SOCKETS:
+        return None if _is_positive_int(value) else "must be a positive whole number of sockets, or None"
+    if name in COUNTED:
+        good = isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_positive_int(v) for v in value)
+        return None if good else "must be (count, seconds), two positive whole numbers, or None"
+    return "is not a limit the kit has"
+
+
+@register(Tags.security, Tags.caches, "proxy")
+def check_limits(app_configs=None, **kwargs):
+    """proxy.E010 for an unusable LIMITS, E011 for a LIMITS_CACHE that is not configured,
+    W005 for counts kept per process, W006 for a cache that cannot count."""
+    from .conf import DEFAULTS
+
+    user = proxy_settings.user_settings
+    if not isinstance(user, dict):
+        return []  # proxy.E001 says so
+    limits = user.get("LIMITS", {})
+    if not isinstance(limits, dict):
+        return [_error("E010", f"{SETTING_NAME}['LIMITS'] must be a dict.",
+                       "For example {'launches': (20, 60), 'deliveries': (30, 60), 'frames': (60, 10), 'sockets': 30}.")]
+    messages = [
+        _error("E010", f"{SETTING_NAME}['LIMITS'][{name!r}] {problem}.",
+               "Limits are launches, deliveries and frames as (count, seconds), and sockets as a count; "
+               "None turns one off. See the README's Limits section.")
+        for name, value in limits.items()
+        if (problem := _limit_problem(name, value))
+    ]
+    alias = user.get("LIMITS_CACHE", "default")
+    caches_setting = getattr(settings, "CACHES", {})
+    if not isinstance(alias, str) or alias not in caches_setting:
+        messages.append(_error("E011", f"{SETTING_NAME}['LIMITS_CACHE'] is {alias!r}, which is not in settings.CACHES.",
+                               f"Name one of: {', '.join(map(repr, caches_setting)) or 'none is configured'}."))
+        return messages
+    if all(value is None for value in {**DEFAULTS["LIMITS"], **limits}.values()):
+        return messages  # nothing is counted
+    backend = caches_setting[alias].get("BACKEND", "")
+    if backend in UNCOUNTING_CACHES:
+        messages.append(Warning(f"The limits' cache {alias!r} ({backend.rsplit('.', 1)[-1]}) cannot count atomically, "
+                                "so the per-user limits do not hold.",
+                                hint="Point LIMITS_CACHE at a Redis or Memcached cache (or LocMemCache for one process).",
+                                id="proxy.W006"))
+    elif backend in PER_PROCESS_CACHES and not settings.DEBUG:
+        messages.append(Warning(f"The limits' cache {alias!r} is LocMemCache: each server process counts on its own, "
+                                "so a user gets each limit once per process.",
+                                hint="Point LIMITS_CACHE at a cache the processes share, such as "
+                                     "django.core.cache.backends.redis.RedisCache.",
+                                id="proxy.W005"))
+    return messages
+
+
+@register(Tags.security, "proxy")
+def check_marketplace_ids(app_configs=None, **kwargs):
+    """proxy.E012 for a MARKETPLACE_IDS that is not a list of Marketplace ids."""
+    user = proxy_settings.user_settings
+    value = user.get("MARKETPLACE_IDS") if isinstance(user, dict) else None
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)) or not all(_is_positive_int(v) for v in value):
+        return [_error("E012", f"{SETTING_NAME}['MARKETPLACE_IDS'] must be a list of Marketplace ids (positive integers).",
+                       "List the ids ?marketplace=<id> may open, such as [1, 2]; MARKETPLACE_ID is always allowed.")]
+    return []

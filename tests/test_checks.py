@@ -5,7 +5,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from proxy.accounts import user_account
-from proxy.checks import check_proxy_settings
+from proxy.checks import check_limits, check_marketplace_ids, check_proxy_settings
 from proxy.conf import DEFAULTS, proxy_settings
 
 GOOD = {
@@ -21,6 +21,7 @@ GOOD = {
     "WEBHOOK_SECRET": "whsec-0123456789abcdef",
     "MAX_RESULT_BYTES": 65536,
 }
+REDIS_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/1"}}
 REDIS_LAYER = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]}}}
 
 not_a_callable = "a module attribute that is not callable"
@@ -28,9 +29,10 @@ not_a_callable = "a module attribute that is not callable"
 
 @pytest.fixture
 def production(settings):
-    """A production-like site: DEBUG off, a cross-process channel layer, a good CYCLR_PROXY."""
+    """A production-like site: DEBUG off, a cross-process channel layer and cache, a good CYCLR_PROXY."""
     settings.DEBUG = False
     settings.CHANNEL_LAYERS = REDIS_LAYER
+    settings.CACHES = REDIS_CACHE
     settings.CYCLR_PROXY = dict(GOOD)
     return settings
 
@@ -291,3 +293,80 @@ def test_an_unknown_setting_name_raises_attribute_error(production):
     with pytest.raises(AttributeError, match="NOT_A_SETTING"):
         proxy_settings.NOT_A_SETTING
     assert not hasattr(proxy_settings, "api_url")  # names are exact
+
+
+# --- Per-user limits and the Marketplace allow-list ---------------------------------------------------
+
+LOCMEM_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def limit_messages(settings, **overrides):
+    settings.CYCLR_PROXY = {**GOOD, **overrides}
+    return check_limits() + check_marketplace_ids()
+
+
+def limit_ids(settings, **overrides):
+    return [message.id for message in limit_messages(settings, **overrides)]
+
+
+def test_explicit_limits_and_marketplace_ids_give_no_messages(production):
+    assert limit_ids(production, LIMITS={"launches": (5, 60), "deliveries": [10, 60], "frames": None, "sockets": 3},
+                     MARKETPLACE_IDS=[7, 8], LIMITS_CACHE="default") == []
+
+
+@pytest.mark.parametrize("value", [None, [], "10/m", {"launches": (0, 60)}, {"launches": "10/m"}, {"launches": (10,)},
+                                   {"deliveries": (True, 60)}, {"frames": (10, 1.5)}, {"sockets": 0}, {"sockets": (1, 2)},
+                                   {"logins": (1, 60)}])
+def test_an_unusable_limit_is_E010(production, value):
+    assert limit_ids(production, LIMITS=value) == ["proxy.E010"]
+
+
+def test_each_unusable_limit_is_named(production):
+    assert [m.msg for m in limit_messages(production, LIMITS={"launches": "10/m", "sockets": -1})] == [
+        "CYCLR_PROXY['LIMITS']['launches'] must be (count, seconds), two positive whole numbers, or None.",
+        "CYCLR_PROXY['LIMITS']['sockets'] must be a positive whole number of sockets, or None.",
+    ]
+
+
+@pytest.mark.parametrize("alias", ["limits", None, 1])
+def test_a_limits_cache_that_is_not_configured_is_E011(production, alias):
+    (message,) = limit_messages(production, LIMITS_CACHE=alias)
+    assert message.id == "proxy.E011" and "'default'" in message.hint
+
+
+def test_a_per_process_cache_without_debug_is_W005(production):
+    production.CACHES = LOCMEM_CACHE
+    (message,) = limit_messages(production)
+    assert message.id == "proxy.W005" and "RedisCache" in message.hint
+
+
+def test_a_per_process_cache_is_fine_with_debug_or_with_every_limit_off(production):
+    production.CACHES = LOCMEM_CACHE
+    assert limit_ids(production, LIMITS={"launches": None, "deliveries": None, "frames": None, "sockets": None}) == []
+    production.DEBUG = True
+    assert limit_ids(production) == []
+
+
+@pytest.mark.parametrize("backend", ["django.core.cache.backends.dummy.DummyCache",
+                                     "django.core.cache.backends.db.DatabaseCache"])
+def test_a_cache_that_cannot_count_is_W006(production, backend):
+    production.CACHES = {"default": {"BACKEND": backend, "LOCATION": "proxy_cache"}}
+    assert limit_ids(production) == ["proxy.W006"]
+
+
+@pytest.mark.parametrize("value", ["1", 1, [0], ["1"], [True], [1, -2]])
+def test_marketplace_ids_that_are_not_ids_are_E012(production, value):
+    assert limit_ids(production, MARKETPLACE_IDS=value) == ["proxy.E012"]
+
+
+@pytest.mark.django_db  # Django 6's check command also asks the database
+def test_manage_py_check_reports_a_per_process_limits_cache(production, capsys):
+    production.CACHES = LOCMEM_CACHE
+    call_command("check")
+    assert "proxy.W005" in capsys.readouterr().err
+
+
+def test_a_partial_limits_dict_is_merged_over_the_default_limits(production):
+    production.CYCLR_PROXY = {**GOOD, "LIMITS": {"launches": (5, 60), "sockets": None}}
+    assert proxy_settings.LIMITS == {**DEFAULTS["LIMITS"], "launches": (5, 60), "sockets": None}
+    assert DEFAULTS["LIMITS"]["launches"] == (20, 60)  # the default itself is untouched

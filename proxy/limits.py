@@ -6,9 +6,9 @@ named by ``CYCLR_PROXY["LIMITS_CACHE"]``, so every server process that shares th
 Memcached) shares the counts; ``LocMemCache`` counts per process (``proxy.W005``).
 
 A counted limit is a fixed window that opens at a user's first hit and lasts ``seconds``: at most
-``count`` hits are allowed in it. Counting is ``cache.add`` then ``cache.incr``, both atomic in the
-shared backends, and a refused hit is taken back, so a refusal costs nothing and ``Retry-After`` is
-the true time until the window closes.
+``count`` hits are allowed in it, and ``Retry-After`` is the time until it closes (more hits do
+not push it out). Counting is ``cache.add`` then ``cache.incr``, both atomic in the shared backends
+(not in the database or file caches: ``proxy.W006``).
 
 Going past a limit raises ``RateLimited`` (code ``rate_limited``); the doors answer it with HTTP 429
 and ``Retry-After`` (``proxy.views``), or an error frame and close code ``CLOSE_RATE_LIMITED`` on a
@@ -101,7 +101,7 @@ def _take_back(cache, key):
 def count(kind, user):
     """Count one of the user's ``kind`` (``LAUNCHES``, ``DELIVERIES``, ``FRAMES``); ``RateLimited`` past the limit.
 
-    Call it before the work it guards: a refused hit has done nothing and is not counted.
+    Call it before the work it guards, so that a refused hit has done nothing.
     """
     limit = counted_limit(kind)
     key = _user_key(kind, user)
@@ -115,7 +115,6 @@ def count(kind, user):
         cache.set(f"{key}.ends", now + seconds, seconds)
     if hits <= allowed:
         return
-    _take_back(cache, key)
     ends = cache.get(f"{key}.ends", now + seconds)
     retry_after = max(1, math.ceil(ends - now))
     raise RateLimited(MESSAGES[kind].format(retry_after=retry_after), limit=kind, retry_after=retry_after)

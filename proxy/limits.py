@@ -80,22 +80,22 @@ def _user_key(kind, user):
     return f"proxy.limits.{kind}.{user.pk}"
 
 
-def _increment(cache, key, timeout):
-    """Add one to ``key``, creating it with ``timeout`` if absent; returns the new count."""
-    if cache.add(key, 1, timeout):
-        return 1
+def _add(cache, key, delta, timeout):
+    """Add ``delta`` to ``key``, creating it with ``timeout`` if absent; returns the new value."""
+    if delta > 0 and cache.add(key, delta, timeout):
+        return delta
     try:
-        return cache.incr(key)
-    except ValueError:  # it expired between add and incr: this hit starts it again
-        cache.add(key, 1, timeout)
-        return 1
-
-
-def _take_back(cache, key):
-    try:
-        cache.decr(key)
-    except ValueError:  # already expired: nothing to take back
-        pass
+        value = cache.incr(key, delta)
+    except ValueError:  # absent, or it expired between add and incr
+        if delta < 0:
+            return 0  # nothing to take from
+        cache.add(key, delta, timeout)
+        return delta
+    if value == delta:
+        # Redis checks that the key exists, then INCRs: if it expired in between, INCR made it
+        # again with no expiry, and a count that never expires would shut the user out for good.
+        cache.touch(key, timeout)
+    return value
 
 
 def count(kind, user):
@@ -110,7 +110,7 @@ def count(kind, user):
     allowed, seconds = limit
     cache = limits_cache()
     now = time.time()
-    hits = _increment(cache, key, seconds)
+    hits = _add(cache, key, 1, seconds)
     if hits == 1:  # this hit opened the window: remember when it closes, for Retry-After
         cache.set(f"{key}.ends", now + seconds, seconds)
     if hits <= allowed:
@@ -130,8 +130,8 @@ def open_socket(user):
     if allowed is None or key is None:
         return False
     cache = limits_cache()
-    if _increment(cache, key, SOCKET_COUNT_TTL) > allowed:
-        _take_back(cache, key)
+    if _add(cache, key, 1, SOCKET_COUNT_TTL) > allowed:
+        _add(cache, key, -1, SOCKET_COUNT_TTL)
         raise RateLimited(MESSAGES[SOCKETS], limit=SOCKETS)
     return True
 
@@ -140,7 +140,7 @@ def close_socket(user):
     """One socket counted by ``open_socket`` has closed."""
     key = _user_key(SOCKETS, user)
     if key is not None:
-        _take_back(limits_cache(), key)
+        _add(limits_cache(), key, -1, SOCKET_COUNT_TTL)
 
 
 # The cache may be across the network (Redis): count off the event loop, and off the one thread

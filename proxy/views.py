@@ -142,7 +142,8 @@ def launch_limit_page(request):
 def rate_limited_response(exc, message_id=None):
     """429 JSON for the delivery doors, with ``Retry-After``."""
     response = JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS[exc.code])
-    response["Retry-After"] = str(exc.retry_after)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
     return response
 
 

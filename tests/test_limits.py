@@ -5,7 +5,13 @@ the fake Cyclr over HTTP, the project's ASGI stack for the sockets. Each limit i
 test; windows that must run out are one second long, and the tests wait for the limit to lift.
 """
 import json
+import os
+import subprocess
+import sys
 import time
+import types
+import uuid
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -15,6 +21,8 @@ from django.core.cache import caches
 from django.urls import reverse
 
 from hostkit.asgi import application
+from proxy import limits
+from proxy.exceptions import RateLimited
 from proxy.models import Arrival, Launch
 
 from .test_consumers import ORIGIN, cookie_for, launch_socket, result_message
@@ -23,17 +31,18 @@ from .test_views import LAUNCH_URL, Tags, assert_nothing_written, logged_in, res
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLOSE_RATE_LIMITED = 4429
+ROOT = Path(__file__).resolve().parent.parent
 GARBAGE = "not json"
 
 
 @pytest.fixture
-def limits(settings, cyclr):
-    """``limits(launches=(2, 60), ...)`` sets those limits over the defaults."""
+def set_limits(settings, cyclr):
+    """``set_limits(launches=(2, 60), ...)`` sets those limits over the defaults."""
 
-    def set_limits(**values):
+    def apply(**values):
         settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "LIMITS": values}
 
-    return set_limits
+    return apply
 
 
 def eventually(attempt, timeout=5.0):
@@ -61,8 +70,8 @@ def error_page(response):
 # --- launches --------------------------------------------------------------------------------------
 
 
-def test_launches_trip_at_their_limit_with_a_429_page_and_no_cyclr_call(limits, cyclr, user):
-    limits(launches=(3, 60))
+def test_launches_trip_at_their_limit_with_a_429_page_and_no_cyclr_call(set_limits, cyclr, user):
+    set_limits(launches=(3, 60))
     client = logged_in(user)
     assert [client.get(LAUNCH_URL).status_code for _ in range(3)] == [200, 200, 200]
 
@@ -74,16 +83,16 @@ def test_launches_trip_at_their_limit_with_a_429_page_and_no_cyclr_call(limits, 
     assert Launch.objects.count() == 3 and len(cyclr.marketplace_requests) == 3
 
 
-def test_the_launch_limit_is_per_user(limits, user, other_user):
-    limits(launches=(1, 60))
+def test_the_launch_limit_is_per_user(set_limits, user, other_user):
+    set_limits(launches=(1, 60))
     assert logged_in(user).get(LAUNCH_URL).status_code == 200
     assert logged_in(user).get(LAUNCH_URL).status_code == 429
     assert logged_in(other_user).get(LAUNCH_URL).status_code == 200
     assert Launch.objects.filter(user=other_user).count() == 1
 
 
-def test_the_launch_limit_lifts_when_its_window_ends(limits, user):
-    limits(launches=(1, 1))
+def test_the_launch_limit_lifts_when_its_window_ends(set_limits, user):
+    set_limits(launches=(1, 1))
     client = logged_in(user)
     assert client.get(LAUNCH_URL).status_code == 200
     refused = client.get(LAUNCH_URL)
@@ -101,8 +110,8 @@ def post_to(door, client, launch, data, message_id="m1"):
 
 
 @pytest.mark.parametrize("door", ["result", "complete"])
-def test_http_deliveries_trip_at_their_limit_with_a_429_and_write_nothing(limits, installed, user, door):
-    limits(deliveries=(2, 60))
+def test_http_deliveries_trip_at_their_limit_with_a_429_and_write_nothing(set_limits, installed, user, door):
+    set_limits(deliveries=(2, 60))
     first, first_data = installed()
     client = logged_in(user)
     assert post_to(door, client, first, first_data).status_code == 200
@@ -120,8 +129,8 @@ def test_http_deliveries_trip_at_their_limit_with_a_429_and_write_nothing(limits
     assert_nothing_written(second)
 
 
-def test_http_deliveries_are_limited_per_user(limits, installed, user, other_user):
-    limits(deliveries=(1, 60))
+def test_http_deliveries_are_limited_per_user(set_limits, installed, user, other_user):
+    set_limits(deliveries=(1, 60))
     mine, my_data = installed()
     theirs, their_data = installed(other_user)
     assert post_to("result", logged_in(user), mine, my_data).status_code == 200
@@ -129,8 +138,8 @@ def test_http_deliveries_are_limited_per_user(limits, installed, user, other_use
     assert post_to("result", logged_in(other_user), theirs, their_data).status_code == 200
 
 
-def test_the_delivery_limit_lifts_when_its_window_ends(limits, installed, user):
-    limits(deliveries=(1, 1))
+def test_the_delivery_limit_lifts_when_its_window_ends(set_limits, installed, user):
+    set_limits(deliveries=(1, 1))
     first, first_data = installed()
     second, second_data = installed()
     client = logged_in(user)
@@ -143,8 +152,8 @@ def test_the_delivery_limit_lifts_when_its_window_ends(limits, installed, user):
 # --- deliveries over the socket ------------------------------------------------------------------------
 
 
-def test_socket_deliveries_past_the_limit_get_an_error_frame_write_nothing_and_keep_the_socket(limits, installed, user):
-    limits(deliveries=(1, 60))
+def test_socket_deliveries_past_the_limit_get_an_error_frame_write_nothing_and_keep_the_socket(set_limits, installed, user):
+    set_limits(deliveries=(1, 60))
     first, first_data = installed()
     second, second_data = installed()
     cookie = cookie_for(user)
@@ -189,8 +198,8 @@ def codes(answers):
     return [json.loads(a["text"])["code"] if a["type"] == "websocket.send" else a["code"] for a in answers]
 
 
-def test_frames_trip_at_their_limit_and_the_socket_is_closed(limits, installed, user):
-    limits(frames=(5, 60))
+def test_frames_trip_at_their_limit_and_the_socket_is_closed(set_limits, installed, user):
+    set_limits(frames=(5, 60))
     launch, _ = installed()
     cookie = cookie_for(user)
 
@@ -225,8 +234,8 @@ def test_a_flood_of_2000_bad_frames_is_cut_off_at_the_default_limit(cyclr, insta
     assert not Arrival.objects.exists()
 
 
-def test_frames_are_limited_per_user_across_their_sockets(limits, installed, user, other_user):
-    limits(frames=(3, 60))
+def test_frames_are_limited_per_user_across_their_sockets(set_limits, installed, user, other_user):
+    set_limits(frames=(3, 60))
     mine, _ = installed()
     theirs, their_data = installed(other_user)
     cookie, their_cookie = cookie_for(user), cookie_for(other_user)
@@ -251,8 +260,8 @@ def test_frames_are_limited_per_user_across_their_sockets(limits, installed, use
     assert ack["type"] == "ack" and Launch.objects.get(pk=theirs.pk).status == Launch.Status.COMPLETED
 
 
-def test_the_frame_limit_lifts_when_its_window_ends(limits, installed, user):
-    limits(frames=(2, 1))
+def test_the_frame_limit_lifts_when_its_window_ends(set_limits, installed, user):
+    set_limits(frames=(2, 1))
     launch, data = installed()
     cookie = cookie_for(user)
 
@@ -277,8 +286,8 @@ def test_the_frame_limit_lifts_when_its_window_ends(limits, installed, user):
 # --- open sockets ------------------------------------------------------------------------------------------
 
 
-def test_a_socket_past_the_limit_is_told_and_closed_and_a_freed_one_is_reused(limits, user, other_user):
-    limits(sockets=2)
+def test_a_socket_past_the_limit_is_told_and_closed_and_a_freed_one_is_reused(set_limits, user, other_user):
+    set_limits(sockets=2)
     cookie, their_cookie = cookie_for(user), cookie_for(other_user)
 
     async def scenario():
@@ -308,8 +317,8 @@ def test_a_socket_past_the_limit_is_told_and_closed_and_a_freed_one_is_reused(li
     assert replaced[0] and replacement_quiet
 
 
-def test_launch_and_event_sockets_count_together_and_a_socket_the_server_closed_is_freed(limits, installed, user, other_user):
-    limits(sockets=1)
+def test_launch_and_event_sockets_count_together_and_a_socket_the_server_closed_is_freed(set_limits, installed, user, other_user):
+    set_limits(sockets=1)
     theirs, _ = installed(other_user)
     cookie = cookie_for(user)
 
@@ -348,5 +357,60 @@ def test_the_limits_count_in_the_cache_named_by_LIMITS_CACHE(settings, cyclr, us
         assert client.get(LAUNCH_URL).status_code == 429
         caches["limits"].clear()
         assert client.get(LAUNCH_URL).status_code == 200
+    finally:
+        caches["limits"].clear()
+
+
+# --- across processes (make test's scale-out pass, with REDIS_URL) --------------------------------------
+
+COUNT_IN_ANOTHER_PROCESS = """
+import json, os, sys, types
+import django
+django.setup()
+from django.test import override_settings
+from proxy import limits
+from proxy.exceptions import RateLimited
+config = json.loads(os.environ["LIMITS_TEST_CONFIG"])
+user = types.SimpleNamespace(pk=config["user"], is_authenticated=True)
+with override_settings(CACHES=config["caches"], CYCLR_PROXY=config["proxy"]):
+    answers = []
+    for _ in range(config["hits"]):
+        try:
+            limits.count(limits.LAUNCHES, user)
+            answers.append("allowed")
+        except RateLimited:
+            answers.append("refused")
+print(json.dumps(answers))
+"""
+
+
+@pytest.mark.scaleout
+def test_processes_sharing_a_redis_cache_share_the_counts(settings):
+    """Two server processes, one Redis cache: the limit holds for the user across both."""
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("REDIS_URL is not set; `make test` runs this.")
+    caches_setting = {**settings.CACHES, "limits": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                                    "LOCATION": redis_url, "KEY_PREFIX": f"test-limits-{uuid.uuid4()}"}}
+    proxy = {**settings.CYCLR_PROXY, "LIMITS": {"launches": (3, 60)}, "LIMITS_CACHE": "limits"}
+    config = {"caches": caches_setting, "proxy": proxy, "user": 42}
+
+    def hits_in_another_process(hits):
+        env = {**os.environ, "LIMITS_TEST_CONFIG": json.dumps({**config, "hits": hits})}
+        done = subprocess.run([sys.executable, "-c", COUNT_IN_ANOTHER_PROCESS], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.splitlines()[-1])
+
+    settings.CACHES = caches_setting
+    settings.CYCLR_PROXY = proxy
+    user = types.SimpleNamespace(pk=42, is_authenticated=True)
+    try:
+        assert hits_in_another_process(2) == ["allowed", "allowed"]
+        limits.count(limits.LAUNCHES, user)  # the third, here
+        with pytest.raises(RateLimited):
+            limits.count(limits.LAUNCHES, user)
+        assert hits_in_another_process(1) == ["refused"]
+        assert hits_in_another_process(1) == ["refused"]
     finally:
         caches["limits"].clear()

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.cache import caches
 from django.urls import reverse
 
 from hostkit.asgi import application
 from proxy import limits
+from proxy.conf import DEFAULTS
 from proxy.exceptions import RateLimited
 from proxy.models import Arrival, Launch
 
@@ -218,9 +218,7 @@ def test_frames_trip_at_their_limit_and_the_socket_is_closed(set_limits, install
     assert not Arrival.objects.exists()
 
 
-def test_a_flood_of_2000_bad_frames_is_cut_off_at_the_default_limit(cyclr, installed, user, settings):
-    from proxy.conf import DEFAULTS
-
+def test_a_flood_of_2000_bad_frames_is_cut_off_at_the_default_limit(cyclr, installed, user):
     allowed, _ = DEFAULTS["LIMITS"]["frames"]
     launch, _ = installed()
     cookie = cookie_for(user)
@@ -359,6 +357,19 @@ def test_the_limits_count_in_the_cache_named_by_LIMITS_CACHE(settings, cyclr, us
         assert client.get(LAUNCH_URL).status_code == 200
     finally:
         caches["limits"].clear()
+
+
+def test_a_count_left_without_an_expiry_gets_its_window_back(set_limits, user):
+    # What Redis leaves when a count expires between RedisCache.incr's EXISTS and its INCR: a key
+    # that never expires. Left so, it would refuse the user for good.
+    set_limits(launches=(1, 1))
+    key = f"proxy.limits.launches.{user.pk}"
+    caches["default"].set(key, 0, None)
+    limits.count(limits.LAUNCHES, user)
+    with pytest.raises(RateLimited):
+        limits.count(limits.LAUNCHES, user)
+    eventually(lambda: caches["default"].get(key) is None)
+    limits.count(limits.LAUNCHES, user)
 
 
 # --- across processes (make test's scale-out pass, with REDIS_URL) --------------------------------------

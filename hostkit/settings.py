@@ -47,11 +47,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-if not DEBUG:
-    # Every worker serves the collected, hashed static files itself (no separate file server); right after
-    # SecurityMiddleware, as WhiteNoise asks. In DEBUG, daphne's runserver serves them from the apps.
-    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-                      "whitenoise.middleware.WhiteNoiseMiddleware")
+# Every worker serves static files itself, no separate file server needed: right after SecurityMiddleware,
+# as WhiteNoise asks. In production the collected, hashed files; in DEBUG straight from the apps' folders
+# (see WHITENOISE_USE_FINDERS below), so a bare `daphne hostkit.asgi:application` works in development too.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "hostkit.urls"
 ASGI_APPLICATION = "hostkit.asgi.application"
@@ -128,6 +128,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
                     else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Fixed here from DEBUG as the settings load (the test runner turns DEBUG off later): find files in the
+# apps and re-check them on each request while developing; serve only STATIC_ROOT, indexed once, in production.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 HOST_ORIGIN = env("HOST_ORIGIN", default="http://localhost:8000")
 CYCLR_URL = env("CYCLR_API_URL", default="http://127.0.0.1:8001")

@@ -247,3 +247,80 @@ def test_an_idle_socket_outlives_redis_read_timeouts():
         return await asyncio.wait_for(layer.receive(channel), timeout=5)
 
     assert async_to_sync(scenario)() == {"type": "still.here"}
+
+
+@pytest.mark.browser
+def test_in_chromium_the_host_page_from_one_worker_and_the_proxy_page_from_the_other(
+        cyclr, signal_log, tmp_path, user):
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+
+    from proxy.snippet import render_launch_complete_html
+    from proxy.testing.browser import Browser
+
+    from .browser.base import require_browser
+    from .workers import Front
+
+    require_browser()
+    # The proxy page's requests and its socket go to worker b; everything else (the host page,
+    # its events socket, the login) to worker a; one origin in front of both, as in production.
+    workers = {}
+    proxy_page = ("/proxy/launch/", "/proxy/launches/", "/ws/proxy/launches/")
+    front = Front(lambda path: workers["b" if path.startswith(proxy_page) else "a"])
+    env = scaleout_env(cyclr, signal_log, CYCLR_HOST_ORIGINS=front.origin)
+    a, b = start_workers(["a", "b"], env, tmp_path)
+    workers.update(a=a, b=b)
+    front.start()
+    cyclr.set_complete_html(render_launch_complete_html([front.origin], front.origin + "/proxy/complete/"))
+    browser = Browser()
+    driver = browser.driver
+
+    def wait_js(expression):
+        try:
+            return browser.wait_for_js(expression, 30)
+        except TimeoutException:
+            pytest.fail(f"Timed out waiting for {expression}\n--- console ---\n{browser.console()}{a.log()}{b.log()}")
+
+    def wait(condition, what):
+        try:
+            return browser.wait_for(condition, 30)
+        except TimeoutException:
+            pytest.fail(f"Timed out waiting for {what}\n--- console ---\n{browser.console()}{a.log()}{b.log()}")
+
+    try:
+        driver.get(front.origin + "/login/")
+        driver.find_element(By.ID, "id_username").send_keys("alice")
+        driver.find_element(By.ID, "id_password").send_keys("alice-password")
+        driver.find_element(By.ID, "login-button").click()
+        wait_js("window.integrationsReady === true && window.hostkitReady === true")
+        host_window = driver.current_window_handle
+        driver.find_element(By.ID, "connect").click()
+        wait(lambda d: len(d.window_handles) == 2, "the Connect popup")
+        driver.switch_to.window(next(h for h in driver.window_handles if h != host_window))
+        wait_js("window.proxyReady === true && window.proxySocketOpen === true")
+        driver.switch_to.frame(driver.find_element(By.ID, "proxy-frame"))
+        wait(lambda d: d.find_elements(By.ID, "marketplace-title"), "the Marketplace inside the iframe")
+        driver.find_element(By.CSS_SELECTOR, '[data-package-id="1"] a.install').click()
+        wait(lambda d: d.find_elements(By.ID, "connector-auth"), "the connector form")
+        driver.find_element(By.ID, "api_key").send_keys("demo-api-key")
+        driver.find_element(By.ID, "install-button").click()
+
+        driver.switch_to.window(host_window)
+        wait(lambda d: len(d.window_handles) == 1, "the popup to close itself")
+        wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
+        wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#integrations li.integration"), "the integration listed")
+    finally:
+        browser.quit()
+        front.stop()
+        for worker in (a, b):
+            worker.stop()
+            print(worker.log())
+
+    launch = Launch.objects.get(user=user)
+    assert launch.status == Launch.Status.COMPLETED, launch.failure_message
+    assert list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate")) == [("socket", False)]
+    assert len(signals_sent(signal_log, launch)) == 1
+    routed = dict(front.routed)  # path -> the worker that served it (the last time)
+    assert routed["/integrations/"] == "a" and routed["/ws/proxy/events/"] == "a"
+    assert routed[f"/ws/proxy/launches/{launch.pk}/"] == "b"
+    assert any(path.startswith("/proxy/launch/") and name == "b" for path, name in front.routed)

@@ -173,3 +173,88 @@ def send_result(ws, data, message_id):
 
 def receive_json(ws):
     return json.loads(ws.recv())
+
+
+class Front:
+    """A load balancer's stand-in: one origin, ``http://localhost:<port>``, in front of the workers.
+
+    ``route(path)`` picks the worker for each request. Every plain HTTP request is sent on with
+    ``Connection: close``, so the browser opens a new connection for the next one and each request
+    is routed on its own, as a balancer without sticky sessions may; WebSocket upgrades are piped
+    as they are. ``routed`` records ``(path, worker name)`` for the test to check.
+    """
+
+    def __init__(self, route):
+        self.route = route
+        self.routed = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.origin = f"http://localhost:{self.port}"
+        self._threads = []
+
+    def start(self):
+        import threading
+
+        thread = threading.Thread(target=self._accept, name="front", daemon=True)
+        thread.start()
+        return self
+
+    def stop(self):
+        self.listener.close()
+
+    def _accept(self):
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed by stop()
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        import threading
+
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 65536:
+            chunk = client.recv(65536)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        head, _, rest = head.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        path = lines[0].split(b" ")[1].decode()
+        worker = self.route(path)
+        self.routed.append((path, worker.name))
+        if not any(line.lower().startswith(b"upgrade:") for line in lines):
+            lines = [line for line in lines if not line.lower().startswith(b"connection:")] + [b"Connection: close"]
+        try:
+            upstream = socket.create_connection(("127.0.0.1", worker.port), timeout=30)
+        except OSError:  # the worker is down: the browser sees the connection fail, as behind a balancer
+            client.close()
+            return
+        upstream.settimeout(None)
+        upstream.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + rest)
+
+        def pipe(source, target):
+            try:
+                while data := source.recv(65536):
+                    target.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for end in (source, target):
+                    try:
+                        end.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+        back.start()
+        pipe(client, upstream)
+        back.join(timeout=60)
+        client.close()
+        upstream.close()

@@ -10,6 +10,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,8 +102,6 @@ def production_worker(tmp_path_factory):
 
 
 def wait_until_listening(port, process, timeout=30):
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -192,11 +193,8 @@ class Front:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.origin = f"http://localhost:{self.port}"
-        self._threads = []
 
     def start(self):
-        import threading
-
         thread = threading.Thread(target=self._accept, name="front", daemon=True)
         thread.start()
         return self
@@ -205,8 +203,6 @@ class Front:
         self.listener.close()
 
     def _accept(self):
-        import threading
-
         while True:
             try:
                 client, _ = self.listener.accept()
@@ -215,8 +211,6 @@ class Front:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client):
-        import threading
-
         head = b""
         while b"\r\n\r\n" not in head and len(head) < 65536:
             chunk = client.recv(65536)

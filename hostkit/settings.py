@@ -2,21 +2,27 @@
 
 Defaults run the demo on one machine: SQLite, the in-memory channel layer, the host on
 http://localhost:8000 and the fake Cyclr on http://127.0.0.1:8001. `DATABASE_URL` switches
-to PostgreSQL and `REDIS_URL` to channels-redis.
+to PostgreSQL and `REDIS_URL` to channels-redis. With `DEBUG=false` the same file is the
+production configuration: WhiteNoise serves hashed static files and the HTTPS settings turn on
+(see `.env.production.example`, with which `manage.py check --deploy` is clean, and README,
+"Production"). `ENV_FILE` names another file than `.env` to read; real environment variables
+always win over the file.
 """
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)  # the SQLite files live here; Git ignores it
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+environ.Env.read_env(env.path("ENV_FILE", default=BASE_DIR / ".env"), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-change-me-0123456789abcdef")
+# The "django-insecure-" prefix makes `check --deploy` refuse this key (security.W009) if production forgets its own.
+SECRET_KEY = env("SECRET_KEY", default="django-insecure-development-key-change-me-0123456789abcdef")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
@@ -41,6 +47,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Every worker serves static files itself, no separate file server needed: right after SecurityMiddleware,
+# as WhiteNoise asks. In production the collected, hashed files; in DEBUG straight from the apps' folders
+# (see WHITENOISE_USE_FINDERS below), so a bare `daphne hostkit.asgi:application` works in development too.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "hostkit.urls"
 ASGI_APPLICATION = "hostkit.asgi.application"
@@ -80,7 +91,15 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="hostkit")},
+            "CONFIG": {
+                # rediss://… for TLS. redis-py 8 reads with a 5 s socket time-out by default, which cuts
+                # channels-redis's own 5 s blocking wait for messages: every idle socket's consumer would
+                # crash with "Timeout reading from …" every few seconds. Give reads more than that wait.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15)}],
+                "prefix": env("CHANNELS_PREFIX", default="hostkit"),
+                # Messages a channel may hold unread before sends to it are dropped (channels-redis's default).
+                "capacity": env.int("CHANNELS_CAPACITY", default=100),
+            },
         }
     }
 else:
@@ -101,7 +120,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Outside DEBUG, `collectstatic` writes content-hashed, compressed copies and {% static %} names
+    # them, so browsers may cache them forever and a deploy never serves a stale script.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Fixed here from DEBUG as the settings load (the test runner turns DEBUG off later): find files in the
+# apps and re-check them on each request while developing; serve only STATIC_ROOT, indexed once, in production.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 HOST_ORIGIN = env("HOST_ORIGIN", default="http://localhost:8000")
 CYCLR_URL = env("CYCLR_API_URL", default="http://127.0.0.1:8001")
@@ -119,6 +149,28 @@ CYCLR_PROXY = {
     "WEBHOOK_SECRET": env("CYCLR_WEBHOOK_SECRET", default=""),
     "MAX_RESULT_BYTES": env.int("CYCLR_MAX_RESULT_BYTES", default=64 * 1024),
 }
+
+# HTTPS. On by default whenever DEBUG is off; each can be turned off by its own variable (say, if a
+# proxy in front already redirects to https). HSTS is opt-in: once sent, browsers refuse plain http
+# for SECURE_HSTS_SECONDS, so start small.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe workers over plain http: the health check must answer them, not redirect.
+SECURE_REDIRECT_EXEMPT = [r"^proxy/health/$"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Only behind a proxy that sets this header on every request and strips it from clients
+# ("HTTP_X_FORWARDED_PROTO,https"): otherwise anyone could claim their plain-http request is secure.
+if env("SECURE_PROXY_SSL_HEADER", default=""):
+    SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER"))
+    if len(SECURE_PROXY_SSL_HEADER) != 2 or not SECURE_PROXY_SSL_HEADER[0].startswith("HTTP_"):
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be a header and a value, such as "
+                                   "HTTP_X_FORWARDED_PROTO,https.")
+# Origins whose unsafe requests (the HTTP fallback, the login form) CSRF accepts: this site's own,
+# as browsers see it (behind a proxy the Host Django sees may differ).
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=CYCLR_PROXY["HOST_ORIGINS"])
 
 LOGGING = {
     "version": 1,

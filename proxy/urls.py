@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, webhooks
+from . import health, views, webhooks
 
 app_name = "proxy"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("launches/<uuid:launch_id>/result/", views.result, name="result"),
     path("complete/", views.complete, name="complete"),
     path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
+    path("health/", health.health, name="health"),
 ]

@@ -6,14 +6,17 @@ from django.db import migrations, models
 
 
 def carry_over(apps, schema_editor):
-    """Existing launches: their stored result is their claim, and their cycles are recorded (first launch wins)."""
+    """Existing launches: their stored result is their claim, and their cycles are recorded (the first launch keeps each)."""
     Launch = apps.get_model("proxy", "Launch")
     Arrival = apps.get_model("proxy", "Arrival")
     RecordedCycle = apps.get_model("proxy", "RecordedCycle")
     Arrival.objects.update(last_received_at=models.F("received_at"))
     for launch in Launch.objects.filter(result__isnull=False).order_by("created_at").iterator():
         launch.claim = launch.result
-        launch.save(update_fields=["claim"])
+        if launch.status == "received" and launch.source != "webhook":
+            # Still to be verified: until then it holds no webhook URL that Cyclr has not vouched for.
+            launch.result = {**launch.result, "cycles": [{**cycle, "webhooks": []} for cycle in launch.result.get("cycles") or ()]}
+        launch.save(update_fields=["claim", "result"])
         cycle_ids = {cycle.get("cycle_id") for cycle in launch.result.get("cycles") or ()} - {None, ""}
         RecordedCycle.objects.bulk_create([RecordedCycle(cycle_id=cycle_id, launch=launch) for cycle_id in cycle_ids],
                                           ignore_conflicts=True)

@@ -262,6 +262,19 @@ def test_errors_arriving_after_a_browser_that_dropped_them_are_kept(cyclr, insta
     assert launch.result["errors"] == errors
 
 
+def test_a_repeat_from_the_browser_changes_nothing_verified_but_adds_its_errors(cyclr, installed, user):
+    launch, data = installed()
+    verified = settle(launch, data, user).result
+    forged = json.loads(json.dumps(data))
+    forged["cycles"][0].update(status="Stopped", webhooks=[{"stepName": "Contact updated", "url": INTERNAL_URL}])
+    forged["errors"] = ["Something went wrong."]
+
+    assert accept_result(launch.pk, forged, source="http", user=user).duplicate
+
+    launch.refresh_from_db()
+    assert launch.result == {**verified, "errors": ["Something went wrong."]}
+
+
 def test_until_verified_the_launch_holds_no_browser_url(cyclr, installed, user):
     launch, data = installed()
     unreachable = CyclrClient(api_url="http://127.0.0.1:9", timeout=(1, 1))

@@ -1,7 +1,8 @@
 """A read-only view of launches, their arrivals and receiver failures, and webhook deliveries, with replay actions."""
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
-from .models import Arrival, Launch, ReceiverFailure, WebhookDelivery
+from .models import Arrival, Launch, ReceiverFailure, RecordedCycle, WebhookDelivery
 from .replay import replay_launch
 from .webhooks import process_delivery
 
@@ -19,7 +20,13 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ArrivalInline(ReadOnlyInline):
     model = Arrival
-    fields = ("received_at", "source", "message_id", "duplicate")
+    fields = ("received_at", "source", "message_id", "duplicate", "count", "last_received_at")
+    readonly_fields = fields
+
+
+class RecordedCycleInline(ReadOnlyInline):
+    model = RecordedCycle
+    fields = ("cycle_id", "recorded_at")
     readonly_fields = fields
 
 
@@ -34,11 +41,22 @@ class LaunchAdmin(admin.ModelAdmin):
     list_display = ("id", "user", "account_api_id", "status", "source", "created_at", "completed_at")
     list_filter = ("status", "source", "mode")
     search_fields = ("id", "account_api_id", "cyclr_account_id", "user__username")
-    inlines = [ArrivalInline, ReceiverFailureInline]
+    inlines = [ArrivalInline, RecordedCycleInline, ReceiverFailureInline]
     actions = ["replay"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [f.name for f in self.model._meta.fields] + ["disagreements"]
+
+    @admin.display(description="Claim vs Cyclr")
+    def disagreements(self, obj):
+        """Each field where the claimed result disagreed with Cyclr, side by side."""
+        if not obj.claim_mismatches:
+            return "—"
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (m.get("cycle_id") or "(account)", m.get("field"), m.get("claimed"), m.get("cyclr"))
+            for m in obj.claim_mismatches if isinstance(m, dict)))
+        return format_html("<table><thead><tr><th>cycle</th><th>field</th><th>claimed</th><th>Cyclr</th></tr></thead>"
+                           "<tbody>{}</tbody></table>", rows)
 
     def has_add_permission(self, request):
         return False

@@ -33,7 +33,12 @@ class Launch(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=16, blank=True, help_text="The delivery path of the first accepted result.")
     result_raw = models.JSONField(null=True, blank=True, help_text="The result object exactly as received.")
-    result = models.JSONField(null=True, blank=True, help_text="The normalized result (InstallResult.as_json()).")
+    claim = models.JSONField(null=True, blank=True, help_text="The first accepted arrival's result, normalized: what the browser "
+                                                              "(or the notification) claimed, kept to compare with Cyclr.")
+    result = models.JSONField(null=True, blank=True, help_text="What Cyclr vouches for (InstallResult.as_json()): its statuses, "
+                                                               "templates and webhook URLs once verified, every arrival's errors.")
+    claim_mismatches = models.JSONField(default=list, blank=True, help_text="Where the claim disagreed with Cyclr: "
+                                                                            "[{cycle_id, field, claimed, cyclr}].")
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.TextField(blank=True)
     signal_sent_at = models.DateTimeField(null=True, blank=True)
@@ -50,16 +55,33 @@ class Launch(models.Model):
         return self.status == self.Status.PENDING and timezone.now() >= self.expires_at
 
     def install_result(self):
-        """The stored result as an ``InstallResult`` (None before one arrived)."""
+        """What Cyclr vouches for, as an ``InstallResult`` (None before a result arrived).
+
+        Verified once the launch is ``completed`` or ``failed``; while ``received``, the claim
+        without any webhook URL Cyclr has not vouched for.
+        """
         from .results import InstallResult
 
         if self.result is None:
             return None
         return InstallResult.from_json(self.result, raw=self.result_raw)
 
+    def claimed_result(self):
+        """The first accepted arrival's claim, as an ``InstallResult`` (None before a result arrived)."""
+        from .results import InstallResult
+
+        data = self.claim if self.claim is not None else self.result
+        if data is None:
+            return None
+        return InstallResult.from_json(data, raw=self.result_raw)
+
 
 class Arrival(models.Model):
-    """Each time a valid result for a launch arrived, by which path, and whether it was the first."""
+    """A valid result that arrived for a launch, by which path, and whether it was the first.
+
+    Repeats collapse: a duplicate from the same source with the same message id or the same
+    content updates one row's ``count`` and ``last_received_at`` instead of adding a row.
+    """
 
     class Source(models.TextChoices):
         SOCKET = "socket", "WebSocket from the proxy page"
@@ -71,9 +93,30 @@ class Arrival(models.Model):
     message_id = models.CharField(max_length=64, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     duplicate = models.BooleanField(default=False, help_text="A repeat of a result the launch already had.")
+    content_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the result as received (canonical JSON).")
+    count = models.PositiveIntegerField(default=1, help_text="How many times this arrival came (repeats collapse here).")
+    last_received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["received_at"]
+
+
+class RecordedCycle(models.Model):
+    """A cycle id some launch's result has claimed: unique, so one install cannot complete two launches.
+
+    Written with the launch's first accepted result, in the same transaction; the database's
+    uniqueness refuses a concurrent delivery of the same cycles for another launch.
+    """
+
+    cycle_id = models.CharField(max_length=64, unique=True)
+    launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="recorded_cycles")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["recorded_at"]
+
+    def __str__(self):
+        return f"Cycle {self.cycle_id} (launch {self.launch_id})"
 
 
 class ReceiverFailure(models.Model):

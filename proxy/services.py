@@ -1,20 +1,26 @@
 """``accept_result()``: the one service every delivery path calls.
 
 Persist, then (after commit) verify and notify. Idempotent per launch: the same result
-arriving again, by any path, is recorded as a duplicate arrival and changes nothing else.
+arriving again, by any path, is recorded as a duplicate arrival; it adds only what it may
+(its errors, and a notification's webhook URLs) and sends no second signal. A result whose
+cycles another launch already recorded is refused as ``replayed``.
 """
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, LaunchRejected
-from .models import Arrival, Launch
+from .models import Arrival, Launch, RecordedCycle
 from .notify import notify
 from .results import InstallResult
-from .verification import verify_result
+from .verification import NOTIFICATION_SOURCE as NOTIFIED
+from .verification import absorb, provisional_result, verify_result
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +46,64 @@ def check_unexpired(launch):
         raise LaunchRejected("expired", "This launch has expired. Close the window and connect again.")
 
 
+def replayed(cycle_id):
+    return LaunchRejected("replayed", f"Cycle {cycle_id} was already recorded for another launch: "
+                                      "a result completes one launch only. Connect again to install anew.")
+
+
+def content_hash(data) -> str:
+    """SHA-256 of the result as received, as canonical JSON: identical repeats hash alike."""
+    try:
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return ""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def record_cycles(launch, result):
+    """Record the result's cycles for ``launch``, or ``LaunchRejected("replayed")`` if another launch has one.
+
+    The unique ``cycle_id`` decides between concurrent deliveries of one install to two launches:
+    the loser's insert fails, and its transaction (its whole arrival) is rolled back.
+    """
+    cycle_ids = list(dict.fromkeys(c.cycle_id for c in result.cycles))
+    taken = RecordedCycle.objects.filter(cycle_id__in=cycle_ids).exclude(launch=launch).first()
+    if taken is not None:
+        raise replayed(taken.cycle_id)
+    try:
+        with transaction.atomic():
+            RecordedCycle.objects.bulk_create([RecordedCycle(cycle_id=cycle_id, launch=launch) for cycle_id in cycle_ids])
+    except IntegrityError:
+        # Another delivery recorded one of them since we looked: read which, and for whom.
+        taken = RecordedCycle.objects.filter(cycle_id__in=cycle_ids).exclude(launch=launch).first()
+        raise replayed(taken.cycle_id if taken else cycle_ids[0]) from None
+
+
+def record_arrival(launch, *, source, message_id, digest, duplicate):
+    """One ``Arrival`` row per distinct arrival: a repeat (same source, and same message id or content) counts on its row."""
+    now = timezone.now()
+    if duplicate:
+        same = Q(content_hash=digest) if digest else Q(pk__in=[])
+        if message_id:
+            same |= Q(message_id=message_id)
+        row = Arrival.objects.filter(same, launch=launch, source=source, duplicate=True).order_by("pk").first()
+        if row is not None:
+            Arrival.objects.filter(pk=row.pk).update(count=F("count") + 1, last_received_at=now)
+            return
+    Arrival.objects.create(launch=launch, source=source, message_id=message_id, content_hash=digest,
+                           duplicate=duplicate, received_at=now, last_received_at=now)
+
+
 def accept_result(launch_id, data, *, source, user=None, message_id="", client=None) -> Outcome:
     """Take a result claimed for ``launch_id`` from ``source``.
 
     ``user``, when given, must own the launch. Raises ``InvalidResult`` or ``LaunchRejected``
     (both writing nothing); otherwise returns the launch as it stands after verification.
+    ``source="webhook"`` is for the authenticated Marketplace notification only: its webhook
+    URLs count as vouched for by Cyclr.
     """
-    result = InstallResult.parse(data)
+    claim = InstallResult.parse(data)
+    message_id, digest = message_id[:64], content_hash(data)
     with transaction.atomic():
         try:
             launch = Launch.objects.select_for_update().get(pk=launch_id)
@@ -55,25 +112,35 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
         check_owner(launch, user)
         if launch.status != Launch.Status.PENDING:
             # The same install again (by any path, in any shape): a duplicate, not a conflict.
-            if not result.same_install(launch.install_result()):
+            if not claim.same_install(launch.claimed_result()):
                 raise LaunchRejected("conflict", "This launch already has a different result.")
-            Arrival.objects.create(launch=launch, source=source, message_id=message_id[:64], duplicate=True)
+            stored = launch.install_result()
+            merged = absorb(stored, claim, source=source)
+            if merged != stored:  # errors it alone reported, or URLs the notification vouches for
+                launch.result = merged.as_json()
+                launch.save(update_fields=["result"])
+            record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=True)
             return Outcome(launch=launch, duplicate=True)
         check_unexpired(launch)
+        record_cycles(launch, claim)
         launch.result_raw = data
-        launch.result = result.as_json()
+        launch.claim = claim.as_json()
+        launch.result = provisional_result(claim, source=source).as_json()
         launch.status = Launch.Status.RECEIVED
         launch.source = source
         launch.completed_at = timezone.now()
         launch.save()
-        Arrival.objects.create(launch=launch, source=source, message_id=message_id[:64])
+        record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=False)
         transaction.on_commit(lambda: settle_launch(launch.pk, client=client))
     launch.refresh_from_db()
     return Outcome(launch=launch, duplicate=False)
 
 
 def settle_launch(launch_id, *, client=None):
-    """Verify a received result, mark it completed or failed, then send its signal once.
+    """Verify a received result, store what Cyclr vouches for, mark it completed or failed, then signal once.
+
+    The whole of verification lives here, apart from the arrival, so that it can run later (a
+    background task) without changing what an arrival does.
 
     If Cyclr cannot be asked, the launch stays ``received`` with code ``verification_pending``
     and ``manage.py proxy_replay`` settles it later.
@@ -81,9 +148,9 @@ def settle_launch(launch_id, *, client=None):
     launch = Launch.objects.get(pk=launch_id)
     if launch.status != Launch.Status.RECEIVED:
         return launch
-    result = launch.install_result()
     try:
-        reason = verify_result(launch, result, client=client or CyclrClient())
+        verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result(),
+                                client=client or CyclrClient())
     except CyclrAPIError as exc:
         logger.warning("Launch %s stays unverified: %s", launch.pk, exc.message)
         Launch.objects.filter(pk=launch.pk).update(failure_code="verification_pending", failure_message=exc.message)
@@ -92,6 +159,11 @@ def settle_launch(launch_id, *, client=None):
         launch = Launch.objects.select_for_update().get(pk=launch_id)
         if launch.status != Launch.Status.RECEIVED:  # settled meanwhile by another caller
             return launch
+        # Repeats that arrived while Cyclr was being asked keep what they added (errors, notified URLs).
+        result = absorb(verdict.result, launch.install_result(), source=NOTIFIED)
+        reason = verdict.reason
+        launch.result = result.as_json()
+        launch.claim_mismatches = list(verdict.mismatches)
         launch.status = Launch.Status.FAILED if reason else Launch.Status.COMPLETED
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.signal_sent_at = timezone.now()

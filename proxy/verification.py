@@ -1,27 +1,250 @@
-"""Checking a claimed result against the launch it was delivered for and Cyclr's API."""
+"""What Cyclr vouches for: checking a claimed result against its launch and Cyclr's API.
+
+The browser's result is a claim: its owner can forge every field of it. The kit therefore
+*records* what Cyclr says and only *compares* the claim with it:
+
+- per cycle, ``Status``, ``TemplateId``, ``TemplateReleaseId`` and ``CreatedOnUtc`` from Cyclr's
+  ``GET /v1.0/cycles/{id}``, asked under the account the launch was minted for;
+- webhook URLs only where Cyclr vouches for them: the cycle's ``Webhooks`` in that answer, or the
+  Marketplace notification (server to server, authenticated by its secret); and only URLs on
+  Cyclr's own hosts (``API_URL``'s and ``MARKETPLACE_ORIGINS``'); any other is never recorded;
+- errors from every arrival, united: no later or other arrival can drop an error one reported.
+
+A claim that disagrees with Cyclr fails the launch: ``account_mismatch``, ``unknown_cycle``,
+``replayed`` (a cycle Cyclr created before the launch opened) or ``claim_mismatch`` (status,
+template, release or a webhook URL), and each disagreement is kept on the launch.
+
+With ``VERIFY_WITH_API`` off nothing is asked, so nothing more is vouched: statuses and templates
+stay as claimed, webhook URLs come only from the notification, and the account checks still hold.
+"""
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from urllib.parse import urlsplit
+
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import ProxyError
+from .results import STATUSES, InstallResult, Webhook
+
+logger = logging.getLogger(__name__)
+
+# The delivery path whose result Cyclr itself sent, authenticated by the webhook secret.
+NOTIFICATION_SOURCE = "webhook"
+# How far Cyclr's clock may run behind ours before a cycle counts as created before its launch.
+CLOCK_SKEW = timedelta(minutes=2)
 
 
-def verify_result(launch, result, *, client=None):
-    """Return a ``ProxyError`` saying why the result fails, or None when it holds.
+@dataclass(frozen=True)
+class Verdict:
+    """The result Cyclr vouches for, why the launch fails (None: it completes) and each disagreement."""
 
-    Raises ``CyclrAPIError`` if Cyclr cannot be asked (the result then stays unverified
-    and can be retried). Cycles are looked up under the account the launch was minted
-    for, never the one the browser claims.
+    result: InstallResult
+    reason: ProxyError | None = None
+    mismatches: tuple = ()
+
+
+# --- Cyclr's hosts ------------------------------------------------------------------------------------
+
+
+def cyclr_hosts() -> set:
+    """Host names Cyclr serves from, as configured: ``API_URL``'s and each of ``MARKETPLACE_ORIGINS``'."""
+    hosts = set()
+    for url in (proxy_settings.API_URL, *proxy_settings.MARKETPLACE_ORIGINS):
+        try:
+            host = urlsplit(url).hostname if isinstance(url, str) else None
+        except ValueError:
+            host = None
+        if host:
+            hosts.add(host.lower())
+    return hosts
+
+
+def on_cyclr_host(url, hosts=None) -> bool:
+    """True if ``url`` is an http(s) URL, without user info, on one of Cyclr's hosts."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except (ValueError, TypeError):
+        return False
+    hosts = cyclr_hosts() if hosts is None else hosts
+    return parts.scheme in ("https", "http") and not parts.username and bool(host) and host.lower() in hosts
+
+
+def _on_host(webhooks, hosts, where=""):
+    kept = []
+    for hook in webhooks:
+        if on_cyclr_host(hook.url, hosts):
+            kept.append(hook)
+        else:  # the URL itself is a secret (or an attacker's): never in a log line
+            logger.warning("Dropped a webhook URL off Cyclr's hosts%s (step %r).", where, hook.step_name)
+    return tuple(kept)
+
+
+def _union_webhooks(*groups):
+    seen, merged = set(), []
+    for group in groups:
+        for hook in group:
+            if hook.url not in seen:
+                seen.add(hook.url)
+                merged.append(hook)
+    return tuple(merged)
+
+
+def union_errors(*groups):
+    """Every error once, in the order first reported."""
+    return tuple(dict.fromkeys(error for group in groups for error in group))
+
+
+# --- before and between verification ------------------------------------------------------------------
+
+
+def provisional_result(claim: InstallResult, *, source) -> InstallResult:
+    """What a launch holds from its first arrival until verification: the claim without unvouched webhook URLs.
+
+    Only the Marketplace notification vouches for URLs at this point (and only those on Cyclr's hosts).
     """
-    if launch.cyclr_account_id and result.account_id != launch.cyclr_account_id:
-        return ProxyError("account_mismatch", "The result names a different Cyclr account from the one this launch opened.")
-    if result.account_api_id and result.account_api_id != launch.account_api_id:
-        return ProxyError("account_mismatch", "The result names a different account from the one this launch opened.")
-    if not result.cycles:
-        detail = "; ".join(result.errors) or "no integration was installed"
-        return ProxyError("install_errors", f"Cyclr reported the install failed: {detail}")
-    if proxy_settings.VERIFY_WITH_API:
-        client = client or CyclrClient()
-        account = launch.cyclr_account_id or launch.account_api_id
-        for cycle in result.cycles:
-            if client.get_cycle(cycle.cycle_id, account=account) is None:
-                return ProxyError("unknown_cycle", f"Cyclr has no cycle {cycle.cycle_id} in this launch's account.")
-    return None
+    hosts = cyclr_hosts()
+    vouched = source == NOTIFICATION_SOURCE
+    cycles = tuple(replace(c, webhooks=_on_host(c.webhooks, hosts) if vouched else ()) for c in claim.cycles)
+    return replace(claim, cycles=cycles)
+
+
+def absorb(stored: InstallResult, arrival: InstallResult, *, source) -> InstallResult:
+    """``stored`` after another arrival of the same install: its errors join; a notification's URLs too.
+
+    Nothing else of a repeat is taken: the first arrival's claim is what verification compares.
+    """
+    cycles = stored.cycles
+    if source == NOTIFICATION_SOURCE:
+        hosts = cyclr_hosts()
+        hooks = {c.cycle_id: _on_host(c.webhooks, hosts) for c in arrival.cycles}
+        cycles = tuple(replace(c, webhooks=_union_webhooks(c.webhooks, hooks.get(c.cycle_id, ()))) for c in cycles)
+    return replace(stored, cycles=cycles, errors=union_errors(stored.errors, arrival.errors))
+
+
+# --- verification -------------------------------------------------------------------------------------
+
+
+def _mismatch(cycle_id, field, claimed, cyclr):
+    return {"cycle_id": cycle_id, "field": field, "claimed": claimed, "cyclr": cyclr}
+
+
+def _cyclr_status(value):
+    if not isinstance(value, str) or not value:
+        return ""
+    return STATUSES.get(value.lower(), value)
+
+
+def _cyclr_guid(value):
+    return value.lower() if isinstance(value, str) else ""
+
+
+def _cyclr_webhooks(data):
+    """The cycle's webhook steps in Cyclr's answer, or None if the answer does not say."""
+    items = data.get("Webhooks")
+    if not isinstance(items, list):
+        return None
+    return tuple(Webhook(step_name=str(item.get("StepName") or ""), url=item["Url"])
+                 for item in items if isinstance(item, dict) and isinstance(item.get("Url"), str))
+
+
+def parse_utc(value):
+    """Cyclr's ``CreatedOnUtc`` (``2030-01-01T12:00:00.000Z``, or without the ``Z``) as an aware datetime, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
+
+
+def _check_cycle(launch, claimed, data, vouched_hooks, hosts):
+    """``(cycle as Cyclr has it, disagreements, replayed)`` for one claimed cycle and Cyclr's answer for it."""
+    status = _cyclr_status(data.get("Status"))
+    template_id = _cyclr_guid(data.get("TemplateId"))
+    release_id = _cyclr_guid(data.get("TemplateReleaseId"))
+    api_hooks = _cyclr_webhooks(data)
+    mismatches = []
+    for field, claim, cyclr in (("status", claimed.status, status), ("template_id", claimed.template_id, template_id),
+                                ("template_release_id", claimed.template_release_id, release_id)):
+        if claim and cyclr and claim != cyclr:  # a field missing on either side is not a disagreement
+            mismatches.append(_mismatch(claimed.cycle_id, field, claim, cyclr))
+    cyclr_hooks = _union_webhooks(api_hooks or (), vouched_hooks)
+    if api_hooks is not None or vouched_hooks:  # Cyclr says which URLs the cycle has: a claimed other one is forged
+        claimed_urls, cyclr_urls = {h.url for h in claimed.webhooks}, {h.url for h in cyclr_hooks}
+        if claimed_urls - cyclr_urls:
+            mismatches.append(_mismatch(claimed.cycle_id, "webhooks", sorted(claimed_urls), sorted(cyclr_urls)))
+    replayed = False
+    created = parse_utc(data.get("CreatedOnUtc"))
+    if created is not None and created < launch.created_at - CLOCK_SKEW:
+        replayed = True
+        mismatches.append(_mismatch(claimed.cycle_id, "created_on_utc",
+                                    f"on or after {launch.created_at.isoformat()}", data.get("CreatedOnUtc")))
+    cycle = replace(claimed, status=status, template_id=template_id, template_release_id=release_id,
+                    webhooks=_on_host(cyclr_hooks, hosts, f" for cycle {claimed.cycle_id}"))
+    return cycle, mismatches, replayed
+
+
+def _ids_only(result, vouched):
+    """A failed launch's result: the claimed cycles with what Cyclr vouched for so far, nothing claimed."""
+    hooks = {c.cycle_id: c.webhooks for c in vouched.cycles}
+    return replace(result, cycles=tuple(
+        replace(c, status="", template_id="", template_release_id="", webhooks=hooks.get(c.cycle_id, ()))
+        for c in result.cycles))
+
+
+def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
+    """Check ``claim`` against ``launch`` and Cyclr; return the ``Verdict``.
+
+    ``vouched`` is what the launch holds so far (``provisional_result`` plus repeats ``absorb``ed):
+    the notification's webhook URLs and every arrival's errors. Raises ``CyclrAPIError`` if Cyclr
+    cannot be asked (the result then stays unverified and can be retried). Cycles are looked up
+    under the account the launch was minted for, never the one the browser claims.
+    """
+    if vouched is None:
+        vouched = provisional_result(claim, source=launch.source)
+    base = replace(vouched, errors=union_errors(claim.errors, vouched.errors))
+    mismatches = []
+    if launch.cyclr_account_id and claim.account_id != launch.cyclr_account_id:
+        mismatches.append(_mismatch("", "account_id", claim.account_id, launch.cyclr_account_id))
+    if claim.account_api_id and claim.account_api_id != launch.account_api_id:
+        mismatches.append(_mismatch("", "account_api_id", claim.account_api_id, launch.account_api_id))
+    if mismatches:
+        return Verdict(_ids_only(base, vouched), ProxyError(
+            "account_mismatch", "The result names a different account from the one this launch opened."), tuple(mismatches))
+    if not claim.cycles:
+        detail = "; ".join(base.errors) or "no integration was installed"
+        return Verdict(base, ProxyError("install_errors", f"Cyclr reported the install failed: {detail}"))
+    if not proxy_settings.VERIFY_WITH_API:
+        return Verdict(base)  # nothing more is vouched: see the module's docstring
+
+    client = client or CyclrClient()
+    account = launch.cyclr_account_id or launch.account_api_id
+    hosts = cyclr_hosts()
+    hooks = {c.cycle_id: c.webhooks for c in vouched.cycles}
+    cycles, replayed_ids = [], []
+    for index, claimed in enumerate(claim.cycles):
+        data = client.get_cycle(claimed.cycle_id, account=account)
+        if not isinstance(data, dict):  # asking on would let a forged list of ids cost a call each
+            mismatches.append(_mismatch(claimed.cycle_id, "cycle_id", claimed.cycle_id, None))
+            unchecked = _ids_only(replace(base, cycles=claim.cycles[index:]), vouched).cycles
+            return Verdict(replace(base, cycles=(*cycles, *unchecked)), ProxyError(
+                "unknown_cycle", f"Cyclr has no cycle {claimed.cycle_id} in this launch's account."), tuple(mismatches))
+        cycle, disagreements, replayed = _check_cycle(launch, claimed, data, hooks.get(claimed.cycle_id, ()), hosts)
+        cycles.append(cycle)
+        mismatches.extend(disagreements)
+        if replayed:
+            replayed_ids.append(claimed.cycle_id)
+    result = replace(base, cycles=tuple(cycles))
+    if replayed_ids:
+        return Verdict(result, ProxyError(
+            "replayed", f"Cyclr created cycle {replayed_ids[0]} before this launch opened: the result is an earlier "
+                        "install's, not this launch's."), tuple(mismatches))
+    if mismatches:
+        fields = ", ".join(dict.fromkeys(m["field"] for m in mismatches))
+        return Verdict(result, ProxyError(
+            "claim_mismatch", f"The result disagrees with what Cyclr has ({fields}); Cyclr's data was kept."), tuple(mismatches))
+    return Verdict(result)

@@ -682,6 +682,9 @@ def test_a_cycle_is_visible_only_under_its_own_account(fake, http):
         assert body["TemplateReleaseId"] == result["cycles"][0]["templateReleaseId"]
         assert body["Connectors"] == [{"Name": "Salesforce", "Version": "1.0"}]
         assert body["CreatedOnUtc"] == "2030-01-01T12:00:00.000Z"
+        # The API and the browser's result agree on the cycle's webhook step and its URL.
+        assert body["Webhooks"] == [{"StepName": w["stepName"], "Url": w["url"]} for w in result["cycles"][0]["webhooks"]]
+        assert body["Webhooks"] and body["Webhooks"][0]["StepName"] == "Contact updated"
     for stranger in ("acct-2", fake.accounts["acct-2"]["Id"], "nobody"):
         response = get(stranger)
         assert response.status_code == 404

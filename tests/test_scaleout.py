@@ -16,11 +16,13 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection, connections
+from django.db.models import Sum
 
 from hostkit.asgi import application
 from proxy import signals
 from proxy.cyclr import CyclrClient
-from proxy.models import Arrival, Launch
+from proxy.exceptions import LaunchRejected
+from proxy.models import Arrival, Launch, RecordedCycle
 from proxy.services import accept_result
 
 from .test_consumers import ORIGIN, cookie_for
@@ -71,9 +73,46 @@ def test_concurrent_deliveries_make_one_record_and_one_signal(installed, user):
     assert errors == []
     assert sorted(o.duplicate for o in outcomes) == [False] + [True] * (deliveries - 1)
     assert Arrival.objects.filter(launch=launch, duplicate=False).count() == 1
-    assert Arrival.objects.filter(launch=launch).count() == deliveries
+    # Repeats collapse onto one row per source; their counts add up to every delivery.
+    assert Arrival.objects.filter(launch=launch).aggregate(total=Sum("count"))["total"] == deliveries
     handler.assert_called_once()
     assert Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED
+
+
+def test_one_result_raced_onto_two_launches_completes_one(installed, launch_for, user):
+    """Both deliveries read no recorded cycle; PostgreSQL's unique index lets one insert, and the other is replayed."""
+    first, data = installed()
+    second, _ = launch_for(user)
+    handler = mock.Mock()
+    signals.install_completed.connect(handler, dispatch_uid="scaleout-replay")
+    barrier = threading.Barrier(2)
+    outcomes, codes = [], []
+
+    def deliver(launch):
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(accept_result(launch.pk, data, source="socket", user=user))
+        except LaunchRejected as exc:
+            codes.append(exc.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver, args=(launch,)) for launch in (first, second)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        signals.install_completed.disconnect(dispatch_uid="scaleout-replay")
+
+    assert codes == ["replayed"] and len(outcomes) == 1
+    (winner,) = {row.launch_id for row in RecordedCycle.objects.all()}
+    assert Launch.objects.get(pk=winner).status == Launch.Status.COMPLETED
+    loser = second.pk if winner == first.pk else first.pk
+    assert Launch.objects.get(pk=loser).status == Launch.Status.PENDING
+    assert not Arrival.objects.filter(launch_id=loser).exists()
+    handler.assert_called_once()
 
 
 def test_a_result_settled_by_another_process_reaches_the_users_socket(installed, user, cyclr):

@@ -689,7 +689,7 @@ class FakeCyclr:
 
     @property
     def cycles(self) -> dict[str, dict]:
-        """Cycles by id: the API fields plus `AccountId`, `AccountApiId` and `Webhooks`."""
+        """Cycles by id: the API fields (`Webhooks` included) plus `AccountId` and `AccountApiId`."""
         return self.state.cycles
 
     @property

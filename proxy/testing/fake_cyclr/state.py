@@ -111,8 +111,10 @@ class _MarketplaceToken:
     used: bool = False
 
 
-# Cycle fields the Partner API returns; the stored record also names its owner and webhooks.
-CYCLE_API_FIELDS = ("Id", "Name", "Status", "TemplateId", "TemplateReleaseId", "Connectors", "CreatedOnUtc")
+# Cycle fields the Partner API returns; the stored record also names its owner account. `Webhooks` lists the
+# cycle's webhook trigger steps (`[{"StepName", "Url"}]`, empty for a cycle without one), in the shape of the
+# Marketplace notification's `Webhooks`: the same URLs the browser's result carries for that cycle.
+CYCLE_API_FIELDS = ("Id", "Name", "Status", "TemplateId", "TemplateReleaseId", "Connectors", "CreatedOnUtc", "Webhooks")
 
 
 def marketplace_result(install: dict) -> dict:

@@ -12,7 +12,7 @@
 
   // Refusals that resending the same result can never fix (DESIGN.md, "Messages").
   var TERMINAL_CODES = ["unauthenticated", "forbidden", "not_found", "expired", "invalid_result", "too_large",
-                        "malformed", "conflict"];
+                        "malformed", "conflict", "replayed"];
   var RECONNECT_DELAYS_MS = [500, 1000, 2000]; // then give up on the socket and use HTTP
   var ACK_TIMEOUT_MS = 15000;                  // an open socket that never answers counts as a lost one
   var RETRY_CAP_MS = 30000;                    // longest wait between retries after a server_error

@@ -1,0 +1,415 @@
+"""What a launch records is what Cyclr vouches for: checked over the real fake Cyclr's HTTP API."""
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from unittest import mock
+
+import pytest
+from django.db import IntegrityError, connections, transaction
+from django.test import Client
+from django.urls import reverse
+
+from proxy import signals
+from proxy.cyclr import CyclrClient
+from proxy.exceptions import LaunchRejected
+from proxy.models import Arrival, Launch, RecordedCycle
+from proxy.services import accept_result
+from proxy.testing.fake_cyclr import FakeCyclr
+from proxy.testing.fake_cyclr.state import marketplace_notification
+from proxy.verification import on_cyclr_host
+
+from .conftest import CLIENT_ID, CLIENT_SECRET
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WEBHOOK_SECRET = "whsec-0123456789abcdef-verification"
+INTERNAL_URL = "http://169.254.169.254/latest/meta-data/"
+
+
+@pytest.fixture
+def failed_receiver():
+    handler = mock.create_autospec(lambda sender, **kwargs: None)
+    signals.install_failed.connect(handler, dispatch_uid="test-verification-failed")
+    yield handler
+    signals.install_failed.disconnect(dispatch_uid="test-verification-failed")
+
+
+def settle(launch, data, user, source="socket", **kwargs):
+    accept_result(launch.pk, data, source=source, user=user, **kwargs)
+    launch.refresh_from_db()
+    return launch
+
+
+def cyclr_cycle(fake, cycle_id):
+    return fake.cycles[cycle_id]
+
+
+def all_urls(result):
+    return [hook["url"] for cycle in result["cycles"] for hook in cycle["webhooks"]]
+
+
+# --- the stored result is Cyclr's -------------------------------------------------------------------------
+
+
+def test_the_stored_and_signalled_result_is_cyclrs_even_when_the_claim_says_less(cyclr, installed, user, completed_receiver):
+    launch, data = installed()
+    cycle_id = data["cycles"][0]["cycleId"]
+    # An older page: the cycle id alone, no status, template or webhooks.
+    launch = settle(launch, {"accountId": data["accountId"], "cycles": [{"cycleId": cycle_id}]}, user)
+
+    assert launch.status == Launch.Status.COMPLETED and launch.claim_mismatches == []
+    truth = cyclr_cycle(cyclr, cycle_id)
+    (stored,) = launch.result["cycles"]
+    assert stored["status"] == truth["Status"] == "Active"
+    assert stored["template_id"] == truth["TemplateId"] and stored["template_release_id"] == truth["TemplateReleaseId"]
+    assert stored["webhooks"] == [{"step_name": w["StepName"], "url": w["Url"]} for w in truth["Webhooks"]]
+    signalled = completed_receiver.call_args.kwargs["result"]
+    assert signalled.cycles[0].status == "Active" and signalled.cycles[0].webhooks[0].url == truth["Webhooks"][0]["Url"]
+
+
+@pytest.mark.parametrize("field, forged, stored_field", [
+    ("status", "Stopped", "status"),
+    ("templateId", "00000000-0000-4000-8000-00000000000a", "template_id"),
+    ("templateReleaseId", "00000000-0000-4000-8000-00000000000b", "template_release_id"),
+])
+def test_a_claim_that_disagrees_with_cyclr_fails_and_keeps_the_disagreement(
+        cyclr, installed, user, completed_receiver, failed_receiver, field, forged, stored_field):
+    launch, data = installed()
+    truth = data["cycles"][0][field]
+    data["cycles"][0][field] = forged
+
+    launch = settle(launch, data, user)
+
+    assert launch.status == Launch.Status.FAILED and launch.failure_code == "claim_mismatch"
+    assert launch.claim_mismatches == [
+        {"cycle_id": data["cycles"][0]["cycleId"], "field": stored_field, "claimed": forged, "cyclr": truth}]
+    assert launch.result["cycles"][0][stored_field] == truth  # Cyclr's, never the claim's
+    assert launch.claim["cycles"][0][stored_field] == forged  # the claim is kept apart, for the admin
+    completed_receiver.assert_not_called()
+    kwargs = failed_receiver.call_args.kwargs
+    assert kwargs["reason"].code == "claim_mismatch"
+    assert getattr(kwargs["result"].cycles[0], stored_field) == truth
+
+
+def test_a_forged_webhook_url_fails_and_is_never_stored(cyclr, installed, user, failed_receiver):
+    launch, data = installed()
+    real_url = data["cycles"][0]["webhooks"][0]["url"]
+    data["cycles"][0]["webhooks"].append({"stepName": "Contact updated", "url": INTERNAL_URL})
+
+    launch = settle(launch, data, user)
+
+    assert launch.status == Launch.Status.FAILED and launch.failure_code == "claim_mismatch"
+    (mismatch,) = launch.claim_mismatches
+    assert mismatch["field"] == "webhooks" and INTERNAL_URL in mismatch["claimed"] and mismatch["cyclr"] == [real_url]
+    assert all_urls(launch.result) == [real_url]
+    assert INTERNAL_URL not in json.dumps(launch.result)
+    assert INTERNAL_URL not in [w.url for c in failed_receiver.call_args.kwargs["result"].cycles for w in c.webhooks]
+
+
+def test_a_webhook_url_claimed_for_a_cycle_cyclr_lists_none_for_fails(cyclr, installed, user):
+    launch, data = installed(package_id=3)  # a scheduled cycle: Cyclr lists no webhook step
+    assert data["cycles"][0]["webhooks"] == []
+    data["cycles"][0]["webhooks"] = [INTERNAL_URL]
+    launch = settle(launch, data, user)
+    assert launch.failure_code == "claim_mismatch" and launch.claim_mismatches[0]["cyclr"] == []
+    assert all_urls(launch.result) == []
+
+
+def test_an_account_mismatch_is_kept_for_the_admin(cyclr, installed, user, other_user):
+    _, others = installed(owner=other_user)
+    launch, _ = installed()
+    launch = settle(launch, others, user)
+    assert launch.failure_code == "account_mismatch"
+    assert {"cycle_id": "", "field": "account_id", "claimed": others["accountId"].lower(),
+            "cyclr": launch.cyclr_account_id} in launch.claim_mismatches
+    assert all_urls(launch.result) == [] and {c["status"] for c in launch.result["cycles"]} == {""}
+
+
+def test_an_unknown_cycle_is_kept_for_the_admin(cyclr, installed, user):
+    launch, data = installed()
+    data["cycles"][0]["cycleId"] = "00000000-0000-4000-8000-000000000000"
+    launch = settle(launch, data, user)
+    assert launch.failure_code == "unknown_cycle"
+    assert launch.claim_mismatches == [{"cycle_id": "00000000-0000-4000-8000-000000000000", "field": "cycle_id",
+                                        "claimed": "00000000-0000-4000-8000-000000000000", "cyclr": None}]
+    assert all_urls(launch.result) == []
+
+
+def test_the_ack_and_status_carry_cyclrs_result(cyclr, installed, user):
+    launch, data = installed()
+    data["cycles"][0]["status"] = "Stopped"
+    browser = Client()
+    browser.force_login(user)
+
+    ack = browser.post(reverse("proxy:result", args=[launch.pk]),
+                       json.dumps({"type": "result", "id": "m1", "result": data}), content_type="application/json").json()
+    status = browser.get(reverse("proxy:status", args=[launch.pk])).json()
+
+    assert ack["status"] == status["status"] == Launch.Status.FAILED
+    assert ack["reason"]["code"] == status["reason"]["code"] == "claim_mismatch"
+    assert ack["result"]["cycles"][0]["status"] == status["result"]["cycles"][0]["status"] == "Active"
+
+
+def test_the_admin_shows_the_disagreement(cyclr, installed, user, django_user_model):
+    launch, data = installed()
+    data["cycles"][0]["status"] = "Stopped"
+    launch = settle(launch, data, user)
+    admin = django_user_model.objects.create_superuser("root", password="root-password")
+    browser = Client()
+    browser.force_login(admin)
+
+    page = browser.get(reverse("admin:proxy_launch_change", args=[launch.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Claim vs Cyclr" in html
+    assert "<td>status</td><td>Stopped</td><td>Active</td>" in html
+
+
+# --- webhook URLs: only Cyclr's, only on Cyclr's hosts --------------------------------------------------
+
+
+@pytest.mark.parametrize("url, allowed", [
+    ("http://127.0.0.1:{port}/api/webhook/abc", True),
+    ("https://127.0.0.1/api/webhook/abc", True),  # the host is Cyclr's; its port and scheme are Cyclr's business
+    ("http://127.0.0.1.evil.test:{port}/api/webhook/abc", False),
+    ("http://evil.test/?u=http://127.0.0.1:{port}/", False),
+    ("http://user@127.0.0.1:{port}/api/webhook/abc", False),
+    ("ftp://127.0.0.1:{port}/api/webhook/abc", False),
+    ("http://[::1/api", False),
+    ("http://169.254.169.254/latest/meta-data/", False),
+])
+def test_only_urls_on_cyclrs_configured_hosts_count(cyclr, url, allowed):
+    assert on_cyclr_host(url.format(port=cyclr.port)) is allowed
+
+
+def test_cyclrs_own_webhook_url_off_the_configured_hosts_is_not_stored(cyclr, installed, user, settings):
+    launch, data = installed()
+    # Cyclr is now reached as "localhost", and its Marketplace is elsewhere: 127.0.0.1 is no longer its host.
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "API_URL": f"http://localhost:{cyclr.port}",
+                            "MARKETPLACE_ORIGINS": ["http://acme-h.cyclr.test"]}
+    launch = settle(launch, data, user)
+    assert launch.status == Launch.Status.COMPLETED  # the claim agrees with Cyclr...
+    assert all_urls(launch.result) == []  # ...but a URL off Cyclr's hosts is never recorded
+
+
+def test_without_the_api_nothing_more_is_vouched(cyclr, installed, user, settings, completed_receiver):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "VERIFY_WITH_API": False}
+    launch, data = installed()
+    data["cycles"][0]["status"] = "Stopped"
+
+    launch = settle(launch, data, user)
+
+    assert launch.status == Launch.Status.COMPLETED
+    assert launch.result["cycles"][0]["status"] == "Stopped"  # as claimed: nobody asked Cyclr
+    assert all_urls(launch.result) == []  # the browser's URLs are never vouched for
+    assert completed_receiver.call_args.kwargs["result"].cycles[0].webhooks == ()
+
+
+@pytest.fixture
+def notify(cyclr, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": WEBHOOK_SECRET}
+
+    def post(body):
+        response = Client().post(reverse("proxy:webhook", args=[WEBHOOK_SECRET]), json.dumps(body),
+                                 content_type="application/json")
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return post
+
+
+def test_the_notification_vouches_for_its_on_host_urls(cyclr, installed, user, settings, notify):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "VERIFY_WITH_API": False}
+    launch, data = installed()
+    body = marketplace_notification(cyclr.installs[-1])
+    body["MarketplaceInstallDetails"][0]["Webhooks"].append({"StepName": "Elsewhere", "Url": INTERNAL_URL})
+
+    accept_result(launch.pk, data, source="socket", user=user)  # the browser first: its URLs are not recorded
+    launch.refresh_from_db()
+    assert all_urls(launch.result) == []
+    assert notify(body)["duplicate"] is True
+
+    launch.refresh_from_db()
+    assert all_urls(launch.result) == [data["cycles"][0]["webhooks"][0]["url"]]  # Cyclr's, on Cyclr's host only
+
+
+def test_errors_from_the_notification_survive_a_browser_that_drops_them(cyclr, installed, user, notify, completed_receiver):
+    launch, data = installed(start_cycles=False)
+    errors = data["errors"]
+    assert errors
+    body = marketplace_notification(cyclr.installs[-1])
+
+    assert notify(body)["duplicate"] is False
+    clean = {**data, "errors": []}
+    assert accept_result(launch.pk, clean, source="socket", user=user).duplicate
+
+    launch.refresh_from_db()
+    assert launch.result["errors"] == errors
+    assert completed_receiver.call_args.kwargs["result"].errors == tuple(errors)
+
+
+def test_errors_arriving_after_a_browser_that_dropped_them_are_kept(cyclr, installed, user, notify):
+    launch, data = installed(start_cycles=False)
+    errors = data["errors"]
+    launch = settle(launch, {**data, "errors": []}, user)
+    assert launch.status == Launch.Status.COMPLETED and launch.result["errors"] == []
+
+    assert notify(marketplace_notification(cyclr.installs[-1]))["duplicate"] is True
+    accept_result(launch.pk, {**data, "errors": []}, source="http", user=user)  # and a later clean copy drops nothing
+
+    launch.refresh_from_db()
+    assert launch.result["errors"] == errors
+
+
+def test_a_repeat_from_the_browser_changes_nothing_verified_but_adds_its_errors(cyclr, installed, user):
+    launch, data = installed()
+    verified = settle(launch, data, user).result
+    forged = json.loads(json.dumps(data))
+    forged["cycles"][0].update(status="Stopped", webhooks=[{"stepName": "Contact updated", "url": INTERNAL_URL}])
+    forged["errors"] = ["Something went wrong."]
+
+    assert accept_result(launch.pk, forged, source="http", user=user).duplicate
+
+    launch.refresh_from_db()
+    assert launch.result == {**verified, "errors": ["Something went wrong."]}
+
+
+def test_until_verified_the_launch_holds_no_browser_url(cyclr, installed, user):
+    launch, data = installed()
+    unreachable = CyclrClient(api_url="http://127.0.0.1:9", timeout=(1, 1))
+    launch = settle(launch, data, user, client=unreachable)
+    assert launch.status == Launch.Status.RECEIVED
+    assert all_urls(launch.result) == [] and all_urls(launch.claim) == [data["cycles"][0]["webhooks"][0]["url"]]
+
+
+# --- replays onto a new launch ---------------------------------------------------------------------------
+
+
+def test_a_result_replayed_onto_a_fresh_launch_is_refused_and_writes_nothing(cyclr, installed, launch_for, user,
+                                                                            completed_receiver):
+    first, data = installed()
+    settle(first, data, user)
+    fresh, _ = launch_for(user)
+
+    with pytest.raises(LaunchRejected) as caught:
+        accept_result(fresh.pk, data, source="socket", user=user)
+
+    assert caught.value.code == "replayed"
+    fresh.refresh_from_db()
+    assert fresh.status == Launch.Status.PENDING and fresh.result is None and fresh.claim is None
+    assert not Arrival.objects.filter(launch=fresh).exists()
+    assert not RecordedCycle.objects.filter(launch=fresh).exists()
+    completed_receiver.assert_called_once()
+
+
+def test_a_replay_over_http_gets_the_replayed_code(cyclr, installed, launch_for, user):
+    first, data = installed()
+    settle(first, data, user)
+    fresh, _ = launch_for(user)
+    browser = Client()
+    browser.force_login(user)
+    response = browser.post(reverse("proxy:result", args=[fresh.pk]),
+                            json.dumps({"type": "result", "id": "m1", "result": data}), content_type="application/json")
+    assert response.status_code >= 400 and response.json()["code"] == "replayed"
+
+
+def test_the_same_result_for_the_same_launch_stays_a_duplicate(cyclr, installed, user, completed_receiver):
+    launch, data = installed()
+    settle(launch, data, user)
+    assert accept_result(launch.pk, data, source="http", user=user).duplicate
+    completed_receiver.assert_called_once()
+
+
+def test_cycle_ids_are_unique_in_the_database(cyclr, launch_for, user):
+    first, _ = launch_for(user)
+    second, _ = launch_for(user)
+    RecordedCycle.objects.create(cycle_id="c1", launch=first)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RecordedCycle.objects.create(cycle_id="c1", launch=second)
+
+
+def test_one_result_delivered_to_two_launches_at_once_completes_one(cyclr, installed, launch_for, user, completed_receiver):
+    first, data = installed()
+    second, _ = launch_for(user)
+    barrier = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def deliver(launch):
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(accept_result(launch.pk, data, source="socket", user=user))
+        except LaunchRejected as exc:
+            errors.append(exc.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver, args=(launch,)) for launch in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == ["replayed"] and len(outcomes) == 1
+    assert RecordedCycle.objects.values("launch").distinct().count() == 1
+    completed_receiver.assert_called_once()
+
+
+class TestCyclesCreatedBeforeTheLaunch:
+    """A fake Cyclr whose clock runs ``offset`` behind ours: its cycles look created that long ago."""
+
+    @pytest.fixture
+    def fake_cyclr(self):  # what the ``cyclr`` fixture (and so ``installed``, ``launch_for``) runs on, here
+        fake = FakeCyclr(host="127.0.0.1", port=0, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                         marketplace_ids=(1,), clock=lambda: datetime.now(timezone.utc) - fake.offset)
+        fake.offset = timedelta(0)
+        with fake:
+            yield fake
+
+    def test_they_fail_as_replayed(self, cyclr, installed, launch_for, user, failed_receiver):
+        cyclr.offset = timedelta(minutes=10)  # an install made ten minutes before the launch below
+        _, earlier = installed()  # never delivered: no launch recorded its cycles
+        launch, _ = launch_for(user)
+
+        launch = settle(launch, earlier, user)
+
+        assert launch.status == Launch.Status.FAILED and launch.failure_code == "replayed"
+        (mismatch,) = launch.claim_mismatches
+        assert mismatch["field"] == "created_on_utc"
+        assert mismatch["cyclr"] == cyclr.cycles[earlier["cycles"][0]["cycleId"]]["CreatedOnUtc"]
+        assert failed_receiver.call_args.kwargs["reason"].code == "replayed"
+
+    def test_a_little_clock_skew_is_allowed(self, cyclr, installed, user, completed_receiver):
+        cyclr.offset = timedelta(seconds=60)
+        launch, data = installed()
+        assert cyclr.cycles[data["cycles"][0]["cycleId"]]["CreatedOnUtc"] < launch.created_at.isoformat()
+        assert settle(launch, data, user).status == Launch.Status.COMPLETED
+        completed_receiver.assert_called_once()
+
+
+# --- repeats collapse ----------------------------------------------------------------------------------------
+
+
+def test_three_hundred_repeats_make_two_arrival_rows(cyclr, installed, user, completed_receiver):
+    launch, data = installed()
+    accept_result(launch.pk, data, source="socket", user=user, message_id="m1")
+    for i in range(299):  # the same frame again, and the same result under fresh message ids
+        accept_result(launch.pk, data, source="socket", user=user, message_id="m1" if i % 2 else f"m-{i}")
+
+    rows = list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate", "count"))
+    assert rows == [("socket", False, 1), ("socket", True, 299)]
+    repeat = Arrival.objects.get(launch=launch, duplicate=True)
+    assert repeat.last_received_at >= repeat.received_at
+    completed_receiver.assert_called_once()
+
+
+def test_repeats_from_another_source_or_with_other_content_get_their_own_row(cyclr, installed, user):
+    launch, data = installed()
+    accept_result(launch.pk, data, source="socket", user=user, message_id="m1")
+    accept_result(launch.pk, data, source="http", user=user, message_id="m1")
+    accept_result(launch.pk, data, source="http", user=user, message_id="m1")
+    other_shape = {"accountId": data["accountId"], "cycleId": data["cycles"][0]["cycleId"]}
+    accept_result(launch.pk, other_shape, source="socket", user=user, message_id="m2")
+
+    rows = list(Arrival.objects.filter(launch=launch).values_list("source", "message_id", "duplicate", "count"))
+    assert rows == [("socket", "m1", False, 1), ("http", "m1", True, 2), ("socket", "m2", True, 1)]

@@ -161,6 +161,17 @@ def parse_utc(value):
     return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
 
 
+# Claimed and Cyclr statuses that do not disagree: Cyclr documents a cycle as ``Paused`` right after install
+# while the Launch Complete page already calls it ``Active`` (it is started as the install finishes).
+COMPATIBLE_STATUSES = {("Active", "Paused")}
+
+
+def _disagree(field, claim, cyclr):
+    if not claim or not cyclr:  # a field missing on either side is not a disagreement
+        return False
+    return claim != cyclr and not (field == "status" and (claim, cyclr) in COMPATIBLE_STATUSES)
+
+
 def _check_cycle(launch, claimed, data, vouched_hooks, hosts):
     """``(cycle as Cyclr has it, disagreements, replayed)`` for one claimed cycle and Cyclr's answer for it."""
     status = _cyclr_status(data.get("Status"))
@@ -170,7 +181,7 @@ def _check_cycle(launch, claimed, data, vouched_hooks, hosts):
     mismatches = []
     for field, claim, cyclr in (("status", claimed.status, status), ("template_id", claimed.template_id, template_id),
                                 ("template_release_id", claimed.template_release_id, release_id)):
-        if claim and cyclr and claim != cyclr:  # a field missing on either side is not a disagreement
+        if _disagree(field, claim, cyclr):
             mismatches.append(_mismatch(claimed.cycle_id, field, claim, cyclr))
     cyclr_hooks = _union_webhooks(api_hooks or (), vouched_hooks)
     if api_hooks is not None or vouched_hooks:  # Cyclr says which URLs the cycle has: a claimed other one is forged

@@ -110,7 +110,45 @@ class CyclrClient:
             raise
 
     def list_cycles(self, *, account, page=1, page_size=50):
-        return self.call("GET", "/v1.0/cycles", account=account, params={"page": page, "pageSize": page_size})
+        """One page of the account's cycles, as Cyclr lists them (a list of cycle objects)."""
+        data = self.call("GET", "/v1.0/cycles", account=account, params={"page": page, "pageSize": page_size})
+        if not isinstance(data, list):
+            raise CyclrAPIError("cyclr_bad_response", "Cyclr answered the cycle list with something other than a list.")
+        return data
+
+    def account_cycles(self, *, account, page_size=50, max_pages=20):
+        """Every cycle of the account, page by page; at most ``max_pages`` calls.
+
+        Raises ``CyclrAPIError`` with code ``too_many_cycles`` if the account has more cycles than
+        ``page_size * max_pages``: a partial list would make every missing cycle look uninstalled.
+        """
+        cycles = []
+        for page in range(1, max_pages + 1):
+            batch = self.list_cycles(account=account, page=page, page_size=page_size)
+            cycles.extend(item for item in batch if isinstance(item, dict))
+            if len(batch) < page_size:
+                return cycles
+        raise CyclrAPIError("too_many_cycles",
+                            f"The account has more than {page_size * max_pages} cycles; raise max_pages to list them all.")
+
+    def get_account(self, account):
+        """The account (``GET /v1.0/accounts/{id}``), by its Cyclr id or API id."""
+        return self.call("GET", f"/v1.0/accounts/{quote(account, safe='')}")
+
+    def activate_cycle(self, cycle_id, *, account, interval=None, start_time=None, run_once=None):
+        """Start a cycle (``PUT /v1.0/cycles/{id}/activate``); ``interval`` in minutes for scheduled cycles."""
+        body = {}
+        if interval is not None:
+            body["Interval"] = int(interval)
+        if start_time is not None:
+            body["StartTime"] = start_time if isinstance(start_time, str) else start_time.isoformat()
+        if run_once is not None:
+            body["RunOnce"] = bool(run_once)
+        return self.call("PUT", f"/v1.0/cycles/{quote(cycle_id, safe='')}/activate", account=account, json=body)
+
+    def deactivate_cycle(self, cycle_id, *, account):
+        """Stop a cycle (``PUT /v1.0/cycles/{id}/deactivate``)."""
+        return self.call("PUT", f"/v1.0/cycles/{quote(cycle_id, safe='')}/deactivate", account=account)
 
     def call(self, method, path, *, account=None, **kwargs):
         """An authenticated API call; renews the token once on 401."""

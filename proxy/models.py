@@ -14,6 +14,7 @@ class Launch(models.Model):
         RECEIVED = "received", "Result stored, not yet verified"
         COMPLETED = "completed", "Installed and verified"
         FAILED = "failed", "Install failed or could not be verified"
+        EXPIRED = "expired", "Closed unanswered when its time ran out"
 
     class Mode(models.TextChoices):
         POPUP = "popup", "Proxy page in a popup"
@@ -52,7 +53,7 @@ class Launch(models.Model):
 
     @property
     def is_expired(self) -> bool:
-        return self.status == self.Status.PENDING and timezone.now() >= self.expires_at
+        return self.status == self.Status.EXPIRED or (self.status == self.Status.PENDING and timezone.now() >= self.expires_at)
 
     def install_result(self):
         """What Cyclr vouches for, as an ``InstallResult`` (None before a result arrived).
@@ -120,9 +121,11 @@ class RecordedCycle(models.Model):
 
 
 class ReceiverFailure(models.Model):
-    """A signal receiver that raised while handling a launch's result; replayable."""
+    """A signal receiver that raised while handling a launch's result or an installation's change; replayable."""
 
-    launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="receiver_failures")
+    launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="receiver_failures", null=True, blank=True)
+    change = models.ForeignKey("InstallationChange", on_delete=models.CASCADE, related_name="receiver_failures",
+                               null=True, blank=True)
     signal = models.CharField(max_length=64)
     receiver = models.CharField(max_length=255)
     error = models.TextField()
@@ -159,3 +162,80 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"Webhook {self.status or '?'} at {self.received_at:%Y-%m-%d %H:%M:%S} ({self.error_code or ('ok' if self.processed else 'pending')})"
+
+
+class Installation(models.Model):
+    """What one Cyclr account has installed from one Marketplace package, kept true from every channel.
+
+    Written only by ``proxy.installations`` (accepted install results, Marketplace notifications,
+    reconciliation with Cyclr's API). ``package_id`` 0 holds cycles Cyclr lists that no install
+    result or notification explained (found by reconciliation).
+    """
+
+    class State(models.TextChoices):
+        INSTALLED = "installed", "Installed"
+        UNINSTALLED = "uninstalled", "Uninstalled"
+
+    cyclr_account_id = models.CharField("Cyclr account id", max_length=64)
+    account_api_id = models.CharField("account API id", max_length=255, blank=True)
+    package_id = models.PositiveIntegerField("Marketplace package", default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.INSTALLED)
+    launch = models.ForeignKey(Launch, on_delete=models.SET_NULL, null=True, blank=True, related_name="installations",
+                               help_text="The launch whose verified result last installed it, if any.")
+    created_at = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.CharField(max_length=16, blank=True, help_text="The source of the last change: install, webhook, reconcile.")
+
+    class Meta:
+        ordering = ["-changed_at"]
+        constraints = [models.UniqueConstraint(fields=["cyclr_account_id", "package_id"], name="proxy_installation_account_package")]
+
+    def __str__(self):
+        package = f"package {self.package_id}" if self.package_id else "unattributed cycles"
+        return f"{package} of {self.account_api_id or self.cyclr_account_id} ({self.state})"
+
+    @property
+    def is_installed(self):
+        return self.state == self.State.INSTALLED
+
+
+class InstallationCycle(models.Model):
+    """One cycle of an installation, as Cyclr last said it was."""
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="cycles")
+    cycle_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    template_id = models.CharField(max_length=64, blank=True)
+    template_release_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, blank=True, help_text="Cyclr's status: Active, Stopped or Paused.")
+    removed_at = models.DateTimeField(null=True, blank=True, help_text="When Cyclr stopped listing it (uninstalled).")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["installation", "cycle_id"]
+
+    def __str__(self):
+        return f"cycle {self.cycle_id} ({'removed' if self.removed_at else self.status or '?'})"
+
+
+class InstallationChange(models.Model):
+    """One change of an installation's state, with its source: the record its signal is sent (once) for."""
+
+    class Kind(models.TextChoices):
+        INSTALLED = "installed", "Installed"
+        UNINSTALLED = "uninstalled", "Uninstalled"
+        STARTED = "started", "Started"
+        STOPPED = "stopped", "Stopped"
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    source = models.CharField(max_length=16, help_text="install, webhook or reconcile.")
+    event = models.JSONField(help_text="The normalized event (IntegrationEvent.as_json()), raw payload included.")
+    created_at = models.DateTimeField(default=timezone.now)
+    signal_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.kind} by {self.source} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -3,7 +3,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .exceptions import ProxyError
-from .models import Launch
+from .installations import send_change_signal, signal_for_change
+from .models import InstallationChange, Launch
 from .notify import signal_for
 from .services import settle_launch
 
@@ -21,6 +22,27 @@ def replay_launch(launch, *, client=None) -> str:
     for failure in launch.receiver_failures.filter(resolved_at__isnull=True):
         try:
             import_string(failure.receiver)(signal=signal, sender=Launch, **kwargs)
+        except Exception as exc:
+            still_failing += 1
+            failure.error = f"{failure.error}\nreplayed {timezone.now().isoformat()}: {exc!r}"
+            failure.save(update_fields=["error"])
+            continue
+        failure.resolved_at = timezone.now()
+        failure.save(update_fields=["resolved_at"])
+        rerun += 1
+    return f"{rerun} receiver(s) rerun, {still_failing} still failing"
+
+
+def replay_change(change) -> str:
+    """Send an installation change's signal if it never went out; rerun its receivers that raised."""
+    if change.signal_sent_at is None:
+        failures = send_change_signal(change.pk)
+        return f"signal sent, {len(failures)} receiver(s) failing"
+    signal, kwargs = signal_for_change(change)
+    rerun, still_failing = 0, 0
+    for failure in change.receiver_failures.filter(resolved_at__isnull=True):
+        try:
+            import_string(failure.receiver)(signal=signal, sender=InstallationChange.installation.field.related_model, **kwargs)
         except Exception as exc:
             still_failing += 1
             failure.error = f"{failure.error}\nreplayed {timezone.now().isoformat()}: {exc!r}"

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, LaunchRejected
+from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
 from .notify import notify
 from .results import InstallResult
@@ -110,6 +111,8 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
         except (Launch.DoesNotExist, ValueError):
             raise launch_not_found() from None
         check_owner(launch, user)
+        if launch.status == Launch.Status.EXPIRED:
+            check_unexpired(launch)
         if launch.status != Launch.Status.PENDING:
             # The same install again (by any path, in any shape): a duplicate, not a conflict.
             if not claim.same_install(launch.claimed_result()):
@@ -168,5 +171,7 @@ def settle_launch(launch_id, *, client=None):
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.signal_sent_at = timezone.now()
         launch.save()
+        if not reason:
+            record_install(launch, result)
         transaction.on_commit(lambda: notify(launch, result, reason))
     return launch

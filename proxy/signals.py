@@ -1,11 +1,21 @@
-"""Signals sent once per launch, after the result is committed.
+"""Signals the kit sends, each once, after the change it reports is committed.
 
-Receivers get ``launch`` (``proxy.models.Launch``), ``result`` (``proxy.results.InstallResult``)
-and ``source`` (``"socket"``, ``"http"`` or ``"webhook"``). A receiver that raises does not stop
-the others and does not lose the result: the failure is stored as a ``ReceiverFailure`` with its
-traceback and can be replayed with ``manage.py proxy_replay``.
+Install signals (once per launch): receivers get ``launch`` (``proxy.models.Launch``), ``result``
+(``proxy.results.InstallResult``) and ``source`` (``"socket"``, ``"http"`` or ``"webhook"``).
+
+Lifecycle signals (once per change of an installation's stored state, never for a notification that
+changes nothing): receivers get ``installation`` (``proxy.models.Installation``), ``event``
+(``proxy.installations.IntegrationEvent``: status, account_id, account_api_id, package_id, cycles, raw)
+and ``source`` (``"webhook"`` or ``"reconcile"``).
+
+A receiver that raises does not stop the others and does not lose anything: the failure is stored as
+a ``ReceiverFailure`` with its traceback and can be replayed with ``manage.py proxy_replay``.
 """
 from django.dispatch import Signal
 
 install_completed = Signal()  #: provides args: launch, result, source
 install_failed = Signal()  #: provides args: launch, result, source, reason (ProxyError)
+
+integration_uninstalled = Signal()  #: provides args: installation, event, source
+integration_started = Signal()  #: provides args: installation, event, source
+integration_stopped = Signal()  #: provides args: installation, event, source

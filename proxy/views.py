@@ -179,7 +179,7 @@ def status(request, launch_id):
     launch = _owned_launch(request, launch_id)
     return JsonResponse({
         "launch": str(launch.id),
-        "status": launch.status,
+        "status": Launch.Status.EXPIRED if launch.is_expired else launch.status,
         "result": launch.result,
         "reason": messages.reason_of(launch),
         "created_at": launch.created_at.isoformat(),

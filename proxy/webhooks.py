@@ -43,8 +43,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected
+from .installations import IntegrationEvent, apply_event
 from .launches import newest_open_launch, unsign_launch_id
-from .models import Arrival, Launch, WebhookDelivery
+from .models import Arrival, Installation, Launch, WebhookDelivery
 from .results import InstallResult
 from .services import accept_result
 
@@ -221,9 +222,15 @@ def _process(delivery):
     status, data, result = parse_notification(json.loads(delivery.body))
     delivery.valid = True
     if status != INSTALLED:
-        logger.info("Marketplace webhook delivery %s recorded (%s)", delivery.pk, status)
-        return 200, {"status": "recorded"}
-    launch = launch_for_notification(result)
+        return _record_change(delivery, status, result)
+    try:
+        launch = launch_for_notification(result)
+    except LaunchRejected as exc:
+        # An install of a known account that no open launch explains (Cyclr's console, ORBIT, a launch
+        # that expired): Cyclr vouches for it, so the installation records are updated all the same.
+        if exc.code != "not_found" or not _known_account(result.account_id):
+            raise
+        return _record_change(delivery, status, result)
     delivery.launch = launch
     if launch.cyclr_account_id != result.account_id:
         raise LaunchRejected("account_mismatch", "The notification's AccountId is not the Cyclr account its launch was minted for.")
@@ -231,6 +238,22 @@ def _process(delivery):
     logger.info("Marketplace webhook delivery %s accepted for launch %s%s", delivery.pk, launch.pk,
                 " (duplicate)" if outcome.duplicate else "")
     return 200, {"status": "accepted", "launch": str(launch.pk), "duplicate": outcome.duplicate}
+
+
+def _known_account(cyclr_account_id):
+    return (Launch.objects.filter(cyclr_account_id=cyclr_account_id).exists()
+            or Installation.objects.filter(cyclr_account_id=cyclr_account_id).exists())
+
+
+def _record_change(delivery, status, result):
+    """Apply a notification to the installation records (``proxy.installations``); say what changed."""
+    if not _known_account(result.account_id):
+        raise LaunchRejected("not_found", "This Cyclr account is not one this site opened the Marketplace for.")
+    event = IntegrationEvent.from_result(status, result, raw=json.loads(delivery.body))
+    changes = apply_event(event, source="webhook")
+    kinds = [change.kind for change in changes]
+    logger.info("Marketplace webhook delivery %s recorded (%s): %s", delivery.pk, status, ", ".join(kinds) or "no change")
+    return 200, {"status": "recorded", "changes": kinds}
 
 
 def _refuse(delivery, code, message):

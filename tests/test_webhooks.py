@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from proxy.launches import open_launch
-from proxy.models import Arrival, Launch, WebhookDelivery
+from proxy.models import Arrival, Installation, Launch, WebhookDelivery
 from proxy.results import InstallResult
 from proxy.services import accept_result
 from proxy.testing.fake_cyclr.state import marketplace_notification
@@ -387,12 +387,15 @@ def test_an_expired_launch_is_ignored_and_left_unchanged(notified, completed_rec
     assert delivery.launch_id == launch.pk
 
 
-def test_an_expired_launch_is_not_found_by_account_either(notified):
+def test_an_expired_launch_is_not_found_by_account_either_but_the_install_is_recorded(notified):
     launch, _, body = notified()
     Launch.objects.filter(pk=launch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     del body["CompleteParameter"]
-    assert post(body).json()["code"] == "not_found"
+    assert post(body).json() == {"status": "recorded", "changes": ["installed"]}
     assert_launch_untouched(launch)
+    installation = Installation.objects.get()
+    assert installation.cyclr_account_id == launch.cyclr_account_id and installation.is_installed
+    assert installation.launch is None
 
 
 def test_an_unknown_account_is_ignored(notified):
@@ -429,7 +432,7 @@ def test_other_statuses_are_recorded_and_change_no_launch(notified, status):
 
     response = post(body)
 
-    assert response.status_code == 200 and response.json() == {"status": "recorded"}
+    assert response.status_code == 200 and response.json()["status"] == "recorded"
     assert_launch_untouched(launch)
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.valid, delivery.processed, delivery.error_code) == (status, True, True, "")

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from proxy.models import Launch
-from proxy.replay import replay_launch
+from proxy.installations import SIGNALS
+from proxy.models import InstallationChange, Launch
+from proxy.replay import replay_change, replay_launch
 
 
 class Command(BaseCommand):
@@ -20,3 +21,12 @@ class Command(BaseCommand):
             self.stdout.write(f"{item.pk}: {replay_launch(item)}")
             count += 1
         self.stdout.write(f"{count} launch(es) replayed.")
+        if launch:
+            return
+        changes = (InstallationChange.objects.filter(signal_sent_at__isnull=True, kind__in=list(SIGNALS))
+                   | InstallationChange.objects.filter(receiver_failures__resolved_at__isnull=True)).distinct()
+        replayed = 0
+        for change in changes:
+            self.stdout.write(f"installation change {change.pk} ({change.kind}): {replay_change(change)}")
+            replayed += 1
+        self.stdout.write(f"{replayed} installation change(s) replayed.")

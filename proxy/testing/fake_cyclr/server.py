@@ -226,6 +226,40 @@ def _public_cycle(cycle: dict) -> dict:
     return {name: cycle[name] for name in CYCLE_API_FIELDS}
 
 
+def activate_cycle(fake: FakeCyclr, request: Request) -> Response:
+    return _change_cycle(fake, request, "Active")
+
+
+def deactivate_cycle(fake: FakeCyclr, request: Request) -> Response:
+    return _change_cycle(fake, request, "Stopped")
+
+
+def _change_cycle(fake: FakeCyclr, request: Request, status: str) -> Response:
+    reference = _account_header(request)
+    if status == "Active" and request.body:
+        body = parse_json_object(request)
+        interval = body.get("Interval")
+        if interval is not None and (not isinstance(interval, int) or isinstance(interval, bool) or interval < 1):
+            raise api_error(400, "Interval must be a whole number of minutes of at least 1.")
+    changed = fake.state.set_cycle_status(reference, request.params["cycle"], status)
+    if changed is None:
+        raise api_error(404, "Cycle not found.")
+    install, did_change = changed
+    if did_change and install is not None:
+        fake.notify_in_background(install, "started" if status == "Active" else "stopped")
+    return json_response(200, {"Message": f"Cycle is now {status}."})
+
+
+def delete_cycle(fake: FakeCyclr, request: Request) -> Response:
+    reference = _account_header(request)
+    install = fake.state.delete_cycle(reference, request.params["cycle"])
+    if install is None:
+        raise api_error(404, "Cycle not found.")
+    if install.get("uninstalled"):
+        fake.notify_in_background(install, "uninstalled")
+    return json_response(200, {"Message": "Cycle deleted."})
+
+
 def trigger_webhook(fake: FakeCyclr, request: Request) -> Response:
     if not fake.state.webhook_exists(request.params["key"]):
         raise api_error(404, "Webhook not found.")
@@ -361,6 +395,9 @@ ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
         ("GET", rf"/v1\.0/accounts/(?P<account>{_SEGMENT})", get_account),
         ("GET", r"/v1\.0/cycles", list_cycles),
         ("GET", rf"/v1\.0/cycles/(?P<cycle>{_SEGMENT})", get_cycle),
+        ("DELETE", rf"/v1\.0/cycles/(?P<cycle>{_SEGMENT})", delete_cycle),
+        ("PUT", rf"/v1\.0/cycles/(?P<cycle>{_SEGMENT})/activate", activate_cycle),
+        ("PUT", rf"/v1\.0/cycles/(?P<cycle>{_SEGMENT})/deactivate", deactivate_cycle),
         ("GET", rf"/api/webhook/(?P<key>{_SEGMENT})", trigger_webhook),
         ("POST", rf"/api/webhook/(?P<key>{_SEGMENT})", trigger_webhook),
         ("GET", r"/account/signinwithtoken", sign_in_with_token),
@@ -658,6 +695,41 @@ class FakeCyclr:
         if install is None:
             raise KeyError(f"No install {install_id!r}.")
         return self.notifier.send(marketplace_notification(install, status), url)
+
+    # --- after the install: what ORBIT, the console or Cyclr itself do -----------------------------------
+
+    def stop_install(self, install_id: str) -> int | None:
+        """Stop every cycle of an install; if anything changed and a Notification URL is set, send
+        the `stopped` notification now. Returns the host's HTTP status (None: nothing was sent)."""
+        return self._change_install(install_id, "Stopped", "stopped")
+
+    def start_install(self, install_id: str) -> int | None:
+        """Start every cycle of an install; sends `started` as `stop_install()` sends `stopped`."""
+        return self._change_install(install_id, "Active", "started")
+
+    def uninstall(self, install_id: str) -> int | None:
+        """Remove an install's cycles (the API answers 404 for them from now on) and send `uninstalled`."""
+        install = self.state.uninstall(install_id)
+        if install is None:
+            raise KeyError(f"No installed install {install_id!r}.")
+        return self._notify_now(install, "uninstalled")
+
+    def _change_install(self, install_id: str, cycle_status: str, notification: str) -> int | None:
+        changed = self.state.set_install_status(install_id, cycle_status)
+        if changed is None:
+            raise KeyError(f"No installed install {install_id!r}.")
+        install, cycle_ids = changed
+        return self._notify_now(install, notification) if cycle_ids else None
+
+    def _notify_now(self, install: dict, status: str) -> int | None:
+        if not self.notification_url:
+            return None
+        return self.notifier.send(marketplace_notification(install, status))
+
+    def notify_in_background(self, install: dict, status: str) -> None:
+        """Send a notification about `install` from a background thread, if a Notification URL is set."""
+        if self.notification_url:
+            self.notifier.send_in_background(marketplace_notification(install, status))
 
     @property
     def notifications(self) -> list[dict]:

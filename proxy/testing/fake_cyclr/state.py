@@ -356,6 +356,82 @@ class FakeCyclrState:
             self._installs.append(install)
             return copy.deepcopy(install)
 
+    # --- after the install: stop, start, uninstall (what ORBIT, the console or Cyclr itself do) ---------
+
+    def set_install_status(self, install_id: str, status: str) -> tuple[dict, list[str]] | None:
+        """Set every live cycle of an install to `status` ("Active" or "Stopped").
+
+        Returns `(install, changed cycle ids)`, or None if there is no such live install.
+        """
+        with self._lock:
+            install = self._live_install(install_id)
+            if install is None:
+                return None
+            changed = [c["cycleId"] for c in install["cycles"] if self._set_cycle_status(c["cycleId"], status)]
+            return copy.deepcopy(install), changed
+
+    def set_cycle_status(self, account_reference: str, cycle_id: str, status: str) -> tuple[dict, bool] | None:
+        """Set one cycle's status (the API's activate/deactivate). Returns `(install, changed)` or None if unknown."""
+        with self._lock:
+            account = self._find_account(account_reference)
+            cycle = self._cycles.get(cycle_id)
+            if account is None or cycle is None or cycle["AccountId"] != account["Id"]:
+                return None
+            changed = self._set_cycle_status(cycle_id, status)
+            return copy.deepcopy(self._install_of(cycle_id)), changed
+
+    def uninstall(self, install_id: str) -> dict | None:
+        """Remove an install's cycles (the API then answers 404 for them); the install record remains, marked."""
+        with self._lock:
+            install = self._live_install(install_id)
+            if install is None:
+                return None
+            for cycle in install["cycles"]:
+                self._remove_cycle(cycle["cycleId"])
+            install["uninstalled"] = True
+            return copy.deepcopy(install)
+
+    def delete_cycle(self, account_reference: str, cycle_id: str) -> dict | None:
+        """Delete one cycle; returns its install (marked uninstalled once its last cycle is gone), or None."""
+        with self._lock:
+            account = self._find_account(account_reference)
+            cycle = self._cycles.get(cycle_id)
+            if account is None or cycle is None or cycle["AccountId"] != account["Id"]:
+                return None
+            install = self._install_of(cycle_id)
+            self._remove_cycle(cycle_id)
+            if install is not None and not any(c["cycleId"] in self._cycles for c in install["cycles"]):
+                install["uninstalled"] = True
+            return copy.deepcopy(install)
+
+    def _live_install(self, install_id: str) -> dict | None:
+        for install in self._installs:
+            if install["id"] == install_id and not install.get("uninstalled"):
+                return install
+        return None
+
+    def _install_of(self, cycle_id: str) -> dict | None:
+        for install in self._installs:
+            if any(c["cycleId"] == cycle_id for c in install["cycles"]):
+                return install
+        return None
+
+    def _set_cycle_status(self, cycle_id: str, status: str) -> bool:
+        cycle = self._cycles.get(cycle_id)
+        if cycle is None or cycle["Status"] == status:
+            return False
+        cycle["Status"] = status
+        install = self._install_of(cycle_id)
+        for item in install["cycles"] if install else ():
+            if item["cycleId"] == cycle_id:
+                item["status"] = status
+        return True
+
+    def _remove_cycle(self, cycle_id: str) -> None:
+        self._cycles.pop(cycle_id, None)
+        for key in [k for k, owner in self._webhook_keys.items() if owner == cycle_id]:
+            del self._webhook_keys[key]
+
     def get_install(self, install_id: str) -> dict | None:
         with self._lock:
             for install in self._installs:

@@ -1,0 +1,191 @@
+"""Reconciliation: repair the installation records from what Cyclr's API lists, account by account.
+
+``reconcile()`` is what ``manage.py proxy_reconcile`` (and a cron line) runs. For each account it
+lists the cycles with ``GET /v1.0/cycles`` (paged, bounded) and repairs three kinds of drift:
+cycles Cyclr has that the records miss, records of cycles Cyclr no longer has (the last one gone
+uninstalls the installation), and statuses that differ. Changes go through ``proxy.installations``
+with ``source="reconcile"``, so they send the same signals, once. It also closes launches that
+expired while pending and retries verification of results left unverified.
+"""
+import logging
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from .cyclr import CyclrClient
+from .exceptions import CyclrAPIError
+from .installations import CycleState, IntegrationEvent, apply_event, remove_cycles
+from .models import Installation, InstallationCycle, Launch
+from .results import STATUSES
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "reconcile"
+
+
+@dataclass
+class Report:
+    """What one reconciliation run found and did (or, in a dry run, would do)."""
+
+    accounts: int = 0
+    lines: list = field(default_factory=list)
+    changes: int = 0
+    errors: list = field(default_factory=list)
+    expired_launches: int = 0
+    settled_launches: int = 0
+    dry_run: bool = False
+
+    @property
+    def ok(self):
+        return not self.errors
+
+    def summary(self):
+        verb = "would make" if self.dry_run else "made"
+        return (f"Reconciled {self.accounts} account(s): {verb} {self.changes} change(s); "
+                f"{'would close' if self.dry_run else 'closed'} {self.expired_launches} expired launch(es); "
+                f"settled {self.settled_launches} unverified result(s); {len(self.errors)} error(s).")
+
+
+def accounts_to_reconcile(account_api_id=None):
+    """``(cyclr_account_id, account_api_id)`` pairs the kit knows, or the one asked for."""
+    installations = Installation.objects.all()
+    launches = Launch.objects.exclude(cyclr_account_id="").filter(
+        status__in=[Launch.Status.RECEIVED, Launch.Status.COMPLETED, Launch.Status.FAILED])
+    if account_api_id is not None:
+        installations = installations.filter(account_api_id=account_api_id)
+        launches = launches.filter(account_api_id=account_api_id)
+    pairs = dict(installations.values_list("cyclr_account_id", "account_api_id"))
+    for cyclr_id, api_id in launches.values_list("cyclr_account_id", "account_api_id"):
+        pairs.setdefault(cyclr_id, api_id)
+    if account_api_id is not None and not pairs:
+        return [(None, account_api_id)]  # unknown here: Cyclr still answers by API id
+    return sorted(pairs.items())
+
+
+def reconcile(*, account_api_id=None, dry_run=False, client=None, page_size=50, max_pages=20):
+    """Run one reconciliation; returns a ``Report`` (``report.ok`` is False if any account failed)."""
+    client = client or CyclrClient()
+    report = Report(dry_run=dry_run)
+    report.expired_launches = close_expired_launches(dry_run=dry_run, account_api_id=account_api_id)
+    if not dry_run:
+        report.settled_launches = settle_unverified(client=client, account_api_id=account_api_id, report=report)
+    for cyclr_account_id, api_id in accounts_to_reconcile(account_api_id):
+        report.accounts += 1
+        label = api_id or cyclr_account_id
+        try:
+            listed = client.account_cycles(account=cyclr_account_id or api_id, page_size=page_size, max_pages=max_pages)
+        except CyclrAPIError as exc:
+            report.errors.append(f"{label}: {exc.message}")
+            continue
+        if cyclr_account_id is None:
+            try:
+                cyclr_account_id = _account_id(client, api_id)
+            except CyclrAPIError as exc:
+                report.errors.append(f"{label}: {exc.message}")
+                continue
+        reconcile_account(cyclr_account_id, api_id, listed, report=report, dry_run=dry_run)
+    return report
+
+
+def reconcile_account(cyclr_account_id, account_api_id, listed, *, report, dry_run=False):
+    """Repair one account's records from ``listed`` (Cyclr's cycle objects)."""
+    label = account_api_id or cyclr_account_id
+    cyclr = {str(c.get("Id", "")).lower(): c for c in listed if c.get("Id")}
+    records = {c.cycle_id: c for c in InstallationCycle.objects.select_related("installation").filter(
+        installation__cyclr_account_id=cyclr_account_id, removed_at__isnull=True)}
+
+    # Extra: recorded, but Cyclr no longer has them.
+    gone = {}
+    for cycle_id, record in records.items():
+        if cycle_id not in cyclr:
+            gone.setdefault(record.installation, []).append(cycle_id)
+    for installation, cycle_ids in gone.items():
+        report.lines.append(f"{label}: {len(cycle_ids)} cycle(s) of {installation} no longer exist in Cyclr.")
+        report.changes += 1
+        if not dry_run:
+            remove_cycles(installation, cycle_ids, source=SOURCE)
+
+    # Status drift, per installation, one event each so that each sends its signals once.
+    drifted = {}
+    for cycle_id, record in records.items():
+        if cycle_id in cyclr:
+            status = _status(cyclr[cycle_id])
+            if status and status != record.status:
+                drifted.setdefault(record.installation, []).append((record, status))
+    for installation, pairs in drifted.items():
+        for record, status in pairs:
+            report.lines.append(f"{label}: cycle {record.cycle_id} is {status} in Cyclr, recorded as {record.status or 'unknown'}.")
+        event = IntegrationEvent(
+            status="started" if any(s == "Active" for _, s in pairs) else "stopped",
+            account_id=cyclr_account_id, account_api_id=account_api_id or "", package_id=installation.package_id or None,
+            cycles=tuple(_state(cyclr[r.cycle_id]) for r, _ in pairs),
+            raw={"reconcile": "status drift", "cycles": [cyclr[r.cycle_id] for r, _ in pairs]},
+        )
+        report.changes += 1
+        if not dry_run:
+            apply_event(event, source=SOURCE)
+
+    # Missing: Cyclr has them, the records do not (installed elsewhere, or a notification was lost).
+    known = set(InstallationCycle.objects.filter(cycle_id__in=list(cyclr)).values_list("cycle_id", flat=True))
+    missing = [cyclr[cycle_id] for cycle_id in cyclr if cycle_id not in known]
+    if missing:
+        report.lines.append(f"{label}: {len(missing)} cycle(s) in Cyclr had no record: "
+                            + ", ".join(str(c.get("Name") or c["Id"]) for c in missing) + ".")
+        report.changes += 1
+        if not dry_run:
+            apply_event(IntegrationEvent(
+                status="installed", account_id=cyclr_account_id, account_api_id=account_api_id or "",
+                cycles=tuple(_state(c) for c in missing), raw={"reconcile": "missing", "cycles": missing},
+            ), source=SOURCE)
+
+
+def close_expired_launches(*, dry_run=False, account_api_id=None):
+    """Mark launches still pending past their expiry ``expired``; return how many."""
+    launches = Launch.objects.filter(status=Launch.Status.PENDING, expires_at__lte=timezone.now())
+    if account_api_id is not None:
+        launches = launches.filter(account_api_id=account_api_id)
+    if dry_run:
+        return launches.count()
+    return launches.update(status=Launch.Status.EXPIRED, failure_code="expired",
+                           failure_message="No result arrived before the launch expired.")
+
+
+def settle_unverified(*, client, account_api_id=None, report=None):
+    """Retry verification of results Cyclr's API could not confirm earlier; return how many settled."""
+    from .services import settle_launch
+
+    launches = Launch.objects.filter(status=Launch.Status.RECEIVED)
+    if account_api_id is not None:
+        launches = launches.filter(account_api_id=account_api_id)
+    settled = 0
+    for launch in launches:
+        launch = settle_launch(launch.pk, client=client)
+        if launch.status != Launch.Status.RECEIVED:
+            settled += 1
+        elif report is not None:
+            report.errors.append(f"launch {launch.pk}: still unverified ({launch.failure_message})")
+    return settled
+
+
+def _status(cycle):
+    value = cycle.get("Status")
+    return STATUSES.get(value.lower(), value) if isinstance(value, str) else ""
+
+
+def _state(cycle):
+    return CycleState(cycle_id=str(cycle["Id"]).lower(), status=_status(cycle),
+                      template_id=str(cycle.get("TemplateId") or "").lower(),
+                      template_release_id=str(cycle.get("TemplateReleaseId") or "").lower(),
+                      name=str(cycle.get("Name") or "")[:255])
+
+
+def _account_id(client, account_api_id):
+    """The GUID of an account the kit has no record of, from ``GET /v1.0/accounts/{id}``."""
+    data = client.get_account(account_api_id)
+    account_id = data.get("Id") if isinstance(data, dict) else None
+    if not isinstance(account_id, str) or not account_id:
+        raise CyclrAPIError("cyclr_bad_response", "Cyclr answered the account lookup without an Id.")
+    return account_id.lower()
+
+
+__all__ = ["Report", "reconcile", "reconcile_account", "close_expired_launches", "settle_unverified"]

@@ -1,0 +1,279 @@
+"""The installation records over an integration's whole life: notifications from the real fake Cyclr
+(sent over HTTP to a live server in this process), reconciliation against its API, and the signals."""
+import io
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from proxy import signals
+from proxy.cyclr import CyclrClient
+from proxy.models import Installation, InstallationChange, InstallationCycle, Launch, ReceiverFailure
+from proxy.reconcile import reconcile
+from proxy.replay import replay_change
+from proxy.services import accept_result, settle_launch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "whsec-lifecycle-0123456789abcdef"
+LIFECYCLE = ("integration_uninstalled", "integration_started", "integration_stopped")
+
+
+@pytest.fixture
+def lifecycle_receivers():
+    """An autospec'd receiver on each lifecycle signal, by signal name."""
+    handlers = {}
+    for name in LIFECYCLE:
+        handler = mock.create_autospec(lambda sender, **kwargs: None)
+        getattr(signals, name).connect(handler, dispatch_uid=f"test-{name}")
+        handlers[name.removeprefix("integration_")] = handler
+    yield handlers
+    for name in LIFECYCLE:
+        getattr(signals, name).disconnect(dispatch_uid=f"test-{name}")
+
+
+def calls(handlers):
+    return {name: handler.call_count for name, handler in handlers.items()}
+
+
+@pytest.fixture
+def notifying(cyclr, settings, live_server):
+    """The kit with a webhook secret, and the fake Cyclr sending its notifications to the live server."""
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
+    cyclr.set_notification_url(live_server.url + reverse("proxy:webhook", args=[SECRET]))
+    return cyclr
+
+
+@pytest.fixture
+def installed_launch(installed, user, cyclr):
+    """An install accepted and verified through accept_result; returns (launch, the fake's install id)."""
+
+    def install(**kwargs):
+        launch, data = installed(**kwargs)
+        cyclr.notifier.join(timeout=15)  # the fake's own "installed" notification, if it sent one, has landed
+        accept_result(launch.pk, data, source="socket", user=user)
+        launch.refresh_from_db()
+        assert launch.status == Launch.Status.COMPLETED, launch.failure_message
+        return launch, cyclr.installs[-1]["id"]
+
+    return install
+
+
+def test_a_verified_install_is_recorded_with_its_cycles(installed_launch, cyclr):
+    launch, install_id = installed_launch(package_id=2)
+
+    installation = Installation.objects.get()
+    assert (installation.cyclr_account_id, installation.package_id, installation.state) == (launch.cyclr_account_id, 2, "installed")
+    assert installation.launch_id == launch.pk
+    fake_cycles = {c["cycleId"]: c for c in cyclr.installs[-1]["cycles"]}
+    assert {c.cycle_id: (c.status, c.template_id) for c in installation.cycles.all()} == {
+        cycle_id: ("Active", c["templateId"]) for cycle_id, c in fake_cycles.items()}
+    assert list(installation.changes.values_list("kind", "source")) == [("installed", "install")]
+
+
+def test_stop_stop_start_uninstall_uninstall_signal_each_change_once(installed_launch, notifying, lifecycle_receivers):
+    _, install_id = installed_launch()
+
+    assert notifying.stop_install(install_id) == 200
+    notifying.send_notification(install_id, "stopped")  # Cyclr repeating itself
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
+    assert notifying.start_install(install_id) == 200
+    notifying.send_notification(install_id, "started")
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 1}
+    assert notifying.uninstall(install_id) == 200
+    notifying.send_notification(install_id, "uninstalled")
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 1, "stopped": 1}
+
+    installation = Installation.objects.get()
+    assert installation.state == "uninstalled" and installation.changed_by == "webhook"
+    assert not installation.cycles.filter(removed_at__isnull=True).exists()
+    kwargs = lifecycle_receivers["stopped"].call_args.kwargs
+    assert kwargs["installation"].pk == installation.pk and kwargs["source"] == "webhook"
+    event = kwargs["event"]
+    assert (event.status, event.account_id, event.package_id) == ("stopped", installation.cyclr_account_id, 1)
+    assert [c.status for c in event.cycles] == ["Stopped"] and event.raw["Status"] == "stopped"
+    assert list(InstallationChange.objects.order_by("created_at").values_list("kind", flat=True)) == [
+        "installed", "stopped", "started", "uninstalled"]
+
+
+def test_a_reinstall_after_uninstall_is_installed_again(installed_launch, notifying, lifecycle_receivers):
+    _, install_id = installed_launch()
+    notifying.uninstall(install_id)
+    _, install_id = installed_launch()
+
+    installation = Installation.objects.get()
+    assert installation.state == "installed"
+    assert installation.cycles.filter(removed_at__isnull=True).count() == 1
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+
+
+def test_a_failing_lifecycle_receiver_is_recorded_and_replayed(installed_launch, notifying):
+    _, install_id = installed_launch()
+    seen = []
+
+    def flaky(sender, **kwargs):
+        seen.append(kwargs["event"].status)
+        if len(seen) == 1:
+            raise RuntimeError("the CRM is down")
+
+    signals.integration_stopped.connect(flaky, dispatch_uid="test-flaky")
+    try:
+        notifying.stop_install(install_id)
+        failure = ReceiverFailure.objects.get()
+        assert failure.change.kind == "stopped" and failure.launch is None and "the CRM is down" in failure.traceback
+        # A module-level name is what replay imports; point it at this receiver.
+        with mock.patch("proxy.replay.import_string", return_value=flaky):
+            assert replay_change(failure.change) == "1 receiver(s) rerun, 0 still failing"
+    finally:
+        signals.integration_stopped.disconnect(dispatch_uid="test-flaky")
+    failure.refresh_from_db()
+    assert failure.resolved_at is not None and seen == ["stopped", "stopped"]
+
+
+# --- reconciliation ------------------------------------------------------------------------------------
+
+
+def run_reconcile(*args):
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("proxy_reconcile", *args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_reconcile_repairs_status_drift_once_and_is_idempotent(installed_launch, cyclr, lifecycle_receivers):
+    _, install_id = installed_launch()
+    cyclr.stop_install(install_id)  # no Notification URL: the kit never heard of it
+
+    code, out, _ = run_reconcile()
+
+    assert code == 0 and "is Stopped in Cyclr, recorded as Active" in out
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
+    assert lifecycle_receivers["stopped"].call_args.kwargs["source"] == "reconcile"
+    assert InstallationCycle.objects.get().status == "Stopped"
+    code, out, _ = run_reconcile()
+    assert code == 0 and "made 0 change(s)" in out
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
+
+
+def test_reconcile_uninstalls_what_cyclr_no_longer_lists(installed_launch, cyclr, lifecycle_receivers):
+    _, install_id = installed_launch(package_id=2)
+    cyclr.uninstall(install_id)
+
+    code, out, _ = run_reconcile()
+
+    assert code == 0 and "2 cycle(s) of package 2" in out
+    assert Installation.objects.get().state == "uninstalled"
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+    assert run_reconcile()[0] == 0 and calls(lifecycle_receivers)["uninstalled"] == 1
+
+
+def test_reconcile_records_cycles_it_had_no_record_of(installed, cyclr, lifecycle_receivers):
+    launch, _ = installed(package_id=3)  # installed in Cyclr; the result never reached the kit
+    Launch.objects.filter(pk=launch.pk).update(status=Launch.Status.FAILED)  # the kit knows the account only
+
+    code, out, _ = run_reconcile("--account", launch.account_api_id)
+
+    assert code == 0 and "1 cycle(s) in Cyclr had no record: Hourly Slack summary" in out
+    cycle = InstallationCycle.objects.get()
+    assert cycle.cycle_id == cyclr.installs[-1]["cycles"][0]["cycleId"] and cycle.status == "Active"
+    assert cycle.installation.package_id == 0 and cycle.name == "Hourly Slack summary"
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+    assert "made 0 change(s)" in run_reconcile()[1]
+
+
+def test_a_dry_run_says_what_it_would_do_and_changes_nothing(installed_launch, launch_for, user, cyclr, lifecycle_receivers):
+    _, install_id = installed_launch()
+    cyclr.stop_install(install_id)
+    stale, _ = launch_for(user)  # opened, never used
+    Launch.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    code, out, _ = run_reconcile("--dry-run")
+
+    assert code == 0 and "would make 1 change(s); would close 1 expired launch(es)" in out
+    assert InstallationCycle.objects.get().status == "Active"
+    assert Launch.objects.get(pk=stale.pk).status == "pending"
+    assert not any(calls(lifecycle_receivers).values())
+
+
+def test_reconcile_closes_expired_launches_and_verifies_unverified_results(installed, launch_for, cyclr, user, completed_receiver):
+    stale, _ = launch_for(user)  # opened, never used
+    Launch.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    launch, data = installed()
+    down = CyclrClient(api_url="http://127.0.0.1:9", timeout=0.5)
+    with mock.patch("proxy.services.CyclrClient", return_value=down):
+        accept_result(launch.pk, data, source="socket", user=user)
+    assert Launch.objects.get(pk=launch.pk).failure_code == "verification_pending"
+
+    code, out, _ = run_reconcile()
+
+    assert code == 0 and "closed 1 expired launch(es); settled 1 unverified result(s)" in out
+    assert Launch.objects.get(pk=stale.pk).status == "expired"
+    assert Launch.objects.get(pk=launch.pk).status == "completed"
+    assert completed_receiver.call_count == 1
+    assert Installation.objects.get().launch_id == launch.pk
+
+
+def test_an_expired_launch_refuses_a_late_result(installed, user):
+    launch, data = installed()
+    Launch.objects.filter(pk=launch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    run_reconcile()
+    from proxy.exceptions import LaunchRejected
+
+    with pytest.raises(LaunchRejected) as refused:
+        accept_result(launch.pk, data, source="socket", user=user)
+    assert refused.value.code == "expired"
+
+
+def test_reconcile_exits_1_and_says_why_when_cyclr_cannot_be_asked(installed_launch, settings):
+    installed_launch()
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "API_URL": "http://127.0.0.1:9", "API_TIMEOUT": 0.5}
+    CyclrClient.forget_tokens()
+
+    code, out, err = run_reconcile()
+
+    assert code == 1 and "error: " in err and "could not be reached" in err
+    assert "1 error(s)" in out
+    assert Installation.objects.get().state == "installed"
+
+
+def test_reconcile_is_bounded_in_api_calls(installed_launch, cyclr):
+    installed_launch(package_id=2)  # two cycles
+    report = reconcile(client=CyclrClient(), page_size=1, max_pages=1)
+    assert not report.ok and "more than 1 cycles" in report.errors[0]
+
+
+def test_reconcile_when_cyclr_lists_no_cycles_for_an_unknown_account(cyclr, installed):
+    launch, _ = installed()
+    code, out, err = run_reconcile("--account", "nobody-here")
+    assert code == 1 and "nobody-here" in err
+
+
+# --- the client's cycle calls ----------------------------------------------------------------------------
+
+
+def test_the_client_stops_and_starts_a_cycle_and_lists_every_page(installed_launch, cyclr, notifying, lifecycle_receivers):
+    launch, _ = installed_launch(package_id=2)
+    client = CyclrClient()
+    cycles = client.account_cycles(account=launch.cyclr_account_id, page_size=1)
+    assert len(cycles) == 2 and {c["Status"] for c in cycles} == {"Active"}
+
+    client.deactivate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id)
+    assert cyclr.cycles[cycles[0]["Id"]]["Status"] == "Stopped"
+    client.activate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id, interval=60)
+    assert cyclr.cycles[cycles[0]["Id"]]["Status"] == "Active"
+    assert cyclr.wait_for_notifications(2)
+
+
+def test_the_client_says_which_cycle_it_could_not_find(cyclr, installed_launch):
+    from proxy.exceptions import CyclrAPIError
+
+    launch, _ = installed_launch()
+    with pytest.raises(CyclrAPIError) as missing:
+        CyclrClient().activate_cycle("00000000-0000-4000-8000-000000000000", account=launch.cyclr_account_id)
+    assert missing.value.status == 404 and "Cycle not found" in missing.value.message

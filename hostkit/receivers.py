@@ -1,11 +1,12 @@
-"""The example host's backend handler: record each verified install for the Integrations page."""
+"""The example host's backend handlers: record each verified install, start what needs starting, log its life."""
 import logging
 
+from django.conf import settings
 from django.dispatch import receiver
 
 from proxy.cyclr import CyclrClient
 from proxy.exceptions import CyclrAPIError
-from proxy.signals import install_completed
+from proxy.signals import install_completed, integration_started, integration_stopped, integration_uninstalled
 
 from .models import Integration
 
@@ -40,3 +41,26 @@ def record_integration(sender, launch, result, source, **kwargs):
             "errors": list(result.errors),
         },
     )
+
+
+@receiver(install_completed, dispatch_uid="hostkit.activate_stopped_cycles")
+def activate_stopped_cycles(sender, launch, result, source, **kwargs):
+    """An install whose cycles were left stopped ("Start after installing" unticked) is started here.
+
+    Off unless ``HOSTKIT_ACTIVATE_ON_INSTALL`` is set: it shows what a host does next with the
+    verified result. Cyclr then notifies ``started``, which reaches ``integration_started``.
+    """
+    if not getattr(settings, "HOSTKIT_ACTIVATE_ON_INSTALL", False):
+        return
+    client = CyclrClient()
+    for cycle in result.cycles:
+        if cycle.status != "Active":
+            client.activate_cycle(cycle.cycle_id, account=launch.cyclr_account_id, interval=60)
+            logger.info("Started cycle %s of launch %s", cycle.cycle_id, launch.pk)
+
+
+@receiver(integration_uninstalled, dispatch_uid="hostkit.log_uninstalled")
+@receiver(integration_started, dispatch_uid="hostkit.log_started")
+@receiver(integration_stopped, dispatch_uid="hostkit.log_stopped")
+def log_lifecycle(sender, installation, event, source, **kwargs):
+    logger.info("Integration %s: %s (from %s)", installation, event.status, source)

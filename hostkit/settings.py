@@ -133,6 +133,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# The example host starts an install's stopped cycles from its install_completed receiver.
+HOSTKIT_ACTIVATE_ON_INSTALL = env.bool("HOSTKIT_ACTIVATE_ON_INSTALL", default=False)
+
 HOST_ORIGIN = env("HOST_ORIGIN", default="http://localhost:8000")
 CYCLR_URL = env("CYCLR_API_URL", default="http://127.0.0.1:8001")
 

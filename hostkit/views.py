@@ -2,6 +2,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from proxy.models import Installation
+
+from .accounts import account_api_id
+
 CONNECT_MODES = ("popup", "inline", "redirect")
 
 
@@ -10,7 +14,17 @@ def integrations(request):
     """The example host's Integrations page: a Connect button and what is installed."""
     # ?mode=inline or ?mode=redirect tries the kit's other modes from the same page.
     mode = request.GET.get("mode") if request.GET.get("mode") in CONNECT_MODES else "popup"
-    return render(request, "integrations.html", {"integrations": request.user.integrations.all(), "connect_mode": mode})
+    return render(request, "integrations.html", {
+        "integrations": request.user.integrations.all(),
+        "installations": installations_of(request.user),
+        "connect_mode": mode,
+    })
+
+
+def installations_of(user):
+    """What the kit records as installed in the user's Cyclr account (see hostkit.accounts), with cycles."""
+    return (Installation.objects.filter(account_api_id=account_api_id(user))
+            .prefetch_related("cycles").order_by("package_id"))
 
 
 @login_required

@@ -2,8 +2,9 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from .models import Arrival, Launch, ReceiverFailure, RecordedCycle, WebhookDelivery
-from .replay import replay_launch
+from .models import (Arrival, Installation, InstallationChange, InstallationCycle, Launch, ReceiverFailure, RecordedCycle,
+                     WebhookDelivery)
+from .replay import replay_change, replay_launch
 from .webhooks import process_delivery
 
 
@@ -91,3 +92,58 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             status, answer = process_delivery(delivery)
             self.message_user(request, f"Delivery {delivery.pk}: {status} {answer.get('status') or answer.get('code')}",
                               messages.INFO if status < 400 else messages.WARNING)
+
+
+class InstallationCycleInline(ReadOnlyInline):
+    model = InstallationCycle
+    fields = ("cycle_id", "name", "status", "template_id", "template_release_id", "removed_at", "changed_at")
+    readonly_fields = fields
+
+
+class InstallationChangeInline(ReadOnlyInline):
+    model = InstallationChange
+    fields = ("created_at", "kind", "source", "signal_sent_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Installation)
+class InstallationAdmin(admin.ModelAdmin):
+    """What each Cyclr account has installed, as the kit keeps it (read-only: Cyclr is the truth)."""
+
+    list_display = ("account_api_id", "cyclr_account_id", "package_id", "state", "changed_at", "changed_by")
+    list_filter = ("state", "changed_by", "package_id")
+    search_fields = ("account_api_id", "cyclr_account_id", "cycles__cycle_id")
+    inlines = [InstallationCycleInline, InstallationChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class ChangeReceiverFailureInline(ReadOnlyInline):
+    model = ReceiverFailure
+    fk_name = "change"
+    fields = ("created_at", "signal", "receiver", "error", "traceback", "resolved_at")
+    readonly_fields = fields
+
+
+@admin.register(InstallationChange)
+class InstallationChangeAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "installation", "kind", "source", "signal_sent_at")
+    list_filter = ("kind", "source")
+    inlines = [ChangeReceiverFailureInline]
+    actions = ["replay"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Replay: send the signal if it never went out and rerun failed receivers")
+    def replay(self, request, queryset):
+        for change in queryset:
+            self.message_user(request, f"Change {change.pk}: {replay_change(change)}", messages.INFO)

@@ -100,6 +100,33 @@ class CyclrClient:
         return MarketplaceURL(url=data["MarketplaceUrl"], account_id=str(data.get("AccountId") or ""),
                               expires_at=str(data.get("ExpiresAtUtc") or ""))
 
+    def mint_launch_url(self, account_api_id, *, tags, complete_parameter, account_name="", account_description="",
+                        start=True, run_once=False, auto_install=True, single_install=None, wizard=None,
+                        display_descriptions=None, inline_oauth=False):
+        """A 5-minute, single-use LAUNCH URL installing the templates ``tags`` choose (``POST …/launch``)."""
+        body = {
+            "Tags": list(tags), "Start": start, "RunOnce": run_once, "AutoInstall": auto_install,
+            "InlineOAuth": inline_oauth, "CompleteParameter": complete_parameter,
+            "AccountName": account_name or account_api_id, "AccountDescription": account_description,
+        }
+        for key, value in (("SingleInstall", single_install), ("Wizard", wizard), ("DisplayDescriptions", display_descriptions)):
+            if value is not None:
+                body[key] = bool(value)
+        data = self.call("POST", f"/v1.0/accounts/{quote(account_api_id, safe='')}/launch", json=body)
+        return self._minted(data, "LaunchUrl", "LAUNCH")
+
+    def mint_orbit_url(self, account_api_id):
+        """A 5-minute, single-use ORBIT URL to manage the account's installed integrations (``POST …/orbit``)."""
+        data = self.call("POST", f"/v1.0/accounts/{quote(account_api_id, safe='')}/orbit", json={})
+        return self._minted(data, "OrbitUrl", "ORBIT")
+
+    @staticmethod
+    def _minted(data, field, what):
+        if not isinstance(data, dict) or not isinstance(data.get(field), str) or not data[field]:
+            raise CyclrAPIError("cyclr_bad_response", f"Cyclr answered the {what} request without a {field}.")
+        return MarketplaceURL(url=data[field], account_id=str(data.get("AccountId") or ""),
+                              expires_at=str(data.get("ExpiresAtUtc") or ""))
+
     def get_cycle(self, cycle_id, *, account):
         """The cycle as Cyclr has it for ``account`` (id or API id), or None if Cyclr says 404."""
         try:

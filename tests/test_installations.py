@@ -326,3 +326,52 @@ def test_the_example_integrations_page_lists_the_kits_installations(cyclr, setti
 
     assert 'data-package="2" data-state="installed"' in page
     assert page.count(": Stopped</span>") == 2
+
+
+# --- LAUNCH and ORBIT at the fake Cyclr, through the client ------------------------------------------------
+
+
+def test_a_launch_url_installs_the_tagged_template_and_gives_a_launch_result(cyclr):
+    from proxy.results import InstallResult
+    from proxy.testing.marketplace import launch_over_http
+
+    minted = CyclrClient().mint_launch_url("acct-launch", tags=["email"], complete_parameter="signed-id")
+    result = launch_over_http(minted.url)
+
+    parsed = InstallResult.parse(result)
+    assert parsed.flow == "launch" and parsed.complete_parameter == "signed-id"
+    assert len(parsed.cycles) == 1 and parsed.cycles[0].status == "Active"
+    assert all(isinstance(url, str) for url in result["webhooks"]) and result["webhooks"]
+    assert cyclr.cycles[result["cycleId"]]["Name"] == "Add customers to Mailchimp"
+    assert minted.account_id == cyclr.accounts["acct-launch"]["Id"]
+
+
+def test_a_launch_url_works_once(cyclr):
+    import requests
+
+    from proxy.testing.marketplace import launch_over_http
+
+    minted = CyclrClient().mint_launch_url("acct-launch", tags=["crm"], complete_parameter="x")
+    launch_over_http(minted.url)
+    assert requests.get(minted.url, timeout=10).status_code == 403
+
+
+def test_launch_refuses_missing_tags(cyclr):
+    from proxy.exceptions import CyclrAPIError
+
+    with pytest.raises(CyclrAPIError) as refused:
+        CyclrClient().mint_launch_url("acct-launch", tags=[], complete_parameter="x")
+    assert refused.value.status == 400 and "Tags" in refused.value.message
+
+
+def test_orbit_stops_starts_and_uninstalls_and_notifies(installed_launch, notifying, lifecycle_receivers):
+    from proxy.testing.marketplace import orbit_over_http
+
+    launch, install_id = installed_launch()
+    for action, expected in (("stop", "stopped"), ("start", "started"), ("uninstall", "uninstalled")):
+        orbit = CyclrClient().mint_orbit_url(launch.account_api_id)
+        orbit_over_http(orbit.url, action=action, install_id=install_id)
+        notifying.notifier.join(timeout=15)  # the notification ORBIT's change sent has been answered
+        assert lifecycle_receivers[expected].call_count == 1
+    assert Installation.objects.get().state == "uninstalled"
+    assert notifying.cycles == {}

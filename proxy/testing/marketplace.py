@@ -50,3 +50,26 @@ def install_over_http(marketplace_url, *, package_id=1, api_key="demo-key", star
     complete = http.post(form_url, data=data, timeout=10)
     complete.raise_for_status()
     return _result_of(_launch_complete(http, complete))
+
+
+def launch_over_http(launch_url, *, api_key="demo-key", session=None):
+    """Follow a minted LAUNCH URL like a person would and return the LAUNCH-shaped `result` object."""
+    http = session or requests.Session()
+    page = http.get(launch_url, timeout=10)
+    page.raise_for_status()
+    complete = http.post(page.url, data={"api_key": api_key}, timeout=10)
+    complete.raise_for_status()
+    return _result_of(complete)
+
+
+def orbit_over_http(orbit_url, *, action, install_id, session=None):
+    """Open a minted ORBIT URL and press Stop, Start or Uninstall for one install; return the page after."""
+    http = session or requests.Session()
+    page = http.get(orbit_url, timeout=10)
+    page.raise_for_status()
+    match = re.search(rf'action="([^"]*/orbit/installs/{re.escape(install_id)}/{action}[^"]*)"', page.text)
+    if not match:
+        raise AssertionError(f"ORBIT offers no {action} for install {install_id}")
+    after = http.post(urljoin(page.url, match.group(1).replace("&amp;", "&")), timeout=10)
+    after.raise_for_status()
+    return after.text

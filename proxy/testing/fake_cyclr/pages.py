@@ -172,3 +172,56 @@ def complete_page(*, result: dict, complete_html: str | None) -> str:
     head = f"<script>var result = {embed_json(result)};</script>\n"
     body = f'<h1 id="install-complete">{escape(message)}</h1>\n{configured}'
     return _page("Installation complete", body, head=head)
+
+
+# --- LAUNCH and ORBIT ---------------------------------------------------------------------------------
+
+
+def launch_page(*, templates: list, tags: list[str], session_id: str, error: str | None = None) -> str:
+    """LAUNCH: the cycle templates the minted tags chose, installed with one click."""
+    action = link("/launch/cycles", session=session_id)
+    items = "\n".join(
+        f'<li class="package launch-template" data-template-id="{escape(t.template_id)}">{escape(t.name)}</li>'
+        for t in templates
+    )
+    if not templates:
+        body = (f'<h1 id="launch-title">Nothing to install</h1>\n<p id="no-templates">No template has the tags '
+                f'{escape(", ".join(tags))}.</p>')
+        return _page("LAUNCH", body)
+    error_html = f'<p class="error" id="auth-error">{escape(error)}</p>\n' if error else ""
+    body = (
+        '<h1 id="launch-title">Set up your integration</h1>\n'
+        f'<ul id="templates">\n{items}\n</ul>\n{error_html}'
+        f'<form id="connector-auth" method="post" action="{escape(action)}">\n'
+        '  <label for="api_key">API key</label>\n'
+        '  <input type="text" name="api_key" id="api_key" autocomplete="off" required>\n'
+        '  <button type="submit" id="install-button">Install</button>\n'
+        "</form>"
+    )
+    return _page("LAUNCH", body)
+
+
+def orbit_page(*, account_name: str, installs: list[dict], packages: dict, session_id: str) -> str:
+    """ORBIT: the account's installed integrations, each with Stop, Start and Uninstall."""
+    rows = []
+    for install in installs:
+        package = packages.get(install["package_id"])
+        name = package.name if package else f"Integration {install['package_id']}"
+        status = "Active" if all(c["status"] == "Active" for c in install["cycles"]) else "Stopped"
+        base = f"/orbit/installs/{install['id']}"
+        buttons = "".join(
+            f'<form method="post" action="{escape(link(f"{base}/{action}", session=session_id))}">'
+            f'<button type="submit" class="orbit-{action}" data-install-id="{escape(install["id"])}">{label}</button></form>'
+            for action, label in (("stop", "Stop"), ("start", "Start"), ("uninstall", "Uninstall"))
+        )
+        rows.append(
+            f'<li class="package orbit-install" data-install-id="{escape(install["id"])}" data-status="{status}">'
+            f'<h2 class="package-name">{escape(name)}</h2><p class="orbit-status">{status}</p>{buttons}</li>'
+        )
+    listing = "\n".join(rows) or '<li id="no-installs">Nothing is installed.</li>'
+    body = (
+        '<h1 id="orbit-title">Your integrations</h1>\n'
+        f'<p>Account: <strong id="account-name">{escape(account_name)}</strong></p>\n'
+        f'<ul id="installs">\n{listing}\n</ul>'
+    )
+    return _page("ORBIT", body)

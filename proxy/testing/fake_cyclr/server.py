@@ -29,8 +29,10 @@ from .state import (
     Package,
     Session,
     format_utc,
+    launch_result,
     marketplace_notification,
     marketplace_result,
+    templates_tagged,
 )
 
 logger = logging.getLogger("proxy.testing.fake_cyclr")
@@ -40,7 +42,9 @@ MAX_BODY_BYTES = 1024 * 1024
 _MAX_DRAIN_BYTES = 8 * MAX_BODY_BYTES
 DENIED = "Authorization has been denied for this request."
 # Exactly a Marketplace page path: no scheme, no host, no `//`, no dot segments, no query.
-_RETURN_URL = re.compile(r"/launch/marketplace/([0-9]{1,9})")
+_RETURN_URL = re.compile(r"/launch/marketplace/([0-9]{1,9})|/launch/cycles|/orbit")
+# Where each kind of minted link signs in to.
+_LANDING = {"launch": "/launch/cycles", "orbit": "/orbit"}
 # What `instant_complete` installs: the first package, started.
 INSTANT_PACKAGE_ID = 1
 
@@ -180,6 +184,48 @@ def mint_marketplace_url(fake: FakeCyclr, request: Request) -> Response:
     )
 
 
+LAUNCH_FLAGS = ("Start", "RunOnce", "AutoInstall", "SingleInstall", "Wizard", "DisplayDescriptions", "InlineOAuth")
+
+
+def mint_launch_url(fake: FakeCyclr, request: Request) -> Response:
+    """LAUNCH: a 5-minute, single-use link that installs the templates the Tags choose."""
+    body = parse_json_object(request)
+    tags = body.get("Tags")
+    if not isinstance(tags, list) or not tags or not all(isinstance(t, str) and t for t in tags):
+        raise api_error(400, "Tags must be a non-empty array of strings.")
+    options = {"Tags": tuple(tags)}
+    for flag in LAUNCH_FLAGS:
+        value = _optional(body, flag, bool, "true or false")
+        if value is not None:
+            options[flag] = value
+    complete_parameter = _optional(body, "CompleteParameter", str, "a string")
+    account, token, expires_at = _mint(fake, request, body, complete_parameter, "launch", tuple(sorted(options.items())))
+    return json_response(200, {"AccountId": account["Id"], "ExpiresAtUtc": format_utc(expires_at),
+                               "LaunchUrl": _signin_url(fake, token, "/launch/cycles"), "Token": token})
+
+
+def mint_orbit_url(fake: FakeCyclr, request: Request) -> Response:
+    """ORBIT: a 5-minute, single-use link to manage the account's installed integrations."""
+    body = parse_json_object(request) if request.body else {}
+    account, token, expires_at = _mint(fake, request, body, None, "orbit", ())
+    return json_response(200, {"AccountId": account["Id"], "ExpiresAtUtc": format_utc(expires_at),
+                               "OrbitUrl": _signin_url(fake, token, "/orbit"), "Token": token})
+
+
+def _mint(fake: FakeCyclr, request: Request, body: dict, complete_parameter, kind: str, options: tuple):
+    return fake.state.mint_marketplace_token(
+        account_api_id=request.params["account"], marketplace_id=0,
+        account_name=_optional(body, "AccountName", str, "a string"),
+        account_description=_optional(body, "AccountDescription", str, "a string"),
+        complete_parameter=complete_parameter, body=body, headers=dict(request.headers.items()),
+        kind=kind, options=options,
+    )
+
+
+def _signin_url(fake: FakeCyclr, token: str, return_url: str) -> str:
+    return f"{fake.url}/account/signinwithtoken?{urlencode({'token': token, 'returnUrl': return_url})}"
+
+
 def get_account(fake: FakeCyclr, request: Request) -> Response:
     account = fake.state.find_account(request.params["account"])
     if account is None:
@@ -278,6 +324,8 @@ def sign_in_with_token(fake: FakeCyclr, request: Request) -> Response:
     session = fake.state.redeem_marketplace_token(request.query.get("token", ""))
     if session is None:
         raise page_error(403, pages.link_expired_page())
+    if session.kind in _LANDING:  # a LAUNCH or ORBIT link lands on its own page, whatever returnUrl says
+        return redirect(302, pages.link(_LANDING[session.kind], session=session.id))
     if fake.instant_complete:
         # A Marketplace that completes at once: the Launch Complete page is the first page the window shows.
         return _finish_install(fake, session, PACKAGES[INSTANT_PACKAGE_ID], start=True, status=302)
@@ -286,9 +334,76 @@ def sign_in_with_token(fake: FakeCyclr, request: Request) -> Response:
 
 def _session(fake: FakeCyclr, request: Request) -> Session:
     session = fake.state.get_session(request.query.get("session", ""))
-    if session is None or session.marketplace_id != int(request.params["marketplace"]):
+    if session is None or session.kind != "marketplace" or session.marketplace_id != int(request.params["marketplace"]):
         raise page_error(403, pages.session_invalid_page())
     return session
+
+
+def _kind_session(fake: FakeCyclr, request: Request, kind: str) -> Session:
+    session = fake.state.get_session(request.query.get("session", ""))
+    if session is None or session.kind != kind:
+        raise page_error(403, pages.session_invalid_page())
+    return session
+
+
+def _launch_choice(session: Session) -> tuple[Package | None, tuple]:
+    tags = session.option("Tags", ())
+    chosen = templates_tagged(tags)
+    return (chosen[0], chosen[1]) if chosen else (None, ())
+
+
+def show_launch(fake: FakeCyclr, request: Request) -> Response:
+    session = _kind_session(fake, request, "launch")
+    _, templates = _launch_choice(session)
+    return html_response(200, pages.launch_page(templates=list(templates), tags=list(session.option("Tags", ())),
+                                                session_id=session.id))
+
+
+def install_launch(fake: FakeCyclr, request: Request) -> Response:
+    session = _kind_session(fake, request, "launch")
+    package, templates = _launch_choice(session)
+    if package is None:
+        raise page_error(404, pages.not_found_page("A template with these tags"))
+    if not parse_form(request).get("api_key", "").strip():
+        return html_response(400, pages.launch_page(templates=list(templates), tags=list(session.option("Tags", ())),
+                                                    session_id=session.id, error="Enter the API key to connect it."))
+    install = fake.state.install_package(session=session, package=package, start=bool(session.option("Start", True)),
+                                         base_url=fake.url, templates=templates, flow="launch")
+    if fake.notification_url:
+        fake.notifier.send_in_background(marketplace_notification(install))
+    return redirect(303, pages.link("/launch/cycles/complete", session=session.id, install=install["id"]))
+
+
+def show_launch_complete(fake: FakeCyclr, request: Request) -> Response:
+    session = _kind_session(fake, request, "launch")
+    install = fake.state.get_install(request.query.get("install", ""))
+    if install is None or install["session_id"] != session.id:
+        raise page_error(404, pages.not_found_page("This installation"))
+    return html_response(200, pages.complete_page(result=launch_result(install), complete_html=fake.state.complete_html))
+
+
+def show_orbit(fake: FakeCyclr, request: Request) -> Response:
+    session = _kind_session(fake, request, "orbit")
+    account = fake.state.find_account(session.account_api_id) or {}
+    return html_response(200, pages.orbit_page(account_name=account.get("Name", session.account_api_id),
+                                               installs=fake.state.account_installs(session.account_api_id),
+                                               packages=PACKAGES, session_id=session.id))
+
+
+def change_in_orbit(fake: FakeCyclr, request: Request) -> Response:
+    session = _kind_session(fake, request, "orbit")
+    install_id, action = request.params["install"], request.params["action"]
+    install = fake.state.get_install(install_id)
+    if install is None or install["account_api_id"] != session.account_api_id or install.get("uninstalled"):
+        raise page_error(404, pages.not_found_page("This integration"))
+    if action == "uninstall":
+        changed = fake.state.uninstall(install_id)
+        fake.notify_in_background(changed, "uninstalled")
+    else:
+        changed, cycle_ids = fake.state.set_install_status(install_id, "Active" if action == "start" else "Stopped")
+        if cycle_ids:
+            fake.notify_in_background(changed, "started" if action == "start" else "stopped")
+    return redirect(303, pages.link("/orbit", session=session.id))
 
 
 def _package(request: Request) -> Package:
@@ -392,6 +507,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
     for method, pattern, endpoint in (
         ("POST", r"/oauth/token", issue_token),
         ("POST", rf"/v1\.0/accounts/(?P<account>{_SEGMENT})/marketplace", mint_marketplace_url),
+        ("POST", rf"/v1\.0/accounts/(?P<account>{_SEGMENT})/launch", mint_launch_url),
+        ("POST", rf"/v1\.0/accounts/(?P<account>{_SEGMENT})/orbit", mint_orbit_url),
         ("GET", rf"/v1\.0/accounts/(?P<account>{_SEGMENT})", get_account),
         ("GET", r"/v1\.0/cycles", list_cycles),
         ("GET", rf"/v1\.0/cycles/(?P<cycle>{_SEGMENT})", get_cycle),
@@ -406,6 +523,11 @@ ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
         ("POST", _INSTALL, install_package),
         ("GET", _MARKETPLACE + "/finishing", show_finishing),
         ("GET", _MARKETPLACE + "/complete", show_complete),
+        ("GET", r"/launch/cycles", show_launch),
+        ("POST", r"/launch/cycles", install_launch),
+        ("GET", r"/launch/cycles/complete", show_launch_complete),
+        ("GET", r"/orbit", show_orbit),
+        ("POST", r"/orbit/installs/(?P<install>[0-9a-f-]{36})/(?P<action>stop|start|uninstall)", change_in_orbit),
     )
 ]
 

@@ -42,6 +42,7 @@ class Package:
     description: str
     connector: str
     templates: tuple[CycleTemplate, ...]
+    tags: tuple[str, ...] = ()  # what a LAUNCH call's Tags select
 
 
 def _template(package_id: int, index: int, name: str, webhook_step: str | None) -> CycleTemplate:
@@ -62,6 +63,7 @@ PACKAGES: dict[int, Package] = {
             description="Keep your Salesforce contacts in step with this app.",
             connector="Salesforce",
             templates=(_template(1, 1, "Sync Salesforce contacts", "Contact updated"),),
+            tags=("crm", "salesforce"),
         ),
         Package(
             id=2,
@@ -72,6 +74,7 @@ PACKAGES: dict[int, Package] = {
                 _template(2, 1, "Add customers to Mailchimp", "Customer created"),
                 _template(2, 2, "Sync Mailchimp unsubscribes", "Subscriber unsubscribed"),
             ),
+            tags=("email", "mailchimp"),
         ),
         Package(
             id=3,
@@ -80,6 +83,7 @@ PACKAGES: dict[int, Package] = {
             connector="Slack",
             # A scheduled cycle: no webhook step, so its result carries no webhook URL.
             templates=(_template(3, 1, "Hourly Slack summary", None),),
+            tags=("alerts", "slack"),
         ),
     )
 }
@@ -100,6 +104,11 @@ class Session:
     user_id: str
     marketplace_id: int
     complete_parameter: str | None
+    kind: str = "marketplace"  # or "launch" (LAUNCH) or "orbit" (ORBIT)
+    options: tuple = ()  # LAUNCH: (("Tags", (...)), ("Start", True), ...)
+
+    def option(self, name: str, default: object = None) -> object:
+        return dict(self.options).get(name, default)
 
 
 @dataclass
@@ -109,6 +118,8 @@ class _MarketplaceToken:
     complete_parameter: str | None
     expires_at: datetime
     used: bool = False
+    kind: str = "marketplace"
+    options: tuple = ()
 
 
 # Cycle fields the Partner API returns; the stored record also names its owner account. `Webhooks` lists the
@@ -128,6 +139,33 @@ def marketplace_result(install: dict) -> dict:
         "cycles": copy.deepcopy(install["cycles"]),
         "errors": list(install["errors"]),
     }
+
+
+def launch_result(install: dict) -> dict:
+    """The browser `result` of a LAUNCH install: one cycle at the top level, webhooks as URL strings."""
+    cycle = install["cycles"][0]
+    return {
+        "accountId": install["account_id"],
+        "accountApiId": install["account_api_id"],
+        "userId": install["user_id"],
+        "cycleId": cycle["cycleId"],
+        "templateId": cycle["templateId"],
+        "templateReleaseId": cycle["templateReleaseId"],
+        "status": cycle["status"],
+        "webhooks": [hook["url"] for hook in cycle["webhooks"]],
+        "errors": list(install["errors"]),
+        "completeParameter": install["complete_parameter"],
+        "installCompleteMessage": install["install_complete_message"],
+    }
+
+
+def templates_tagged(tags: Iterable[str]) -> tuple[Package, tuple[CycleTemplate, ...]] | None:
+    """The first package with any of `tags` and its templates (LAUNCH installs one package's templates)."""
+    wanted = {t.lower() for t in tags}
+    for package in PACKAGES.values():
+        if wanted & set(package.tags):
+            return package, package.templates[:1]
+    return None
 
 
 NOTIFICATION_STATUSES = ("installed", "uninstalled", "started", "stopped")
@@ -242,6 +280,8 @@ class FakeCyclrState:
         complete_parameter: str | None,
         body: dict,
         headers: dict,
+        kind: str = "marketplace",
+        options: tuple = (),
     ) -> tuple[dict, str, datetime]:
         """Create the account if needed and mint a single-use sign-in token: (account, token, expiry)."""
         token = secrets.token_urlsafe(32)
@@ -261,6 +301,8 @@ class FakeCyclrState:
                 marketplace_id=marketplace_id,
                 complete_parameter=complete_parameter,
                 expires_at=expires_at,
+                kind=kind,
+                options=options,
             )
             self._marketplace_requests.append(
                 {"account_api_id": account_api_id, "body": copy.deepcopy(body), "headers": dict(headers)}
@@ -282,6 +324,8 @@ class FakeCyclrState:
                 user_id=str(uuid.uuid4()),
                 marketplace_id=minted.marketplace_id,
                 complete_parameter=minted.complete_parameter,
+                kind=minted.kind,
+                options=minted.options,
             )
             self._sessions[session.id] = session
             return session
@@ -304,13 +348,15 @@ class FakeCyclrState:
 
     # --- installs and cycles ----------------------------------------------------------------------
 
-    def install_package(self, *, session: Session, package: Package, start: bool, base_url: str) -> dict:
-        """Install a package in the session's account: one cycle per template. Returns the install record."""
+    def install_package(self, *, session: Session, package: Package, start: bool, base_url: str,
+                        templates: tuple[CycleTemplate, ...] | None = None, flow: str = "marketplace") -> dict:
+        """Install a package in the session's account: one cycle per template (or per one of ``templates``,
+        for LAUNCH). Returns the install record."""
         with self._lock:
             now = self.now()
             status = "Active" if start else "Stopped"
             result_cycles = []
-            for template in package.templates:
+            for template in package.templates if templates is None else templates:
                 cycle_id = str(uuid.uuid4())
                 webhooks = []
                 if template.webhook_step:
@@ -352,6 +398,7 @@ class FakeCyclrState:
                 "errors": errors,
                 "install_complete_message": ERRORS_MESSAGE if errors else ACTIVE_MESSAGE,
                 "created_on_utc": format_utc(now),
+                "flow": flow,
             }
             self._installs.append(install)
             return copy.deepcopy(install)
@@ -431,6 +478,12 @@ class FakeCyclrState:
         self._cycles.pop(cycle_id, None)
         for key in [k for k, owner in self._webhook_keys.items() if owner == cycle_id]:
             del self._webhook_keys[key]
+
+    def account_installs(self, account_api_id: str) -> list[dict]:
+        """The account's installs that are still installed, oldest first."""
+        with self._lock:
+            return [copy.deepcopy(i) for i in self._installs
+                    if i["account_api_id"] == account_api_id and not i.get("uninstalled")]
 
     def get_install(self, install_id: str) -> dict | None:
         with self._lock:

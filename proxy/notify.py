@@ -44,14 +44,18 @@ def send_signal(launch, result, reason=None):
 
 def push_event(launch):
     """Push the settled launch to the user's open ``ws/proxy/events/`` sockets."""
+    push_to_user(launch.user_id, messages.install_event(launch))
+
+
+def push_to_user(user_id, event):
+    """Push one event (a JSON-ready dict with a ``type``) to a user's open ``ws/proxy/events/`` sockets."""
     layer = get_channel_layer()
     if layer is None:
         return
-    payload = {"type": "install.event", "event": messages.install_event(launch)}
     try:
-        async_to_sync(layer.group_send)(messages.user_group(launch.user_id), payload)
-    except Exception:  # the result is stored; a lost push only costs the live update
-        logger.exception("Could not push the event for launch %s", launch.pk)
+        async_to_sync(layer.group_send)(messages.user_group(user_id), {"type": "install.event", "event": event})
+    except Exception:  # what it reports is stored; a lost push only costs the live update
+        logger.exception("Could not push a %s event to user %s", event.get("type"), user_id)
 
 
 def notify(launch, result, reason=None):

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import health, views, webhooks
+from . import health, orbit, views, webhooks
 
 app_name = "proxy"
 
 urlpatterns = [
     path("launch/", views.launch, name="launch"),
+    path("orbit/", orbit.orbit, name="orbit"),
     path("launches/<uuid:launch_id>/", views.status, name="status"),
     path("launches/<uuid:launch_id>/result/", views.result, name="result"),
     path("complete/", views.complete, name="complete"),

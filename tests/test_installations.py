@@ -375,3 +375,54 @@ def test_orbit_stops_starts_and_uninstalls_and_notifies(installed_launch, notify
         assert lifecycle_receivers[expected].call_count == 1
     assert Installation.objects.get().state == "uninstalled"
     assert notifying.cycles == {}
+
+
+# --- proxy:orbit ---------------------------------------------------------------------------------------------
+
+
+def test_the_orbit_page_frames_a_fresh_orbit_url_under_the_kits_csp(cyclr, user, client):
+    client.force_login(user)
+
+    response = client.get(reverse("proxy:orbit"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'src="{cyclr.url}/account/signinwithtoken?token=' in page and "returnUrl=%2Forbit" in page
+    csp = response["Content-Security-Policy"]
+    assert f"frame-src {cyclr.origin}" in csp and "script-src 'nonce-" in csp
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_orbit_page_needs_a_signed_in_person(cyclr, client):
+    response = client.get(reverse("proxy:orbit"))
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_closing_orbit_reconciles_the_account_and_reports_the_changes(installed_launch, cyclr, user, client, lifecycle_receivers):
+    from proxy.testing.marketplace import orbit_over_http
+
+    launch, install_id = installed_launch()
+    orbit_over_http(CyclrClient().mint_orbit_url(launch.account_api_id).url, action="stop", install_id=install_id)
+    client.force_login(user)
+
+    answer = client.post(reverse("proxy:orbit")).json()
+
+    assert answer["type"] == "proxy.integrations.changed" and answer["ok"] is True
+    assert any("is Stopped in Cyclr" in line for line in answer["changes"])
+    assert lifecycle_receivers["stopped"].call_count == 1
+    assert client.post(reverse("proxy:orbit")).json()["changes"] == []
+
+
+def test_closing_orbit_is_csrf_protected(cyclr, user):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    assert strict.post(reverse("proxy:orbit")).status_code == 403
+
+
+def test_orbit_on_an_unlisted_origin_is_refused_with_a_page(cyclr, user, client, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "MARKETPLACE_ORIGINS": ["https://elsewhere.example"]}
+    client.force_login(user)
+    response = client.get(reverse("proxy:orbit"))
+    assert response.status_code == 500 and "not set up to manage integrations" in response.content.decode()

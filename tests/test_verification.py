@@ -413,3 +413,16 @@ def test_repeats_from_another_source_or_with_other_content_get_their_own_row(cyc
 
     rows = list(Arrival.objects.filter(launch=launch).values_list("source", "message_id", "duplicate", "count"))
     assert rows == [("socket", "m1", False, 1), ("http", "m1", True, 2), ("socket", "m2", True, 1)]
+
+
+def test_cyclr_reporting_paused_right_after_install_does_not_contradict_a_claimed_active(
+        cyclr, installed, user, completed_receiver):
+    launch, data = installed()
+    cycle_id = data["cycles"][0]["cycleId"]
+    cyclr.state.set_cycle_status(launch.cyclr_account_id, cycle_id, "Paused")  # as CYCLR.md says Cyclr does
+
+    launch = settle(launch, data, user)
+
+    assert launch.status == Launch.Status.COMPLETED and launch.claim_mismatches == []
+    assert launch.result["cycles"][0]["status"] == "Paused"  # Cyclr's word is what is recorded
+    completed_receiver.assert_called_once()

@@ -1,18 +1,57 @@
-"""Opening a launch: the row, the signed CompleteParameter and the Marketplace URL."""
+"""Opening a launch (the row, the signed CompleteParameter, the nonce, the Marketplace URL), and binding a result
+posted to ``proxy:complete`` back to the launch it completes."""
+import hashlib
+import secrets
 import uuid
 from datetime import timedelta
 
 from django.core import signing
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .accounts import resolve_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
-from .exceptions import LaunchRejected, ProxyError
+from .exceptions import InvalidResult, LaunchRejected, ProxyError
 from .models import Launch
 from .origins import origin_of
 
 SALT = "proxy.launch"
+# The modes whose window may end on proxy:complete: the Marketplace runs at top level there, so a
+# severed opener (COOP) leaves the snippet no window to post to. Popup and inline results never go there.
+COMPLETABLE_MODES = (Launch.Mode.REDIRECT, Launch.Mode.DIRECT)
+MAX_NEXT_LENGTH = 2048
+MAX_NONCE_LENGTH = 128
+
+
+def hash_nonce(nonce) -> str:
+    """What is stored of a launch nonce: its SHA-256 (hex). The nonce is random, so no slow hash is needed."""
+    return hashlib.sha256(nonce.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def nonce_matches(launch, nonce) -> bool:
+    """True if ``nonce`` is the one issued to ``launch``'s window (compared in constant time)."""
+    if not launch.nonce_hash or not isinstance(nonce, str) or not nonce:
+        return False
+    return constant_time_compare(hash_nonce(nonce), launch.nonce_hash)
+
+
+def check_next_url(request, next_url, mode):
+    """``LaunchRejected`` unless ``next_url`` may be where ``proxy:complete`` sends a ``mode`` launch back to.
+
+    Only same-tab redirect mode goes back anywhere, and only to this site: the request's own host,
+    over https when the request is (Django's ``url_has_allowed_host_and_scheme``, which refuses
+    other hosts, scheme-relative ``//host``, ``javascript:`` and backslash tricks). An open
+    redirect here would let any site bounce a signed-in person through the kit to anywhere.
+    """
+    if mode != Launch.Mode.REDIRECT:
+        raise LaunchRejected("next_not_allowed", "Only mode=redirect goes back to a next page; leave next out of this link.")
+    safe = len(next_url) <= MAX_NEXT_LENGTH and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    if not safe:
+        raise LaunchRejected("unsafe_next", "The next page must be a page of this site. "
+                                            "Go back to the app and connect from there.")
 
 
 def sign_launch_id(launch_id) -> str:
@@ -28,14 +67,21 @@ def unsign_launch_id(value, max_age=None):
         raise LaunchRejected("bad_signature", "The launch reference is not one this site issued.") from None
 
 
-def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=None):
+def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=None, next_url=""):
     """Create a pending launch for the request's user and mint its Marketplace URL.
 
     Returns ``(launch, marketplace_url)``. The URL is minted now, as the proxy page loads,
-    because Cyclr's URLs last five minutes and work once.
+    because Cyclr's URLs last five minutes and work once. A redirect- or direct-mode launch
+    also gets a nonce for its window, as ``launch.nonce`` (only its hash is stored: this is the
+    one time it can be read). ``next_url`` (redirect mode only, see ``check_next_url``) is where
+    ``proxy:complete`` sends the window back to; a bad one raises ``LaunchRejected`` before
+    anything is minted or written.
     """
+    if next_url:
+        check_next_url(request, next_url, mode)
     account = resolve_account(request)
     now = timezone.now()
+    nonce = secrets.token_urlsafe(32) if mode in COMPLETABLE_MODES else None
     launch = Launch(
         id=uuid.uuid4(),
         user=request.user,
@@ -44,6 +90,8 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
         mode=mode,
         created_at=now,
         expires_at=now + timedelta(seconds=proxy_settings.LAUNCH_TTL),
+        nonce_hash=hash_nonce(nonce) if nonce else "",
+        next_url=next_url or "",
     )
     minted = (client or CyclrClient()).mint_marketplace_url(
         account.api_id,
@@ -51,7 +99,7 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
         complete_parameter=sign_launch_id(launch.id),
         account_name=account.name,
         account_description=account.description,
-        inline_oauth=mode == Launch.Mode.REDIRECT,  # framed otherwise: OAuth needs its own window
+        inline_oauth=mode in COMPLETABLE_MODES,  # at top level; framed otherwise, where OAuth needs its own window
     )
     launch.cyclr_account_id = minted.account_id.lower()
     launch.marketplace_origin = origin_of(minted.url)
@@ -63,23 +111,57 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
             'CYCLR_PROXY["MARKETPLACE_ORIGINS"]: add it there, exactly as written here.',
         )
     launch.save(force_insert=True)
+    launch.nonce = nonce
     return launch, minted.url
 
 
-def launch_for_result(user, data):
-    """The launch a result found without one (redirect mode) belongs to, or ``LaunchRejected``.
+def launch_for_completion(user, message):
+    """The launch a result posted to ``proxy:complete`` completes, or ``LaunchRejected`` (nothing written).
 
-    A signed ``completeParameter`` names it exactly; otherwise it is the user's newest open
-    launch minted for the Cyclr account the result names. Either way ``accept_result`` still
-    checks owner, expiry and shape.
+    ``proxy:complete`` is a page any site can send a signed-in person's browser to, so it takes
+    only what the kit itself started: a redirect- or direct-mode launch of ``user``, named by
+    the signed ``completeParameter`` in the result (LAUNCH flow) or by the message's ``launch``
+    and ``nonce`` (the pair the opening window kept). When both are there they must agree.
+    Nothing is guessed: a result that names no launch is ``unbound``.
     """
-    parameter = data.get("completeParameter") if isinstance(data, dict) else None
+    result = message["result"]
+    parameter = result.get("completeParameter")
+    named, nonce = message.get("launch"), message.get("nonce")
+    if named is not None and not _is_uuid(named):
+        raise InvalidResult("malformed", 'The message\'s "launch" must be a launch id.')
+    if nonce is not None and (not isinstance(nonce, str) or not 0 < len(nonce) <= MAX_NONCE_LENGTH):
+        raise InvalidResult("malformed", f'The message\'s "nonce" must be a string of at most {MAX_NONCE_LENGTH} characters.')
+    launch_id = None
     if isinstance(parameter, str) and parameter:
-        return Launch.objects.filter(pk=unsign_launch_id(parameter)).first() or _no_launch()
-    account_id = data.get("accountId") if isinstance(data, dict) else None
-    if not isinstance(account_id, str) or not account_id:
-        raise LaunchRejected("not_found", "The result does not say which Cyclr account it is for.")
-    return newest_open_launch(account_id.lower(), user=user) or _no_launch()
+        launch_id = unsign_launch_id(parameter)
+    if named is not None:
+        if launch_id is not None and uuid.UUID(named) != launch_id:
+            raise LaunchRejected("bad_binding", "This result belongs to another launch than the one this window opened. "
+                                                "Start again from the Connect button.")
+        launch_id = uuid.UUID(named)
+    elif launch_id is None:
+        raise LaunchRejected("unbound", "This result does not say which of your launches it completes, so it was not "
+                                        "saved. Start again from the Connect button, in this browser.")
+    launch = Launch.objects.filter(pk=launch_id).first() or _no_launch()
+    if launch.user_id != user.pk:
+        raise LaunchRejected("forbidden", "This launch belongs to another user.")
+    if launch.mode not in COMPLETABLE_MODES:
+        raise LaunchRejected("wrong_mode", "This launch does not finish on this page: its result goes to the window "
+                                           "that opened it. Close this window and check your integrations in the app.")
+    if named is not None and not nonce_matches(launch, nonce):
+        raise LaunchRejected("bad_nonce", "This window is not the one that opened the launch, so the result was not "
+                                          "saved. Start again from the Connect button.")
+    return launch
+
+
+def _is_uuid(value):
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def newest_open_launch(cyclr_account_id, *, user=None):
@@ -92,4 +174,4 @@ def newest_open_launch(cyclr_account_id, *, user=None):
 
 
 def _no_launch():
-    raise LaunchRejected("not_found", "No open launch of yours matches this result. Start again from the Connect button.")
+    raise LaunchRejected("not_found", "No launch of yours matches this result. Start again from the Connect button.")

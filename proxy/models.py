@@ -20,6 +20,7 @@ class Launch(models.Model):
         POPUP = "popup", "Proxy page in a popup"
         INLINE = "inline", "Proxy page in an iframe"
         REDIRECT = "redirect", "Marketplace at top level, result by redirect"
+        DIRECT = "direct", "Marketplace at top level in a popup, result to the opener"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cyclr_launches")
@@ -43,6 +44,12 @@ class Launch(models.Model):
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.TextField(blank=True)
     signal_sent_at = models.DateTimeField(null=True, blank=True)
+    nonce_hash = models.CharField(max_length=64, blank=True, editable=False,
+                                  help_text="SHA-256 of the nonce the opening window holds (redirect and direct modes), "
+                                            "which binds a result posted to proxy:complete to this launch.")
+    next_url = models.CharField("next", max_length=2048, blank=True,
+                                help_text="Where proxy:complete sends the window back to (same-tab redirect mode); "
+                                          "checked to be on this site when the launch was opened.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -16,7 +16,7 @@ from . import limits, messages
 from .conf import proxy_settings
 from .consumers import parse_result_message
 from .exceptions import CyclrAPIError, InvalidResult, LaunchRejected, ProxyError, RateLimited
-from .launches import launch_for_result, open_launch
+from .launches import check_next_url, launch_for_completion, open_launch
 from .models import Launch
 from .services import accept_result
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 MARKETPLACE_ID = re.compile(r"[0-9]{1,9}")
 HTTP_STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "expired": 410, "too_large": 413,
-               "rate_limited": 429}
+               "rate_limited": 429, "bad_nonce": 403, "wrong_mode": 403, "bad_binding": 403}
 
 
 def page_csp(nonce, *, frame_src="'none'", connect_src="'none'", frame_ancestors="'none'"):
@@ -72,11 +72,19 @@ def launch(request):
         marketplace_id = int(marketplace_id)
         if marketplace_id not in offered_marketplace_ids():
             return marketplace_not_offered_page(request, marketplace_id)
+    next_url = request.GET.get("next") or ""
+    if next_url:
+        try:
+            check_next_url(request, next_url, mode)
+        except LaunchRejected as exc:
+            return render(request, "proxy/launch_error.html", {
+                "title": "This link cannot be followed", "message": exc.message, "code": exc.code,
+            }, status=400)
     refused = launch_limit_page(request)
     if refused is not None:
         return refused
     try:
-        launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id)
+        launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id, next_url=next_url)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
         logger.error("Could not open the Marketplace: %s", exc.message)
         if exc.code == "marketplace_not_found":  # a wrong id in the settings: waiting will not fix it
@@ -90,7 +98,7 @@ def launch(request):
             "title": "The Marketplace could not be opened", "message": message, "code": exc.code,
         }, status=status)
     nonce = secrets.token_urlsafe(18)
-    if launch.mode == Launch.Mode.REDIRECT:
+    if launch.mode in (Launch.Mode.REDIRECT, Launch.Mode.DIRECT):
         return redirect_page(request, launch, marketplace_url, nonce)
     # The proxy page frames the Marketplace only; inline mode frames the proxy page in the host's own page.
     csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src="'self' ws: wss:", frame_ancestors="'self'")
@@ -147,14 +155,22 @@ def rate_limited_response(exc, message_id=None):
     return response
 
 
-def redirect_page(request, launch, marketplace_url, nonce):
-    """Redirect mode: cut ``window.opener``, then go to the Marketplace at top level.
+def redirect_page(request, launch, marketplace_url, csp_nonce):
+    """Redirect and direct modes: send this window to the Marketplace at top level.
 
-    With no parent and no opener, the Launch Complete snippet sends the window to
-    ``proxy:complete`` with the result; the host page hears of it over ws/proxy/events/.
+    Redirect mode cuts ``window.opener`` first (``cutOpener``); direct mode keeps it, so the
+    Launch Complete snippet can post to the host page as in Cyclr's own pattern. Either way,
+    with no parent and no opener the snippet sends the window to ``proxy:complete``, and the
+    page keeps ``launch`` and ``nonce`` (sessionStorage) to bind the result it posts there.
     """
-    config = {"url": marketplace_url, "launch": str(launch.id)}
-    return private_page(request, "proxy/redirect.html", {"csp_nonce": nonce, "redirect_config": config}, page_csp(nonce))
+    config = {
+        "url": marketplace_url,
+        "launch": str(launch.id),
+        "nonce": launch.nonce,
+        "cutOpener": launch.mode == Launch.Mode.REDIRECT,
+    }
+    return private_page(request, "proxy/redirect.html", {"csp_nonce": csp_nonce, "redirect_config": config},
+                        page_csp(csp_nonce))
 
 
 def _owned_launch(request, launch_id):
@@ -198,14 +214,17 @@ def read_result_message(request):
     return parse_result_message(request.body.decode("utf-8", errors="replace"))
 
 
-def deliver_over_http(request, find_launch):
-    """Read the message, find its launch with ``find_launch(result)``, accept it; answer as the socket does."""
+def deliver_over_http(request, find_launch, *, with_next=False):
+    """Read the message, find its launch with ``find_launch(message)``, accept it; answer as the socket does.
+
+    ``with_next`` adds ``"next"`` to the ack: where the window goes back to (None: close it).
+    """
     message_id = None
     try:
         limits.count(limits.DELIVERIES, request.user)  # before the body is read: every POST costs
         message = read_result_message(request)
         message_id = message["id"]
-        launch_id = find_launch(message["result"])
+        launch_id = find_launch(message)
         outcome = accept_result(launch_id, message["result"], source="http", user=request.user, message_id=message_id)
     except RateLimited as exc:
         return rate_limited_response(exc, message_id)
@@ -213,7 +232,10 @@ def deliver_over_http(request, find_launch):
         return JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS.get(exc.code, 400))
     except ProxyError as exc:
         return JsonResponse(messages.error(exc, message_id), status=500)
-    return JsonResponse(messages.ack(outcome.launch, message_id))
+    ack = messages.ack(outcome.launch, message_id)
+    if with_next:
+        ack["next"] = outcome.launch.next_url or None
+    return JsonResponse(ack)
 
 
 @require_POST
@@ -221,18 +243,22 @@ def deliver_over_http(request, find_launch):
 @never_cache
 def result(request, launch_id):
     """HTTP fallback: the same message as the socket's, answered with the same ack or error."""
-    return deliver_over_http(request, lambda result: launch_id)
+    return deliver_over_http(request, lambda message: launch_id)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache
 def complete(request):
-    """Redirect mode: the Launch Complete snippet sends a window with neither parent nor opener here.
+    """Redirect and direct modes: the Launch Complete snippet sends a window with neither parent nor opener here.
 
     The result travels in the URL fragment (never sent to a server); the page's script posts it
-    back here, and it is bound to the user's open launch: by the signed ``completeParameter``
-    when Cyclr includes it, else by the Cyclr account the launch was minted for.
+    back here as ``{"type": "result", "id", "result", "launch", "nonce"}``. Any site can send a
+    browser here, so only a launch the kit started is taken (see ``launch_for_completion``):
+    a redirect- or direct-mode launch of this user, bound by the signed ``completeParameter`` or
+    by ``launch`` + ``nonce``. A result the server already holds for that launch (Cyclr's
+    webhook came first) is the same install: acked as a duplicate with the stored status.
+    The ack carries ``next``: the page to go back to in same-tab redirect mode, else None.
     """
     if request.method == "GET":
         nonce = secrets.token_urlsafe(18)
@@ -240,4 +266,4 @@ def complete(request):
             "csp_nonce": nonce,
             "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES},
         }, page_csp(nonce, connect_src="'self'"))
-    return deliver_over_http(request, lambda result: launch_for_result(request.user, result).pk)
+    return deliver_over_http(request, lambda message: launch_for_completion(request.user, message).pk, with_next=True)

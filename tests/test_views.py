@@ -170,7 +170,7 @@ def test_an_unknown_mode_is_a_400_sentence(cyclr, user):
     response = logged_in(user).get(LAUNCH_URL + "?mode=bogus")
     assert response.status_code == 400
     text = response.content.decode()
-    assert "Mode &#x27;bogus&#x27; is not supported here; use one of: popup, inline, redirect." in text
+    assert "Mode &#x27;bogus&#x27; is not supported here; use one of: popup, inline, redirect, direct." in text
     assert not Launch.objects.exists() and cyclr.marketplace_requests == []
 
 

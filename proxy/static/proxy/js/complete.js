@@ -41,20 +41,32 @@
   }
   var id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
 
+  // What the window that opened the launch kept (redirect.js): the server binds the result with it.
+  var binding = {};
+  try { binding = JSON.parse(window.sessionStorage.getItem("proxy.launch")) || {}; } catch (e) { binding = {}; }
+
   fetch(location.pathname, {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken || "" },
-    body: JSON.stringify({ type: "result", id: id, result: result })
+    body: JSON.stringify({ type: "result", id: id, result: result, launch: binding.launch, nonce: binding.nonce })
   }).then(function (response) {
     return response.json().catch(function () {
       return { type: "error", code: "server_error", message: "The app could not save the result (HTTP " + response.status + ")." };
     });
   }).then(function (reply) {
+    if (reply.type === "ack") {
+      try { window.sessionStorage.removeItem("proxy.launch"); } catch (e) { /* storage disabled */ }
+    }
     if (reply.type === "ack" && reply.status !== "failed") {
       setStatus("Integration connected. You can close this window and return to the app.", "done");
-      // A window the app opened (redirect mode) can close itself; the app heard over its events socket.
-      setTimeout(function () { window.close(); }, 1500);
+      if (typeof reply.next === "string") {
+        // Same-tab redirect mode: back to the page that started it (the server checked it is on this site).
+        setTimeout(function () { window.location.assign(reply.next); }, 1500);
+      } else {
+        // A window the app opened (redirect mode) can close itself; the app heard over its events socket.
+        setTimeout(function () { window.close(); }, 1500);
+      }
     } else if (reply.type === "ack") {
       setStatus((reply.reason && reply.reason.message) || "The integration could not be verified.", "error");
     } else {

@@ -14,6 +14,10 @@
   if (window.opener && typeof config.launch === "string") {
     try { window.opener.postMessage({ type: "proxy.launch.opened", launch: config.launch }, location.origin); } catch (e) { /* gone */ }
   }
-  window.opener = null;
+  // Kept for proxy:complete (same origin, same tab), which posts it with the result to bind it to this launch.
+  try {
+    window.sessionStorage.setItem("proxy.launch", JSON.stringify({ launch: config.launch, nonce: config.nonce }));
+  } catch (e) { /* storage disabled: a result can then only be bound by a signed completeParameter */ }
+  if (config.cutOpener !== false) { window.opener = null; }  // direct mode keeps it, as Cyclr's sample does
   window.location.replace(config.url);
 })();

@@ -478,3 +478,36 @@ def test_a_different_install_after_the_notification_is_still_a_conflict(cyclr, c
     response = post_complete(client, completion(other_result, config))
     assert response.status_code == 409 and response.json()["code"] == "conflict"
     assert arrivals(launch) == [("webhook", False)]
+
+
+@pytest.mark.parametrize("mode", ["popup", "inline"])
+@pytest.mark.parametrize("notification_first", [True, False], ids=["notification-first", "notification-last"])
+def test_the_proxy_pages_socket_with_the_notification_first_and_last(cyclr, client, user, webhook, completed_receiver,
+                                                                     mode, notification_first):
+    from asgiref.sync import async_to_sync
+
+    from .test_consumers import cookie_for, launch_socket
+
+    launch, url, _ = open_launch_of(client, mode)
+    result = install_over_http(url)
+    if notification_first:
+        assert webhook()["duplicate"] is False
+
+    cookie = cookie_for(user)
+
+    async def send_over_socket():
+        socket = launch_socket(launch, cookie)
+        connected, _ = await socket.connect()
+        assert connected
+        await socket.send_to(text_data=completion(result))
+        ack = await socket.receive_json_from(timeout=10)
+        await socket.disconnect()
+        return ack
+
+    ack = async_to_sync(send_over_socket)()
+    assert (ack["type"], ack["launch"], ack["status"]) == ("ack", str(launch.pk), "completed")
+    if not notification_first:
+        assert webhook()["duplicate"] is True
+    first, second = ("webhook", "socket") if notification_first else ("socket", "webhook")
+    assert arrivals(Launch.objects.get(pk=launch.pk)) == [(first, False), (second, True)]
+    completed_receiver.assert_called_once()

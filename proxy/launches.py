@@ -47,7 +47,8 @@ def check_next_url(request, next_url, mode):
     """
     if mode != Launch.Mode.REDIRECT:
         raise LaunchRejected("next_not_allowed", "Only mode=redirect goes back to a next page; leave next out of this link.")
-    safe = len(next_url) <= MAX_NEXT_LENGTH and url_has_allowed_host_and_scheme(
+    # Control characters (NUL among them, which PostgreSQL cannot even store) are no part of a page address.
+    safe = len(next_url) <= MAX_NEXT_LENGTH and next_url.isprintable() and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
     if not safe:
         raise LaunchRejected("unsafe_next", "The next page must be a page of this site. "

@@ -158,6 +158,9 @@ def test_a_next_page_on_this_site_is_stored_on_a_redirect_launch(cyclr, client, 
     "http://testserver:8080/",
     "ftp://testserver/",
     "/" + "a" * 2048,
+    "/integrations/\x00",
+    "/integrations/\r\nSet-Cookie: x=1",
+    "/integrations/\u2028",
 ])
 def test_an_unsafe_next_is_a_400_page_and_opens_nothing(cyclr, client, next_url):
     response = client.get(LAUNCH_URL, {"mode": "redirect", "next": next_url})
@@ -248,7 +251,7 @@ def test_a_result_naming_no_launch_is_unbound_even_with_one_open_launch_to_guess
     assert_nothing_written(launch)
 
 
-@pytest.mark.parametrize("nonce", ["wrong-nonce", None])
+@pytest.mark.parametrize("nonce", ["wrong-nonce", "\ud800", None])
 def test_a_wrong_or_missing_nonce_is_refused(cyclr, client, nonce):
     launch, config = open_in_browser(client, "redirect")
     result = install_over_http(config["url"])

@@ -6,14 +6,18 @@ webhook bodies the fake's own (``marketplace_notification``), posted to proxy:we
 import hashlib
 import json
 import re
+import uuid
 from datetime import timedelta
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from proxy.launches import sign_launch_id
+from proxy.exceptions import InvalidResult, LaunchRejected
+from proxy.launches import launch_for_completion, sign_launch_id, unsign_launch_id
 from proxy.models import Arrival, Launch
 from proxy.testing.fake_cyclr.state import marketplace_notification
 from proxy.testing.marketplace import install_over_http
@@ -514,3 +518,49 @@ def test_the_proxy_pages_socket_with_the_notification_first_and_last(cyclr, clie
     first, second = ("webhook", "socket") if notification_first else ("socket", "webhook")
     assert arrivals(Launch.objects.get(pk=launch.pk)) == [(first, False), (second, True)]
     completed_receiver.assert_called_once()
+
+
+# --- any binding at all: taken, or refused with a code -------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+BINDING_CODES = {"malformed", "unbound", "bad_signature", "bad_binding", "not_found", "forbidden", "wrong_mode",
+                 "bad_nonce"}
+
+
+@pytest.fixture
+def pending_launches(user, other_user):
+    """One launch of each mode for ``user`` and a redirect launch of ``other_user``, written directly."""
+    now = timezone.now()
+    made = {}
+    for owner, mode in [(user, m) for m in Launch.Mode.values] + [(other_user, "redirect")]:
+        launch = Launch.objects.create(user=owner, account_api_id="acct", marketplace_id=1, mode=mode,
+                                       expires_at=now + timedelta(minutes=5),
+                                       nonce_hash=hashlib.sha256(b"the-nonce").hexdigest() if mode in ("redirect", "direct") else "")
+        made[(owner.pk, mode)] = launch
+    return made
+
+
+@hypothesis.settings(max_examples=300, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+@hypothesis.given(data=st.data())
+def test_any_binding_is_taken_only_when_it_is_right_else_refused_with_a_code(user, pending_launches, data):
+    ids = [str(launch.pk) for launch in pending_launches.values()]
+    named = data.draw(st.none() | st.sampled_from(ids) | st.uuids().map(str) | _JSON, label="launch")
+    nonce = data.draw(st.none() | st.just("the-nonce") | st.text(min_size=1, max_size=20) | _JSON, label="nonce")
+    parameter = data.draw(st.none() | st.sampled_from(ids).map(sign_launch_id) | _JSON, label="completeParameter")
+    message = {"type": "result", "id": "m1", "result": {"completeParameter": parameter}}
+    message.update({key: value for key, value in (("launch", named), ("nonce", nonce)) if value is not None})
+    try:
+        launch = launch_for_completion(user, message)
+    except (InvalidResult, LaunchRejected) as exc:
+        assert exc.code in BINDING_CODES and exc.message
+        hypothesis.event(f"refused: {exc.code}")
+        return
+    hypothesis.event("taken")
+    # Taken: the user's own top-level launch, named by the signed parameter or by launch + the right nonce.
+    assert launch.user_id == user.pk and launch.mode in ("redirect", "direct")
+    assert (named is not None and str(launch.pk) == str(uuid.UUID(named)) and nonce == "the-nonce") or (
+        named is None and unsign_launch_id(parameter) == launch.pk)

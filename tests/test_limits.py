@@ -24,6 +24,7 @@ from proxy import limits
 from proxy.conf import DEFAULTS
 from proxy.exceptions import RateLimited
 from proxy.models import Arrival, Launch
+from proxy.testing.marketplace import install_over_http
 
 from .test_consumers import ORIGIN, cookie_for, launch_socket, result_message
 from .test_views import LAUNCH_URL, Tags, assert_nothing_written, logged_in, result_body
@@ -105,20 +106,28 @@ def test_the_launch_limit_lifts_when_its_window_ends(set_limits, user):
 
 
 def post_to(door, client, launch, data, message_id="m1"):
-    url = reverse("proxy:result", args=[launch.pk]) if door == "result" else reverse("proxy:complete")
-    return client.post(url, result_body(data, message_id), content_type="application/json")
+    if door == "result":
+        return client.post(reverse("proxy:result", args=[launch.pk]), result_body(data, message_id),
+                           content_type="application/json")
+    # proxy:complete takes a redirect- or direct-mode launch bound by launch + nonce (the window's own pair).
+    body = {"type": "result", "id": message_id, "result": data, "launch": str(launch.pk), "nonce": launch.nonce}
+    return client.post(reverse("proxy:complete"), json.dumps(body), content_type="application/json")
 
 
 @pytest.mark.parametrize("door", ["result", "complete"])
-def test_http_deliveries_trip_at_their_limit_with_a_429_and_write_nothing(set_limits, installed, user, door):
+def test_http_deliveries_trip_at_their_limit_with_a_429_and_write_nothing(set_limits, launch_for, user, door):
     set_limits(deliveries=(2, 60))
+
+    def installed():
+        launch, url = launch_for(user, mode="redirect" if door == "complete" else "popup")
+        return launch, install_over_http(url)
+
     first, first_data = installed()
     client = logged_in(user)
     assert post_to(door, client, first, first_data).status_code == 200
-    # A resend counts too, whatever its answer (proxy:complete finds no open launch for it: 404).
-    assert post_to(door, client, first, first_data, "again").status_code in (200, 404)
+    # A resend counts too (answered as a duplicate).
+    assert post_to(door, client, first, first_data, "again").status_code == 200
 
-    # Opened only now: proxy:complete takes a result without a completeParameter for the newest open launch.
     second, second_data = installed()
     refused = post_to(door, client, second, second_data)
     assert refused.status_code == 429

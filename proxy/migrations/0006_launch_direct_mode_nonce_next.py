@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('proxy', '0004_record_cyclr_verdicts_cycles_and_arrival_counts'),
+        ('proxy', '0005_installations'),
     ]
 
     operations = [

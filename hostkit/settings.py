@@ -105,6 +105,11 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds the kit's per-user limits (CYCLR_PROXY["LIMITS"]): with several workers it must be shared,
+# e.g. CACHE_URL=redis://redis.internal:6379/1 (its own Redis database: clearing the cache must not touch
+# the channel layer's keys). Unset: a per-process LocMemCache, fine for one process (proxy.W005 otherwise).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

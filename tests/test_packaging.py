@@ -94,3 +94,7 @@ def test_the_wheel_in_a_fresh_project_checks_clean_renders_the_button_and_instal
     (project / "tests" / "test_cyclr_install.py").write_text(example)
     outcome = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=project, env=env)
     assert "1 passed" in outcome
+    # Named on the command line too (as this repository's pyproject does), the plugin still loads once.
+    outcome = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "proxy.testing.pytest_plugin", "tests",
+                  cwd=project, env=env)
+    assert "1 passed" in outcome

@@ -7,6 +7,7 @@ from proxy.conf import proxy_settings
 from proxy.models import Arrival, Launch
 from proxy.testing.install import InstallFailed, install_through_views
 from proxy.testing.marketplace import install_over_http
+from proxy.testing.wiring import marketplace_ids_for
 
 
 def test_fake_cyclr_points_the_settings_at_itself_and_serves_the_snippet(fake_cyclr, user, client):
@@ -34,7 +35,8 @@ def test_cyclr_install_runs_the_receivers_once_and_returns_the_completed_launch(
         c.cycle_id for c in completed_receiver.call_args.kwargs["result"].cycles]
 
 
-def test_cyclr_install_passes_the_marketplace_choices(cyclr_install, user, fake_cyclr, completed_receiver):
+def test_cyclr_install_passes_the_marketplace_choices(cyclr_install, user, fake_cyclr, completed_receiver, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "MARKETPLACE_IDS": [2]}  # the allow-list of ?marketplace=
     launch = cyclr_install(user, marketplace=2, package_id=2, start_cycles=False)
     assert launch.marketplace_id == 2
     assert fake_cyclr.installs[-1]["package_id"] == 2
@@ -80,3 +82,8 @@ def test_install_through_views_is_usable_without_pytest_fixtures(fake_cyclr, use
     launch = install_through_views(user, package_id=1)
     assert launch.status == Launch.Status.COMPLETED
     assert install_over_http  # the lower-level helper stays importable for tests that deliver by hand
+
+
+def test_the_fake_serves_the_projects_marketplace_and_allow_list():
+    assert marketplace_ids_for({"MARKETPLACE_ID": 12, "MARKETPLACE_IDS": [3, 12, 0, True, "4"]}) == (12, 3)
+    assert marketplace_ids_for({}) == marketplace_ids_for(None) == (1,)

@@ -91,7 +91,8 @@ def staff_client(client, django_user_model):
     return client
 
 
-def test_the_launch_list_is_titled_launches_with_a_marketplace_column(cyclr_install, user, staff_client):
+def test_the_launch_list_is_titled_launches_with_a_marketplace_column(cyclr_install, user, staff_client, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "MARKETPLACE_IDS": [2]}
     cyclr_install(user, marketplace=2)
     page = staff_client.get("/admin/proxy/launch/").content.decode()
     assert 'class="sortable column-marketplace"' in page and '<td class="field-marketplace">2</td>' in page

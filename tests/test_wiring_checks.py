@@ -161,3 +161,8 @@ def test_every_check_is_registered_once():
     assert set(checks.SETTINGS_CHECKS) <= set(registered)
     assert {checks.check_urls_included, checks.check_websocket_routes, checks.check_channel_layer_importable,
             checks.check_public_views_not_login_gated} <= set(registered)
+
+
+def test_the_kits_health_view_is_public_under_login_required_middleware(settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, LOGIN_REQUIRED]
+    assert not [m for m in checks.check_public_views_not_login_gated() if "proxy:health" in m.msg]

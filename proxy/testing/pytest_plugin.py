@@ -40,14 +40,14 @@ def fake_cyclr(settings, fake_cyclr_options, fake_cyclr_settings):
     """A fake Cyclr over real HTTP, with ``CYCLR_PROXY`` pointed at it and the snippet configured on it."""
     from proxy.cyclr import CyclrClient
     from proxy.testing.fake_cyclr import FakeCyclr
-    from proxy.testing.wiring import cyclr_proxy_for, launch_complete_html
+    from proxy.testing.wiring import cyclr_proxy_for, launch_complete_html, marketplace_ids_for
 
+    project = getattr(settings, "CYCLR_PROXY", None)
     options = {"host": "127.0.0.1", "port": 0, **fake_cyclr_options}
-    if "marketplace_ids" not in options:
-        configured = (getattr(settings, "CYCLR_PROXY", None) or {}).get("MARKETPLACE_ID")
-        options["marketplace_ids"] = (configured,) if isinstance(configured, int) and configured > 0 else (1,)
+    # The fake serves the Marketplaces the project may open (MARKETPLACE_ID and the MARKETPLACE_IDS allow-list).
+    options.setdefault("marketplace_ids", marketplace_ids_for({**(project or {}), **fake_cyclr_settings}))
     with FakeCyclr(**options) as fake:
-        settings.CYCLR_PROXY = cyclr_proxy_for(fake, getattr(settings, "CYCLR_PROXY", None), **fake_cyclr_settings)
+        settings.CYCLR_PROXY = cyclr_proxy_for(fake, project, **fake_cyclr_settings)
         fake.set_complete_html(launch_complete_html(settings.CYCLR_PROXY["HOST_ORIGINS"]))
         CyclrClient.forget_tokens()  # a token of another test's fake is no good here
         yield fake

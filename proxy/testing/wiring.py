@@ -36,6 +36,14 @@ def cyclr_proxy_for(fake, base=None, **overrides):
     return values
 
 
+def marketplace_ids_for(cyclr_proxy):
+    """The Marketplace ids a fake must serve for a ``CYCLR_PROXY``: ``MARKETPLACE_ID`` and ``MARKETPLACE_IDS`` (else 1)."""
+    values = cyclr_proxy or {}
+    wanted = [values.get("MARKETPLACE_ID"), *(values.get("MARKETPLACE_IDS") or ())]
+    ids = [i for i in wanted if isinstance(i, int) and not isinstance(i, bool) and i > 0]
+    return tuple(dict.fromkeys(ids)) or (1,)
+
+
 def launch_complete_html(host_origins):
     """The kit's Launch Complete snippet for ``host_origins``, as ``manage.py proxy_snippet`` makes it."""
     origins = [host_origins] if isinstance(host_origins, str) else list(host_origins)

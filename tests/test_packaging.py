@@ -6,6 +6,7 @@ Slow (it builds a wheel and installs from PyPI, with pip's cache), so it is one 
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -58,7 +59,11 @@ def test_the_wheel_in_a_fresh_project_checks_clean_renders_the_button_and_instal
            if key not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
 
-    run(sys.executable, "-m", "pip", "wheel", REPO_ROOT, "--no-deps", "--quiet", "--wheel-dir", tmp_path / "dist",
+    # From a clean copy: setuptools reuses a build/ directory, and a stale one would ship files the tree no longer has.
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "var", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "node_modules"))
+    run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "--quiet", "--wheel-dir", tmp_path / "dist",
         cwd=tmp_path, env=env)
     (wheel,) = (tmp_path / "dist").glob("cyclr_hostkit-*.whl")
     run(sys.executable, "-m", "venv", tmp_path / "venv", cwd=tmp_path, env=env)

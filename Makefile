@@ -31,7 +31,7 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test browser services
 	$(PY) -m pytest -m "not scaleout" $(PYTEST_ARGS)
 	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) CHANNELS_PREFIX=hostkit-test \
-		$(PY) -m pytest $(PYTEST_ARGS)
+		$(PY) -m pytest -m "not packaging" $(PYTEST_ARGS)  # the wheel test ran in the first pass
 
 ## make test-newest: the SQLite pass (browser included) on the newest Python and Django the ranges allow.
 # The first Python 3.13 that runs (a pyenv shim may exist without its version being active).

@@ -1,11 +1,35 @@
-"""A read-only view of launches, their arrivals and receiver failures, and webhook deliveries, with replay actions."""
+"""A read-only view of launches, their arrivals and receiver failures, and webhook deliveries, with replay actions.
+
+Webhook URLs are secrets (anyone holding one can trigger the cycle): every field that can hold one (the raw and
+normalized results, the claim and its disagreements with Cyclr, a webhook's body, an installation change's event,
+a receiver's error and traceback) is shown through ``proxy.masking``.
+"""
+import json
+
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from .masking import mask_text, mask_webhook_urls
 from .models import (Arrival, Installation, InstallationChange, InstallationCycle, Launch, ReceiverFailure, RecordedCycle,
                      WebhookDelivery)
 from .replay import replay_change, replay_launch
 from .webhooks import process_delivery
+
+
+def masked_json(value):
+    """``value`` (a JSON field's content) as indented JSON with its webhook URLs masked, in a <pre>."""
+    if value is None:
+        return "-"
+    return format_html("<pre>{}</pre>", json.dumps(mask_webhook_urls(value), indent=2, ensure_ascii=False))
+
+
+def masked_text(value):
+    return format_html("<pre>{}</pre>", mask_text(value)) if value else "-"
+
+
+def readonly_fields_with(model, masked):
+    """Every field of ``model`` read-only, the ones in ``masked`` (name -> display method) swapped for their masked form."""
+    return [masked.get(f.name, f.name) for f in model._meta.fields]
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -33,29 +57,56 @@ class RecordedCycleInline(ReadOnlyInline):
 
 class ReceiverFailureInline(ReadOnlyInline):
     model = ReceiverFailure
-    fields = ("created_at", "signal", "receiver", "error", "traceback", "resolved_at")
+    fields = ("created_at", "signal", "receiver", "error_masked", "traceback_masked", "resolved_at")
     readonly_fields = fields
+
+    @admin.display(description="error")
+    def error_masked(self, obj):
+        return masked_text(obj.error)
+
+    @admin.display(description="traceback")
+    def traceback_masked(self, obj):
+        return masked_text(obj.traceback)
 
 
 @admin.register(Launch)
 class LaunchAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "account_api_id", "status", "source", "created_at", "completed_at")
-    list_filter = ("status", "source", "mode")
+    list_display = ("id", "user", "account_api_id", "marketplace", "status", "source", "created_at", "completed_at")
+    list_filter = ("status", "source", "mode", "marketplace_id")
     search_fields = ("id", "account_api_id", "cyclr_account_id", "user__username")
     inlines = [ArrivalInline, RecordedCycleInline, ReceiverFailureInline]
     actions = ["replay"]
+    exclude = ("result_raw", "claim", "result", "claim_mismatches")
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + ["disagreements"]
+        masked = {"result_raw": "result_raw_masked", "claim": "claim_masked", "result": "result_masked",
+                  "claim_mismatches": "disagreements"}
+        return readonly_fields_with(self.model, masked)
+
+    @admin.display(description="Marketplace", ordering="marketplace_id")
+    def marketplace(self, obj):
+        return obj.marketplace_id
+
+    @admin.display(description="result as received (webhook URLs masked)")
+    def result_raw_masked(self, obj):
+        return masked_json(obj.result_raw)
+
+    @admin.display(description="claim (webhook URLs masked)")
+    def claim_masked(self, obj):
+        return masked_json(obj.claim)
+
+    @admin.display(description="result (webhook URLs masked)")
+    def result_masked(self, obj):
+        return masked_json(obj.result)
 
     @admin.display(description="Claim vs Cyclr")
     def disagreements(self, obj):
-        """Each field where the claimed result disagreed with Cyclr, side by side."""
+        """Each field where the claimed result disagreed with Cyclr, side by side (webhook URLs masked)."""
         if not obj.claim_mismatches:
             return "—"
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
             (m.get("cycle_id") or "(account)", m.get("field"), m.get("claimed"), m.get("cyclr"))
-            for m in obj.claim_mismatches if isinstance(m, dict)))
+            for m in mask_webhook_urls(obj.claim_mismatches) if isinstance(m, dict)))
         return format_html("<table><thead><tr><th>cycle</th><th>field</th><th>claimed</th><th>Cyclr</th></tr></thead>"
                            "<tbody>{}</tbody></table>", rows)
 
@@ -76,9 +127,18 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ("launch__id", "error_code")
     date_hierarchy = "received_at"
     actions = ["reprocess"]
+    exclude = ("body", "error_message")
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return readonly_fields_with(self.model, {"body": "body_masked", "error_message": "error_message_masked"})
+
+    @admin.display(description="body as received (webhook URLs masked)")
+    def body_masked(self, obj):
+        return masked_text(obj.body)
+
+    @admin.display(description="error message")
+    def error_message_masked(self, obj):
+        return masked_text(obj.error_message)
 
     def has_add_permission(self, request):
         return False
@@ -123,11 +183,8 @@ class InstallationAdmin(admin.ModelAdmin):
         return False
 
 
-class ChangeReceiverFailureInline(ReadOnlyInline):
-    model = ReceiverFailure
+class ChangeReceiverFailureInline(ReceiverFailureInline):
     fk_name = "change"
-    fields = ("created_at", "signal", "receiver", "error", "traceback", "resolved_at")
-    readonly_fields = fields
 
 
 @admin.register(InstallationChange)
@@ -136,9 +193,14 @@ class InstallationChangeAdmin(admin.ModelAdmin):
     list_filter = ("kind", "source")
     inlines = [ChangeReceiverFailureInline]
     actions = ["replay"]
+    exclude = ("event",)
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return readonly_fields_with(self.model, {"event": "event_masked"})
+
+    @admin.display(description="event (webhook URLs masked)")
+    def event_masked(self, obj):
+        return masked_json(obj.event)
 
     def has_add_permission(self, request):
         return False

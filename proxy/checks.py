@@ -1,8 +1,15 @@
-"""System checks: a misconfigured kit says so at start-up, with ids proxy.E…/proxy.W…."""
+"""System checks: a misconfigured kit says so at start-up, with ids proxy.E…/proxy.W….
+
+One function per check. The checks of ``CYCLR_PROXY``'s values are listed in ``SETTINGS_CHECKS`` (in
+the order they report) and say nothing when the setting is not a dict at all (``proxy.E001`` says that);
+``check_proxy_settings()`` runs them all. The wiring checks (``proxy.E101``…) look at how the project
+mounts the kit: its URLs, its WebSocket routes, its channel layer, its login middleware.
+"""
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.module_loading import import_string
 
 from .conf import SETTING_NAME, proxy_settings
@@ -11,6 +18,12 @@ from .origins import is_origin
 
 def _error(id, msg, hint):
     return Error(msg, hint=hint, id=f"proxy.{id}")
+
+
+def _user_settings():
+    """``CYCLR_PROXY`` when it is a dict, else None (and ``check_setting_is_a_dict`` reports it)."""
+    value = getattr(settings, SETTING_NAME, None)
+    return proxy_settings.user_settings if isinstance(value, dict) else None
 
 
 def _is_http_url(value):
@@ -27,8 +40,12 @@ def _is_http_url(value):
 MIN_WEBHOOK_SECRET = 16
 
 
-def _check_webhook_secret(value):
+def check_webhook_secret(app_configs=None, **kwargs):
     """proxy.W004 when the Marketplace webhook is off; proxy.E009 when its secret is unusable."""
+    user = _user_settings()
+    if user is None:
+        return []
+    value = user.get("WEBHOOK_SECRET", "")
     if value == "" or value is None or value == [] or value == ():
         return [Warning(f"{SETTING_NAME}['WEBHOOK_SECRET'] is empty: the Marketplace webhook is disabled; "
                         "results then depend on the browser alone.",
@@ -46,26 +63,51 @@ def _check_webhook_secret(value):
     return []
 
 
-@register(Tags.security, "proxy")
-def check_proxy_settings(app_configs=None, **kwargs):
-    user = proxy_settings.user_settings
-    messages = []
-    if not isinstance(getattr(settings, SETTING_NAME, None), dict):
-        return [_error("E001", f"settings.{SETTING_NAME} is missing or not a dict.",
-                       f"Add {SETTING_NAME} = {{'API_URL': ..., 'CLIENT_ID': ..., ...}} to your settings.")]
+def check_setting_is_a_dict(app_configs=None, **kwargs):
+    """proxy.E001: ``CYCLR_PROXY`` is missing or not a dict."""
+    if isinstance(getattr(settings, SETTING_NAME, None), dict):
+        return []
+    return [_error("E001", f"settings.{SETTING_NAME} is missing or not a dict.",
+                   f"Add {SETTING_NAME} = {{'API_URL': ..., 'CLIENT_ID': ..., ...}} to your settings.")]
 
-    api_url = user.get("API_URL", "")
-    if not _is_http_url(api_url):
-        messages.append(_error("E002", f"{SETTING_NAME}['API_URL'] must be the http(s) URL of Cyclr's API.",
-                               "For example 'https://api.cyclr.com' or your region's API domain."))
-    for key in ("CLIENT_ID", "CLIENT_SECRET"):
-        if not user.get(key):
-            messages.append(_error("E003", f"{SETTING_NAME}['{key}'] is empty.",
-                                   "Copy the Partner API client credentials from the Cyclr console."))
+
+def check_api_url(app_configs=None, **kwargs):
+    """proxy.E002: ``API_URL`` is not an absolute http(s) URL."""
+    user = _user_settings()
+    if user is None or _is_http_url(user.get("API_URL", "")):
+        return []
+    return [_error("E002", f"{SETTING_NAME}['API_URL'] must be the http(s) URL of Cyclr's API.",
+                   "For example 'https://api.cyclr.com' or your region's API domain.")]
+
+
+def check_credentials(app_configs=None, **kwargs):
+    """proxy.E003: a client credential is empty (one message per key)."""
+    user = _user_settings()
+    if user is None:
+        return []
+    return [_error("E003", f"{SETTING_NAME}['{key}'] is empty.",
+                   "Copy the Partner API client credentials from the Cyclr console.")
+            for key in ("CLIENT_ID", "CLIENT_SECRET") if not user.get(key)]
+
+
+def check_marketplace_id(app_configs=None, **kwargs):
+    """proxy.E004: ``MARKETPLACE_ID`` is not a positive integer."""
+    user = _user_settings()
+    if user is None:
+        return []
     marketplace_id = user.get("MARKETPLACE_ID")
     if isinstance(marketplace_id, bool) or not isinstance(marketplace_id, int) or marketplace_id <= 0:
-        messages.append(_error("E004", f"{SETTING_NAME}['MARKETPLACE_ID'] must be a positive integer.",
-                               "Use the id of the Marketplace shown in the Cyclr console."))
+        return [_error("E004", f"{SETTING_NAME}['MARKETPLACE_ID'] must be a positive integer.",
+                       "Use the id of the Marketplace shown in the Cyclr console.")]
+    return []
+
+
+def check_origins(app_configs=None, **kwargs):
+    """proxy.E005 (not a non-empty list), proxy.E006 (not an origin), proxy.W003 (plain-http Marketplace)."""
+    user = _user_settings()
+    if user is None:
+        return []
+    messages = []
     for key, example in (("MARKETPLACE_ORIGINS", "https://acme-h.cyclr.com"), ("HOST_ORIGINS", "https://app.example.com")):
         origins = user.get(key, [])
         # A string would be iterated character by character, and a number not at all.
@@ -80,36 +122,216 @@ def check_proxy_settings(app_configs=None, **kwargs):
             elif origin.startswith("http://") and not settings.DEBUG and key == "MARKETPLACE_ORIGINS":
                 messages.append(Warning(f"{SETTING_NAME}['{key}'] allows the plain-http origin {origin!r}.",
                                         hint="Use https in production.", id="proxy.W003"))
+    return messages
+
+
+def check_account_resolver(app_configs=None, **kwargs):
+    """proxy.E007: ``ACCOUNT_RESOLVER`` cannot be imported or is not callable."""
+    user = _user_settings()
+    if user is None:
+        return []
     resolver = user.get("ACCOUNT_RESOLVER", "proxy.accounts.user_account")
+    hint = "Give the dotted path of a callable(request) -> account API id."
     if isinstance(resolver, str):
         try:
             imported = import_string(resolver)
         except ImportError as exc:
-            messages.append(_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] cannot be imported: {exc}",
-                                   "Give the dotted path of a callable(request) -> account API id."))
-        else:
-            if not callable(imported):
-                messages.append(_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] names {resolver!r}, which is not callable.",
-                                       "Give the dotted path of a callable(request) -> account API id."))
+            return [_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] cannot be imported: {exc}", hint)]
+        if not callable(imported):
+            return [_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] names {resolver!r}, which is not callable.", hint)]
     elif not callable(resolver):
-        messages.append(_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] is not callable.",
-                               "Give the dotted path of a callable(request) -> account API id."))
+        return [_error("E007", f"{SETTING_NAME}['ACCOUNT_RESOLVER'] is not callable.", hint)]
+    return []
+
+
+def check_positive_numbers(app_configs=None, **kwargs):
+    """proxy.E008: ``LAUNCH_TTL`` or ``MAX_RESULT_BYTES`` is not a positive integer."""
+    user = _user_settings()
+    if user is None:
+        return []
+    messages = []
     for key in ("LAUNCH_TTL", "MAX_RESULT_BYTES"):
         value = user.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             messages.append(_error("E008", f"{SETTING_NAME}['{key}'] must be a positive integer.", "See the README's settings table."))
-    if user.get("VERIFY_WITH_API", True) is False:
-        messages.append(Warning(f"{SETTING_NAME}['VERIFY_WITH_API'] is off: browser results are trusted unverified.",
-                                hint="A user can forge a result in the browser; turn verification on in production.",
-                                id="proxy.W001"))
-    messages.extend(_check_webhook_secret(user.get("WEBHOOK_SECRET", "")))
-    if not settings.DEBUG:
-        layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND", "")
-        if not layer or layer.endswith("InMemoryChannelLayer"):
-            messages.append(Warning("The in-memory channel layer does not reach across processes.",
-                                    hint="Use channels_redis (set REDIS_URL) when running more than one server process.",
-                                    id="proxy.W002"))
     return messages
+
+
+def check_verification(app_configs=None, **kwargs):
+    """proxy.W001: ``VERIFY_WITH_API`` is off."""
+    user = _user_settings()
+    if user is None or user.get("VERIFY_WITH_API", True) is not False:
+        return []
+    return [Warning(f"{SETTING_NAME}['VERIFY_WITH_API'] is off: browser results are trusted unverified.",
+                    hint="A user can forge a result in the browser; turn verification on in production.",
+                    id="proxy.W001")]
+
+
+def check_channel_layer_reaches_across_processes(app_configs=None, **kwargs):
+    """proxy.W002: without DEBUG, the in-memory channel layer (or none) serves one process only."""
+    if _user_settings() is None or settings.DEBUG:
+        return []
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND", "")
+    if layer and not layer.endswith("InMemoryChannelLayer"):
+        return []
+    return [Warning("The in-memory channel layer does not reach across processes.",
+                    hint='Set CHANNEL_LAYERS to channels_redis.core.RedisChannelLayer (pip install "cyclr-hostkit[redis]") '
+                         "when running more than one server process.",
+                    id="proxy.W002")]
+
+
+# The checks of CYCLR_PROXY's values, in the order they report.
+SETTINGS_CHECKS = (
+    check_setting_is_a_dict,
+    check_api_url,
+    check_credentials,
+    check_marketplace_id,
+    check_origins,
+    check_account_resolver,
+    check_positive_numbers,
+    check_verification,
+    check_webhook_secret,
+    check_channel_layer_reaches_across_processes,
+)
+for _check in SETTINGS_CHECKS:
+    register(_check, Tags.security, "proxy")
+
+
+def check_proxy_settings(app_configs=None, **kwargs):
+    """Every check of ``CYCLR_PROXY``'s values (``SETTINGS_CHECKS``), in order."""
+    return [message for check in SETTINGS_CHECKS for message in check(app_configs, **kwargs)]
+
+
+# --- wiring: how the project mounts the kit ----------------------------------------------------------------
+
+_SAMPLE_LAUNCH = "00000000-0000-0000-0000-000000000000"
+WEBSOCKET_ROUTES = (
+    (f"/ws/proxy/launches/{_SAMPLE_LAUNCH}/", "proxy.consumers.LaunchConsumer"),
+    ("/ws/proxy/events/", "proxy.consumers.EventsConsumer"),
+)
+# The kit's views that Cyclr (or a load balancer) calls without a session, by URL name and sample arguments.
+PUBLIC_VIEWS = (("proxy:webhook", ["0123456789abcdef"]), ("proxy:health", []))
+ASGI_HINT = ('Set ASGI_APPLICATION = "yourproject.asgi.application" and mount proxy.routing.websocket_urlpatterns '
+             'under "websocket" in its ProtocolTypeRouter (see the README\'s asgi.py).')
+
+
+@register(Tags.urls, "proxy")
+def check_urls_included(app_configs=None, **kwargs):
+    """proxy.E101: ``reverse("proxy:launch")`` fails: the kit's URLs are not in the ROOT_URLCONF."""
+    try:
+        reverse("proxy:launch")
+    except NoReverseMatch:
+        return [_error("E101", "The kit's URLs are not included: reverse('proxy:launch') fails.",
+                       'Add path("proxy/", include("proxy.urls")) to your ROOT_URLCONF\'s urlpatterns.')]
+    return []
+
+
+@register("proxy")
+def check_websocket_routes(app_configs=None, **kwargs):
+    """proxy.E102: ``ASGI_APPLICATION`` is unset or cannot be loaded; proxy.E103: it does not reach the kit's consumers."""
+    from channels.routing import get_default_application
+
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        return [_error("E102", "ASGI_APPLICATION is not set: the kit's WebSockets have no server.", ASGI_HINT)]
+    try:
+        application = get_default_application()
+    except Exception as exc:  # ImproperlyConfigured, or anything the module raises while importing
+        return [_error("E102", f"ASGI_APPLICATION {settings.ASGI_APPLICATION!r} cannot be loaded: {exc}", ASGI_HINT)]
+    messages = []
+    for path, consumer in WEBSOCKET_ROUTES:
+        reached = websocket_consumer(application, path)
+        if reached is UNKNOWN:
+            continue  # an application this check cannot see into: say nothing rather than guess
+        name = f"{reached.__module__}.{reached.__qualname__}" if reached else None
+        if name != consumer:
+            messages.append(_error("E103", f"A WebSocket to {path} does not reach {consumer} through "
+                                           f"ASGI_APPLICATION {settings.ASGI_APPLICATION!r}.", ASGI_HINT))
+    return messages
+
+
+UNKNOWN = object()
+
+
+def websocket_consumer(application, path, _depth=0):
+    """The consumer class a WebSocket to ``path`` reaches in ``application``: a class, None, or ``UNKNOWN``.
+
+    Follows Channels' own routing: ``ProtocolTypeRouter``'s "websocket" entry, middleware (``inner``,
+    ``application``) and ``URLRouter`` routes, as ``URLRouter.__call__`` matches them.
+    """
+    if _depth > 32:
+        return UNKNOWN
+    consumer = getattr(application, "consumer_class", None)
+    if consumer is not None:
+        return consumer if path == "" else None
+    mapping = getattr(application, "application_mapping", None)
+    if isinstance(mapping, dict):
+        inner = mapping.get("websocket")
+        return None if inner is None else websocket_consumer(inner, path, _depth + 1)
+    routes = getattr(application, "routes", None)
+    if getattr(application, "_path_routing", False) and routes is not None:
+        path = path.lstrip("/")
+        for route in routes:
+            try:
+                match = route.pattern.match(path)
+            except Resolver404:
+                continue
+            if match:
+                return websocket_consumer(route.callback, match[0], _depth + 1)
+        return None
+    for attribute in ("inner", "application", "app"):
+        inner = getattr(application, attribute, None)
+        if inner is not None:
+            return websocket_consumer(inner, path, _depth + 1)
+    return UNKNOWN
+
+
+@register("proxy")
+def check_channel_layer_importable(app_configs=None, **kwargs):
+    """proxy.E104: the channel layer's ``BACKEND`` cannot be imported (channels-redis not installed, or a typo)."""
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    backend = layers.get("default", {}).get("BACKEND") if isinstance(layers, dict) else None
+    if not backend:
+        return []
+    try:
+        import_string(backend)
+    except ImportError as exc:
+        if backend.startswith("channels_redis.") and isinstance(exc, ModuleNotFoundError):
+            hint = 'Install channels-redis with the kit\'s extra: pip install "cyclr-hostkit[redis]".'
+        else:
+            hint = "Give the dotted path of a channel layer class, such as channels_redis.core.RedisChannelLayer."
+        return [_error("E104", f"CHANNEL_LAYERS['default']['BACKEND'] {backend!r} cannot be imported: {exc}", hint)]
+    return []
+
+
+@register(Tags.urls, "proxy")
+def check_public_views_not_login_gated(app_configs=None, **kwargs):
+    """proxy.E105: ``LoginRequiredMiddleware`` would send Cyclr's webhook (or the health check) to the login page."""
+    if not any(_is_login_required_middleware(path) for path in getattr(settings, "MIDDLEWARE", None) or ()):
+        return []
+    messages = []
+    for name, args in PUBLIC_VIEWS:
+        try:
+            view = resolve(reverse(name, args=args)).func
+        except (NoReverseMatch, Resolver404):
+            continue  # not mounted (proxy.E101 says so) or not in this version of the kit
+        if getattr(view, "login_required", True):
+            messages.append(_error(
+                "E105", f"LoginRequiredMiddleware sends requests for {name} to the login page, but it must be public.",
+                f"Mount it with django.contrib.auth.decorators.login_not_required before include(\"proxy.urls\"), "
+                f"or upgrade the kit: {name} is meant to be marked login_not_required."))
+    return messages
+
+
+def _is_login_required_middleware(path):
+    try:
+        middleware = import_string(path)
+    except ImportError:
+        return False
+    try:
+        from django.contrib.auth.middleware import LoginRequiredMiddleware
+    except ImportError:  # Django before 5.1 has none
+        return False
+    return isinstance(middleware, type) and issubclass(middleware, LoginRequiredMiddleware)
 
 
 # --- Per-user limits and the Marketplace allow-list (proxy.limits, proxy.views.launch) ------------------

@@ -54,6 +54,7 @@ class Launch(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "-created_at"])]
+        verbose_name_plural = "launches"  # not Django's "launchs"
 
     def __str__(self):
         return f"Launch {self.id} ({self.status})"

@@ -1,12 +1,29 @@
 """Settling what did not settle: unverified results and receivers that raised."""
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .exceptions import ProxyError
-from .installations import send_change_signal, signal_for_change
-from .models import InstallationChange, Launch
+from .installations import SIGNALS, send_change_signal, signal_for_change
+from .models import InstallationChange, Launch, ReceiverFailure
 from .notify import signal_for
 from .services import settle_launch
+
+
+def launches_needing_replay():
+    """Launches a replay can change: a receiver failure not yet resolved, or a result still unverified.
+
+    Settled launches whose receivers all ran (the great majority) are left alone.
+    """
+    unresolved = ReceiverFailure.objects.filter(launch=OuterRef("pk"), resolved_at__isnull=True)
+    return Launch.objects.filter(Q(Exists(unresolved)) | Q(status=Launch.Status.RECEIVED)).order_by("created_at")
+
+
+def changes_needing_replay():
+    """Installation changes whose signal never went out, or with a receiver failure not yet resolved."""
+    unresolved = ReceiverFailure.objects.filter(change=OuterRef("pk"), resolved_at__isnull=True)
+    return InstallationChange.objects.filter(
+        Q(signal_sent_at__isnull=True, kind__in=list(SIGNALS)) | Q(Exists(unresolved))).order_by("created_at")
 
 
 def replay_launch(launch, *, client=None) -> str:

@@ -5,10 +5,9 @@ from unittest import mock
 import pytest
 from django.test import RequestFactory
 
-from proxy.cyclr import CyclrClient
 from proxy.launches import open_launch
-from proxy.testing.fake_cyclr import FakeCyclr
 from proxy.testing.marketplace import install_over_http
+from proxy.testing.wiring import cyclr_proxy_for
 
 CLIENT_ID = "test-client"
 
@@ -23,37 +22,39 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"Skipped in CI, where every test must run: {report.longrepr}"
 
 CLIENT_SECRET = "test-secret"
+FAKE_CYCLR_OPTIONS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "marketplace_ids": (1, 2)}
+# What this suite's tests assume, whatever hostkit's settings say (proxy.testing.wiring keeps the rest).
+PROXY_TEST_SETTINGS = {
+    "MARKETPLACE_ID": 1,
+    "HOST_ORIGINS": ["http://localhost:8000"],
+    "ACCOUNT_RESOLVER": "proxy.accounts.user_account",
+    "LAUNCH_TTL": 600,
+    "VERIFY_WITH_API": True,
+    "MAX_RESULT_BYTES": 64 * 1024,
+}
+
+
+# The shipped plugin (proxy.testing.pytest_plugin, loaded with -p in pyproject.toml) provides fake_cyclr and
+# cyclr_install; these two shape its fake for this suite.
+@pytest.fixture
+def fake_cyclr_options():
+    return dict(FAKE_CYCLR_OPTIONS)
 
 
 @pytest.fixture
-def fake_cyclr():
-    with FakeCyclr(host="127.0.0.1", port=0, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, marketplace_ids=(1, 2)) as fake:
-        yield fake
+def fake_cyclr_settings():
+    return dict(PROXY_TEST_SETTINGS)
 
 
 def proxy_settings_for(fake, **overrides):
-    return {
-        "API_URL": fake.url,
-        "CLIENT_ID": CLIENT_ID,
-        "CLIENT_SECRET": CLIENT_SECRET,
-        "MARKETPLACE_ID": 1,
-        "MARKETPLACE_ORIGINS": [fake.origin],
-        "HOST_ORIGINS": ["http://localhost:8000"],
-        "ACCOUNT_RESOLVER": "proxy.accounts.user_account",
-        "LAUNCH_TTL": 600,
-        "VERIFY_WITH_API": True,
-        "MAX_RESULT_BYTES": 64 * 1024,
-        **overrides,
-    }
+    """This suite's ``CYCLR_PROXY`` for ``fake``, for tests that build one by hand."""
+    return cyclr_proxy_for(fake, {}, **{**PROXY_TEST_SETTINGS, **overrides})
 
 
 @pytest.fixture
-def cyclr(settings, fake_cyclr):
-    """Settings aimed at the fake Cyclr; yields the fake."""
-    settings.CYCLR_PROXY = proxy_settings_for(fake_cyclr)
-    CyclrClient.forget_tokens()  # tokens of another test's fake are no good here
-    yield fake_cyclr
-    CyclrClient.forget_tokens()
+def cyclr(fake_cyclr):
+    """The suite's older name for the shipped ``fake_cyclr`` (settings aimed at it); yields the fake."""
+    return fake_cyclr
 
 
 @pytest.fixture

@@ -14,11 +14,9 @@ from proxy.cyclr import CyclrClient
 from proxy.exceptions import LaunchRejected
 from proxy.models import Arrival, Launch, RecordedCycle
 from proxy.services import accept_result
-from proxy.testing.fake_cyclr import FakeCyclr
 from proxy.testing.fake_cyclr.state import marketplace_notification
 from proxy.verification import on_cyclr_host
 
-from .conftest import CLIENT_ID, CLIENT_SECRET
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -358,16 +356,14 @@ def test_one_result_delivered_to_two_launches_at_once_completes_one(cyclr, insta
 class TestCyclesCreatedBeforeTheLaunch:
     """A fake Cyclr whose clock runs ``offset`` behind ours: its cycles look created that long ago."""
 
+    offset = timedelta(0)  # set by each test
+
     @pytest.fixture
-    def fake_cyclr(self):  # what the ``cyclr`` fixture (and so ``installed``, ``launch_for``) runs on, here
-        fake = FakeCyclr(host="127.0.0.1", port=0, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                         marketplace_ids=(1,), clock=lambda: datetime.now(timezone.utc) - fake.offset)
-        fake.offset = timedelta(0)
-        with fake:
-            yield fake
+    def fake_cyclr_options(self, fake_cyclr_options):  # shapes the shipped fake_cyclr (and so cyclr, installed, launch_for)
+        return {**fake_cyclr_options, "marketplace_ids": (1,), "clock": lambda: datetime.now(timezone.utc) - self.offset}
 
     def test_they_fail_as_replayed(self, cyclr, installed, launch_for, user, failed_receiver):
-        cyclr.offset = timedelta(minutes=10)  # an install made ten minutes before the launch below
+        self.offset = timedelta(minutes=10)  # an install made ten minutes before the launch below
         _, earlier = installed()  # never delivered: no launch recorded its cycles
         launch, _ = launch_for(user)
 
@@ -380,7 +376,7 @@ class TestCyclesCreatedBeforeTheLaunch:
         assert failed_receiver.call_args.kwargs["reason"].code == "replayed"
 
     def test_a_little_clock_skew_is_allowed(self, cyclr, installed, user, completed_receiver):
-        cyclr.offset = timedelta(seconds=60)
+        self.offset = timedelta(seconds=60)
         launch, data = installed()
         assert cyclr.cycles[data["cycles"][0]["cycleId"]]["CreatedOnUtc"] < launch.created_at.isoformat()
         assert settle(launch, data, user).status == Launch.Status.COMPLETED

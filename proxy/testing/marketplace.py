@@ -33,11 +33,18 @@ def _result_of(page):
 
 
 def install_over_http(marketplace_url, *, package_id=1, api_key="demo-key", start_cycles=True, session=None):
+    """Install ``package_id`` through the Marketplace at ``marketplace_url``; return the Launch Complete page's ``result``."""
+    return _result_of(complete_page_over_http(marketplace_url, package_id=package_id, api_key=api_key,
+                                              start_cycles=start_cycles, session=session))
+
+
+def complete_page_over_http(marketplace_url, *, package_id=1, api_key="demo-key", start_cycles=True, session=None):
+    """The same steps; return the Launch Complete page's response (its HTML holds the configured snippet)."""
     http = session or requests.Session()
     listing = _launch_complete(http, http.get(marketplace_url, timeout=10))
     listing.raise_for_status()
     if RESULT.search(listing.text):  # an instant Marketplace: already installed on sign-in
-        return _result_of(listing)
+        return listing
     match = re.search(rf'data-package-id="{package_id}".*?href="([^"]+)"', listing.text, re.S)
     if not match:
         raise AssertionError(f"Package {package_id} is not on the Marketplace page {listing.url}")
@@ -49,7 +56,7 @@ def install_over_http(marketplace_url, *, package_id=1, api_key="demo-key", star
         data["start_cycles"] = "1"
     complete = http.post(form_url, data=data, timeout=10)
     complete.raise_for_status()
-    return _result_of(_launch_complete(http, complete))
+    return _launch_complete(http, complete)
 
 
 def launch_over_http(launch_url, *, api_key="demo-key", session=None):

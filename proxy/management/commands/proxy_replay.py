@@ -1,21 +1,28 @@
-from django.core.management.base import BaseCommand
+import uuid
 
-from proxy.installations import SIGNALS
-from proxy.models import InstallationChange, Launch
-from proxy.replay import replay_change, replay_launch
+from django.core.management.base import BaseCommand, CommandError
+
+from proxy.models import Launch
+from proxy.replay import changes_needing_replay, launches_needing_replay, replay_change, replay_launch
 
 
 class Command(BaseCommand):
-    help = "Verify results left unverified and rerun signal receivers that raised."
+    help = ("Rerun signal receivers that raised and verify results left unverified. With no launch ids, only "
+            "launches with an unresolved receiver failure or an unverified result, and installation changes "
+            "whose signal never went out or has an unresolved receiver failure.")
 
     def add_arguments(self, parser):
-        parser.add_argument("launch", nargs="*", help="Launch ids (default: every launch needing it).")
+        parser.add_argument("launch", nargs="*",
+                            help="Launch ids (default: launches with an unresolved receiver failure or an unverified result).")
 
     def handle(self, *args, launch, **options):
-        launches = Launch.objects.filter(pk__in=launch) if launch else (
-            Launch.objects.filter(status=Launch.Status.RECEIVED)
-            | Launch.objects.filter(receiver_failures__resolved_at__isnull=True)
-        ).distinct()
+        ids = []
+        for value in launch:
+            try:
+                ids.append(uuid.UUID(value))
+            except ValueError:
+                raise CommandError(f"{value!r} is not a launch id: give the launch's UUID, as the admin shows it.") from None
+        launches = Launch.objects.filter(pk__in=ids) if ids else launches_needing_replay()
         count = 0
         for item in launches:
             self.stdout.write(f"{item.pk}: {replay_launch(item)}")
@@ -23,10 +30,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{count} launch(es) replayed.")
         if launch:
             return
-        changes = (InstallationChange.objects.filter(signal_sent_at__isnull=True, kind__in=list(SIGNALS))
-                   | InstallationChange.objects.filter(receiver_failures__resolved_at__isnull=True)).distinct()
         replayed = 0
-        for change in changes:
+        for change in changes_needing_replay():
             self.stdout.write(f"installation change {change.pk} ({change.kind}): {replay_change(change)}")
             replayed += 1
         self.stdout.write(f"{replayed} installation change(s) replayed.")

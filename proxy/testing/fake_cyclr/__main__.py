@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (from a Makefile or a test harness) shuts down as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     print(f"Fake Cyclr listening on {fake.url}", flush=True)
+    if complete_html is None:
+        print("No Launch Complete HTML is configured: installs will not reach your site. In a Django project, "
+              "run `python manage.py proxy_fake_cyclr` instead, or pass --complete-html-file.", file=sys.stderr, flush=True)
     try:
         stopping.wait()
     except KeyboardInterrupt:

@@ -15,9 +15,12 @@ from urllib.parse import urlencode
 from .state import Package
 
 DEFAULT_COMPLETE_HTML = (
-    '<p id="no-complete-html">No Launch Complete HTML is configured. Set one in the Cyclr console '
-    "(Settings, Appearance Settings, Launch Complete HTML), or start the fake Cyclr with "
-    "--complete-html-file.</p>"
+    '<div id="no-complete-html" role="alert"><p><strong>No Launch Complete HTML is configured</strong>, so this '
+    "page cannot hand the result to your site, and your site will keep waiting for it.</p>"
+    "<p>In your Django project, run <code>python manage.py proxy_fake_cyclr</code> (it configures the kit's "
+    "snippet for your site), or start this fake with <code>--complete-html-file</code> holding the output of "
+    "<code>python manage.py proxy_snippet</code>. With Cyclr itself, paste that output into the console: "
+    "Settings, Appearance Settings, Launch Complete HTML.</p></div>"
 )
 
 _STYLE = """

@@ -1,0 +1,63 @@
+/* The kit's Connect button ({% connect_button %}): one delegated click listener that calls Hostkit.connect().
+ *
+ * It reads the button's data- attributes (launch URL, mode, container, fallback), says how the install went in
+ * the button's live region, and keeps the button disabled while a connect is under way. Host pages still
+ * receive hostkit:completed / hostkit:failed on document from hostkit.js. No dependencies, no build step.
+ */
+(function () {
+  "use strict";
+
+  if (window.HostkitConnectButton) { return; } // the script was included twice: one listener is enough
+
+  var PENDING = "Finish in the Marketplace window…";
+  var PENDING_INLINE = "Finish in the Marketplace below…";
+  var COMPLETED = "Connected.";
+  var MISSING = "The page cannot connect integrations: hostkit.js is not loaded ({% hostkit_script %} adds it).";
+
+  function closestButton(node) {
+    // Element.closest is missing in old browsers; walk up by hand.
+    while (node && node !== document) {
+      if (node.nodeType === 1 && node.hasAttribute("data-hostkit-connect")) { return node; }
+      node = node.parentNode;
+    }
+    return null;
+  }
+
+  function say(button, text) {
+    var region = document.getElementById(button.getAttribute("data-status") || "");
+    if (region) { region.textContent = text; }
+  }
+
+  function settle(button) {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+
+  function onClick(event) {
+    var button = closestButton(event.target);
+    if (!button || button.disabled) { return; }
+    if (!window.Hostkit || typeof window.Hostkit.connect !== "function") {
+      say(button, MISSING);
+      return;
+    }
+    var mode = button.getAttribute("data-mode") || "popup";
+    var options = { url: button.getAttribute("data-launch-url"), mode: mode };
+    if (button.getAttribute("data-container")) { options.container = button.getAttribute("data-container"); }
+    if (button.getAttribute("data-fallback")) { options.fallback = button.getAttribute("data-fallback"); }
+    // Hostkit.connect opens the popup synchronously: it must run inside this click handler.
+    var connecting = window.Hostkit.connect(options);
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    say(button, mode === "inline" ? PENDING_INLINE : PENDING);
+    connecting.then(function () {
+      settle(button);
+      say(button, COMPLETED);
+    }, function (error) {
+      settle(button);
+      say(button, (error && error.message) || "The integration was not connected. Try again.");
+    });
+  }
+
+  document.addEventListener("click", onClick);
+  window.HostkitConnectButton = { ready: true };
+}());

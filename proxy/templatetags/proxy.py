@@ -1,0 +1,82 @@
+"""``{% load proxy %}``: the kit's script tag and its Connect button.
+
+``{% hostkit_script %}`` renders the ``<script>`` tags for ``proxy/js/hostkit.js`` and
+``proxy/js/connect-button.js`` (a delegated click listener for the buttons below), with a CSP nonce when
+the page has one: the ``nonce`` argument, else the context's ``csp_nonce`` (Django 6's CSP context processor),
+else ``request.csp_nonce`` (django-csp). Put it once on the page.
+
+``{% connect_button "Connect" mode="popup" %}`` renders ``proxy/connect_button.html`` (override it in your
+templates to restyle): an accessible ``<button>`` whose ``data-`` attributes tell ``connect-button.js`` to call
+``Hostkit.connect()``, and a polite live region that says how it went. Optional arguments: ``mode``
+(``popup``, ``inline``, ``redirect``), ``marketplace`` (a Marketplace id for ``?marketplace=``), ``launch``
+(a LAUNCH preset for ``?launch=``), ``fallback`` (passed to ``Hostkit.connect``), ``container`` (a selector for
+inline mode; default: a box rendered under the button), ``id`` and ``class``.
+"""
+from urllib.parse import urlencode
+
+from django import template
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.html import format_html_join
+
+register = template.Library()
+
+SCRIPTS = ("proxy/js/hostkit.js", "proxy/js/connect-button.js")
+MODES = ("popup", "inline", "redirect")
+
+
+def _page_nonce(context, nonce):
+    if nonce:
+        return nonce
+    if context.get("csp_nonce"):
+        return context["csp_nonce"]
+    request = context.get("request")
+    return getattr(request, "csp_nonce", None) or ""
+
+
+@register.simple_tag(takes_context=True)
+def hostkit_script(context, nonce=None):
+    """The kit's page scripts, nonce'd if the page has a CSP nonce."""
+    nonce = _page_nonce(context, nonce)
+    if nonce:
+        return format_html_join("\n", '<script src="{}" nonce="{}"></script>', ((static(s), nonce) for s in SCRIPTS))
+    return format_html_join("\n", '<script src="{}"></script>', ((static(s),) for s in SCRIPTS))
+
+
+@register.inclusion_tag("proxy/connect_button.html", takes_context=True)
+def connect_button(context, label="Connect an integration", *, mode="popup", marketplace=None, launch=None, fallback=None,
+                   container=None, id=None, **attributes):
+    """A Connect button for ``Hostkit.connect()``; see the module's docstring for the arguments."""
+    if mode not in MODES:
+        raise template.TemplateSyntaxError(
+            f"connect_button: mode {mode!r} is not one of {', '.join(MODES)}.")
+    query = {}
+    if marketplace not in (None, ""):
+        if isinstance(marketplace, bool) or not str(marketplace).isascii() or not str(marketplace).isdigit() \
+                or int(marketplace) <= 0:
+            raise template.TemplateSyntaxError(
+                f"connect_button: marketplace must be a Marketplace id (a positive whole number), not {marketplace!r}.")
+        query["marketplace"] = int(marketplace)
+    if launch not in (None, ""):
+        query["launch"] = launch
+    unknown = set(attributes) - {"class"}
+    if unknown:
+        raise template.TemplateSyntaxError(
+            f"connect_button does not take {', '.join(sorted(unknown))}: use mode, marketplace, launch, fallback, "
+            "container, id or class.")
+    if not id:  # numbered per rendered page, so two buttons never share an id
+        number = context.render_context.get("proxy_connect_buttons", 0) + 1
+        context.render_context["proxy_connect_buttons"] = number
+    button_id = id or f"hostkit-connect-{number}"
+    launch_url = reverse("proxy:launch")
+    return {
+        "label": label,
+        "mode": mode,
+        "launch_url": f"{launch_url}?{urlencode(query)}" if query else launch_url,
+        "fallback": fallback or "",
+        "container": container or (f"#{button_id}-frame" if mode == "inline" else ""),
+        "inline_box": mode == "inline" and not container,
+        "button_id": button_id,
+        "css_class": attributes.get("class", ""),
+    }
+

@@ -1,0 +1,106 @@
+"""A whole install through the kit's real views, without a browser: what ``cyclr_install`` runs.
+
+``install_through_views(user)`` signs ``user`` in with Django's test client, opens ``proxy:launch`` (which
+mints a real Marketplace URL from the fake Cyclr), installs a package in the fake Marketplace over HTTP,
+and delivers the Launch Complete page's ``result`` through the kit's HTTP fallback (``proxy:result``, or
+``proxy:complete`` in redirect mode), exactly as the proxy page would. It returns the ``Launch`` after the
+kit verified the result and sent ``install_completed`` / ``install_failed`` to your receivers.
+"""
+import uuid
+from urllib.parse import urlencode
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test import Client, TestCase
+from django.urls import NoReverseMatch, reverse
+
+from proxy.models import Launch
+
+from .marketplace import install_over_http
+
+
+class InstallFailed(AssertionError):
+    """A step of ``install_through_views`` did not go as a real install would; the message says which."""
+
+
+def install_through_views(user, *, mode="popup", marketplace=None, launch=None, package_id=1,
+                          api_key="demo-key", start_cycles=True, client=None):
+    """Install for ``user`` through ``proxy:launch``, the fake Marketplace and the HTTP fallback; return the ``Launch``.
+
+    ``mode`` is ``proxy:launch``'s ``?mode=`` (``popup``, ``inline`` or ``redirect``), ``marketplace`` its
+    ``?marketplace=`` and ``launch`` its ``?launch=`` preset; ``package_id``, ``api_key`` and ``start_cycles``
+    are what the person picks in the Marketplace (``start_cycles=False`` gives an install with errors).
+    ``client`` is a ``django.test.Client`` to use (default: a new one, signed in as ``user``).
+
+    The kit verifies results and sends its signals after commit. Inside a test's transaction (pytest-django's
+    ``db``, Django's ``TestCase``) nothing commits, so the delivery runs under
+    ``TestCase.captureOnCommitCallbacks(execute=True)``; with a transactional database they run as usual.
+    """
+    client = client or Client()
+    client.force_login(user)
+    query = {"mode": mode}
+    if marketplace is not None:
+        query["marketplace"] = marketplace
+    if launch is not None:
+        query["launch"] = launch
+    try:
+        launch_url = reverse("proxy:launch")
+    except NoReverseMatch:
+        raise InstallFailed('proxy:launch has no URL: add path("proxy/", include("proxy.urls")) to your '
+                            "ROOT_URLCONF.") from None
+    page = client.get(f"{launch_url}?{urlencode(query)}")
+    launch_id, marketplace_url = _opened_launch(page)
+    result = install_over_http(marketplace_url, package_id=package_id, api_key=api_key, start_cycles=start_cycles)
+
+    delivery_url = reverse("proxy:complete") if mode == "redirect" else reverse("proxy:result", args=[launch_id])
+    message = {"type": "result", "id": uuid.uuid4().hex, "result": result}
+    with _run_on_commit_callbacks():
+        answer = client.post(delivery_url, message, content_type="application/json")
+    if answer.status_code != 200 or answer.json().get("type") != "ack":
+        raise InstallFailed(f"The kit refused the install's result ({answer.status_code}): {answer.content.decode()[:500]}")
+    settled = Launch.objects.get(pk=launch_id)
+    if settled.status == Launch.Status.RECEIVED and settled.failure_code != "verification_pending":
+        raise InstallFailed(
+            "The result was stored but never verified, so no receiver ran: the kit settles it after commit, "
+            "and the transaction that holds this test never committed. Use pytest-django's "
+            "db or transactional_db fixture (or django_db mark), not a transaction of your own around cyclr_install."
+        )
+    return settled
+
+
+def _opened_launch(page):
+    """``(launch id, Marketplace URL)`` from ``proxy:launch``'s answer, or ``InstallFailed`` saying why not."""
+    if page.status_code in (301, 302):
+        raise InstallFailed(f"proxy:launch redirected to {page.get('Location')}: is the user active, and is "
+                            "LOGIN_URL a page that exists?")
+    if page.status_code != 200:
+        raise InstallFailed(f"proxy:launch answered {page.status_code}: {page.content.decode()[:500]}")
+    context = page.context
+    if context is None:
+        raise InstallFailed("The test client kept no template context: call cyclr_install from a test run by "
+                            "pytest-django or Django's test runner (they set up the test environment).")
+    if context.get("redirect_config"):
+        config = context["redirect_config"]
+        return uuid.UUID(config["launch"]), config["url"]
+    return context["launch"].pk, context["marketplace_url"]
+
+
+class _run_on_commit_callbacks:
+    """Run the block's on-commit callbacks at its end when it sits in a test case's transaction (which never commits)."""
+
+    def __init__(self, using=DEFAULT_DB_ALIAS):
+        self.using = using
+        self._capture = None
+
+    def __enter__(self):
+        blocks = connections[self.using].atomic_blocks
+        # Only the test's own transaction: callbacks of a transaction the test opened itself run when it
+        # commits, and running them here too would send the signal twice.
+        if blocks and all(getattr(block, "_from_testcase", False) for block in blocks):
+            self._capture = TestCase.captureOnCommitCallbacks(using=self.using, execute=True)
+            self._capture.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._capture is not None:
+            return self._capture.__exit__(*exc_info)
+        return None

@@ -1,0 +1,59 @@
+"""A live-server test base that works with Channels: real daphne in another process, a fake Cyclr beside it.
+
+pytest-django's ``live_server`` is WSGI only (no WebSockets); ``channels.testing.ChannelsLiveServerTestCase``
+runs daphne in a separate process. ``LiveCyclrTestCase`` adds a :class:`FakeCyclr` on ``127.0.0.1`` (another
+origin than the host's ``localhost``) with ``CYCLR_PROXY`` pointed at it and the kit's snippet configured for
+the live server's origin. Its database must be a file, not in-memory SQLite (set
+``DATABASES["default"]["TEST"]["NAME"]``).
+"""
+from channels.testing import ChannelsLiveServerTestCase
+from django.conf import settings
+from django.test import override_settings
+
+from proxy.cyclr import CyclrClient
+
+from .fake_cyclr import FakeCyclr
+from .wiring import cyclr_proxy_for, launch_complete_html
+
+
+class LiveCyclrTestCase(ChannelsLiveServerTestCase):
+    """The host on ``http://localhost:<port>`` (``live_server_url``), the fake Cyclr on ``self.fake.url``.
+
+    ``fake_options`` are ``FakeCyclr`` arguments and ``proxy_overrides`` ``CYCLR_PROXY`` keys that win over
+    your settings. The server process is forked when the class starts, so settings are fixed before that;
+    it is another process, so assert on rows it wrote, not on mocks or receivers connected in the test.
+    """
+
+    fake_options = {}
+    proxy_overrides = {}
+
+    @classmethod
+    def cyclr_proxy_overrides(cls):
+        """The ``CYCLR_PROXY`` keys that win over your settings (default: ``proxy_overrides``)."""
+        return dict(cls.proxy_overrides)
+
+    @classmethod
+    def setUpClass(cls):
+        # Bound now (its URL goes into the settings), served only after the fork below: forking while
+        # its thread runs could deadlock the server process.
+        cls.fake = FakeCyclr(**{"host": "127.0.0.1", "port": 0, **cls.fake_options}).bind()
+        cls._cyclr_settings = override_settings(
+            CYCLR_PROXY=cyclr_proxy_for(cls.fake, getattr(settings, "CYCLR_PROXY", None), **cls.cyclr_proxy_overrides()))
+        cls._cyclr_settings.enable()
+        CyclrClient.forget_tokens()
+        try:
+            super().setUpClass()
+        except Exception:
+            cls._cyclr_settings.disable()
+            cls.fake.stop()
+            raise
+        cls.fake.start()
+        cls.host_origin = f"http://{cls.host}:{cls._port}"  # known only now that the server runs
+        # Paste the kit's snippet, for this host origin, into the fake Cyclr's console.
+        cls.fake.set_complete_html(launch_complete_html([cls.host_origin]))
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls._cyclr_settings.disable()
+        cls.fake.stop()

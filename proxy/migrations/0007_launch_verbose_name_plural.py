@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('proxy', '0005_installations'),
+        ('proxy', '0006_launch_direct_mode_nonce_next'),
     ]
 
     operations = [

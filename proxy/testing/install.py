@@ -26,7 +26,7 @@ def install_through_views(user, *, mode="popup", marketplace=None, launch=None, 
                           api_key="demo-key", start_cycles=True, client=None):
     """Install for ``user`` through ``proxy:launch``, the fake Marketplace and the HTTP fallback; return the ``Launch``.
 
-    ``mode`` is ``proxy:launch``'s ``?mode=`` (``popup``, ``inline`` or ``redirect``), ``marketplace`` its
+    ``mode`` is ``proxy:launch``'s ``?mode=`` (``popup``, ``inline``, ``redirect`` or ``direct``), ``marketplace`` its
     ``?marketplace=`` and ``launch`` its ``?launch=`` preset; ``package_id``, ``api_key`` and ``start_cycles``
     are what the person picks in the Marketplace (``start_cycles=False`` gives an install with errors).
     ``client`` is a ``django.test.Client`` to use (default: a new one, signed in as ``user``).
@@ -48,11 +48,15 @@ def install_through_views(user, *, mode="popup", marketplace=None, launch=None, 
         raise InstallFailed('proxy:launch has no URL: add path("proxy/", include("proxy.urls")) to your '
                             "ROOT_URLCONF.") from None
     page = client.get(f"{launch_url}?{urlencode(query)}")
-    launch_id, marketplace_url = _opened_launch(page)
+    launch_id, marketplace_url, nonce = _opened_launch(page)
     result = install_over_http(marketplace_url, package_id=package_id, api_key=api_key, start_cycles=start_cycles)
 
-    delivery_url = reverse("proxy:complete") if mode == "redirect" else reverse("proxy:result", args=[launch_id])
     message = {"type": "result", "id": uuid.uuid4().hex, "result": result}
+    if nonce:  # redirect and direct modes end on proxy:complete, bound by what the window kept
+        delivery_url = reverse("proxy:complete")
+        message.update(launch=str(launch_id), nonce=nonce)
+    else:
+        delivery_url = reverse("proxy:result", args=[launch_id])
     with _run_on_commit_callbacks():
         answer = client.post(delivery_url, message, content_type="application/json")
     if answer.status_code != 200 or answer.json().get("type") != "ack":
@@ -68,7 +72,7 @@ def install_through_views(user, *, mode="popup", marketplace=None, launch=None, 
 
 
 def _opened_launch(page):
-    """``(launch id, Marketplace URL)`` from ``proxy:launch``'s answer, or ``InstallFailed`` saying why not."""
+    """``(launch id, Marketplace URL, nonce or None)`` from ``proxy:launch``'s answer, or ``InstallFailed`` saying why not."""
     if page.status_code in (301, 302):
         raise InstallFailed(f"proxy:launch redirected to {page.get('Location')}: is the user active, and is "
                             "LOGIN_URL a page that exists?")
@@ -80,8 +84,8 @@ def _opened_launch(page):
                             "pytest-django or Django's test runner (they set up the test environment).")
     if context.get("redirect_config"):
         config = context["redirect_config"]
-        return uuid.UUID(config["launch"]), config["url"]
-    return context["launch"].pk, context["marketplace_url"]
+        return uuid.UUID(config["launch"]), config["url"], config.get("nonce")
+    return context["launch"].pk, context["marketplace_url"], None
 
 
 class _run_on_commit_callbacks:

@@ -9,6 +9,9 @@ from proxy.testing.browser import missing_browser
 
 from ..live import LiveCyclrTestCase
 
+# proxy:complete's final state (window.proxyTest.state), once it has one.
+COMPLETE_STATE = "window.proxyTest && window.proxyTest.state !== 'sending' && window.proxyTest.state"
+
 
 def require_browser():
     problem = missing_browser()
@@ -45,7 +48,7 @@ class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
         self.driver.find_element("id", "id_username").send_keys(username)
         self.driver.find_element("id", "id_password").send_keys(password)
         self.driver.find_element("id", "login-button").click()
-        self.wait_js("window.integrationsReady === true && window.hostkitReady === true")
+        self.wait_js("window.integrationsReady === true && !!window.Hostkit")
         self.main_window = self.driver.current_window_handle
 
     def open_marketplace(self):
@@ -54,7 +57,7 @@ class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
         self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
         popup = next(h for h in self.driver.window_handles if h != self.main_window)
         self.driver.switch_to.window(popup)
-        self.wait_js("window.proxyReady === true && window.proxySocketOpen === true")
+        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
         frame = self.driver.find_element(By.ID, "proxy-frame")
         self.driver.switch_to.frame(frame)
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")

@@ -13,7 +13,7 @@ from hostkit.models import Integration
 from proxy.launches import open_launch
 from proxy.models import Arrival, Launch
 
-from .base import BrowserTestCase
+from .base import COMPLETE_STATE, BrowserTestCase
 
 WEBHOOK_SECRET = "whsec-browser-modes-0123456789"
 
@@ -27,7 +27,7 @@ class RedirectFallbackTests(BrowserTestCase):
         self.driver.get(self.url("/proxy/launch/?mode=redirect"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace at top level")
         self.install(1)
-        state = self.wait_js("window.completeState")
+        state = self.wait_js(COMPLETE_STATE)
         self.assertEqual(state, "completed", self.driver.find_element(By.ID, "complete-status").text)
         # The fragment (webhook URLs are secrets) is gone from the address bar.
         self.assertEqual(self.driver.current_url, self.url("/proxy/complete/"))
@@ -75,7 +75,7 @@ class RedirectFallbackTests(BrowserTestCase):
         get_user_model().objects.create_user("dave", password="dave-password")
         self.sign_in("dave", "dave-password")
         self.driver.get(self.url("/proxy/complete/#result=%7Bnot%20json"))
-        self.assertEqual(self.wait_js("window.completeState"), "error")
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "broken")
         self.assertIn("did not receive an integration result", self.driver.find_element(By.ID, "complete-status").text)
         self.assertFalse(Arrival.objects.exists())
 

@@ -2,7 +2,11 @@
 import os
 
 import pytest
+from django.contrib.auth import get_user_model
 from selenium.webdriver.common.by import By
+
+from hostkit.models import Integration
+from proxy.models import Arrival, Launch
 
 from proxy.snippet import render_launch_complete_html
 from proxy.testing.browser import Browser, missing_browser
@@ -115,3 +119,39 @@ class BrowserTestCase(LiveCyclrTestCase):
 
     def diagnosis(self):
         return f"\n--- browser console ---\n{self.browser.console()}"
+
+
+CONNECTED = "document.querySelector('#connect-status').textContent.indexOf('Connected') === 0"
+FAILURE_CODE = "document.querySelector('#connect-status').getAttribute('data-code')"
+
+
+class WindowTestCase(BrowserTestCase):
+    """A signed-in user on the example Integrations page, in any mode; asserts an install recorded once."""
+
+    def setUp(self):
+        super().setUp()
+        self.user = get_user_model().objects.create_user("frank", password="frank-password")
+        self.sign_in("frank", "frank-password")
+
+    def integrations_page(self, mode):
+        self.driver.get(self.url(f"/integrations/?mode={mode}"))
+        self.wait_js("window.integrationsReady === true && !!window.Hostkit && window.__hostkitTest !== undefined")
+
+    def popup(self):
+        self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
+        return next(h for h in self.driver.window_handles if h != self.main_window)
+
+    def install_at_top_level(self, package_id):
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace at top level")
+        self.install(package_id)
+
+    def assert_recorded_once(self, mode):
+        self.wait_js(CONNECTED, timeout=30)
+        (launch,) = Launch.objects.filter(user=self.user)
+        self.assertEqual((launch.mode, launch.status), (mode, Launch.Status.COMPLETED))
+        self.assertEqual(Arrival.objects.filter(launch=launch, duplicate=False).count(), 1)
+        self.assertEqual(Integration.objects.filter(launch_id=launch.pk).count(), 1)
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'#integrations li[data-launch="{launch.pk}"]'),
+                  what="the integration listed")
+        self.assertIsNone(self.driver.execute_script(f"return {FAILURE_CODE};"))
+        return launch

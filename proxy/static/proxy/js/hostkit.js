@@ -25,14 +25,13 @@
   const DONE = "proxy.install.completed";
   const FAILED = "proxy.install.failed";
   const RESULT = "cyclr.launch.complete"; // the Launch Complete snippet, to the opener in direct mode
-  const ACK = "cyclr.launch.ack";         // the answer that stops the snippet re-posting
   const MODES = ["popup", "inline", "redirect", "direct"];
   const TEXT = {
-    popup_blocked: "Your browser blocked the window. Allow pop-ups for this site.",
-    closed: "The window was closed before the integration finished.",
-    cancelled: "Connecting was cancelled.",
-    timeout: "Connecting took too long, so it was stopped.",
-    expired: "This connection expired.",
+    popup_blocked: "The browser blocked the window: allow pop-ups for this site.",
+    closed: "The window was closed.",
+    cancelled: "Cancelled.",
+    timeout: "It took too long.",
+    expired: "The link expired.",
     install_failed: "The integration could not be installed."
   };
   const test = window.__hostkitTest = { ignored: 0 }; // read by the browser tests; handy when debugging
@@ -41,21 +40,20 @@
   const fail = (code, extra, text) =>
     Object.assign(new Error((text || TEXT[code]) + " Click Connect to try again."), { name: "HostkitError", code }, extra);
   const modeUrl = (url, mode, next) => {
-    const u = new URL(url, location.href);
-    u.searchParams.set("mode", mode);
-    if (next) u.searchParams.set("next", next);
-    return u.href;
+    url = new URL(url, location.href);
+    url.searchParams.set("mode", mode);
+    if (next) url.searchParams.set("next", next);
+    return url.href;
   };
 
-  // A socket on this site, reconnected until stopped; returns the stop function.
+  // A socket on this site, reopened until stopped; returns the stop function.
   const socket = (path, onData, onOpen) => {
-    let ws, stopped, failures = 0;
+    let ws, stopped;
     const open = () => {
-      if (stopped) return;
       ws = new WebSocket(location.origin.replace("http", "ws") + path);
-      ws.onopen = () => { failures = 0; onOpen(ws); };
-      ws.onmessage = (e) => { try { onData(JSON.parse(e.data)); } catch (x) { /* not JSON */ } };
-      ws.onclose = () => stopped || setTimeout(open, 1000 << Math.min(failures++, 4));
+      ws.onopen = () => onOpen(ws);
+      ws.onmessage = (e) => onData(JSON.parse(e.data));
+      ws.onclose = () => stopped || setTimeout(open, 3000);
     };
     open();
     return () => { stopped = 1; ws.close(); };
@@ -66,11 +64,10 @@
     let mode = opts.mode || "popup";
     const box = typeof opts.container == "string" ? document.querySelector(opts.container) : opts.container;
     if (!opts.url || MODES.indexOf(mode) < 0 || ((mode == "inline" || opts.fallback == "inline") && !(box && box.nodeType))) {
-      return Promise.reject(fail("invalid_options", {}, "Hostkit.connect() needs a url, a mode (" + MODES +
-        ") and, for inline, a container."));
+      return Promise.reject(fail("invalid_options", {}, "Hostkit.connect() needs a url, a mode (" + MODES + ") and, for inline, a container."));
     }
-    const open = () => window.open(modeUrl(opts.url, mode), ref, "popup,width=960,height=760");
     const ref = "hostkit" + id(); // names the window or frame; the kit's pages echo it on BroadcastChannel
+    const open = () => window.open(modeUrl(opts.url, mode), ref, "popup,width=960,height=760");
 
     // The executor runs synchronously, so window.open still counts as part of the click.
     return new Promise((resolve, reject) => {
@@ -82,8 +79,7 @@
           if (opts.fallback != "inline") return reject(fail("popup_blocked"));
           mode = "inline";
         }
-        frame = Object.assign(document.createElement("iframe"),
-          { name: ref, src: modeUrl(opts.url, mode), title: "Connect an integration", className: "hostkit-inline-frame" });
+        frame = Object.assign(document.createElement("iframe"), { name: ref, src: modeUrl(opts.url, mode), className: "hostkit-inline-frame" });
         box.append(frame);
       }
 
@@ -94,9 +90,9 @@
       let prompt;
       let state;
       const go = (next) => { state = test.state = next; };
-      const live = () => state == "opening" || state == "pending" || state == "asking";
+      const live = () => /opening|pending|asking/.test(state);
 
-      const finish = (next, value, error) => {
+      const finish = (next, error, value) => {
         if (!live()) return;
         go(next);
         clearInterval(poller);
@@ -112,56 +108,54 @@
         error ? reject(error) : resolve(value);
       };
 
-      // proxy.install.completed / failed, from any channel.
+      // proxy.install.completed or .failed, from any channel: resolve, or reject install_failed / expired.
       const settle = (d) => {
-        const detail = { launch: d.launch, result: d.result === undefined ? null : d.result };
+        const ok = d.type == DONE;
         const why = Object(d.error);
-        const code = why.code == "expired" ? "expired" : "install_failed";
-        document.dispatchEvent(new CustomEvent(d.type == DONE ? "hostkit:completed" : "hostkit:failed",
-          { detail: d.type == DONE ? detail : Object.assign({ error: why }, detail) }));
-        d.type == DONE ? finish("completed", detail)
-          : finish("failed", 0, fail(code, Object.assign({ detail: why }, detail), why.message));
+        const detail = { launch: d.launch, result: d.result || null, error: why };
+        document.dispatchEvent(new CustomEvent(ok ? "hostkit:completed" : "hostkit:failed", { detail }));
+        ok ? finish("completed", 0, detail)
+          : finish("failed", fail(why.code == "expired" ? "expired" : "install_failed", detail, why.message));
       };
 
       // News about a launch: from the window or frame this call opened (trusted), from a kit page in any
       // tab that names this call (ref) or its launch, from the events socket or proxy:status (trusted).
       const hear = (d, trusted) => {
         if (!d || !(trusted || d.ref == ref || own[d.launch])) return;
-        if (d.type == OPENED && d.launch) {
+        if (d.type == OPENED) {
           own[launch = d.launch] = 1;
-          origin = d.origin || origin;
+          origin = d.origin;
           if (state == "opening") go("pending");
         } else if (d.type == LEFT && win) {
           // A reload says "left" too: only a window that then reads closed has gone.
-          setTimeout(() => win.closed && finish("closed", 0, fail("closed")), 1000);
+          setTimeout(() => win.closed && finish("closed", fail("closed")), 1000);
         } else if (d.type == DONE || d.type == FAILED) {
           if (launch && !own[d.launch]) return test.ignored++; // another tab's launch
           settle(d);
         }
       };
 
-      const stopEvents = socket(opts.eventsPath || "/ws/proxy/events/", (d) => hear(d, 1), () => { test.events = 1; });
-      const poll = () => launch && fetch(new URL(opts.url, location.href).pathname.replace(/launch\/?$/, "launches/" + launch + "/"),
-        { credentials: "same-origin" }).then((r) => r.json()).then((s) => {
-        if (/completed|failed|expired/.test(s.status)) {
-          hear({ type: s.status == "completed" ? DONE : FAILED, launch: s.launch, result: s.result,
-                 error: s.reason || { code: s.status } }, 1);
-        }
-      }, () => { /* offline for now: the next poll tries again */ });
+      const stopEvents = socket("/ws/proxy/events/", (d) => hear(d, 1), () => { test.events = 1; });
+      // proxy:status sits beside proxy:launch (proxy/urls.py): .../launch/ -> .../launches/<uuid>/
+      const poll = () => launch && fetch(new URL(opts.url, location.href).pathname.replace(/launch\/?$/, "launches/" + launch + "/"))
+        .then((r) => r.json()).then((s) => {
+          if (/com|fai|exp/.test(s.status)) {
+            hear({ type: s.status == "completed" ? DONE : FAILED, launch, result: s.result, error: s.reason || { code: s.status } }, 1);
+          }
+        }, () => { /* offline for now: the next poll tries again */ });
       const poller = setInterval(poll, 3000);
 
       // Direct mode: the snippet posts the result here. Deliver it over the launch's socket and answer the
       // snippet once the server has it (until then it re-posts, then goes to proxy:complete on its own).
       const deliver = (e) => {
-        const answer = () => e.source.postMessage({ type: ACK }, e.origin);
+        const answer = () => e.source.postMessage({ type: "cyclr.launch.ack" }, e.origin);
         if (!live()) return answer();
         if (stopDelivery || !launch) return;
         const message = JSON.stringify({ type: "result", id: id(), result: e.data.result });
         stopDelivery = socket("/ws/proxy/launches/" + launch + "/", (d) => {
-          if (d.type == "ack" || d.code != "server_error") { // every other refusal is final
+          if (d.code != "server_error") { // an ack, or a refusal that is final
             answer();
-            settle(d.type == "ack" && d.status != "failed" ? { type: DONE, launch, result: d.result }
-              : { type: FAILED, launch, result: d.result, error: d.reason || d });
+            settle({ type: d.status == "completed" ? DONE : FAILED, launch, result: d.result, error: d.reason || d });
           }
         }, (ws) => ws.send(message));
       };
@@ -171,7 +165,7 @@
         if (e.origin == location.origin) hear(e.data, 1);
         else if (mode == "direct" && e.origin == origin && Object(e.data).type == RESULT) deliver(e);
       };
-      const onStorage = (e) => { if (e.key == "proxy.signal" && e.newValue) hear(JSON.parse(e.newValue)); };
+      const onStorage = (e) => e.key == "proxy.signal" && e.newValue && hear(JSON.parse(e.newValue));
       let channel;
       try {
         channel = new BroadcastChannel("proxy");
@@ -186,12 +180,12 @@
         go("asking");
         prompt = document.createElement("p");
         prompt.className = "hostkit-prompt";
-        prompt.style.cssText = "position:fixed;right:0;bottom:0;margin:1em;padding:1em;background:#fff;border:1px solid";
+        prompt.style.cssText = "position:fixed;right:1em;bottom:0;padding:1em;background:#fff;border:1px solid";
         prompt.append("Still connecting? ", button("Reopen the window", () => {
           prompt.remove();
           go("pending");
           win.closed ? win = open() || win : win.focus();
-        }), " ", button("Cancel", () => finish("closed", 0, fail("closed", {}, TEXT.cancelled))));
+        }), " ", button("Cancel", () => finish("closed", fail("closed", {}, TEXT.cancelled))));
         document.body.append(prompt);
       };
 
@@ -199,11 +193,10 @@
       addEventListener("storage", onStorage);
       addEventListener("focus", onFocus);
       go("opening");
-      const timeout = opts.timeout == null ? 18e5 : +opts.timeout; // 30 minutes
-      const timer = timeout > 0 && setTimeout(() => {
+      const timer = setTimeout(() => {
         try { win.close(); } catch (e) { /* inline */ }
-        finish("timeout", 0, fail("timeout"));
-      }, Math.min(timeout, 2147483647));
+        finish("timeout", fail("timeout"));
+      }, opts.timeout || 18e5); // 30 minutes
     });
   };
 

@@ -5,8 +5,8 @@
  * while the server cannot answer, then tell the person and the host page (BroadcastChannel, localStorage
  * as the fallback; the events socket covers it too), and close the window or go on to the ack's `next`.
  *
- * States: sending --(ack)--> completed | failed; sending --(terminal error)--> error;
- *         sending --(server error, network)--> sending (after a pause); broken (no result).
+ * States: sending --(ack)--> completed | failed; sending --(refusal: 4xx, or a terminal code)--> error;
+ *         sending --(5xx, network)--> sending (after a pause); broken (no result).
  * ES2017 syntax, no dependencies.
  */
 (() => {
@@ -80,12 +80,17 @@
       keepalive: body.length < 60000, // a window closed mid-request still delivers
       headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken || "" },
       body: body
-    }).then((response) => response.json().catch(() => ({ type: "error", code: "server_error",
-      message: "The app could not save the result (HTTP " + response.status + ")." })),
+    }).then((response) => response.json().then((reply) => {
+      // A refusal (4xx) is final whatever its code; a 5xx is the server's trouble and worth another try.
+      if (reply.type == "error" && response.status < 500) { reply.final = true; }
+      return reply;
+    }, () => (response.redirected // login_required sent us to the login page
+      ? { type: "error", code: "unauthenticated", final: true, message: "You are signed out. Sign in to the app, then check your integrations." }
+      : { type: "error", code: "server_error", message: "The app could not save the result (HTTP " + response.status + ")." })),
     () => ({ type: "error", code: "server_error",
              message: "The app could not be reached. Check your connection; this page keeps trying." })
     ).then((reply) => {
-      if (reply.type == "error" && terminal.indexOf(reply.code) < 0) { // the server may be restarting
+      if (reply.type == "error" && !reply.final && terminal.indexOf(reply.code) < 0) { // the server may be restarting
         go("sending", reply, reply.message + " Trying again shortly…");
         setTimeout(send, Math.min(30000, 1000 << Math.min(retries++, 5)));
         return;

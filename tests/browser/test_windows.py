@@ -82,3 +82,41 @@ class InstantMarketplaceTests(WindowTestCase):
         self.driver.find_element(By.ID, "connect").click()
         self.driver.switch_to.window(self.main_window)
         self.assert_recorded_once(Launch.Mode.POPUP)
+
+
+class ServerRestartTests(WindowTestCase):
+    """The server goes down while the person is in the Marketplace: the proxy page's outbox keeps the result
+    and sends it again once the server is back."""
+
+    def start_server(self):
+        cls = type(self)
+        from functools import partial
+
+        from channels.testing.live import make_application, set_database_connection
+
+        application = partial(make_application, static_wrapper=cls.static_wrapper if cls.serve_static else None)
+        cls._server_process = cls.ProtocolServerProcess(cls.host, application, setup=set_database_connection,
+                                                        port=cls._port)
+        # Forking while the fake Cyclr's thread serves could deadlock the child (tests/live.py): pause it.
+        self.fake.stop()
+        try:
+            cls._server_process.start()
+            self.assertTrue(cls._server_process.ready.wait(timeout=30), "the server did not come back")
+        finally:
+            self.fake.start()
+
+    def test_a_result_held_while_the_server_is_down_arrives_once_it_is_back(self):
+        self.integrations_page("popup")
+        popup = self.open_marketplace()
+        type(self)._server_process.terminate()
+        type(self)._server_process.join()
+        self.install(1)
+        self.driver.switch_to.window(popup)
+        self.wait_js("window.proxyTest.state === 'sending' && window.proxyTest.socketOpen === false")
+        self.assertIn("proxy.outbox.", self.driver.execute_script("return Object.keys(localStorage).join(' ');"))
+        self.assertFalse(Launch.objects.exclude(status=Launch.Status.PENDING).exists())
+
+        self.start_server()
+        self.driver.switch_to.window(self.main_window)
+        launch = self.assert_recorded_once(Launch.Mode.POPUP)
+        self.assertEqual(launch.source, "http")  # the socket was gone: the outbox went over HTTP

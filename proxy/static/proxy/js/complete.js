@@ -69,7 +69,8 @@
       // A duplicate (Cyclr's webhook got here first) is the same install: an ack like any other.
       tell({ type: T.done, launch: reply.launch, result: reply.result });
       go("completed", reply, "Integration connected. You can close this window and return to the app.", "done");
-      setTimeout(() => (reply.next ? location.replace(reply.next) : close()), reply.next ? 0 : 1500);
+      // Long enough to read: then back to the page that started it (same tab), or close this window.
+      setTimeout(() => (reply.next ? location.replace(reply.next) : close()), reply.next ? 1000 : 1500);
     }
   };
 

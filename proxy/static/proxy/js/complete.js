@@ -82,8 +82,8 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken || "" },
       body: body
     }).then((response) => response.json().then((reply) => {
-      // A refusal (4xx) is final whatever its code; a 5xx is the server's trouble and worth another try.
-      if (reply.type == "error" && response.status < 500) { reply.final = true; }
+      // A refusal (4xx) is final whatever its code; a 5xx or 429 (rate_limited) is worth another try.
+      if (reply.type == "error" && response.status < 500 && response.status != 429) { reply.final = true; }
       return reply;
     }, () => (response.redirected // login_required sent us to the login page
       ? { type: "error", code: "unauthenticated", final: true, message: "You are signed out. Sign in to the app, then check your integrations." }

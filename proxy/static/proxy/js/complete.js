@@ -27,7 +27,7 @@
 
   const config = parse((document.getElementById("complete-config") || {}).textContent) || {};
   const terminal = config.terminalCodes || ["unauthenticated", "forbidden", "not_found", "expired",
-                                            "invalid_result", "too_large", "malformed", "conflict"];
+                                            "invalid_result", "too_large", "malformed", "conflict", "replayed"];
   const match = /(?:^#|&)result=([^&]*)/.exec(location.hash);
   // Take the result out of the address bar and history at once: its webhook URLs are secrets.
   if (location.hash) { history.replaceState(null, "", location.pathname + location.search); }

@@ -39,7 +39,7 @@
 
   const launch = config.launch;
   const terminal = config.terminalCodes || ["unauthenticated", "forbidden", "not_found", "expired",
-                                            "invalid_result", "too_large", "malformed", "conflict"];
+                                            "invalid_result", "too_large", "malformed", "conflict", "replayed"];
   const max = config.maxResultBytes || 65536;
   const popup = config.mode != "inline";
   const outbox = "proxy.outbox." + launch;

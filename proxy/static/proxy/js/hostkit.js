@@ -112,7 +112,8 @@
       const settle = (d) => {
         const ok = d.type == DONE;
         const why = Object(d.error);
-        const detail = { launch: d.launch, result: d.result || null, error: why };
+        const detail = { launch: d.launch, result: d.result || null };
+        if (!ok) detail.error = why;
         document.dispatchEvent(new CustomEvent(ok ? "hostkit:completed" : "hostkit:failed", { detail }));
         ok ? finish("completed", 0, detail)
           : finish("failed", fail(why.code == "expired" ? "expired" : "install_failed", detail, why.message));

@@ -136,6 +136,11 @@ class WindowTestCase(BrowserTestCase):
     def integrations_page(self, mode):
         self.driver.get(self.url(f"/integrations/?mode={mode}"))
         self.wait_js("window.integrationsReady === true && !!window.Hostkit && window.__hostkitTest !== undefined")
+        # Several channels carry the same news; the page must hear it once.
+        self.driver.execute_script(
+            "window.hostkitEvents = [];"
+            "['hostkit:completed', 'hostkit:failed'].forEach(function (name) {"
+            "  document.addEventListener(name, function () { window.hostkitEvents.push(name); }); });")
 
     def popup(self):
         self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
@@ -154,4 +159,6 @@ class WindowTestCase(BrowserTestCase):
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'#integrations li[data-launch="{launch.pk}"]'),
                   what="the integration listed")
         self.assertIsNone(self.driver.execute_script(f"return {FAILURE_CODE};"))
+        if self.driver.execute_script("return window.hostkitEvents !== undefined;"):  # not after a same-tab redirect
+            self.assertEqual(self.driver.execute_script("return window.hostkitEvents;"), ["hostkit:completed"])
         return launch

@@ -109,14 +109,16 @@
       };
 
       // proxy.install.completed or .failed, from any channel: resolve, or reject install_failed / expired.
+      // Several channels carry the same news: only the first one counts (one DOM event, one settlement).
       const settle = (d) => {
+        if (!live()) return;
         const ok = d.type == DONE;
         const why = Object(d.error);
         const detail = { launch: d.launch, result: d.result || null };
-        if (!ok) detail.error = why;
-        document.dispatchEvent(new CustomEvent(ok ? "hostkit:completed" : "hostkit:failed", { detail }));
+        document.dispatchEvent(new CustomEvent(ok ? "hostkit:completed" : "hostkit:failed",
+          { detail: ok ? detail : Object.assign({ error: why }, detail) }));
         ok ? finish("completed", 0, detail)
-          : finish("failed", fail(why.code == "expired" ? "expired" : "install_failed", detail, why.message));
+          : finish("failed", fail(why.code == "expired" ? "expired" : "install_failed", Object.assign({ detail: why }, detail), why.message));
       };
 
       // News about a launch: from the window or frame this call opened (trusted), from a kit page in any

@@ -15,7 +15,7 @@ from pathlib import Path
 import rjsmin
 
 JS_DIR = Path(__file__).resolve().parent.parent / "proxy" / "static" / "proxy" / "js"
-SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js")
+SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "connect-button.js")
 # hostkit.js + proxy.js, minified and gzip -9 together. Issue 7 asks for 3 KB (BUDGET_BYTES), which this
 # code does not reach yet with a minifier that renames nothing; CEILING_BYTES holds what it weighs today
 # so that it cannot grow unnoticed. Lower the ceiling as the scripts shrink.

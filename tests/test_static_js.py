@@ -29,11 +29,14 @@ def test_the_minified_copies_are_current():
 def test_the_pages_serve_the_minified_copies():
     templates = [ROOT / "proxy/templates/proxy" / name
                  for name in ("launch.html", "redirect.html", "complete.html", "orbit.html")]
-    templates.append(ROOT / "templates/integrations.html")
     for template in templates:
         text = template.read_text(encoding="utf-8")
         assert re.search(r"""\{% static 'proxy/js/\w+\.min\.js' %\}""", text), template.name
         assert not re.search(r"proxy/js/\w+\.js'", text), f"{template.name} serves an unminified script"
+    # Host pages get hostkit.js through {% hostkit_script %}.
+    from proxy.templatetags.proxy import SCRIPTS
+
+    assert all(script.endswith(".min.js") for script in SCRIPTS)
 
 
 def test_hostkit_and_proxy_together_do_not_grow_past_the_ceiling():

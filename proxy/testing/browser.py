@@ -102,6 +102,7 @@ class BrowserTestCase(LiveCyclrTestCase):
     """
 
     browser_flags = ()
+    block_popups = False  # True: window.open outside a user gesture returns null, as for people
 
     @classmethod
     def setUpClass(cls):
@@ -112,7 +113,7 @@ class BrowserTestCase(LiveCyclrTestCase):
             raise unittest.SkipTest(problem)
         super().setUpClass()
         try:
-            cls.browser = Browser(cls.browser_flags)
+            cls.browser = Browser(cls.browser_flags, block_popups=cls.block_popups)
         except Exception:
             super().tearDownClass()
             raise
@@ -167,7 +168,7 @@ class BrowserTestCase(LiveCyclrTestCase):
         self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
         popup = next(h for h in self.driver.window_handles if h != self.main_window)
         self.driver.switch_to.window(popup)
-        self.wait_js("window.proxyReady === true")
+        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
         self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")
         return popup

@@ -1,4 +1,4 @@
-"""Real Chromium driving the host and the fake Cyclr served by ``LiveCyclrTestCase``."""
+"""Real Chromium driving the example host and the fake Cyclr: the shipped browser base plus the host's own pages."""
 import os
 
 import pytest
@@ -7,9 +7,8 @@ from selenium.webdriver.common.by import By
 
 from hostkit.models import Integration
 from proxy.models import Arrival, Launch
-
-from proxy.snippet import render_launch_complete_html
-from proxy.testing.browser import Browser, missing_browser
+from proxy.testing import browser
+from proxy.testing.browser import missing_browser
 
 from ..live import LiveCyclrTestCase
 
@@ -25,30 +24,15 @@ def require_browser():
 
 
 @pytest.mark.browser
-class BrowserTestCase(LiveCyclrTestCase):
-    """``LiveCyclrTestCase`` plus one headless Chromium for the class."""
+class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
+    """The shipped ``proxy.testing.browser.BrowserTestCase`` on this suite's live base, for the example host's pages."""
 
-    browser_flags = ()
-    block_popups = False
     proxy_overrides = {"ACCOUNT_RESOLVER": "hostkit.accounts.resolve_account"}
 
     @classmethod
     def setUpClass(cls):
         require_browser()
         super().setUpClass()
-        # Paste the kit's snippet, for this host origin, into the fake Cyclr's console.
-        cls.fake.set_complete_html(render_launch_complete_html([cls.host_origin], cls.host_origin + "/proxy/complete/"))
-        try:
-            cls.browser = Browser(cls.browser_flags, block_popups=cls.block_popups)
-        except Exception:
-            super().tearDownClass()
-            raise
-        cls.driver = cls.browser.driver
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.quit()
-        super().tearDownClass()
 
     def setUp(self):
         super().setUp()
@@ -61,26 +45,6 @@ class BrowserTestCase(LiveCyclrTestCase):
         self.driver.get(self.url("/login/"))
         self.driver.delete_all_cookies()
         self.main_window = handles[0]
-
-    def wait_js(self, expression, timeout=20):
-        """Wait for a flag the page sets; on time-out fail with the browser console attached."""
-        from selenium.common.exceptions import TimeoutException
-
-        try:
-            return self.browser.wait_for_js(expression, timeout)
-        except TimeoutException:
-            self.fail(f"Timed out after {timeout}s waiting for {expression}{self.diagnosis()}")
-
-    def wait(self, condition, timeout=20, what="a condition"):
-        from selenium.common.exceptions import TimeoutException
-
-        try:
-            return self.browser.wait_for(condition, timeout)
-        except TimeoutException:
-            self.fail(f"Timed out after {timeout}s waiting for {what}{self.diagnosis()}")
-
-    def url(self, path):
-        return self.live_server_url + path
 
     def sign_in(self, username, password):
         self.driver.get(self.url("/login/"))
@@ -103,12 +67,7 @@ class BrowserTestCase(LiveCyclrTestCase):
         return popup
 
     def install(self, package_id, *, start_cycles=True):
-        self.driver.find_element(By.CSS_SELECTOR, f'[data-package-id="{package_id}"] a.install').click()
-        self.wait(lambda d: d.find_elements(By.ID, "connector-auth"), what="the connector form")
-        self.driver.find_element(By.ID, "api_key").send_keys("demo-api-key")
-        if not start_cycles:
-            self.driver.find_element(By.ID, "start_cycles").click()
-        self.driver.find_element(By.ID, "install-button").click()
+        self.install_in_marketplace(package_id, start_cycles=start_cycles)
 
     def back_to_host(self):
         """The popup closes itself after the ack; the host page is left."""
@@ -116,9 +75,6 @@ class BrowserTestCase(LiveCyclrTestCase):
         self.wait(lambda d: len(d.window_handles) == 1, what="the popup to close itself")
         self.wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#integrations li.integration"), what="the integration listed")
-
-    def diagnosis(self):
-        return f"\n--- browser console ---\n{self.browser.console()}"
 
 
 CONNECTED = "document.querySelector('#connect-status').textContent.indexOf('Connected') === 0"

@@ -42,3 +42,17 @@ class BlockedPopupTests(WindowTestCase):
         (launch,) = Launch.objects.filter(user=self.user)
         self.assertEqual(outcome, {"launch": str(launch.pk)})
         self.assertEqual((launch.mode, launch.status), (Launch.Mode.INLINE, Launch.Status.COMPLETED))
+
+    def test_the_redirect_fallback_runs_in_this_tab_and_comes_back(self):
+        self.integrations_page("popup")
+        page = self.driver.current_url
+        self.connect_from_script(mode="popup", fallback="redirect")
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace in this tab")
+        self.assertEqual(len(self.driver.window_handles), 1)
+        self.install(2)
+        self.wait(lambda d: d.current_url == page, what="the way back to the page that called connect()")
+        self.wait_js("window.integrationsReady === true")
+        (launch,) = Launch.objects.filter(user=self.user)
+        self.assertEqual((launch.mode, launch.status, launch.next_url), (Launch.Mode.REDIRECT, Launch.Status.COMPLETED, page))
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'#integrations li[data-launch="{launch.pk}"]'),
+                  what="the integration listed")

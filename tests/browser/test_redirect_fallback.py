@@ -46,7 +46,7 @@ class RedirectFallbackTests(BrowserTestCase):
         self.driver.get(self.url(f"/proxy/launch/?mode=redirect&next={quote(next_page, safe='')}"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace in this tab")
         self.install(2)
-        self.assertEqual(self.wait_js("window.completeState"), "completed")
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "completed")
         self.wait(lambda d: d.current_url == self.url(next_page), what="the way back to the next page")
         self.wait_js("window.integrationsReady === true")
 
@@ -65,8 +65,8 @@ class RedirectFallbackTests(BrowserTestCase):
         self.driver.get(marketplace_url)
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace at top level")
         self.install(1)
-        self.assertEqual(self.wait_js("window.completeState"), "error")
-        self.assertEqual(self.driver.execute_script("return window.completeDetail.code;"), "unbound")
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "error")
+        self.assertEqual(self.driver.execute_script("return window.proxyTest.detail.code;"), "unbound")
         launch.refresh_from_db()
         self.assertEqual(launch.status, Launch.Status.PENDING)
         self.assertFalse(Arrival.objects.exists())
@@ -99,7 +99,7 @@ class SlowCoopMarketplaceTests(BrowserTestCase):
 
     def run_mode(self, mode):
         self.driver.get(self.url(f"/integrations/?mode={mode}"))
-        self.wait_js("window.integrationsReady === true && window.hostkitReady === true")
+        self.wait_js("window.integrationsReady === true && !!window.Hostkit")
         sent_before = len(self.fake.notifications)
         if mode == "redirect":
             self.driver.find_element(By.ID, "connect").click()
@@ -117,9 +117,9 @@ class SlowCoopMarketplaceTests(BrowserTestCase):
         launch = Launch.objects.get(user=self.user)
         self.assertEqual((launch.status, launch.source), (Launch.Status.COMPLETED, "webhook"))
 
-        self.assertEqual(self.wait_js("window.completeState"), "completed",
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "completed",
                          self.driver.find_element(By.ID, "complete-status").text)
-        self.assertEqual(self.driver.execute_script("return window.completeDetail.status;"), "completed")
+        self.assertEqual(self.driver.execute_script("return window.proxyTest.detail.status;"), "completed")
         self.assertEqual(list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate")),
                          [("webhook", False), ("http", True)])
         self.assertEqual(Integration.objects.filter(launch_id=launch.pk).count(), 1)

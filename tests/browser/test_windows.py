@@ -43,6 +43,18 @@ class SlowCoopMarketplaceTests(WindowTestCase):
         self.assertEqual(self.driver.execute_script("return window.__hostkitTest.state;"), "pending")
         self.assert_recorded_once(Launch.Mode.REDIRECT)
 
+    def test_direct_mode_under_coop_falls_back_to_the_complete_page(self):
+        self.integrations_page("direct")
+        self.driver.find_element(By.ID, "connect").click()
+        self.driver.switch_to.window(self.popup())
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace at top level")
+        self.assertIs(self.driver.execute_script("return window.opener === null;"), True)  # COOP cut it
+        self.install(1)
+        self.driver.switch_to.window(self.main_window)
+        self.assertEqual(self.driver.execute_script("return window.__hostkitTest.state;"), "pending")
+        launch = self.assert_recorded_once(Launch.Mode.DIRECT)
+        self.assertEqual(launch.source, "http")  # by proxy:complete
+
     def test_closing_the_proxy_window_is_closed(self):
         # The kit's own page says it is leaving without a result: that, and only that, is `closed`.
         self.integrations_page("popup")
@@ -82,6 +94,22 @@ class InstantMarketplaceTests(WindowTestCase):
         self.driver.find_element(By.ID, "connect").click()
         self.driver.switch_to.window(self.main_window)
         self.assert_recorded_once(Launch.Mode.POPUP)
+
+
+class DirectModeTests(WindowTestCase):
+    """Cyclr's own pattern: the Marketplace at top level in the popup posts to its opener, the host page."""
+
+    def test_the_snippet_posts_to_the_host_page_which_delivers_it(self):
+        self.integrations_page("direct")
+        self.driver.find_element(By.ID, "connect").click()
+        self.driver.switch_to.window(self.popup())
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace at top level")
+        self.assertIs(self.driver.execute_script("return window.opener !== null;"), True)
+        self.install(2)
+        self.driver.switch_to.window(self.main_window)
+        launch = self.assert_recorded_once(Launch.Mode.DIRECT)
+        self.assertEqual(launch.source, "socket")  # the host page sent it over the launch's socket
+        self.wait(lambda d: len(d.window_handles) == 1, what="the host page to close the popup")
 
 
 class ServerRestartTests(WindowTestCase):

@@ -9,7 +9,7 @@ SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: run test test-newest test-fast screenshots browser services clean
+.PHONY: run test test-newest test-fast screenshots browser services clean minify
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,7 @@ services:
 
 clean:
 	rm -rf $(VENV) .venv-newest var .pytest_cache
+
+## make minify: rewrite proxy/static/proxy/js/*.min.js from the readable sources (rjsmin); commit both.
+minify: $(VENV)/.installed-test
+	$(PY) scripts/minify_js.py

@@ -53,6 +53,10 @@ MIDDLEWARE = [
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
                   "whitenoise.middleware.WhiteNoiseMiddleware")
 
+# Django's default, same-origin, cuts every popup of this page that leaves the site: direct mode (the
+# Marketplace posting to its opener, as in Cyclr's sample) needs the popups it opens kept.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
+
 ROOT_URLCONF = "hostkit.urls"
 ASGI_APPLICATION = "hostkit.asgi.application"
 WSGI_APPLICATION = "hostkit.wsgi.application"

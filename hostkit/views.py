@@ -6,13 +6,13 @@ from proxy.models import Installation
 
 from .accounts import account_api_id
 
-CONNECT_MODES = ("popup", "inline", "redirect")
+CONNECT_MODES = ("popup", "inline", "redirect", "direct")
 
 
 @login_required
 def integrations(request):
     """The example host's Integrations page: a Connect button and what is installed."""
-    # ?mode=inline or ?mode=redirect tries the kit's other modes from the same page.
+    # ?mode=inline, ?mode=redirect or ?mode=direct tries the kit's other modes from the same page.
     mode = request.GET.get("mode") if request.GET.get("mode") in CONNECT_MODES else "popup"
     return render(request, "integrations.html", {
         "integrations": request.user.integrations.all(),

@@ -169,8 +169,13 @@ def redirect_page(request, launch, marketplace_url, csp_nonce):
         "nonce": launch.nonce,
         "cutOpener": launch.mode == Launch.Mode.REDIRECT,
     }
-    return private_page(request, "proxy/redirect.html", {"csp_nonce": csp_nonce, "redirect_config": config},
-                        page_csp(csp_nonce))
+    response = private_page(request, "proxy/redirect.html", {"csp_nonce": csp_nonce, "redirect_config": config},
+                            page_csp(csp_nonce))
+    if launch.mode == Launch.Mode.DIRECT:
+        # Leaving for the Marketplace from a page under COOP same-origin (Django's default) would cut the
+        # opener the snippet posts to; the host page itself needs same-origin-allow-popups (README).
+        response["Cross-Origin-Opener-Policy"] = "unsafe-none"
+    return response
 
 
 def _owned_launch(request, launch_id):

@@ -90,7 +90,7 @@ def test_the_wheel_in_a_fresh_project_checks_clean_renders_the_button_and_instal
     button = run(*manage, "shell", "-c", RENDER, cwd=project, env=env)
     assert '<button type="button" id="hostkit-connect-1"' in button
     assert 'data-hostkit-connect data-launch-url="/proxy/launch/" data-mode="popup"' in button
-    assert '<script src="/static/proxy/js/connect-button.js"></script>' in button
+    assert '<script src="/static/proxy/js/connect-button.min.js"></script>' in button
 
     (project / "pytest.ini").write_text("[pytest]\nDJANGO_SETTINGS_MODULE = mysite.settings\n")
     (project / "tests").mkdir()

@@ -12,9 +12,9 @@ def render(source, context=None, request=None):
 
 def test_hostkit_script_renders_the_kits_scripts_without_a_nonce():
     html = render("{% hostkit_script %}")
-    assert html == ('<script src="/static/proxy/js/hostkit.js"></script>\n'
-                    '<script src="/static/proxy/js/connect-button.js"></script>')
-    assert SCRIPTS == ("proxy/js/hostkit.js", "proxy/js/connect-button.js")
+    assert html == ('<script src="/static/proxy/js/hostkit.min.js"></script>\n'
+                    '<script src="/static/proxy/js/connect-button.min.js"></script>')
+    assert SCRIPTS == ("proxy/js/hostkit.min.js", "proxy/js/connect-button.min.js")
 
 
 def test_hostkit_script_takes_a_nonce_argument():

@@ -21,7 +21,7 @@ from django.utils.html import format_html_join
 
 register = template.Library()
 
-SCRIPTS = ("proxy/js/hostkit.js", "proxy/js/connect-button.js")
+SCRIPTS = ("proxy/js/hostkit.min.js", "proxy/js/connect-button.min.js")  # made by scripts/minify_js.py
 MODES = ("popup", "inline", "redirect")
 
 

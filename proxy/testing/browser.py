@@ -33,9 +33,13 @@ def missing_browser():
 
 
 class Browser:
-    """A Chromium driven by Selenium, with a fresh profile that is removed on ``quit()``."""
+    """A Chromium driven by Selenium, with a fresh profile that is removed on ``quit()``.
 
-    def __init__(self, extra_flags=()):
+    ChromeDriver turns Chromium's popup blocker off; ``block_popups=True`` keeps it on, so that
+    ``window.open`` outside a user gesture returns null, as it does for people.
+    """
+
+    def __init__(self, extra_flags=(), *, block_popups=False):
         os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach the network
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -46,6 +50,8 @@ class Browser:
         for flag in (*FLAGS, *extra_flags, f"--user-data-dir={self.profile}"):
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        if block_popups:
+            options.add_experimental_option("excludeSwitches", ["disable-popup-blocking"])
         self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
     def wait_for_js(self, expression, timeout=20, message=""):
@@ -96,6 +102,7 @@ class BrowserTestCase(LiveCyclrTestCase):
     """
 
     browser_flags = ()
+    block_popups = False  # True: window.open outside a user gesture returns null, as for people
 
     @classmethod
     def setUpClass(cls):
@@ -106,7 +113,7 @@ class BrowserTestCase(LiveCyclrTestCase):
             raise unittest.SkipTest(problem)
         super().setUpClass()
         try:
-            cls.browser = Browser(cls.browser_flags)
+            cls.browser = Browser(cls.browser_flags, block_popups=cls.block_popups)
         except Exception:
             super().tearDownClass()
             raise
@@ -161,7 +168,7 @@ class BrowserTestCase(LiveCyclrTestCase):
         self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
         popup = next(h for h in self.driver.window_handles if h != self.main_window)
         self.driver.switch_to.window(popup)
-        self.wait_js("window.proxyReady === true")
+        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
         self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")
         return popup

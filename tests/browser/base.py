@@ -2,12 +2,18 @@
 import os
 
 import pytest
+from django.contrib.auth import get_user_model
 from selenium.webdriver.common.by import By
 
+from hostkit.models import Integration
+from proxy.models import Arrival, Launch
 from proxy.testing import browser
 from proxy.testing.browser import missing_browser
 
 from ..live import LiveCyclrTestCase
+
+# proxy:complete's final state (window.proxyTest.state), once it has one.
+COMPLETE_STATE = "window.proxyTest && window.proxyTest.state !== 'sending' && window.proxyTest.state"
 
 
 def require_browser():
@@ -45,7 +51,7 @@ class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
         self.driver.find_element("id", "id_username").send_keys(username)
         self.driver.find_element("id", "id_password").send_keys(password)
         self.driver.find_element("id", "login-button").click()
-        self.wait_js("window.integrationsReady === true && window.hostkitReady === true")
+        self.wait_js("window.integrationsReady === true && !!window.Hostkit")
         self.main_window = self.driver.current_window_handle
 
     def open_marketplace(self):
@@ -54,7 +60,7 @@ class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
         self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
         popup = next(h for h in self.driver.window_handles if h != self.main_window)
         self.driver.switch_to.window(popup)
-        self.wait_js("window.proxyReady === true && window.proxySocketOpen === true")
+        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
         frame = self.driver.find_element(By.ID, "proxy-frame")
         self.driver.switch_to.frame(frame)
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")
@@ -69,3 +75,46 @@ class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
         self.wait(lambda d: len(d.window_handles) == 1, what="the popup to close itself")
         self.wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#integrations li.integration"), what="the integration listed")
+
+
+CONNECTED = "document.querySelector('#connect-status').textContent.indexOf('Connected') === 0"
+FAILURE_CODE = "document.querySelector('#connect-status').getAttribute('data-code')"
+
+
+class WindowTestCase(BrowserTestCase):
+    """A signed-in user on the example Integrations page, in any mode; asserts an install recorded once."""
+
+    def setUp(self):
+        super().setUp()
+        self.user = get_user_model().objects.create_user("frank", password="frank-password")
+        self.sign_in("frank", "frank-password")
+
+    def integrations_page(self, mode):
+        self.driver.get(self.url(f"/integrations/?mode={mode}"))
+        self.wait_js("window.integrationsReady === true && !!window.Hostkit && window.__hostkitTest !== undefined")
+        # Several channels carry the same news; the page must hear it once.
+        self.driver.execute_script(
+            "window.hostkitEvents = [];"
+            "['hostkit:completed', 'hostkit:failed'].forEach(function (name) {"
+            "  document.addEventListener(name, function () { window.hostkitEvents.push(name); }); });")
+
+    def popup(self):
+        self.wait(lambda d: len(d.window_handles) == 2, what="the Connect popup")
+        return next(h for h in self.driver.window_handles if h != self.main_window)
+
+    def install_at_top_level(self, package_id):
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace at top level")
+        self.install(package_id)
+
+    def assert_recorded_once(self, mode):
+        self.wait_js(CONNECTED, timeout=30)
+        (launch,) = Launch.objects.filter(user=self.user)
+        self.assertEqual((launch.mode, launch.status), (mode, Launch.Status.COMPLETED))
+        self.assertEqual(Arrival.objects.filter(launch=launch, duplicate=False).count(), 1)
+        self.assertEqual(Integration.objects.filter(launch_id=launch.pk).count(), 1)
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'#integrations li[data-launch="{launch.pk}"]'),
+                  what="the integration listed")
+        self.assertIsNone(self.driver.execute_script(f"return {FAILURE_CODE};"))
+        if self.driver.execute_script("return window.hostkitEvents !== undefined;"):  # not after a same-tab redirect
+            self.assertEqual(self.driver.execute_script("return window.hostkitEvents;"), ["hostkit:completed"])
+        return launch

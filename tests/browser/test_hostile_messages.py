@@ -39,7 +39,7 @@ class HostileMessageTests(BrowserTestCase):
         self.assertFalse(Arrival.objects.filter(launch=self.launch).exists())
 
     def rejections(self):
-        return self.driver.execute_script("return window.proxyRejected || 0;")
+        return self.driver.execute_script("return window.proxyTest.rejected;")
 
     def post_from_marketplace_frame(self, message):
         """Post to the proxy page from inside its Marketplace iframe (the right origin and source)."""
@@ -53,7 +53,7 @@ class HostileMessageTests(BrowserTestCase):
             "window.postMessage(arguments[0], '*');",
             json.dumps({"type": "cyclr.launch.complete", "result": self.forged_result()}),
         )
-        rejection = self.wait_js("window.proxyRejected === 1 && window.proxyLastRejection")
+        rejection = self.wait_js("window.proxyTest.rejected === 1 && window.proxyTest.lastRejection")
         self.assertEqual(rejection, {"code": "origin", "origin": self.live_server_url})
         self.assert_nothing_written()
 
@@ -68,7 +68,7 @@ class HostileMessageTests(BrowserTestCase):
         self.driver.switch_to.frame(self.driver.find_element(By.ID, "intruder"))
         self.driver.execute_script("window.parent.postMessage(arguments[0], '*');", json.dumps(self.forged_result()))
         self.driver.switch_to.parent_frame()
-        rejection = self.wait_js("window.proxyRejected === 1 && window.proxyLastRejection")
+        rejection = self.wait_js("window.proxyTest.rejected === 1 && window.proxyTest.lastRejection")
         self.assertEqual(rejection, {"code": "source", "origin": self.fake.origin})
         self.assert_nothing_written()
 
@@ -82,7 +82,7 @@ class HostileMessageTests(BrowserTestCase):
         ]
         for count, (message, code) in enumerate(cases, start=1):
             self.post_from_marketplace_frame(message)
-            rejection = self.wait_js(f"window.proxyRejected === {count} && window.proxyLastRejection")
+            rejection = self.wait_js(f"window.proxyTest.rejected === {count} && window.proxyTest.lastRejection")
             self.assertEqual(rejection["code"], code, message[:60])
         self.assert_nothing_written()
 

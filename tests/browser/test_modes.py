@@ -5,7 +5,7 @@ from selenium.webdriver.common.by import By
 from hostkit.models import Integration
 from proxy.models import Launch
 
-from .base import BrowserTestCase
+from .base import COMPLETE_STATE, BrowserTestCase
 
 
 class ModeTests(BrowserTestCase):
@@ -16,7 +16,7 @@ class ModeTests(BrowserTestCase):
 
     def integrations_page(self, mode):
         self.driver.get(self.url(f"/integrations/?mode={mode}"))
-        self.wait_js("window.integrationsReady === true && window.hostkitReady === true")
+        self.wait_js("window.integrationsReady === true && !!window.Hostkit")
 
     def assert_listed(self, launch):
         self.wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
@@ -31,7 +31,7 @@ class ModeTests(BrowserTestCase):
                                 what="the inline proxy page")[0]
         self.assertEqual(len(self.driver.window_handles), 1)  # no popup
         self.driver.switch_to.frame(proxy_frame)
-        self.wait_js("window.proxyReady === true && window.proxySocketOpen === true")
+        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
         self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace two frames down")
         self.install(1)
@@ -52,7 +52,7 @@ class ModeTests(BrowserTestCase):
         self.assertTrue(self.driver.current_url.startswith(self.fake.url + "/launch/marketplace/"))
         self.assertIs(self.driver.execute_script("return window.opener === null;"), True)
         self.install(2)
-        self.assertEqual(self.wait_js("window.completeState"), "completed")
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "completed")
 
         # The complete page closes its window; the host page heard over its events socket.
         self.driver.switch_to.window(self.main_window)
@@ -89,16 +89,16 @@ class ModeTests(BrowserTestCase):
         self.driver.switch_to.new_window("tab")
         other_tab = self.driver.current_window_handle
         self.driver.get(self.url("/proxy/launch/"))
-        self.wait_js("window.proxyReady === true && window.proxySocketOpen === true")
+        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
         self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the second Marketplace")
         self.install(2)
         self.driver.switch_to.default_content()
-        self.wait_js("window.proxyDone === true")
+        self.wait_js("window.proxyTest.state === 'done'")
 
         # The host page heard of it over its events socket and let it pass: not its launch.
         self.driver.switch_to.window(self.main_window)
-        self.assertEqual(self.wait_js("window.hostkitIgnoredEvents"), 1)
+        self.assertEqual(self.wait_js("window.__hostkitTest.ignored"), 1)
         self.assertNotIn("Connected", self.driver.find_element(By.ID, "connect-status").text)
 
         # Its own launch still settles it.

@@ -13,7 +13,7 @@ from hostkit.models import Integration
 from proxy.launches import open_launch
 from proxy.models import Arrival, Launch
 
-from .base import BrowserTestCase
+from .base import COMPLETE_STATE, BrowserTestCase
 
 WEBHOOK_SECRET = "whsec-browser-modes-0123456789"
 
@@ -27,7 +27,7 @@ class RedirectFallbackTests(BrowserTestCase):
         self.driver.get(self.url("/proxy/launch/?mode=redirect"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace at top level")
         self.install(1)
-        state = self.wait_js("window.completeState")
+        state = self.wait_js(COMPLETE_STATE)
         self.assertEqual(state, "completed", self.driver.find_element(By.ID, "complete-status").text)
         # The fragment (webhook URLs are secrets) is gone from the address bar.
         self.assertEqual(self.driver.current_url, self.url("/proxy/complete/"))
@@ -46,7 +46,7 @@ class RedirectFallbackTests(BrowserTestCase):
         self.driver.get(self.url(f"/proxy/launch/?mode=redirect&next={quote(next_page, safe='')}"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace in this tab")
         self.install(2)
-        self.assertEqual(self.wait_js("window.completeState"), "completed")
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "completed")
         self.wait(lambda d: d.current_url == self.url(next_page), what="the way back to the next page")
         self.wait_js("window.integrationsReady === true")
 
@@ -65,8 +65,8 @@ class RedirectFallbackTests(BrowserTestCase):
         self.driver.get(marketplace_url)
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace at top level")
         self.install(1)
-        self.assertEqual(self.wait_js("window.completeState"), "error")
-        self.assertEqual(self.driver.execute_script("return window.completeDetail.code;"), "unbound")
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "error")
+        self.assertEqual(self.driver.execute_script("return window.proxyTest.detail.code;"), "unbound")
         launch.refresh_from_db()
         self.assertEqual(launch.status, Launch.Status.PENDING)
         self.assertFalse(Arrival.objects.exists())
@@ -75,7 +75,7 @@ class RedirectFallbackTests(BrowserTestCase):
         get_user_model().objects.create_user("dave", password="dave-password")
         self.sign_in("dave", "dave-password")
         self.driver.get(self.url("/proxy/complete/#result=%7Bnot%20json"))
-        self.assertEqual(self.wait_js("window.completeState"), "error")
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "broken")
         self.assertIn("did not receive an integration result", self.driver.find_element(By.ID, "complete-status").text)
         self.assertFalse(Arrival.objects.exists())
 
@@ -99,7 +99,7 @@ class SlowCoopMarketplaceTests(BrowserTestCase):
 
     def run_mode(self, mode):
         self.driver.get(self.url(f"/integrations/?mode={mode}"))
-        self.wait_js("window.integrationsReady === true && window.hostkitReady === true")
+        self.wait_js("window.integrationsReady === true && !!window.Hostkit")
         sent_before = len(self.fake.notifications)
         if mode == "redirect":
             self.driver.find_element(By.ID, "connect").click()
@@ -117,9 +117,9 @@ class SlowCoopMarketplaceTests(BrowserTestCase):
         launch = Launch.objects.get(user=self.user)
         self.assertEqual((launch.status, launch.source), (Launch.Status.COMPLETED, "webhook"))
 
-        self.assertEqual(self.wait_js("window.completeState"), "completed",
+        self.assertEqual(self.wait_js(COMPLETE_STATE), "completed",
                          self.driver.find_element(By.ID, "complete-status").text)
-        self.assertEqual(self.driver.execute_script("return window.completeDetail.status;"), "completed")
+        self.assertEqual(self.driver.execute_script("return window.proxyTest.detail.status;"), "completed")
         self.assertEqual(list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate")),
                          [("webhook", False), ("http", True)])
         self.assertEqual(Integration.objects.filter(launch_id=launch.pk).count(), 1)

@@ -1,80 +1,103 @@
 /*
- * Redirect mode's landing page: the Launch Complete snippet, with no parent or opener to post to, sent
- * this window here with the result in the URL fragment. Post it to the server (same origin), then
- * tell the person. The host page learns it over its events socket.
+ * proxy:complete, where the Launch Complete snippet sends a window it could not post from (redirect mode,
+ * direct mode under COOP, the same-tab fallback). The result is in the URL fragment; {launch, nonce} are in
+ * this tab's sessionStorage, left by the kit's redirect page. Post them to the server (same origin), retry
+ * while the server cannot answer, then tell the person and the host page (BroadcastChannel, localStorage
+ * as the fallback; the events socket covers it too), and close the window or go on to the ack's `next`.
+ *
+ * States: sending --(ack)--> completed | failed; sending --(refusal: 4xx, or a terminal code)--> error;
+ *         sending --(5xx, network)--> sending (after a pause); broken (no result).
+ * ES2017 syntax, no dependencies.
  */
-(function () {
+(() => {
   "use strict";
 
-  var statusEl = document.getElementById("complete-status");
-  function setStatus(text, state) {
-    statusEl.textContent = text;
-    statusEl.setAttribute("data-state", state);
-  }
-  function finish(state, detail) {
-    window.completeState = state;
-    window.completeDetail = detail;
-  }
+  const T = { done: "proxy.install.completed", failed: "proxy.install.failed" };
+  const KEY = "proxy.launch";
+  const test = window.proxyTest = {};
+  const statusEl = document.getElementById("complete-status");
+  const go = (state, detail, message, tone) => {
+    test.state = state;
+    test.detail = detail;
+    statusEl.textContent = message;
+    statusEl.setAttribute("data-state", tone || "error");
+  };
+  const parse = (t) => { try { return JSON.parse(t); } catch (e) { return undefined; } };
+  const session = (f) => { try { return f(sessionStorage); } catch (e) { return null; } };
 
-  var config = {};
-  try { config = JSON.parse(document.getElementById("complete-config").textContent); } catch (e) { /* defaults */ }
-
-  var match = /(?:^#|&)result=([^&]*)/.exec(location.hash);
+  const config = parse((document.getElementById("complete-config") || {}).textContent) || {};
+  const terminal = config.terminalCodes || ["unauthenticated", "forbidden", "not_found", "expired",
+                                            "invalid_result", "too_large", "malformed", "conflict", "replayed"];
+  const match = /(?:^#|&)result=([^&]*)/.exec(location.hash);
   // Take the result out of the address bar and history at once: its webhook URLs are secrets.
-  if (location.hash && window.history && history.replaceState) {
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  var result;
-  try { result = match ? JSON.parse(decodeURIComponent(match[1])) : undefined; } catch (e) { result = undefined; }
-  if (!result || typeof result !== "object" || Array.isArray(result)) {
-    setStatus("This page did not receive an integration result. Close it and check your integrations in the app.", "error");
-    finish("error", { code: "malformed" });
+  if (location.hash) { history.replaceState(null, "", location.pathname + location.search); }
+  let result;
+  try { result = match && JSON.parse(decodeURIComponent(match[1])); } catch (e) { /* below */ }
+  if (!result || typeof result != "object" || Array.isArray(result)) {
+    go("broken", { code: "malformed" },
+       "This page did not receive an integration result. Close it and check your integrations in the app.");
     return;
   }
 
-  // getRandomValues exists on plain http too (unlike crypto.randomUUID); Math.random is the last resort.
-  var bytes = new Uint8Array(8);
-  if (window.crypto && window.crypto.getRandomValues) {
-    window.crypto.getRandomValues(bytes);
-  } else {
-    for (var i = 0; i < bytes.length; i++) { bytes[i] = Math.floor(Math.random() * 256); }
-  }
-  var id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  const kept = Object(parse(session((s) => s.getItem(KEY))));
+  const id = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => (b + 256).toString(16).slice(1)).join("");
+  const body = JSON.stringify({ type: "result", id: id, result: result, launch: kept.launch, nonce: kept.nonce });
+  let retries = 0;
+  test.state = "sending";
 
-  // What the window that opened the launch kept (redirect.js): the server binds the result with it.
-  var binding = {};
-  try { binding = JSON.parse(window.sessionStorage.getItem("proxy.launch")) || {}; } catch (e) { binding = {}; }
-
-  fetch(location.pathname, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken || "" },
-    body: JSON.stringify({ type: "result", id: id, result: result, launch: binding.launch, nonce: binding.nonce })
-  }).then(function (response) {
-    return response.json().catch(function () {
-      return { type: "error", code: "server_error", message: "The app could not save the result (HTTP " + response.status + ")." };
-    });
-  }).then(function (reply) {
-    if (reply.type === "ack") {
-      try { window.sessionStorage.removeItem("proxy.launch"); } catch (e) { /* storage disabled */ }
+  const tell = (m) => {
+    m.ref = kept.ref;
+    try { window.opener.postMessage(m, location.origin); } catch (e) { /* none: the channel covers it */ }
+    try {
+      const channel = new BroadcastChannel("proxy");
+      channel.postMessage(m);
+      channel.close();
+    } catch (e) {
+      try { localStorage.setItem("proxy.signal", JSON.stringify(m)); localStorage.removeItem("proxy.signal"); } catch (x) { /* */ }
     }
-    if (reply.type === "ack" && reply.status !== "failed") {
-      setStatus("Integration connected. You can close this window and return to the app.", "done");
-      if (typeof reply.next === "string") {
-        // Same-tab redirect mode: back to the page that started it (the server checked it is on this site).
-        setTimeout(function () { window.location.assign(reply.next); }, 1500);
-      } else {
-        // A window the app opened (redirect mode) can close itself; the app heard over its events socket.
-        setTimeout(function () { window.close(); }, 1500);
-      }
-    } else if (reply.type === "ack") {
-      setStatus((reply.reason && reply.reason.message) || "The integration could not be verified.", "error");
+  };
+
+  const settle = (reply) => {
+    session((s) => s.removeItem(KEY));
+    if (reply.type != "ack") {
+      tell({ type: T.failed, launch: kept.launch, result: null, error: { code: reply.code, message: reply.message } });
+      go("error", reply, reply.message || "The app could not save the result.");
+    } else if (reply.status == "failed") {
+      tell({ type: T.failed, launch: reply.launch, result: reply.result, error: reply.reason });
+      go("failed", reply, (reply.reason && reply.reason.message) || "The integration could not be verified.");
     } else {
-      setStatus(reply.message || "The app could not save the result.", "error");
+      // A duplicate (Cyclr's webhook got here first) is the same install: an ack like any other.
+      tell({ type: T.done, launch: reply.launch, result: reply.result });
+      go("completed", reply, "Integration connected. You can close this window and return to the app.", "done");
+      // Long enough to read: then back to the page that started it (same tab), or close this window.
+      setTimeout(() => (reply.next ? location.replace(reply.next) : close()), reply.next ? 1000 : 1500);
     }
-    finish(reply.type === "ack" ? reply.status : "error", reply);
-  }, function () {
-    setStatus("The app could not be reached. Check your connection, then check your integrations in the app.", "error");
-    finish("error", { code: "server_error" });
-  });
+  };
+
+  const send = () => {
+    fetch(location.pathname, {
+      method: "POST",
+      credentials: "same-origin",
+      keepalive: body.length < 60000, // a window closed mid-request still delivers
+      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken || "" },
+      body: body
+    }).then((response) => response.json().then((reply) => {
+      // A refusal (4xx) is final whatever its code; a 5xx or 429 (rate_limited) is worth another try.
+      if (reply.type == "error" && response.status < 500 && response.status != 429) { reply.final = true; }
+      return reply;
+    }, () => (response.redirected // login_required sent us to the login page
+      ? { type: "error", code: "unauthenticated", final: true, message: "You are signed out. Sign in to the app, then check your integrations." }
+      : { type: "error", code: "server_error", message: "The app could not save the result (HTTP " + response.status + ")." })),
+    () => ({ type: "error", code: "server_error",
+             message: "The app could not be reached. Check your connection; this page keeps trying." })
+    ).then((reply) => {
+      if (reply.type == "error" && !reply.final && terminal.indexOf(reply.code) < 0) { // the server may be restarting
+        go("sending", reply, reply.message + " Trying again shortly…");
+        setTimeout(send, Math.min(30000, 1000 << Math.min(retries++, 5)));
+        return;
+      }
+      settle(reply);
+    });
+  };
+  send();
 })();

@@ -1,225 +1,207 @@
 /*
- * Hostkit: the host page's side of the Cyclr Marketplace flow.
+ * Hostkit: the host page's side of the Cyclr Marketplace flow (README: "Modes", "Closing rules").
  *
- *   button.addEventListener("click", function () {
- *     Hostkit.connect({ url: "/proxy/launch/" }).then(function (done) { ... done.launch, done.result ... },
- *                                                     function (error) { ... error.code, error.message ... });
+ *   button.addEventListener("click", () => {
+ *     Hostkit.connect({ url: "/proxy/launch/", mode: "popup", fallback: "inline", container: "#box" })
+ *       .then((done) => { ... done.launch, done.result ... }, (error) => { ... error.code, error.message ... });
  *   });
  *
- * connect() opens the kit's proxy page (in a popup, or an inline iframe) and settles once, on the first of:
- * the proxy page's postMessage (same origin, from the window we opened), the server's push on the events
- * WebSocket (covers a severed window.opener), the popup being closed, or the timeout.
- * Errors carry a stable `code`: popup_blocked, closed, timeout, install_failed, expired (and
- * invalid_options for a programming mistake). No dependencies, no build step, ES2017.
+ * Each connect() call is one state machine (README, "State machines"):
+ *   opening --opened--> pending --focus--> asking --Reopen--> pending;  asking --Cancel--> closed
+ *   opening | pending | asking --> completed | failed | closed (the kit's page left without a result) | timeout
+ * A window that reads `closed` proves nothing (COOP severs the handle of a window that is still open), so
+ * the handle is never the verdict: every channel (the window's messages, the kit's pages over
+ * BroadcastChannel or localStorage, the events socket, proxy:status) stays open until one settles the call.
+ * Error codes: popup_blocked, closed, timeout, install_failed, expired, invalid_options.
+ * ES2017, no dependencies, no build step; the pages serve hostkit.min.js, this file minified by rjsmin
+ * (scripts/minify_js.py), which renames nothing: hence the short names.
  */
-(function () {
+(() => {
   "use strict";
 
-  var POPUP_NAME = "hostkit-connect";
-  var POPUP_FEATURES = "popup,width=960,height=760";
-  var DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
-  var DEFAULT_EVENTS_PATH = "/ws/proxy/events/";
-  var POLL_MS = 500;            // how often to look at popup.closed (there is no close event)
-  var CLOSED_GRACE_MS = 2000;   // a result can still arrive over the events socket after the popup closes
-  var MAX_TIMER_MS = 2147483647; // setTimeout fires at once for longer delays
-  var EVENTS_RETRY_MS = [1000, 2000, 5000, 10000];
-  var COMPLETED = "proxy.install.completed";
-  var FAILED = "proxy.install.failed";
-  var OPENED = "proxy.launch.opened"; // the launch page names its launch as it loads
+  // The messages this page reads and writes, each spelled once.
+  const OPENED = "proxy.launch.opened"; // a kit page names its launch (direct mode: and the Marketplace origin)
+  const LEFT = "proxy.launch.left";     // the kit's page went away without a result
+  const DONE = "proxy.install.completed";
+  const FAILED = "proxy.install.failed";
+  const RESULT = "cyclr.launch.complete"; // the Launch Complete snippet, to the opener in direct mode
+  const MODES = ["popup", "inline", "redirect", "direct"];
+  const TEXT = {
+    popup_blocked: "The browser blocked the window: allow pop-ups for this site.",
+    closed: "The window was closed.",
+    cancelled: "Cancelled.",
+    timeout: "It took too long.",
+    expired: "The link expired.",
+    install_failed: "The integration could not be installed."
+  };
+  const test = window.__hostkitTest = { ignored: 0 }; // read by the browser tests; handy when debugging
 
-  function hostkitError(code, message, extra) {
-    var error = new Error(message);
-    error.name = "HostkitError";
-    error.code = code;
-    if (extra) { Object.keys(extra).forEach(function (key) { error[key] = extra[key]; }); }
-    return error;
-  }
+  const id = () => Math.random().toString(36).slice(2);
+  const fail = (code, extra, text) =>
+    Object.assign(new Error((text || TEXT[code]) + " Click Connect to try again."), { name: "HostkitError", code }, extra);
+  const modeUrl = (url, mode, next) => {
+    url = new URL(url, location.href);
+    url.searchParams.set("mode", mode);
+    if (next) url.searchParams.set("next", next);
+    return url.href;
+  };
 
-  function withMode(url, mode) {
-    // Keeps the integrator's own query parameters and fragment; only `mode` is set.
-    var parsed = new URL(url, window.location.href);
-    parsed.searchParams.set("mode", mode);
-    return parsed.href;
-  }
-
-  function findContainer(container) {
-    if (typeof container === "string") { return document.querySelector(container); }
-    return container && container.nodeType === 1 ? container : null;
-  }
-
-  function isObject(value) {
-    return value !== null && typeof value === "object";
-  }
-
-  // The user's event stream: the server pushes proxy.install.* there for every accepted result.
-  // It is only a second route, so failures are retried quietly until connect() settles.
-  function openEventsSocket(path, onData) {
-    if (typeof WebSocket !== "function") { return { close: function () {} }; }
-    var url = (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + path;
-    var socket = null;
-    var stopped = false;
-    var failures = 0;
-    var timer = null;
-
-    function open() {
-      if (stopped) { return; }
-      try { socket = new WebSocket(url); } catch (e) { retry(); return; }
-      socket.onopen = function () { window.hostkitEventsOpen = true; };
-      socket.onmessage = function (event) {
-        var data;
-        try { data = JSON.parse(event.data); } catch (e) { return; }
-        onData(data);
-      };
-      socket.onclose = function () {
-        socket = null;
-        window.hostkitEventsOpen = false;
-        retry();
-      };
-    }
-    function retry() {
-      if (stopped) { return; }
-      timer = setTimeout(open, EVENTS_RETRY_MS[Math.min(failures++, EVENTS_RETRY_MS.length - 1)]);
-    }
-
-    open();
-    return {
-      close: function () {
-        stopped = true;
-        clearTimeout(timer);
-        if (socket) { try { socket.close(); } catch (e) { /* already closing */ } }
-      }
+  // A socket on this site, reopened until stopped; returns the stop function.
+  const socket = (path, onData, onOpen) => {
+    let ws, stopped;
+    const open = () => {
+      ws = new WebSocket(location.origin.replace("http", "ws") + path);
+      ws.onopen = () => onOpen(ws);
+      ws.onmessage = (e) => onData(JSON.parse(e.data));
+      ws.onclose = () => stopped || setTimeout(open, 3000);
     };
-  }
+    open();
+    return () => { stopped = 1; ws.close(); };
+  };
 
-  function connect(options) {
-    var opts = options || {};
-    var mode = opts.mode || "popup";
-    var timeout = opts.timeout == null ? DEFAULT_TIMEOUT_MS : Number(opts.timeout);
-    var eventsPath = opts.eventsPath || DEFAULT_EVENTS_PATH;
-
-    if (!opts.url) {
-      return Promise.reject(hostkitError("invalid_options",
-        "Hostkit.connect() needs a url: the address of the kit's launch page."));
+  const connect = (opts) => {
+    opts = opts || {};
+    let mode = opts.mode || "popup";
+    const box = typeof opts.container == "string" ? document.querySelector(opts.container) : opts.container;
+    if (!opts.url || MODES.indexOf(mode) < 0 || ((mode == "inline" || opts.fallback == "inline") && !(box && box.nodeType))) {
+      return Promise.reject(fail("invalid_options", {}, "Hostkit.connect() needs a url, a mode (" + MODES + ") and, for inline, a container."));
     }
-    if (mode !== "popup" && mode !== "inline" && mode !== "redirect") {
-      return Promise.reject(hostkitError("invalid_options",
-        "Hostkit.connect() mode must be \"popup\", \"inline\" or \"redirect\"."));
-    }
-    var container = mode === "inline" ? findContainer(opts.container) : null;
-    if (mode === "inline" && !container) {
-      return Promise.reject(hostkitError("invalid_options",
-        "Hostkit.connect() in inline mode needs a container: an element or a selector that matches one."));
-    }
+    const ref = "hostkit" + id(); // names the window or frame; the kit's pages echo it on BroadcastChannel
+    const open = () => window.open(modeUrl(opts.url, mode), ref, "popup,width=960,height=760");
 
-    // The executor runs synchronously, so window.open below still counts as part of the click.
-    return new Promise(function (resolve, reject) {
-      var popup = null;
-      var frame = null;
-
-      // Redirect mode opens the same kind of window; the result then comes over the events socket,
-      // because the launch page cuts the window's opener before loading the Marketplace.
-      if (mode !== "inline") {
-        popup = window.open(withMode(opts.url, mode), POPUP_NAME, POPUP_FEATURES);
-        if (!popup) {
-          reject(hostkitError("popup_blocked",
-            "Your browser blocked the window that connects the integration. Allow pop-ups for this site, then try again."));
-          return;
+    // The executor runs synchronously, so window.open still counts as part of the click.
+    return new Promise((resolve, reject) => {
+      let win = mode != "inline" && open();
+      let frame;
+      if (!win) {
+        if (mode != "inline") { // blocked: nothing was minted
+          if (opts.fallback == "redirect") return location.assign(modeUrl(opts.url, "redirect", location.href));
+          if (opts.fallback != "inline") return reject(fail("popup_blocked"));
+          mode = "inline";
         }
-      } else {
-        frame = document.createElement("iframe");
-        frame.className = "hostkit-inline-frame";
-        frame.title = "Connect an integration";
-        frame.src = withMode(opts.url, "inline");
-        container.appendChild(frame);
+        frame = Object.assign(document.createElement("iframe"), { name: ref, src: modeUrl(opts.url, mode), className: "hostkit-inline-frame" });
+        box.append(frame);
       }
 
-      var settled = false;
-      var pollTimer = null;
-      var graceTimer = null;
-      var timeoutTimer = null;
-      var events = null;
+      const own = {};    // every launch this call opened (Reopen may open another)
+      let launch;        // the newest of them: the one polled
+      let origin;        // direct mode: the Marketplace's exact origin, named by the kit's redirect page
+      let stopDelivery;
+      let prompt;
+      let state;
+      const go = (next) => { state = test.state = next; };
+      const live = () => /opening|pending|asking/.test(state);
 
-      function settle() {
-        if (settled) { return false; }
-        settled = true;
-        clearInterval(pollTimer);
-        clearTimeout(graceTimer);
-        clearTimeout(timeoutTimer);
-        window.removeEventListener("message", onMessage);
-        if (events) { events.close(); }
-        return true;
-      }
+      const finish = (next, error, value) => {
+        if (!live()) return;
+        go(next);
+        clearInterval(poller);
+        clearTimeout(timer);
+        stopEvents();
+        if (stopDelivery) stopDelivery();
+        if (channel) channel.close();
+        removeEventListener("message", onMessage);
+        removeEventListener("storage", onStorage);
+        removeEventListener("focus", onFocus);
+        if (prompt) prompt.remove();
+        if (mode == "direct") { try { win.close(); } catch (e) { /* severed: its own page closes it */ } }
+        error ? reject(error) : resolve(value);
+      };
 
-      function fail(error) {
-        if (settle()) { reject(error); }
-      }
+      // proxy.install.completed or .failed, from any channel: resolve, or reject install_failed / expired.
+      // Several channels carry the same news: only the first one counts (one DOM event, one settlement).
+      const settle = (d) => {
+        if (!live()) return;
+        const ok = d.type == DONE;
+        const why = Object(d.error);
+        const detail = { launch: d.launch, result: d.result || null };
+        document.dispatchEvent(new CustomEvent(ok ? "hostkit:completed" : "hostkit:failed",
+          { detail: ok ? detail : Object.assign({ error: why }, detail) }));
+        ok ? finish("completed", 0, detail)
+          : finish("failed", fail(why.code == "expired" ? "expired" : "install_failed", Object.assign({ detail: why }, detail), why.message));
+      };
 
-      function onInstallMessage(data) {
-        if (!isObject(data) || (data.type !== COMPLETED && data.type !== FAILED) || !settle()) { return; }
-        var launch = data.launch;
-        var result = data.result === undefined ? null : data.result;
-        if (data.type === COMPLETED) {
-          document.dispatchEvent(new CustomEvent("hostkit:completed", { detail: { launch: launch, result: result } }));
-          resolve({ launch: launch, result: result });
-          return;
+      // News about a launch: from the window or frame this call opened (trusted), from a kit page in any
+      // tab that names this call (ref) or its launch, from the events socket or proxy:status (trusted).
+      const hear = (d, trusted) => {
+        if (!d || !(trusted || d.ref == ref || own[d.launch])) return;
+        if (d.type == OPENED) {
+          own[launch = d.launch] = 1;
+          origin = d.origin;
+          if (state == "opening") go("pending");
+        } else if (d.type == LEFT && win) {
+          // A reload says "left" too: only a window that then reads closed has gone.
+          setTimeout(() => win.closed && finish("closed", fail("closed")), 1000);
+        } else if (d.type == DONE || d.type == FAILED) {
+          if (launch && !own[d.launch]) return test.ignored++; // another tab's launch
+          settle(d);
         }
-        var detail = isObject(data.error) ? data.error : {};
-        var code = detail.code === "expired" ? "expired" : "install_failed";
-        var message = typeof detail.message === "string" && detail.message ? detail.message
-          : "The integration could not be installed. Try again, or contact support if it keeps happening.";
-        document.dispatchEvent(new CustomEvent("hostkit:failed",
-          { detail: { launch: launch, result: result, error: detail } }));
-        reject(hostkitError(code, message, { launch: launch, result: result, detail: detail }));
-      }
+      };
 
-      // The launch this call opened, once its page announces it: the events socket carries all of
-      // the user's launches (another tab's too), so only this one may settle this call.
-      var ownLaunch = null;
+      const stopEvents = socket("/ws/proxy/events/", (d) => hear(d, 1), () => { test.events = 1; });
+      // proxy:status sits beside proxy:launch (proxy/urls.py): .../launch/ -> .../launches/<uuid>/
+      const poll = () => launch && fetch(new URL(opts.url, location.href).pathname.replace(/launch\/?$/, "launches/" + launch + "/"))
+        .then((r) => r.json()).then((s) => {
+          if (/com|fai|exp/.test(s.status)) {
+            hear({ type: s.status == "completed" ? DONE : FAILED, launch, result: s.result, error: s.reason || { code: s.status } }, 1);
+          }
+        }, () => { /* offline for now: the next poll tries again */ });
+      const poller = setInterval(poll, 3000);
 
-      function onMessage(event) {
-        // Only the kit's proxy page (same origin) in the window this call opened may settle it.
-        if (event.origin !== window.location.origin) { return; }
-        var expected = popup || (frame && frame.contentWindow);
-        if (!expected || event.source !== expected) { return; }
-        if (isObject(event.data) && event.data.type === OPENED && typeof event.data.launch === "string") {
-          ownLaunch = event.data.launch;
-          return;
-        }
-        onInstallMessage(event.data);
-      }
+      // Direct mode: the snippet posts the result here. Deliver it over the launch's socket and answer the
+      // snippet once the server has it (until then it re-posts, then goes to proxy:complete on its own).
+      const deliver = (e) => {
+        const answer = () => e.source.postMessage({ type: "cyclr.launch.ack" }, e.origin);
+        if (!live()) return answer();
+        if (stopDelivery || !launch) return;
+        const message = JSON.stringify({ type: "result", id: id(), result: e.data.result });
+        stopDelivery = socket("/ws/proxy/launches/" + launch + "/", (d) => {
+          if (d.code != "server_error") { // an ack, or a refusal that is final
+            answer();
+            settle({ type: d.status == "completed" ? DONE : FAILED, launch, result: d.result, error: d.reason || d });
+          }
+        }, (ws) => ws.send(message));
+      };
 
-      function onEvent(data) {
-        if (ownLaunch && isObject(data) && data.launch !== ownLaunch) {
-          window.hostkitIgnoredEvents = (window.hostkitIgnoredEvents || 0) + 1; // for tests and debugging
-          return;
-        }
-        onInstallMessage(data);
-      }
+      const onMessage = (e) => {
+        if (!e.source || (e.source != win && !(frame && e.source == frame.contentWindow))) return;
+        if (e.origin == location.origin) hear(e.data, 1);
+        else if (mode == "direct" && e.origin == origin && Object(e.data).type == RESULT) deliver(e);
+      };
+      const onStorage = (e) => e.key == "proxy.signal" && e.newValue && hear(JSON.parse(e.newValue));
+      let channel;
+      try {
+        channel = new BroadcastChannel("proxy");
+        channel.onmessage = (e) => hear(e.data);
+      } catch (e) { /* none: the kit's pages signal through localStorage instead */ }
 
-      window.addEventListener("message", onMessage);
-      events = openEventsSocket(eventsPath, onEvent);
+      const button = (text, onclick) => Object.assign(document.createElement("button"), { type: "button", textContent: text, onclick });
+      // Back on the host page while pending: the window may be open, hidden, or gone. Ask.
+      const onFocus = () => {
+        poll();
+        if (state != "pending" || !win) return;
+        go("asking");
+        prompt = document.createElement("p");
+        prompt.className = "hostkit-prompt";
+        prompt.style.cssText = "position:fixed;right:1em;bottom:0;padding:1em;background:#fff;border:1px solid";
+        prompt.append("Still connecting? ", button("Reopen the window", () => {
+          prompt.remove();
+          go("pending");
+          win.closed ? win = open() || win : win.focus();
+        }), " ", button("Cancel", () => finish("closed", fail("closed", {}, TEXT.cancelled))));
+        document.body.append(prompt);
+      };
 
-      if (popup) {
-        pollTimer = setInterval(function () {
-          if (!popup.closed) { return; }
-          clearInterval(pollTimer);
-          graceTimer = setTimeout(function () {
-            fail(hostkitError("closed",
-              "The window was closed before the integration finished. Click Connect to try again."));
-          }, CLOSED_GRACE_MS);
-        }, POLL_MS);
-      }
-
-      if (timeout > 0 && isFinite(timeout)) {
-        timeoutTimer = setTimeout(function () {
-          if (popup && !popup.closed) { try { popup.close(); } catch (e) { /* already gone */ } }
-          fail(hostkitError("timeout",
-            "Connecting the integration took too long, so it was stopped. Click Connect to try again."));
-        }, Math.min(timeout, MAX_TIMER_MS));
-      }
+      addEventListener("message", onMessage);
+      addEventListener("storage", onStorage);
+      addEventListener("focus", onFocus);
+      go("opening");
+      const timer = setTimeout(() => {
+        try { win.close(); } catch (e) { /* inline */ }
+        finish("timeout", fail("timeout"));
+      }, opts.timeout || 18e5); // 30 minutes
     });
-  }
+  };
 
-  window.Hostkit = { version: "0.1.0", connect: connect };
-  window.hostkitReady = true;
+  window.Hostkit = { version: "0.2.0", connect };
 })();

@@ -1,23 +1,32 @@
 /*
- * Redirect mode: cut this window's link to the page that opened it, then load the Marketplace here.
- * With neither a parent nor an opener, the Launch Complete snippet carries the result back to this
- * site's proxy:complete page, and the host page learns of it over its events socket.
+ * Redirect and direct modes: name the launch to the host page while it can still be reached, keep
+ * {launch, nonce} for proxy:complete in this tab's sessionStorage (it survives the navigation to the
+ * Marketplace and back, and a page on another site cannot plant it), cut window.opener in redirect mode,
+ * then load the Marketplace here, at top level.
+ *
+ * States: loading --(config read)--> leaving (to the Marketplace) | broken (no config).
+ * ES2017 syntax, no dependencies.
  */
-(function () {
+(() => {
   "use strict";
-  var config;
-  try { config = JSON.parse(document.getElementById("redirect-config").textContent); } catch (e) { config = null; }
-  if (!config || typeof config.url !== "string") { return; }
-  // Name the launch to the host page while it can still be reached, so that its events socket
-  // settles only on this one; then cut the link (persistent across navigation: the Marketplace
-  // will find window.opener === null).
-  if (window.opener && typeof config.launch === "string") {
-    try { window.opener.postMessage({ type: "proxy.launch.opened", launch: config.launch }, location.origin); } catch (e) { /* gone */ }
+
+  const OPENED = "proxy.launch.opened";
+  const test = window.proxyTest = { state: "loading" };
+  let config = null;
+  try { config = JSON.parse(document.getElementById("redirect-config").textContent); } catch (e) { /* below */ }
+  if (!config || typeof config.url != "string") { test.state = "broken"; return; }
+
+  // window.name is the host's name for this call (Hostkit sets it); it lets the host recognise this
+  // launch's later news on BroadcastChannel even once window.opener is gone.
+  const opened = { type: OPENED, launch: config.launch, ref: window.name, origin: new URL(config.url).origin };
+  if (window.opener) {
+    try { window.opener.postMessage(opened, location.origin); } catch (e) { /* the host went away */ }
   }
-  // Kept for proxy:complete (same origin, same tab), which posts it with the result to bind it to this launch.
   try {
-    window.sessionStorage.setItem("proxy.launch", JSON.stringify({ launch: config.launch, nonce: config.nonce }));
-  } catch (e) { /* storage disabled: a result can then only be bound by a signed completeParameter */ }
-  if (config.cutOpener !== false) { window.opener = null; }  // direct mode keeps it, as Cyclr's sample does
-  window.location.replace(config.url);
+    sessionStorage.setItem("proxy.launch", JSON.stringify({ launch: config.launch, nonce: config.nonce, ref: window.name }));
+  } catch (e) { /* storage off: proxy:complete then relies on the signed completeParameter */ }
+  // Persistent across the navigation below: the Marketplace finds window.opener === null.
+  if (config.cutOpener) { window.opener = null; }
+  test.state = "leaving";
+  location.replace(config.url);
 })();

@@ -124,3 +124,26 @@ def fresh_limits():
     from proxy.conf import proxy_settings
 
     caches[proxy_settings.LIMITS_CACHE].clear()
+
+
+@pytest.fixture
+def fast_commits():
+    """Commits that skip the disk flush, on every connection this test opens (the fuzz tests commit thousands).
+
+    A test database need not survive a power cut; this makes a commit cost microseconds, not a flush.
+    """
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    def unflushed(connection, **kwargs):
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA synchronous = OFF")
+            elif connection.vendor == "postgresql":
+                cursor.execute("SET synchronous_commit TO OFF")
+
+    connection_created.connect(unflushed, dispatch_uid="fuzz-fast-commits")
+    for connection in connections.all(initialized_only=True):
+        unflushed(connection)
+    yield
+    connection_created.disconnect(dispatch_uid="fuzz-fast-commits")

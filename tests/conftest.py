@@ -147,3 +147,9 @@ def fast_commits():
         unflushed(connection)
     yield
     connection_created.disconnect(dispatch_uid="fuzz-fast-commits")
+
+
+@pytest.fixture
+def unlimited(settings, cyclr):
+    """The per-user limits off: the fuzz tests send thousands of frames and deliveries as one user on purpose."""
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "LIMITS": {"launches": None, "deliveries": None, "frames": None, "sockets": None}}

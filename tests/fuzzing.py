@@ -23,7 +23,8 @@ LIMIT = 64 * 1024  # MAX_RESULT_BYTES in the test settings (tests/conftest.py)
 
 # Text as a WebSocket text frame can carry it: any Unicode scalar value. (Lone surrogates cannot
 # arrive: the server decodes frames as UTF-8 and drops the connection on invalid data.)
-frame_texts = st.text(max_size=40)
+# Short: Hypothesis draws text a character at a time, and long strings come from huge_strings.
+frame_texts = st.text(max_size=12)
 # Inside JSON a sender can also escape a lone surrogate ("\\ud800"), which Python reads into a str
 # that no UTF-8 codec will write back out.
 lone_surrogates = st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3)
@@ -37,9 +38,9 @@ json_leaves = (
 json_values = st.recursive(
     json_leaves,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(texts, children, max_size=4),
-    max_leaves=12,
+    max_leaves=8,
 )
-json_objects = st.dictionaries(texts, json_values, max_size=6)
+json_objects = st.dictionaries(texts, json_values, max_size=5)
 
 # Around the recursion limit (where json.loads gives up), and far past it.
 _RECURSION = sys.getrecursionlimit()
@@ -59,6 +60,12 @@ def nested_json(depth, kind):
     pairs = depth // 2 + 1
     return '[{"a":' * pairs + "0" + "}]" * pairs
 
+
+# For values built as Python objects: past the limit is enough, and deeper only costs time.
+object_depths = st.one_of(
+    st.integers(min_value=1, max_value=60),
+    st.integers(min_value=_RECURSION - 100, max_value=3 * _RECURSION),
+)
 
 deep_json_text = st.builds(nested_json, depths, st.sampled_from(["array", "object", "mixed"]))
 
@@ -146,7 +153,7 @@ def as_bytes(frame):
     return payload.encode() if kind == "text" else payload
 
 
-message_ids = st.one_of(st.just("m1"), st.text(min_size=1, max_size=64), texts, json_values)
+message_ids = st.one_of(st.just("m1"), st.text(min_size=1, max_size=64), st.just("x" * 65), texts, json_values)
 message_types = st.one_of(st.just("result"), st.sampled_from(["Result", "result ", "ack", "error", ""]), json_values)
 
 
@@ -169,7 +176,7 @@ def frames(data):
     """Anything a sender can put in a frame (or body) meant to carry ``data``, a real result."""
     near_valid_messages = st.builds(message, mutated(data), message_ids, message_types)
     return st.one_of(
-        st.text(max_size=200).map(text),  # raw text, no JSON escapes: no lone surrogates
+        st.text(max_size=80).map(text),  # raw text, no JSON escapes: no lone surrogates
         st.just('{"type": "result", "id": "\\ud800", "result": {}}').map(text),
         st.binary(max_size=200).map(binary),
         json_values.map(lambda value: text(json.dumps(value))),

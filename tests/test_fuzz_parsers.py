@@ -14,7 +14,7 @@ from proxy.results import InstallResult
 from proxy.testing.fake_cyclr.state import marketplace_notification
 from proxy.webhooks import STATUSES, parse_notification
 
-from .fuzzing import deep_json_text, depths, json_objects, json_values, mutated, nested_value, texts
+from .fuzzing import deep_json_text, json_objects, json_values, mutated, nested_value, object_depths, texts
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_the_result_parser_returns_a_result_or_its_own_error(real_result):
         json_objects,
         mutated(real_result),
         mutated(launch_shape(real_result)),
-        st.tuples(st.sampled_from(DEEP_PLACES), depths),
+        st.tuples(st.sampled_from(DEEP_PLACES), object_depths),
     ))
     def parse(data):
         if isinstance(data, tuple):  # (place, depth): a deeply nested value
@@ -112,7 +112,7 @@ def test_the_notification_normalizer_returns_a_result_or_its_own_error(real_noti
         json_objects,
         with_status,
         mutated(real_notification),
-        st.tuples(st.sampled_from(sorted(real_notification)) | texts, depths),
+        st.tuples(st.sampled_from(sorted(real_notification)) | texts, object_depths),
     ))
     def normalize(body):
         if isinstance(body, tuple):  # (key, depth): a deeply nested value under key

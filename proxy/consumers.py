@@ -10,6 +10,7 @@ from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
 from .models import Launch
 from .services import accept_result, check_owner, check_unexpired, launch_not_found
+from .storable import refuse_unstorable_text
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def parse_result_message(text):
         raise InvalidResult("malformed", "The message is not valid JSON.") from None
     if not isinstance(message, dict) or message.get("type") != "result":
         raise InvalidResult("malformed", 'Expected a JSON object with "type": "result".')
+    refuse_unstorable_text(message)
     message_id = message.get("id")
     if not isinstance(message_id, str) or not 0 < len(message_id) <= 64:
         raise InvalidResult("malformed", 'The message needs an "id" string of at most 64 characters.')

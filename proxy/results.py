@@ -7,7 +7,7 @@ about types, lengths and counts, because the object comes from a browser and may
 anything it does not recognise is ignored but kept in ``raw``.
 """
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import urlsplit
 
 from .exceptions import InvalidResult
@@ -66,7 +66,9 @@ class InstallResult:
 
     def as_json(self) -> dict:
         """The normalized result as JSON-ready data (without ``raw``)."""
-        data = asdict(self)
+        # Not asdict(self): it would deep-copy ``raw`` too, recursing once per level of whatever
+        # nesting the sender chose, into a RecursionError for a valid result with a deep extra key.
+        data = asdict(replace(self, raw={}))
         del data["raw"]
         return data
 

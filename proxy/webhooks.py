@@ -8,8 +8,8 @@ endpoint is disabled; disabled and wrong-secret calls get the same 404 and write
 What is stored, and when (the dj-stripe habit: keep the arrival first, then process it):
 
 - A caller without the secret writes nothing, whatever it sends: it is anyone on the internet.
-- A caller with the secret whose body is over ``MAX_RESULT_BYTES`` (413 ``too_large``) or is not
-  a JSON object (400 ``malformed``) writes nothing either: such a body cannot be shown to an
+- A caller with the secret whose body is over ``MAX_RESULT_BYTES`` (413 ``too_large``), is not
+  a JSON object, or holds text no database can keep (400 ``malformed``) writes nothing either: such a body cannot be shown to an
   operator as a notification or reprocessed, and storing it would let a leaked secret fill the
   table. The refusal is logged (without the secret or the body).
 - Any JSON object from a caller with the secret is stored as a ``WebhookDelivery`` *before* it
@@ -48,6 +48,7 @@ from .launches import newest_open_launch, unsign_launch_id
 from .models import Arrival, Installation, Launch, WebhookDelivery
 from .results import InstallResult
 from .services import accept_result
+from .storable import refuse_unstorable_text
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +108,10 @@ def notification_status(body):
     status = body.get("Status")
     if status is None or status == "":
         raise InvalidResult("missing_field", "The notification has no Status.")
-    if not isinstance(status, str) or status.lower() not in STATUSES:
-        raise InvalidResult("invalid_value", f"Status {status!r} is not one Cyclr sends ({', '.join(STATUSES)}).")
+    if not isinstance(status, str):  # and no repr of it: it may be nested past the recursion limit
+        raise InvalidResult("invalid_value", f"Status must be a string, one Cyclr sends ({', '.join(STATUSES)}).")
+    if status.lower() not in STATUSES:
+        raise InvalidResult("invalid_value", f"Status {status[:40]!r} is not one Cyclr sends ({', '.join(STATUSES)}).")
     return status.lower()
 
 
@@ -290,9 +293,10 @@ def webhook(request, secret):
         body = json.loads(text)
         if not isinstance(body, dict):
             raise ValueError
+        refuse_unstorable_text(body, "notification")
     except InvalidResult as exc:
         logger.warning("Refused a Marketplace webhook from %s: [%s] %s", request.META.get("REMOTE_ADDR"), exc.code, exc.message)
-        return _answer(413, exc.as_dict())
+        return _answer(413 if exc.code == "too_large" else 400, exc.as_dict())
     except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, absurd nesting
         logger.warning("Refused a Marketplace webhook from %s: the body is not a JSON object.", request.META.get("REMOTE_ADDR"))
         return _answer(400, {"code": "malformed", "message": "The notification must be a JSON object."})

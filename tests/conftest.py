@@ -4,12 +4,26 @@ from unittest import mock
 
 import pytest
 from django.test import RequestFactory
+from hypothesis import HealthCheck, settings as hypothesis_settings
 
 from proxy.launches import open_launch
 from proxy.testing.marketplace import install_over_http
 from proxy.testing.wiring import cyclr_proxy_for
 
 CLIENT_ID = "test-client"
+
+# Hypothesis (tests/test_fuzz_*.py): CI runs every property on 2,000 examples; a local run takes a
+# quicker look. HYPOTHESIS_PROFILE picks one explicitly. No deadline: the machine is shared, and a
+# slow example is not a wrong one. The fuzz tests share one database and socket setup across
+# examples (an inner @given), so the fixture health check does not apply.
+hypothesis_settings.register_profile(
+    "ci", max_examples=2000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+hypothesis_settings.register_profile(
+    "dev", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -110,3 +124,32 @@ def fresh_limits():
     from proxy.conf import proxy_settings
 
     caches[proxy_settings.LIMITS_CACHE].clear()
+
+
+@pytest.fixture
+def fast_commits():
+    """Commits that skip the disk flush, on every connection this test opens (the fuzz tests commit thousands).
+
+    A test database need not survive a power cut; this makes a commit cost microseconds, not a flush.
+    """
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    def unflushed(connection, **kwargs):
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA synchronous = OFF")
+            elif connection.vendor == "postgresql":
+                cursor.execute("SET synchronous_commit TO OFF")
+
+    connection_created.connect(unflushed, dispatch_uid="fuzz-fast-commits")
+    for connection in connections.all(initialized_only=True):
+        unflushed(connection)
+    yield
+    connection_created.disconnect(dispatch_uid="fuzz-fast-commits")
+
+
+@pytest.fixture
+def unlimited(settings, cyclr):
+    """The per-user limits off: the fuzz tests send thousands of frames and deliveries as one user on purpose."""
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "LIMITS": {"launches": None, "deliveries": None, "frames": None, "sockets": None}}

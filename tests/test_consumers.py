@@ -142,6 +142,9 @@ def test_a_foreign_origin_cannot_open_the_socket(installed, user):
         (json.dumps({"type": "result", "id": "m1", "result": "{}"}), "invalid_result"),
         (json.dumps({"type": "result", "id": "m1", "result": {"accountId": "nope", "cycles": []}}), "invalid_result"),
         (json.dumps({"type": "result", "id": "m1", "result": {"pad": "x" * 70_000}}), "too_large"),
+        # Text no database keeps: an unpaired surrogate (a valid JSON escape) and a NUL.
+        (json.dumps({"type": "result", "id": "\ud800", "result": {}}), "malformed"),
+        (json.dumps({"type": "result", "id": "m1", "result": {"userId": "a\x00b"}}), "malformed"),
     ],
 )
 def test_bad_frames_get_an_error_frame_write_nothing_and_keep_the_socket(installed, user, frame, code):

@@ -1,5 +1,6 @@
 """InstallResult.parse: every documented shape, older pages, and every rejection."""
 import copy
+import sys
 
 import pytest
 
@@ -99,6 +100,16 @@ def test_round_trip_through_json():
     result = InstallResult.parse(copy.deepcopy(MARKETPLACE))
     assert InstallResult.from_json(result.as_json(), raw=MARKETPLACE) == result
     assert "raw" not in result.as_json()
+
+
+def test_as_json_leaves_a_deeply_nested_raw_alone():
+    # A valid result may carry any extra key; its nesting must not reach the normalized result.
+    deep = []
+    for _ in range(sys.getrecursionlimit() * 2):
+        deep = [deep]
+    result = InstallResult.parse({**copy.deepcopy(MARKETPLACE), "extra": deep})
+    assert result.as_json()["cycles"][0]["cycle_id"] == CYCLE
+    assert result.raw["extra"] is deep
 
 
 def _with(path, value):

@@ -405,6 +405,8 @@ def test_an_unknown_launch_is_404(cyclr, user):
     json.dumps({"type": "hello", "id": "m1", "result": {}}),
     json.dumps({"type": "result", "result": {}}),
     json.dumps({"type": "result", "id": "x" * 65, "result": {}}),
+    json.dumps({"type": "result", "id": "\udfff", "result": {}}),  # an unpaired surrogate: no database stores it
+    json.dumps({"type": "result", "id": "m1", "result": {"accountId": "\x00"}}),  # nor a NUL (PostgreSQL)
 ])
 def test_a_malformed_message_is_400_malformed(installed, user, body):
     launch, _ = installed()

@@ -1,6 +1,7 @@
 """proxy:webhook, the Marketplace Notification URL: bodies built by the real fake Cyclr, posted with Django's Client."""
 import json
 import logging
+import sys
 import time
 import uuid
 from datetime import timedelta
@@ -18,7 +19,8 @@ from proxy.results import InstallResult
 from proxy.services import accept_result
 from proxy.testing.fake_cyclr.state import marketplace_notification
 from proxy.testing.marketplace import install_over_http
-from proxy.webhooks import browser_result
+from proxy.exceptions import InvalidResult
+from proxy.webhooks import browser_result, parse_notification
 
 from .live import LiveCyclrTestCase
 
@@ -262,12 +264,23 @@ def test_no_csrf_token_is_needed(notified):
 # --- bodies that are not notifications -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [b"not json", b"", b"[1, 2]", b'"installed"', b"null", b"\xff\xfe{}", b"[" * 5000 + b"]" * 5000])
+@pytest.mark.parametrize("text", [b"not json", b"", b"[1, 2]", b'"installed"', b"null", b"\xff\xfe{}", b"[" * 5000 + b"]" * 5000,
+                                  # JSON objects holding text no database keeps: an unpaired surrogate, a NUL
+                                  b'{"Status": "\\ud800"}', b'{"Status": "installed", "UserId": "\\u0000"}'])
 def test_a_body_that_is_not_a_json_object_is_400_malformed_and_not_stored(webhook_secret, text):
     response = post(text)
     assert response.status_code == 400
     assert response.json()["code"] == "malformed" and response.json()["message"]
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_status_nested_past_the_recursion_limit_is_invalid_value_not_a_crash():
+    deep = []
+    for _ in range(sys.getrecursionlimit() * 2):
+        deep = [deep]
+    with pytest.raises(InvalidResult) as caught:
+        parse_notification({"Status": deep})
+    assert caught.value.code == "invalid_value" and "Status must be a string" in caught.value.message
 
 
 def test_a_body_over_the_limit_is_413_and_not_stored(notified, settings):

@@ -1,0 +1,222 @@
+"""Fuzzing the HTTP doors: ``proxy:result``, ``proxy:complete`` (POST) and ``proxy:webhook`` (with its secret).
+
+Any body, bytes or JSON, gets a JSON answer: an ack (or, for the webhook, a ``status``), or a
+4xx refusal with a stable ``code`` and a sentence, never a 500; a refusal writes nothing
+(the webhook keeps a JSON object from a caller with the secret, by design, and nothing else).
+
+Each test opens its launch once and sends every example through Django's test client.
+Bodies without a Content-Length (chunked) go through the real ASGI application.
+"""
+import asyncio
+import json
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.conf import settings
+from django.db import connection
+from django.middleware.csrf import _get_new_csrf_string
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from hostkit.asgi import application
+from proxy.models import Launch, WebhookDelivery
+from proxy.testing.fake_cyclr.state import marketplace_notification
+
+from .fuzzing import LIMIT, as_bytes, deep_json_text, frames, json_values, mutated, text, with_deep_key
+from .test_webhooks import SECRET, notified, webhook_secret  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_commits", "unlimited")]
+
+WEBHOOK_ANSWERS = {"accepted", "recorded", "ignored"}
+DELIVERIES = WebhookDelivery._meta.db_table
+
+
+def post(client, path, body):
+    """``client.post`` of ``body``; returns the response and the tables the request wrote to.
+
+    The request runs in this thread on this connection, so its statements are all captured:
+    "writes nothing" is checked without querying the database around every example.
+    """
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(path, body, content_type="application/json")
+    return response, {_written_table(query["sql"]) for query in queries} - {None}
+
+
+def _written_table(sql):
+    words = sql.replace('"', " ").replace("`", " ").split()
+    verb = words[0].upper() if words else ""
+    if verb == "INSERT" or verb == "DELETE":
+        return words[2]  # INSERT INTO t, DELETE FROM t
+    if verb == "UPDATE":
+        return words[1]
+    return None
+
+
+def json_answer(response):
+    assert response.status_code < 500, (response.status_code, response.content[:300])
+    assert response["Content-Type"] == "application/json", (response.status_code, response.content[:300])
+    return json.loads(response.content)
+
+
+def assert_refusal(status, answer):
+    """A refusal as the contract gives it: 4xx, a stable code and a sentence."""
+    assert 400 <= status < 500, (status, answer)
+    assert isinstance(answer.get("code"), str) and answer["code"].strip(), answer
+    assert isinstance(answer.get("message"), str) and answer["message"].strip(), answer
+
+
+class PendingLaunch:
+    """The user's launch under test, replaced by a fresh pending one whenever an example settles it.
+
+    So that every example meets a pending launch, as an attacker's first message would.
+    """
+
+    def __init__(self, launch_for, user):
+        self.launch_for, self.user = launch_for, user
+        self.launch, _ = launch_for(user)
+
+    def renew_if_settled(self):
+        self.launch.refresh_from_db()
+        if self.launch.status != Launch.Status.PENDING:
+            self.launch, _ = self.launch_for(self.user)
+
+
+def check_delivery(client, path, body, pending):
+    response, tables = post(client, path(), body)
+    answer = json_answer(response)
+    if response.status_code == 200:
+        assert answer["type"] == "ack" and answer["status"] in Launch.Status.values, answer
+        pending.renew_if_settled()
+    else:
+        assert_refusal(response.status_code, answer)
+        assert answer["type"] == "error", answer
+        assert not tables, f"a refused body wrote to {tables}"
+
+
+def bodies(data):
+    """HTTP bodies for the result doors: every frame the socket fuzzing sends, as bytes."""
+    return frames(data).map(as_bytes)
+
+
+@pytest.fixture
+def browser(user):
+    client = Client(raise_request_exception=False)  # a crash must show as the 500 it would be
+    client.force_login(user)
+    return client
+
+
+def test_the_result_doors_answer_any_body_in_json_and_refusals_write_nothing(installed, launch_for, user, browser):
+    # proxy:result and proxy:complete read the message with one reader and differ in how they find
+    # the launch (its URL, or the result's account): each example picks a door, so one run of
+    # 2,000 examples covers both without paying for two.
+    _, data = installed()
+    pending = PendingLaunch(launch_for, user)
+    doors = {
+        "proxy:result": lambda: reverse("proxy:result", args=[pending.launch.pk]),
+        "proxy:complete": lambda: reverse("proxy:complete"),
+    }
+
+    @given(st.sampled_from(sorted(doors)), bodies(data))
+    def deliver(door, body):
+        check_delivery(browser, doors[door], body, pending)
+
+    deliver()
+
+
+def test_proxy_webhook_answers_any_body_in_json_and_stores_only_json_objects(notified):
+    launch, _, notification = notified()
+    client = Client(raise_request_exception=False)
+    path = reverse("proxy:webhook", args=[SECRET])
+    webhook_bodies = st.one_of(
+        frames(notification).map(as_bytes),
+        mutated(notification).map(lambda body: json.dumps(body).encode()),
+        st.builds(lambda body, status: json.dumps({**body, "Status": status}).encode(), mutated(notification),
+                  st.sampled_from(["installed", "uninstalled", "started", "stopped", "INSTALLED"]) | json_values),
+        deep_json_text.map(lambda nested: with_deep_key(notification, nested).encode()),
+    )
+
+    @given(webhook_bodies)
+    def notify(body):
+        response, tables = post(client, path, body)
+        answer = json_answer(response)
+        if response.status_code == 200:
+            assert answer["status"] in WEBHOOK_ANSWERS, answer
+        else:
+            assert_refusal(response.status_code, answer)
+            # The delivery row, kept for an operator, is the one write a refusal may make.
+            assert tables <= {DELIVERIES}, f"a refused notification wrote to {tables}"
+            if answer["code"] in ("malformed", "too_large"):
+                assert not tables, "a body that is not a JSON object, or too large, was stored"
+
+    notify()
+
+
+# --- bodies without a Content-Length, through the ASGI application -----------------------------------------
+
+
+def asgi_post(loop, path, chunks, headers):
+    """POST ``chunks`` as a chunked body (no Content-Length) through the real ASGI app: (status, headers, body)."""
+    async def post():
+        communicator = ApplicationCommunicator(application, {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": headers, "client": ("127.0.0.1", 50000), "server": ("localhost", 8000),
+        })
+        for i, chunk in enumerate(chunks):
+            await communicator.send_input({"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1})
+        start = await communicator.receive_output(timeout=30)
+        body = b""
+        while True:
+            message = await communicator.receive_output(timeout=30)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await communicator.wait(timeout=5)
+        return start["status"], {name.lower(): value for name, value in start["headers"]}, body
+
+    return loop.run_until_complete(post())
+
+
+def test_chunked_bodies_of_any_size_get_a_json_answer(installed, user):
+    launch, data = installed()
+    client = Client()
+    client.force_login(user)
+    csrf = _get_new_csrf_string()
+    headers = [
+        (b"host", b"localhost:8000"), (b"content-type", b"application/json"), (b"transfer-encoding", b"chunked"),
+        (b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; "
+                    f"{settings.CSRF_COOKIE_NAME}={csrf}".encode()),
+        (b"x-csrftoken", csrf.encode()),
+    ]
+    message = json.dumps({"type": "result", "id": "m1", "result": data}).encode()
+    loop = asyncio.new_event_loop()
+
+    # Sizes around MAX_RESULT_BYTES and past Django's DATA_UPLOAD_MAX_MEMORY_SIZE. A multi-megabyte
+    # body per example is costly and the input space is small (a size and a chunk size), so this
+    # property runs on a twentieth of the profile's examples.
+    sizes = st.one_of(st.integers(0, 2 * LIMIT), st.integers(settings.DATA_UPLOAD_MAX_MEMORY_SIZE - 10,
+                                                             settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 2 * LIMIT))
+
+    @hypothesis_settings(max_examples=max(20, hypothesis_settings.default.max_examples // 20))
+    @given(sizes, st.integers(min_value=LIMIT, max_value=1 << 20), st.sampled_from(["result", "complete"]))
+    def post(size, chunk_size, door):
+        body = message[:-1] + b" " * max(0, size - len(message)) + b"}"  # valid JSON, padded to size
+        chunks = [body[i:i + chunk_size] for i in range(0, len(body), chunk_size)] or [b""]
+        path = reverse("proxy:result", args=[launch.pk]) if door == "result" else reverse("proxy:complete")
+        status, response_headers, content = asgi_post(loop, path, chunks, headers)
+        assert status < 500, (status, content[:300])
+        assert response_headers.get(b"content-type") == b"application/json", (status, content[:300])
+        answer = json.loads(content)
+        if status != 200:
+            assert_refusal(status, answer)
+        if len(body) > LIMIT:
+            assert status == 413 and answer["code"] == "too_large", (status, answer)
+
+    try:
+        post()
+    finally:
+        loop.close()

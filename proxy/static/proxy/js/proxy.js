@@ -10,9 +10,6 @@
 (function () {
   "use strict";
 
-  // Refusals that resending the same result can never fix (DESIGN.md, "Messages").
-  var TERMINAL_CODES = ["unauthenticated", "forbidden", "not_found", "expired", "invalid_result", "too_large",
-                        "malformed", "conflict", "replayed"];
   var RECONNECT_DELAYS_MS = [500, 1000, 2000]; // then give up on the socket and use HTTP
   var ACK_TIMEOUT_MS = 15000;                  // an open socket that never answers counts as a lost one
   var RETRY_CAP_MS = 30000;                    // longest wait between retries after a server_error
@@ -48,6 +45,9 @@
   }
 
   var origins = Array.isArray(config.marketplaceOrigins) ? config.marketplaceOrigins : [];
+  // Refusals that resending the same result can never fix: the server's registry (proxy/errors.py) lists them.
+  var TERMINAL_CODES = Array.isArray(config.terminalCodes) ? config.terminalCodes : ["unauthenticated", "forbidden",
+    "not_found", "expired", "invalid_result", "too_large", "malformed", "conflict", "replayed"];
   var maxBytes = Number(config.maxResultBytes) || 64 * 1024;
   var popupMode = config.mode !== "inline";
   var outboxKey = "proxy.outbox." + config.launch;

@@ -81,6 +81,8 @@ register("cyclr_bad_response", 502, "Cyclr's API answered in a way the kit could
          terminal=False)
 register("marketplace_not_found", 502, "Cyclr does not know the Marketplace in this site's settings. "
          "Please tell the site's administrator.", terminal=False)
+register("cyclr_unauthorized", 502, "Cyclr refused this site's API credentials. Please tell the site's administrator.",
+         terminal=False)
 register("cyclr_timeout", 502, "Cyclr's API did not answer in time. Try again in a minute.", terminal=False)
 register("cyclr_unreachable", 502, "Cyclr's API could not be reached. Try again in a minute.", terminal=False)
 

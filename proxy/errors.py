@@ -83,6 +83,8 @@ register("marketplace_not_found", 502, "Cyclr does not know the Marketplace in t
          "Please tell the site's administrator.", terminal=False)
 register("cyclr_unauthorized", 502, "Cyclr refused this site's API credentials. Please tell the site's administrator.",
          terminal=False)
+register("too_many_cycles", 502, "Cyclr listed more cycles for this account than the kit reads at once.",
+         terminal=False)
 register("cyclr_timeout", 502, "Cyclr's API did not answer in time. Try again in a minute.", terminal=False)
 register("cyclr_unreachable", 502, "Cyclr's API could not be reached. Try again in a minute.", terminal=False)
 

@@ -101,6 +101,15 @@ def test_the_error_page_carries_the_kits_csp(cyclr, user, query):
     assert response["Referrer-Policy"] == "no-referrer"
 
 
+def test_the_orbit_error_page_carries_the_kits_csp(cyclr, user, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "API_URL": "http://127.0.0.1:9", "API_TIMEOUT": (2, 2)}
+    response = logged_in(user).get(reverse("proxy:orbit"))
+    assert response.status_code == 502
+    csp = {d.split()[0]: d.split()[1:] for d in response["Content-Security-Policy"].split("; ")}
+    assert csp["default-src"] == ["'none'"] and csp["frame-ancestors"] == ["'self'"]
+    assert 'data-code="cyclr_unreachable"' in response.content.decode()
+
+
 def test_the_status_of_a_launch_you_cannot_see_is_a_404_error_in_json(user):
     response = logged_in(user).get(reverse("proxy:status", args=["7c9e6679-7425-40de-944b-e07fc1f90ae7"]))
     assert response.status_code == 404

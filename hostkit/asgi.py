@@ -17,8 +17,10 @@ import proxy.routing  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # AllowedHostsOriginValidator checks host names against ALLOWED_HOSTS; the kit's consumers
+        # then check the exact origin (scheme, host, port) against CYCLR_PROXY["HOST_ORIGINS"].
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(proxy.routing.websocket_urlpatterns))
+            AuthMiddlewareStack(URLRouter([*proxy.routing.websocket_urlpatterns, proxy.routing.fallback_route]))
         ),
     }
 )

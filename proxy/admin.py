@@ -13,7 +13,7 @@ from .masking import mask_text, mask_webhook_urls
 from .models import (Arrival, Installation, InstallationChange, InstallationCycle, Launch, ReceiverFailure, RecordedCycle,
                      WebhookDelivery)
 from .replay import replay_change, replay_launch
-from .webhooks import process_delivery
+from .notifications import process_delivery
 
 
 def masked_json(value):

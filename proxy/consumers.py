@@ -1,25 +1,91 @@
-"""WebSocket consumers: results in from the proxy page, events out to the user's pages."""
+"""WebSocket consumers: results in from the proxy page, events out to the user's pages.
+
+Every kit socket checks, before it accepts, that the page's ``Origin`` is exactly one of
+``CYCLR_PROXY["HOST_ORIGINS"]`` (scheme, host and port: Channels' ``AllowedHostsOriginValidator``
+compares host names only, so a page on another port of the same host would pass it); any
+other origin is refused at the handshake with close code 4403 and no data. A signed-in
+socket re-reads its session on each message it receives and before each event it pushes:
+once the session has ended (logout, a flushed session, a changed password), it sends an
+``unauthenticated`` error frame and closes with 4401. Close codes are 4000 + the HTTP status
+of the error code (``proxy.errors``).
+"""
 import json
 import logging
+from importlib import import_module
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
-from . import limits, messages
+from . import errors, limits, protocol
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
 from .models import Launch
+from .origins import is_origin
 from .services import accept_result, check_owner, check_unexpired, launch_not_found
-from .storable import refuse_unstorable_text
 
 logger = logging.getLogger(__name__)
 
-# Close codes in the 4000-4999 range, which applications may use freely.
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_REJECTED = 4403
+CLOSE_BAD_ORIGIN = errors.close_code_of("bad_origin")  # 4403, before accepting: the handshake fails
+CLOSE_UNAUTHENTICATED = errors.close_code_of("unauthenticated")  # 4401
 
 
-class LaunchConsumer(limits.SocketLimits, AsyncWebsocketConsumer):
+def origin_of_scope(scope):
+    """The ``Origin`` header of a WebSocket handshake, or None."""
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            return value.decode("latin1")
+    return None
+
+
+def origin_allowed(origin):
+    """True if ``origin`` is exactly one of ``HOST_ORIGINS``, as a browser serializes it."""
+    return is_origin(origin) and origin in proxy_settings.HOST_ORIGINS
+
+
+class KitConsumer(AsyncWebsocketConsumer):
+    """What every kit socket does: the exact-origin check, and refusing with an error frame."""
+
+    closed = False
+
+    async def websocket_connect(self, message):
+        origin = origin_of_scope(self.scope)
+        if not origin_allowed(origin):
+            logger.warning("Refused a WebSocket to %s from origin %r: not in HOST_ORIGINS.", self.scope.get("path"), origin)
+            await self.close(code=CLOSE_BAD_ORIGIN)
+            return
+        await super().websocket_connect(message)
+
+    async def refuse(self, error):
+        """Send ``error`` as an error frame, then close with its close code; nothing more is read or sent."""
+        await self.send(text_data=json.dumps(protocol.error(error)))
+        await self.close(code=errors.close_code_of(error.code))
+        self.closed = True
+
+    async def signed_out(self):
+        """True, after refusing the socket, if the user it was opened for no longer has a session."""
+        if await self.session_is_current():
+            return False
+        await self.refuse(LaunchRejected("unauthenticated"))
+        return True
+
+    async def session_is_current(self):
+        """Re-read the session from its store: still signed in as the same user, password unchanged?
+
+        A socket keeps the session it was opened with; without this, it would outlive a logout.
+        """
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if key is None:
+            return False
+        fresh = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+        # Channels' get_user: the session's user, with its auth hash checked (flushing it if changed).
+        user = await get_user({"session": fresh})
+        return user.is_authenticated and user.pk == self.user_id
+
+
+class LaunchConsumer(limits.SocketLimits, KitConsumer):
     """``ws/proxy/launches/<uuid>/``: the proxy page sends the result; the server acks it.
 
     Only the launch's owner may connect. Every refused message gets an ``error`` frame
@@ -30,12 +96,13 @@ class LaunchConsumer(limits.SocketLimits, AsyncWebsocketConsumer):
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.refuse(LaunchRejected("unauthenticated", "Sign in to the app, then connect again."), CLOSE_UNAUTHENTICATED)
+            await self.refuse(LaunchRejected("unauthenticated", "Sign in to the app, then connect again."))
             return
+        self.user_id = user.pk
         self.launch_id = self.scope["url_route"]["kwargs"]["launch_id"]
         problem = await self.check_launch(user)
         if problem:
-            await self.refuse(problem, CLOSE_REJECTED)
+            await self.refuse(problem)
 
     @database_sync_to_async
     def check_launch(self, user):
@@ -49,26 +116,22 @@ class LaunchConsumer(limits.SocketLimits, AsyncWebsocketConsumer):
             return exc
         return None
 
-    async def refuse(self, error, close_code):
-        await self.send(text_data=json.dumps(messages.error(error)))
-        await self.close(code=close_code)
-
     async def receive(self, text_data=None, bytes_data=None):
+        if self.closed or await self.signed_out():
+            return
         message_id = None
         try:
             if text_data is None:
                 raise InvalidResult("malformed", "Send results as JSON text frames.")
-            if len(text_data.encode()) > proxy_settings.MAX_RESULT_BYTES:
-                raise InvalidResult("too_large", f"The message is larger than {proxy_settings.MAX_RESULT_BYTES} bytes.")
-            message = parse_result_message(text_data)
+            message = protocol.parse_result_message(text_data)
             message_id = message["id"]
             outcome = await self.take_result(message)
-            await self.send(text_data=json.dumps(messages.ack(outcome.launch, message_id)))
+            await self.send(text_data=json.dumps(protocol.ack(outcome.launch, message_id)))
         except ProxyError as exc:
-            await self.send(text_data=json.dumps(messages.error(exc, message_id)))
+            await self.send(text_data=json.dumps(protocol.error(exc, message_id)))
         except Exception:
             logger.exception("Could not take a result for launch %s", getattr(self, "launch_id", "?"))
-            await self.send(text_data=json.dumps(messages.error(
+            await self.send(text_data=json.dumps(protocol.error(
                 ProxyError("server_error", "The server could not store the result. It will be retried."), message_id)))
 
     @database_sync_to_async
@@ -77,24 +140,7 @@ class LaunchConsumer(limits.SocketLimits, AsyncWebsocketConsumer):
         return accept_result(self.launch_id, message["result"], source="socket", user=self.scope["user"], message_id=message["id"])
 
 
-def parse_result_message(text):
-    """``{"type": "result", "id": str, "result": {...}}`` from JSON text, or ``InvalidResult``."""
-    try:
-        message = json.loads(text)
-    except ValueError:
-        raise InvalidResult("malformed", "The message is not valid JSON.") from None
-    if not isinstance(message, dict) or message.get("type") != "result":
-        raise InvalidResult("malformed", 'Expected a JSON object with "type": "result".')
-    refuse_unstorable_text(message)
-    message_id = message.get("id")
-    if not isinstance(message_id, str) or not 0 < len(message_id) <= 64:
-        raise InvalidResult("malformed", 'The message needs an "id" string of at most 64 characters.')
-    if not isinstance(message.get("result"), dict):
-        raise InvalidResult("not_an_object", 'The message\'s "result" must be a JSON object.')
-    return message
-
-
-class EventsConsumer(limits.SocketLimits, AsyncWebsocketConsumer):
+class EventsConsumer(limits.SocketLimits, KitConsumer):
     """``ws/proxy/events/``: pushes the signed-in user's settled launches to their pages."""
 
     async def connect(self):
@@ -102,17 +148,42 @@ class EventsConsumer(limits.SocketLimits, AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.group = messages.user_group(user.pk)
+        self.user_id = user.pk
+        self.group = protocol.user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
+        await self.leave_group()
+
+    async def leave_group(self):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        pass  # the page only listens
+        # The page only listens; a frame is still a chance to notice the session has ended.
+        if not self.closed and await self.signed_out():
+            await self.leave_group()
 
     async def install_event(self, message):
+        if self.closed:
+            return
+        if await self.signed_out():  # never push a result to a socket whose person has signed out
+            await self.leave_group()
+            return
         await self.send(text_data=json.dumps(message["event"]))
 
+
+class UnknownPathConsumer(KitConsumer):
+    """Any other path (``ws/proxy/launches/not-a-uuid/``, a typo): an error frame and close 4404, not a crash.
+
+    Channels' ``URLRouter`` raises for a path no route matches, which the server answers
+    with a 500 and a traceback in its log.
+    """
+
+    async def connect(self):
+        await self.accept()
+        await self.refuse(LaunchRejected("not_found", "There is no WebSocket at this address."))
+
+    async def receive(self, text_data=None, bytes_data=None):
+        pass  # refused at connect; frames that crossed the close are dropped

@@ -1,15 +1,17 @@
-"""Errors with a stable machine ``code`` and a sentence a person can act on."""
+"""Errors with a stable machine ``code`` and a sentence a person can act on (codes: ``proxy.errors``)."""
 from django.core.exceptions import SuspiciousOperation
+
+from .errors import default_message
 
 
 class ProxyError(Exception):
-    """Base class: ``code`` is for programs, ``message`` for people."""
+    """Base class: ``code`` is for programs, ``message`` for people (the registry's sentence if not given)."""
 
     code = "error"
 
     def __init__(self, code=None, message=""):
         self.code = code or self.code
-        self.message = message
+        self.message = message or default_message(self.code)
         super().__init__(f"[{self.code}] {message}")
 
     def as_dict(self):

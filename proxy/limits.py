@@ -22,7 +22,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 
-from . import messages
+from . import errors, protocol
 from .conf import SETTING_NAME, proxy_settings
 from .exceptions import RateLimited
 
@@ -33,7 +33,7 @@ SOCKETS = "sockets"        # WebSockets open at once (a count, not a rate)
 COUNTED = (LAUNCHES, DELIVERIES, FRAMES)
 
 # Close code of a socket refused or cut off by a limit (4000-4999 are the application's; 429 as in HTTP).
-CLOSE_RATE_LIMITED = 4429
+CLOSE_RATE_LIMITED = errors.close_code_of("rate_limited")
 
 # An open-socket count is dropped this long after it was started, so that a process that died
 # without closing its sockets cannot hold a user's count up for longer (the count then restarts
@@ -202,7 +202,7 @@ class SocketLimits:
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def _cut_off_for(self, error):
-        await self.send(text_data=json.dumps(messages.error(error)))
+        await self.send(text_data=json.dumps(protocol.error(error)))
         await self.close(code=CLOSE_RATE_LIMITED)
         self._cut_off = True
 

@@ -5,7 +5,7 @@ import traceback
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from . import messages, signals
+from . import protocol, signals
 from .models import ReceiverFailure
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def send_signal(launch, result, reason=None):
 
 def push_event(launch):
     """Push the settled launch to the user's open ``ws/proxy/events/`` sockets."""
-    push_to_user(launch.user_id, messages.install_event(launch))
+    push_to_user(launch.user_id, protocol.install_event(launch))
 
 
 def push_to_user(user_id, event):
@@ -53,7 +53,7 @@ def push_to_user(user_id, event):
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(messages.user_group(user_id), {"type": "install.event", "event": event})
+        async_to_sync(layer.group_send)(protocol.user_group(user_id), {"type": "install.event", "event": event})
     except Exception:  # what it reports is stored; a lost push only costs the live update
         logger.exception("Could not push a %s event to user %s", event.get("type"), user_id)
 

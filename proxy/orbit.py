@@ -69,7 +69,7 @@ def reconcile_after_orbit(user, account_api_id):
 
 
 def _error_page(request, message, code, status):
-    from django.shortcuts import render
+    from .views import error_page  # the kit's error page, with the kit's CSP
 
-    return render(request, "proxy/launch_error.html", {
-        "title": "Your integrations could not be opened", "message": message, "code": code}, status=status)
+    return error_page(request, "Your integrations could not be opened", message, code=code, status=status,
+                      frame_ancestors="'self'")

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import health, orbit, views, webhooks
 
@@ -11,5 +11,8 @@ urlpatterns = [
     path("launches/<uuid:launch_id>/result/", views.result, name="result"),
     path("complete/", views.complete, name="complete"),
     path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
+    # Every other path under webhook/ (no trailing slash, or more after it) is answered by the view
+    # too: a redirect (APPEND_SLASH) or a 404 page would repeat the secret in a header, a page or a log.
+    re_path(r"^webhook/(?P<secret>.*)$", webhooks.webhook),
     path("health/", health.health, name="health"),
 ]

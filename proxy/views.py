@@ -4,7 +4,8 @@ import re
 import secrets
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
@@ -12,10 +13,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import limits, messages
+from . import errors, limits, protocol
 from .conf import proxy_settings
-from .consumers import parse_result_message
-from .exceptions import CyclrAPIError, InvalidResult, LaunchRejected, ProxyError, RateLimited
+from .exceptions import InvalidResult, LaunchRejected, ProxyError, RateLimited
 from .launches import check_next_url, launch_for_completion, open_launch
 from .models import Launch
 from .services import accept_result
@@ -23,8 +23,6 @@ from .services import accept_result
 logger = logging.getLogger(__name__)
 
 MARKETPLACE_ID = re.compile(r"[0-9]{1,9}")
-HTTP_STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "expired": 410, "too_large": 413,
-               "rate_limited": 429, "bad_nonce": 403, "wrong_mode": 403, "bad_binding": 403}
 
 
 def page_csp(nonce, *, frame_src="'none'", connect_src="'none'", frame_ancestors="'none'"):
@@ -50,6 +48,22 @@ def private_page(request, template, context, csp):
     return response
 
 
+def error_page(request, title, message, *, code="", status=400, frame_ancestors="'none'"):
+    """The kit's error page (a sentence, and ``data-code`` for scripts and tests), with the kit's CSP."""
+    nonce = secrets.token_urlsafe(18)
+    response = private_page(request, "proxy/launch_error.html", {
+        "title": title, "message": message, "code": code, "csp_nonce": nonce,
+    }, page_csp(nonce, frame_ancestors=frame_ancestors))
+    response.status_code = status
+    return response
+
+
+def json_error(exc, message_id=None):
+    """A refusal as the socket's error frame, with the registry's HTTP status for its code."""
+    frame = protocol.error(exc, message_id)
+    return JsonResponse(frame, status=errors.status_of(frame["code"]))
+
+
 @require_GET
 @login_required
 @never_cache
@@ -58,17 +72,15 @@ def launch(request):
     """Create a launch, mint its Marketplace URL and render the proxy page that frames it."""
     mode = request.GET.get("mode", Launch.Mode.POPUP)
     if mode not in Launch.Mode.values:
-        return render(request, "proxy/launch_error.html", {
-            "title": "Unknown mode",
-            "message": f"Mode {mode!r} is not supported here; use one of: {', '.join(Launch.Mode.values)}.",
-        }, status=400)
+        return error_page(request, "Unknown mode",
+                          f"Mode {mode!r} is not supported here; use one of: {', '.join(Launch.Mode.values)}.",
+                          frame_ancestors="'self'")
     marketplace_id = request.GET.get("marketplace") or None
     if marketplace_id is not None:
         # ASCII digits only: str.isdigit() also takes "²", on which int() raises.
         if not MARKETPLACE_ID.fullmatch(marketplace_id) or int(marketplace_id) == 0:
-            return render(request, "proxy/launch_error.html", {
-                "title": "Unknown Marketplace", "message": "The marketplace parameter must be a Marketplace id (a number).",
-            }, status=400)
+            return error_page(request, "Unknown Marketplace", "The marketplace parameter must be a Marketplace id (a number).",
+                              frame_ancestors="'self'")
         marketplace_id = int(marketplace_id)
         if marketplace_id not in offered_marketplace_ids():
             return marketplace_not_offered_page(request, marketplace_id)
@@ -77,9 +89,8 @@ def launch(request):
         try:
             check_next_url(request, next_url, mode)
         except LaunchRejected as exc:
-            return render(request, "proxy/launch_error.html", {
-                "title": "This link cannot be followed", "message": exc.message, "code": exc.code,
-            }, status=400)
+            return error_page(request, "This link cannot be followed", exc.message, code=exc.code, status=400,
+                              frame_ancestors="'self'")
     refused = launch_limit_page(request)
     if refused is not None:
         return refused
@@ -87,16 +98,16 @@ def launch(request):
         launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id, next_url=next_url)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
         logger.error("Could not open the Marketplace: %s", exc.message)
+        status = errors.status_of(exc.code)  # 502: Cyclr's API failed; 500: the kit is misconfigured
         if exc.code == "marketplace_not_found":  # a wrong id in the settings: waiting will not fix it
-            message, status = (f"Cyclr does not know Marketplace {marketplace_id or proxy_settings.MARKETPLACE_ID}. "
-                               "Please tell the site's administrator: the Marketplace id in its settings is wrong."), 502
-        elif isinstance(exc, CyclrAPIError):
-            message, status = "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute.", 502
+            message = (f"Cyclr does not know Marketplace {marketplace_id or proxy_settings.MARKETPLACE_ID}. "
+                       "Please tell the site's administrator: the Marketplace id in its settings is wrong.")
+        elif status == 502:
+            message = "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute."
         else:  # the details are in the server log, for the administrator
-            message, status = "This site is not set up for the Marketplace yet. Please tell the site's administrator.", 500
-        return render(request, "proxy/launch_error.html", {
-            "title": "The Marketplace could not be opened", "message": message, "code": exc.code,
-        }, status=status)
+            message = "This site is not set up for the Marketplace yet. Please tell the site's administrator."
+        return error_page(request, "The Marketplace could not be opened", message, code=exc.code, status=status,
+                          frame_ancestors="'self'")
     nonce = secrets.token_urlsafe(18)
     if launch.mode in (Launch.Mode.REDIRECT, Launch.Mode.DIRECT):
         return redirect_page(request, launch, marketplace_url, nonce)
@@ -115,6 +126,7 @@ def launch(request):
             "mode": launch.mode,
             "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
             "csrfToken": get_token(request),
+            "terminalCodes": errors.terminal_codes(),
         },
     }, csp)
 
@@ -126,12 +138,10 @@ def offered_marketplace_ids():
 
 def marketplace_not_offered_page(request, marketplace_id):
     """400 for a Marketplace id off the allow-list, before any call to Cyclr."""
-    return render(request, "proxy/launch_error.html", {
-        "title": "This Marketplace is not offered here",
-        "message": f"Marketplace {marketplace_id} is not one this site offers. "
-                   "Start again from the site's Connect button.",
-        "code": "marketplace_not_offered",
-    }, status=400)
+    return error_page(request, "This Marketplace is not offered here",
+                      f"Marketplace {marketplace_id} is not one this site offers. Start again from the site's Connect button.",
+                      code="marketplace_not_offered", status=errors.status_of("marketplace_not_offered"),
+                      frame_ancestors="'self'")
 
 
 def launch_limit_page(request):
@@ -139,9 +149,8 @@ def launch_limit_page(request):
     try:
         limits.count(limits.LAUNCHES, request.user)
     except RateLimited as exc:
-        response = render(request, "proxy/launch_error.html", {
-            "title": "Too many launches", "message": exc.message, "code": exc.code,
-        }, status=HTTP_STATUS[exc.code])
+        response = error_page(request, "Too many launches", exc.message, code=exc.code, status=errors.status_of(exc.code),
+                              frame_ancestors="'self'")
         response["Retry-After"] = str(exc.retry_after)
         return response
     return None
@@ -149,7 +158,7 @@ def launch_limit_page(request):
 
 def rate_limited_response(exc, message_id=None):
     """429 JSON for the delivery doors, with ``Retry-After``."""
-    response = JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS[exc.code])
+    response = json_error(exc, message_id)
     if exc.retry_after is not None:
         response["Retry-After"] = str(exc.retry_after)
     return response
@@ -178,13 +187,6 @@ def redirect_page(request, launch, marketplace_url, csp_nonce):
     return response
 
 
-def _owned_launch(request, launch_id):
-    launch = Launch.objects.filter(pk=launch_id, user=request.user).first()
-    if launch is None:
-        raise Http404("No such launch.")
-    return launch
-
-
 def _content_length(request):
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0)
@@ -196,13 +198,15 @@ def _content_length(request):
 @login_required
 @never_cache
 def status(request, launch_id):
-    """The launch's status and normalized result, for its owner."""
-    launch = _owned_launch(request, launch_id)
+    """The launch's status and normalized result, for its owner (anyone else: 404 ``not_found``)."""
+    launch = Launch.objects.filter(pk=launch_id, user=request.user).first()
+    if launch is None:
+        return json_error(LaunchRejected("not_found"))
     return JsonResponse({
         "launch": str(launch.id),
         "status": Launch.Status.EXPIRED if launch.is_expired else launch.status,
         "result": launch.result,
-        "reason": messages.reason_of(launch),
+        "reason": protocol.reason_of(launch),
         "created_at": launch.created_at.isoformat(),
         "expires_at": launch.expires_at.isoformat(),
         "completed_at": launch.completed_at.isoformat() if launch.completed_at else None,
@@ -211,12 +215,17 @@ def status(request, launch_id):
 
 def read_result_message(request):
     """The ``{"type": "result", ...}`` message in a POST body, or ``InvalidResult``."""
-    # The declared length first: past DATA_UPLOAD_MAX_MEMORY_SIZE, reading request.body
-    # would raise RequestDataTooBig, a bare HTML 400 instead of the JSON error frame.
+    # The declared length first. A chunked body declares none; past DATA_UPLOAD_MAX_MEMORY_SIZE,
+    # reading request.body then raises RequestDataTooBig, which Django answers with an HTML 400.
     limit = proxy_settings.MAX_RESULT_BYTES
-    if _content_length(request) > limit or len(request.body) > limit:
-        raise InvalidResult("too_large", f"The message is larger than {limit} bytes.")
-    return parse_result_message(request.body.decode("utf-8", errors="replace"))
+    too_large = InvalidResult("too_large", f"The message is larger than {limit} bytes.")
+    if _content_length(request) > limit:
+        raise too_large
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise too_large from None
+    return protocol.parse_result_message(body)
 
 
 def deliver_over_http(request, find_launch, *, with_next=False):
@@ -233,11 +242,9 @@ def deliver_over_http(request, find_launch, *, with_next=False):
         outcome = accept_result(launch_id, message["result"], source="http", user=request.user, message_id=message_id)
     except RateLimited as exc:
         return rate_limited_response(exc, message_id)
-    except (InvalidResult, LaunchRejected) as exc:
-        return JsonResponse(messages.error(exc, message_id), status=HTTP_STATUS.get(exc.code, 400))
-    except ProxyError as exc:
-        return JsonResponse(messages.error(exc, message_id), status=500)
-    ack = messages.ack(outcome.launch, message_id)
+    except ProxyError as exc:  # InvalidResult, LaunchRejected: their codes' statuses (proxy.errors)
+        return json_error(exc, message_id)
+    ack = protocol.ack(outcome.launch, message_id)
     if with_next:
         ack["next"] = outcome.launch.next_url or None
     return JsonResponse(ack)
@@ -269,6 +276,7 @@ def complete(request):
         nonce = secrets.token_urlsafe(18)
         return private_page(request, "proxy/complete.html", {
             "csp_nonce": nonce,
-            "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES},
+            "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
+                                "terminalCodes": errors.terminal_codes()},
         }, page_csp(nonce, connect_src="'self'"))
     return deliver_over_http(request, lambda message: launch_for_completion(request.user, message).pk, with_next=True)

@@ -1,5 +1,6 @@
 """The sockets, through the project's real ASGI stack (origin check, session auth, routing)."""
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -18,10 +19,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://localhost:8000")
 
 
-def cookie_for(user):
+def signed_in(user):
+    """``(client, cookie header)``: one session of ``user``; ``client.logout()`` ends it for real."""
     client = Client()
     client.force_login(user)
-    return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode())
+    return client, (b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode())
+
+
+def cookie_for(user):
+    return signed_in(user)[1]
 
 
 def launch_socket(launch, cookie=None, origin=ORIGIN):
@@ -215,3 +221,191 @@ def test_the_events_socket_refuses_anonymous_users():
         return connected, code
 
     assert run(scenario) == (False, 4401)
+
+
+# --- the exact origin ------------------------------------------------------------------------------------
+# The example host's ALLOWED_HOSTS has "localhost", so Channels' AllowedHostsOriginValidator lets
+# each of these through: only the kit's own check (HOST_ORIGINS = ["http://localhost:8000"]) tells them apart.
+
+
+@pytest.mark.parametrize("origin", [
+    "http://localhost:9999",   # the same host name on another port
+    "https://localhost:8000",  # another scheme
+    "http://localhost",        # the default port is another port
+    "http://localhost:8000/",  # not an origin as a browser sends it
+])
+@pytest.mark.parametrize("path", ["launch", "/ws/proxy/events/", "/ws/proxy/nowhere/"])
+def test_a_socket_from_any_other_origin_is_refused_at_the_handshake(installed, user, origin, path):
+    launch, _ = installed()
+    path = f"/ws/proxy/launches/{launch.pk}/" if path == "launch" else path
+    cookie = cookie_for(user)
+
+    async def scenario():
+        socket = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode()), cookie])
+        connected, code = await socket.connect()
+        nothing_sent = await socket.receive_nothing(timeout=0.2)
+        return connected, code, nothing_sent
+
+    assert run(scenario) == (False, 4403, True)
+
+
+def test_the_exact_host_origin_is_accepted(installed, user, settings):
+    launch, data = installed()
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "HOST_ORIGINS": ["https://app.example.com", "http://localhost:8000"]}
+    cookie = cookie_for(user)
+
+    async def scenario():
+        events = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN, cookie])
+        socket = launch_socket(launch, cookie)
+        opened = [(await events.connect())[0], (await socket.connect())[0]]
+        await socket.send_to(text_data=result_message(data))
+        ack = await socket.receive_json_from(timeout=10)
+        for each in (events, socket):
+            await each.disconnect()
+        return opened, ack
+
+    opened, ack = run(scenario)
+    assert opened == [True, True] and ack["type"] == "ack"
+
+
+# --- the session, re-checked ------------------------------------------------------------------------------
+
+
+def test_a_socket_opened_before_logout_is_refused_after_it(installed, user):
+    launch, data = installed()
+    client, cookie = signed_in(user)
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        assert (await socket.connect())[0]
+        await database_sync_to_async(client.logout)()
+        await socket.send_to(text_data=result_message(data))
+        error = await socket.receive_json_from(timeout=5)
+        closed = await socket.receive_output(timeout=5)
+        return error, closed
+
+    error, closed = run(scenario)
+    assert error["type"] == "error" and error["code"] == "unauthenticated" and error["message"].endswith(".")
+    assert closed == {"type": "websocket.close", "code": 4401}
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.PENDING and not Arrival.objects.exists()
+
+
+def test_a_socket_stops_working_when_the_password_changes(installed, user):
+    launch, data = installed()
+    cookie = cookie_for(user)
+
+    def change_password():
+        user.set_password("a-brand-new-password")
+        user.save()
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        assert (await socket.connect())[0]
+        await database_sync_to_async(change_password)()  # the session's auth hash no longer matches
+        await socket.send_to(text_data=result_message(data))
+        return await socket.receive_json_from(timeout=5), await socket.receive_output(timeout=5)
+
+    error, closed = run(scenario)
+    assert error["code"] == "unauthenticated" and closed["code"] == 4401
+    assert not Arrival.objects.exists()
+
+
+def test_the_events_socket_stops_pushing_after_logout(installed, user):
+    launch, data = installed()
+    page_client, page_cookie = signed_in(user)
+    other_session = cookie_for(user)  # the same person, still signed in elsewhere, sends the result
+
+    async def scenario():
+        events = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN, page_cookie])
+        assert (await events.connect())[0]
+        await database_sync_to_async(page_client.logout)()
+        sender = launch_socket(launch, other_session)
+        await sender.connect()
+        await sender.send_to(text_data=result_message(data))
+        ack = await sender.receive_json_from(timeout=10)
+        frame = await events.receive_json_from(timeout=5)
+        closed = await events.receive_output(timeout=5)
+        await sender.disconnect()
+        return ack, frame, closed
+
+    ack, frame, closed = run(scenario)
+    assert ack["status"] == "completed"  # the push happened...
+    assert frame["type"] == "error" and frame["code"] == "unauthenticated"  # ...but not to the signed-out page
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
+# --- paths and frames that used to crash ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    "/ws/proxy/launches/not-a-uuid/",
+    "/ws/proxy/launches/",
+    "/ws/proxy/nothing-here/",
+    "/ws/somewhere/else/",  # outside the kit's prefix: the example host mounts proxy.routing.fallback_route
+])
+def test_a_socket_to_an_unknown_path_gets_not_found_and_4404(user, path, caplog):
+    cookie = cookie_for(user)
+
+    async def scenario():
+        socket = WebsocketCommunicator(application, path, headers=[ORIGIN, cookie])
+        connected, _ = await socket.connect()
+        return connected, await socket.receive_json_from(timeout=5), await socket.receive_output(timeout=5)
+
+    with caplog.at_level(logging.WARNING):
+        connected, error, closed = run(scenario)
+    assert connected
+    assert error == {"type": "error", "id": None, "code": "not_found", "message": "There is no WebSocket at this address."}
+    assert closed == {"type": "websocket.close", "code": 4404}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def nested(depth):
+    return "[" * depth + "]" * depth
+
+
+def with_extra(data, fragment):
+    """A result message for ``data`` with ``"extra": <fragment>`` (raw JSON text) added to the result."""
+    return '{"type": "result", "id": "m1", "result": ' + json.dumps(data)[:-1] + ', "extra": ' + fragment + "}}"
+
+
+# Each with a real result: before the fix, the first crashed the parser (RecursionError, a traceback
+# per frame) and the others were stored as they came (and the database's JSON encoders choke on them).
+@pytest.mark.parametrize("fragment", [nested(30_000), nested(900), "NaN", '"a\\u0000b"', '"\\ud800"'],
+                         ids=["recursion", "too-deep", "nan", "nul", "surrogate"])
+def test_frames_that_used_to_crash_get_malformed_and_no_traceback(installed, user, fragment, caplog):
+    launch, data = installed()
+    cookie = cookie_for(user)
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        await socket.connect()
+        await socket.send_to(text_data=with_extra(data, fragment))
+        error = await socket.receive_json_from(timeout=5)
+        arrivals = await database_sync_to_async(Arrival.objects.count)()
+        await socket.send_to(text_data=result_message(data, "good"))  # and the socket still works
+        ack = await socket.receive_json_from(timeout=10)
+        await socket.disconnect()
+        return error, arrivals, ack
+
+    with caplog.at_level(logging.WARNING):
+        error, arrivals_after_error, ack = run(scenario)
+    assert error["type"] == "error" and error["code"] == "malformed" and error["message"].endswith(".")
+    assert arrivals_after_error == 0
+    assert ack["type"] == "ack" and ack["id"] == "good"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_a_message_nested_just_deep_enough_is_taken(installed, user):
+    launch, data = installed()
+    cookie = cookie_for(user)
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        await socket.connect()
+        await socket.send_to(text_data=with_extra(data, nested(30)))  # 32 levels with the message and result
+        ack = await socket.receive_json_from(timeout=10)
+        await socket.disconnect()
+        return ack
+
+    assert run(scenario)["type"] == "ack"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from proxy.exceptions import InvalidResult, ProxyError
 from proxy.results import InstallResult
 from proxy.testing.fake_cyclr.state import marketplace_notification
-from proxy.webhooks import STATUSES, parse_notification
+from proxy.notifications import STATUSES, parse_notification
 
 from .fuzzing import deep_json_text, json_objects, json_values, mutated, nested_value, object_depths, texts
 

@@ -20,7 +20,7 @@ from proxy.services import accept_result
 from proxy.testing.fake_cyclr.state import marketplace_notification
 from proxy.testing.marketplace import install_over_http
 from proxy.exceptions import InvalidResult
-from proxy.webhooks import browser_result, parse_notification
+from proxy.notifications import browser_result, parse_notification
 
 from .live import LiveCyclrTestCase
 
@@ -353,7 +353,7 @@ def test_refusals_and_failures_never_log_the_path_with_its_secret(notified, requ
     assert post("nope").status_code == 400
     assert Client().get(reverse("proxy:webhook", args=[SECRET])).status_code == 405
     assert post(body, secret=SECRET + "-wrong").status_code == 404
-    with mock.patch("proxy.webhooks.accept_result", side_effect=RuntimeError("boom")):
+    with mock.patch("proxy.notifications.accept_result", side_effect=RuntimeError("boom")):
         assert post(body).status_code == 500
     assert len(request_log.records) >= 5  # each was logged...
     assert not any(SECRET in r.getMessage() for r in request_log.records)  # ...but not as Django's "Bad Request: <path>"
@@ -456,7 +456,7 @@ def test_other_statuses_are_recorded_and_change_no_launch(notified, status):
 
 def test_a_processing_failure_is_500_kept_and_reprocessed_from_the_admin(notified, admin_client, completed_receiver):
     launch, _, body = notified()
-    with mock.patch("proxy.webhooks.accept_result", side_effect=RuntimeError("database hiccup")):
+    with mock.patch("proxy.notifications.accept_result", side_effect=RuntimeError("database hiccup")):
         response = post(body)
     assert response.status_code == 500 and response.json()["code"] == "server_error"
     delivery = WebhookDelivery.objects.get()

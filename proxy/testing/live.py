@@ -6,7 +6,11 @@ origin than the host's ``localhost``) with ``CYCLR_PROXY`` pointed at it and the
 the live server's origin. Its database must be a file, not in-memory SQLite (set
 ``DATABASES["default"]["TEST"]["NAME"]``).
 """
+import socket
+from functools import partial
+
 from channels.testing import ChannelsLiveServerTestCase
+from daphne.testing import DaphneProcess
 from django.conf import settings
 from django.test import override_settings
 
@@ -34,11 +38,18 @@ class LiveCyclrTestCase(ChannelsLiveServerTestCase):
 
     @classmethod
     def setUpClass(cls):
+        # The kit's sockets accept only the exact HOST_ORIGINS, which the server process reads before it
+        # listens: so choose its port first (a free one, released just before daphne binds it).
+        with socket.socket() as probe:
+            probe.bind((cls.host, 0))
+            port = probe.getsockname()[1]
+        cls.ProtocolServerProcess = partial(DaphneProcess, port=port)
+        overrides = {**cls.cyclr_proxy_overrides(), "HOST_ORIGINS": [f"http://{cls.host}:{port}"]}
         # Bound now (its URL goes into the settings), served only after the fork below: forking while
         # its thread runs could deadlock the server process.
         cls.fake = FakeCyclr(**{"host": "127.0.0.1", "port": 0, **cls.fake_options}).bind()
         cls._cyclr_settings = override_settings(
-            CYCLR_PROXY=cyclr_proxy_for(cls.fake, getattr(settings, "CYCLR_PROXY", None), **cls.cyclr_proxy_overrides()))
+            CYCLR_PROXY=cyclr_proxy_for(cls.fake, getattr(settings, "CYCLR_PROXY", None), **overrides))
         cls._cyclr_settings.enable()
         CyclrClient.forget_tokens()
         try:

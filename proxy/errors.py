@@ -1,0 +1,116 @@
+"""The one registry of the error codes the kit answers with.
+
+Each code has the HTTP status the views and the webhook answer it with, whether it is
+*terminal* for the page that sent the message (sending the same message again can never
+succeed, so the page stops retrying and shows the sentence), and a default sentence for
+people. The sockets close with ``4000 + status`` (``unauthenticated`` closes 4401).
+
+Everything reads this table: ``proxy.exceptions.ProxyError`` takes its default sentence
+from it, the views and the webhook their statuses, the consumers their close codes, and the
+page scripts their terminal codes (``terminalCodes`` in each page's JSON config). To add a
+code, call ``register()`` here, next to the others; ``tests/test_errors.py`` fails for a
+code the kit raises that is not registered.
+
+``invalid_result`` is one code with a ``detail`` saying which rule the result broke; the
+details are listed in ``INVALID_RESULT_DETAILS`` (they are not codes of their own).
+
+This table is for refusals of a request or a message. The reasons an *accepted* result
+later fails verification (``install_failed``'s ``reason.code``) are not HTTP answers and
+are not listed here.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    status: int
+    terminal: bool
+    message: str
+
+    @property
+    def close_code(self) -> int:
+        """The WebSocket close code: 4000 plus the HTTP status (the 4000-4999 range is the application's)."""
+        return 4000 + self.status
+
+
+REGISTRY: dict[str, ErrorCode] = {}
+
+
+def register(code, status, message, *, terminal):
+    """Add ``code`` to the registry (once) and return its ``ErrorCode``."""
+    if code in REGISTRY:
+        raise ValueError(f"The error code {code!r} is registered twice.")
+    REGISTRY[code] = ErrorCode(code, status, terminal, message)
+    return REGISTRY[code]
+
+
+# Refusals of a delivered message (socket, HTTP fallback, redirect landing): the page stops on these.
+register("unauthenticated", 401, "You are signed out. Sign in to the app again, then connect again.", terminal=True)
+register("forbidden", 403, "This launch belongs to another user.", terminal=True)
+register("bad_origin", 403, "This page's origin is not one of this site's origins.", terminal=True)
+register("not_found", 404, "There is no such launch. Start again from the Connect button.", terminal=True)
+register("expired", 410, "This launch has expired. Close the window and connect again.", terminal=True)
+register("conflict", 409, "This launch already has a different result.", terminal=True)
+register("replayed", 409, "A cycle in this result was already recorded for another launch.", terminal=True)
+register("malformed", 400, "The message is not in the shape the kit expects.", terminal=True)
+register("too_large", 413, "The message is larger than the kit accepts.", terminal=True)
+register("invalid_result", 400, "The result is not in a shape Cyclr sends.", terminal=True)
+register("bad_signature", 400, "The launch reference is not one this site issued.", terminal=True)
+register("account_mismatch", 409, "The notification is for another Cyclr account than its launch.", terminal=True)
+# proxy:complete binds a result only to what the kit started (DESIGN.md: redirect and direct modes).
+register("bad_nonce", 403, "This result does not carry the launch's own reference. Start again from the Connect button.",
+         terminal=True)
+register("wrong_mode", 403, "This launch was not opened in a mode that finishes on this page.", terminal=True)
+register("bad_binding", 403, "This result is not bound to a launch of yours. Start again from the Connect button.",
+         terminal=True)
+register("unbound", 400, "This result does not say which launch it is for. Start again from the Connect button.",
+         terminal=True)
+register("next_not_allowed", 400, "Only a redirect-mode launch goes back to a next page.", terminal=True)
+register("unsafe_next", 400, "The next page must be on this site.", terminal=True)
+register("method_not_allowed", 405, "This address does not take that method.", terminal=True)
+register("marketplace_not_offered", 400, "This site does not offer that Marketplace. Start again from the Connect button.",
+         terminal=True)
+# Failures on this side, or a limit: sending again later can succeed.
+register("rate_limited", 429, "Too many requests from you in a short while. Please wait, then try again.", terminal=False)
+register("server_error", 500, "The server could not take the message just now. It will be retried.", terminal=False)
+register("origin_not_allowed", 500, "This site is not set up for the Marketplace yet. Please tell the site's administrator.",
+         terminal=False)
+register("cyclr_api_error", 502, "Cyclr's API answered with an error. Try again in a minute.", terminal=False)
+register("cyclr_bad_response", 502, "Cyclr's API answered in a way the kit could not read. Try again in a minute.",
+         terminal=False)
+register("marketplace_not_found", 502, "Cyclr does not know the Marketplace in this site's settings. "
+         "Please tell the site's administrator.", terminal=False)
+register("cyclr_unauthorized", 502, "Cyclr refused this site's API credentials. Please tell the site's administrator.",
+         terminal=False)
+register("too_many_cycles", 502, "Cyclr listed more cycles for this account than the kit reads at once.",
+         terminal=False)
+register("cyclr_timeout", 502, "Cyclr's API did not answer in time. Try again in a minute.", terminal=False)
+register("cyclr_unreachable", 502, "Cyclr's API could not be reached. Try again in a minute.", terminal=False)
+
+# What ``detail`` can say on an ``invalid_result`` answer.
+INVALID_RESULT_DETAILS = ("missing_field", "wrong_type", "too_long", "too_many", "invalid_value", "not_an_object")
+
+SERVER_ERROR = REGISTRY["server_error"]
+
+
+def lookup(code) -> ErrorCode:
+    """The registered ``ErrorCode``; an unregistered code (a bug) is answered as a server error."""
+    return REGISTRY.get(code, SERVER_ERROR)
+
+
+def status_of(code) -> int:
+    return lookup(code).status
+
+
+def close_code_of(code) -> int:
+    return lookup(code).close_code
+
+
+def default_message(code) -> str:
+    return REGISTRY[code].message if code in REGISTRY else ""
+
+
+def terminal_codes() -> list:
+    """The codes a page must not retry, for its JSON config (``terminalCodes``)."""
+    return sorted(code for code, error in REGISTRY.items() if error.terminal)

@@ -1,0 +1,131 @@
+"""The message contract: the JSON the kit reads and sends (see "Messages" in DESIGN.md).
+
+Reading: ``parse_result_message`` takes the proxy page's ``{"type": "result", "id", "result"}``
+(over the socket or HTTP) and ``load_json`` any JSON text the kit accepts (the webhook's too),
+refusing with ``InvalidResult`` whatever could not be stored safely. Sending: ``ack``, ``error``
+and ``install_event`` build the frames; ``user_group`` names a user's events group.
+"""
+import json
+import re
+
+from .conf import proxy_settings
+from .errors import REGISTRY
+from .exceptions import InvalidResult
+from .models import Launch
+
+COMPLETED = "proxy.install.completed"
+FAILED = "proxy.install.failed"
+
+# Deepest nesting of arrays and objects accepted. A result is six levels deep with its message
+# (message > result > cycles > cycle > webhooks > webhook); anything far deeper is not Cyclr's,
+# and deep enough nesting makes json (and the database's JSON encoders) raise RecursionError.
+MAX_DEPTH = 32
+# A NUL or an unpaired surrogate is valid in JSON text but not in PostgreSQL's jsonb or text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's json takes them, nothing else does
+
+
+def load_json(text, noun="message"):
+    """The JSON value in ``text``, or ``InvalidResult("malformed")`` with a sentence saying why.
+
+    Beyond the JSON grammar it refuses what the kit could not store or read back: nesting
+    deeper than ``MAX_DEPTH``, ``NaN``/``Infinity``, and strings holding a NUL or an unpaired
+    surrogate. It never raises anything else (no ``RecursionError``).
+    """
+    subject = f"The {noun}"
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise InvalidResult("malformed", f"{subject} is nested more than {MAX_DEPTH} levels deep.") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, a refused constant
+        raise InvalidResult("malformed", f"{subject} is not valid JSON.") from None
+    # Walked with a stack, not recursion: the check must not fail the way it guards against.
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                raise InvalidResult("malformed", f"{subject} holds a NUL character or an unpaired surrogate.")
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            raise InvalidResult("malformed", f"{subject} is nested more than {MAX_DEPTH} levels deep.")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children)
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+    return value
+
+
+def parse_result_message(data):
+    """``{"type": "result", "id": str, "result": {...}}`` from a frame's text or a body's bytes, or ``InvalidResult``.
+
+    ``data`` over ``MAX_RESULT_BYTES`` (counted in UTF-8) is ``too_large``; bytes are decoded
+    as UTF-8, with undecodable bytes replaced (the result's checks then refuse them).
+    """
+    limit = proxy_settings.MAX_RESULT_BYTES
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", errors="surrogatepass"))
+    if size > limit:
+        raise InvalidResult("too_large", f"The message is larger than {limit} bytes.")
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    message = load_json(text)
+    if not isinstance(message, dict) or message.get("type") != "result":
+        raise InvalidResult("malformed", 'Expected a JSON object with "type": "result".')
+    message_id = message.get("id")
+    if not isinstance(message_id, str) or not 0 < len(message_id) <= 64:
+        raise InvalidResult("malformed", 'The message needs an "id" string of at most 64 characters.')
+    if not isinstance(message.get("result"), dict):
+        raise InvalidResult("not_an_object", 'The message\'s "result" must be a JSON object.')
+    return message
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+
+def reason_of(launch):
+    if launch.failure_code:
+        return {"code": launch.failure_code, "message": launch.failure_message}
+    return None
+
+
+def ack(launch, message_id):
+    """Server -> proxy page: the result is stored (and, if ``status`` says so, verified)."""
+    return {
+        "type": "ack",
+        "id": message_id,
+        "launch": str(launch.id),
+        "status": launch.status,
+        "result": launch.result,
+        "reason": reason_of(launch),
+    }
+
+
+def error(exc, message_id=None):
+    """Server -> proxy page: the message was refused; ``code`` is stable, ``message`` is for people.
+
+    ``code`` is one of ``proxy.errors.REGISTRY``. A result of the wrong shape has code
+    ``invalid_result``, and ``detail`` says which rule it broke (``errors.INVALID_RESULT_DETAILS``).
+    """
+    frame = {"type": "error", "id": message_id, "code": exc.code, "message": exc.message}
+    if isinstance(exc, InvalidResult) and exc.code not in REGISTRY:
+        frame.update(code="invalid_result", detail=exc.code)
+    return frame
+
+
+def install_event(launch):
+    """Proxy page -> host page, and server push on ws/proxy/events/."""
+    if launch.status == Launch.Status.FAILED:
+        return {"type": FAILED, "launch": str(launch.id), "result": launch.result, "error": reason_of(launch)}
+    return {"type": COMPLETED, "launch": str(launch.id), "result": launch.result}
+
+
+def user_group(user_id):
+    """The channel-layer group of one user's event sockets."""
+    return f"proxy.user.{user_id}"

@@ -1,0 +1,99 @@
+"""The webhook's secret (it is in the URL) never leaves in a redirect, a page, a header or a log line.
+
+Under ``LoginRequiredMiddleware`` the webhook still answers itself (it is ``login_not_required``),
+and every path under ``webhook/`` is answered by the kit: with or without the trailing slash,
+so ``APPEND_SLASH`` has nothing to redirect and no 404 page echoes the path.
+"""
+import logging
+
+import pytest
+from django.contrib.auth.decorators import login_not_required  # noqa: F401  (Django >= 5.1: the contract relies on it)
+from django.test import Client
+from django.urls import reverse
+
+from proxy.models import Launch, WebhookDelivery
+from proxy.testing.fake_cyclr.state import marketplace_notification
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "whsec-0123456789abcdef-current"
+WRONG = "whsec-not-the-secret-0123456789"
+LOGIN_REQUIRED = "django.contrib.auth.middleware.LoginRequiredMiddleware"
+
+
+@pytest.fixture(params=[False, True], ids=["login-optional", "login-required"])
+def site(request, cyclr, settings):
+    """The kit with a webhook secret, with and without LoginRequiredMiddleware; DEBUG on, as in development."""
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
+    settings.DEBUG = True  # the debug 404 page would list the path, secret included
+    if request.param:
+        middleware = list(settings.MIDDLEWARE)
+        middleware.insert(middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, LOGIN_REQUIRED)
+        settings.MIDDLEWARE = middleware
+    return request.param
+
+
+@pytest.fixture
+def every_log_record(caplog, monkeypatch):
+    for name in ("django.request", "django.security", "django.server"):
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+    with caplog.at_level(logging.DEBUG):
+        yield caplog
+
+
+def assert_secret_kept(response, records, *secrets):
+    exposed = [str(response.status_code), response.content.decode("utf-8", "replace")]
+    exposed += [f"{name}: {value}" for name, value in response.items()]
+    exposed += [record.getMessage() for record in records]
+    exposed += [str(record.args) for record in records]
+    for secret in secrets:
+        assert not any(secret in text for text in exposed), secret
+
+
+def test_the_webhook_answers_itself_with_or_without_the_trailing_slash(site, installed, cyclr, every_log_record):
+    launch, _ = installed()
+    body = marketplace_notification(cyclr.installs[-1])
+    path = reverse("proxy:webhook", args=[SECRET])
+    assert path.endswith(f"/{SECRET}/")
+
+    first = Client().post(path, body, content_type="application/json")
+    again = Client().post(path.rstrip("/"), body, content_type="application/json")
+
+    assert first.status_code == again.status_code == 200
+    assert first.json() == {"status": "accepted", "launch": str(launch.pk), "duplicate": False}
+    assert again.json()["duplicate"] is True
+    assert Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED
+    for response in (first, again):
+        assert_secret_kept(response, every_log_record.records, SECRET)
+
+
+@pytest.mark.parametrize("path", [
+    f"webhook/{WRONG}/",
+    f"webhook/{WRONG}",
+    f"webhook/{SECRET}/more/{SECRET}",  # a path below the secret matches no secret
+    f"webhook/{SECRET}//",
+    "webhook/",
+])
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_any_other_path_under_webhook_is_a_404_json_answer_that_repeats_nothing(site, path, method, every_log_record):
+    client = Client()
+    response = client.get("/proxy/" + path) if method == "get" else client.post("/proxy/" + path, "{}", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "message": "Not found."}
+    assert not WebhookDelivery.objects.exists()
+    assert_secret_kept(response, every_log_record.records, SECRET, WRONG)
+    assert any("Refused a Marketplace webhook" in r.getMessage() for r in every_log_record.records)
+
+
+@pytest.mark.parametrize("path", [f"webhook/{SECRET}/", f"webhook/{SECRET}"])
+def test_refusals_with_the_right_secret_repeat_nothing_either(site, path, every_log_record):
+    client = Client()
+    answers = [
+        client.get("/proxy/" + path),
+        client.post("/proxy/" + path, "not json", content_type="application/json"),
+        client.post("/proxy/" + path, '{"Status": "exploded"}', content_type="application/json"),
+    ]
+    assert [a.status_code for a in answers] == [405, 400, 400]
+    assert [a.json()["code"] for a in answers] == ["method_not_allowed", "malformed", "invalid_result"]
+    for response in answers:
+        assert_secret_kept(response, every_log_record.records, SECRET)

@@ -419,3 +419,35 @@ def check_marketplace_ids(app_configs=None, **kwargs):
         return [_error("E012", f"{SETTING_NAME}['MARKETPLACE_IDS'] must be a list of Marketplace ids (positive integers).",
                        "List the ids ?marketplace=<id> may open, such as [1, 2]; MARKETPLACE_ID is always allowed.")]
     return []
+
+
+@register(Tags.security, "proxy")
+def check_launch_presets(app_configs=None, **kwargs):
+    """proxy.E013 for a LAUNCHES that is not {name: {"tags": [...], ...}} with known options of the right types."""
+    from .launches import PRESET_NAME, PRESET_OPTIONS
+
+    user = proxy_settings.user_settings
+    presets = user.get("LAUNCHES") if isinstance(user, dict) else None
+    if presets is None or presets == {}:
+        return []
+    hint = ('For example {"crm": {"tags": ["crm"], "start": True}}; options: ' + ", ".join(PRESET_OPTIONS) + ".")
+    if not isinstance(presets, dict):
+        return [_error("E013", f"{SETTING_NAME}['LAUNCHES'] must be a dict of LAUNCH presets by name.", hint)]
+    found = []
+    for name, preset in presets.items():
+        where = f"{SETTING_NAME}['LAUNCHES'][{name!r}]"
+        if not isinstance(name, str) or not PRESET_NAME.fullmatch(name):
+            found.append(_error("E013", f"{where}: a preset name is 1-50 letters, digits, '-' or '_'.", hint))
+            continue
+        if not isinstance(preset, dict):
+            found.append(_error("E013", f"{where} must be a dict of options.", hint))
+            continue
+        tags = preset.get("tags")
+        if not isinstance(tags, (list, tuple)) or not tags or not all(isinstance(t, str) and t for t in tags):
+            found.append(_error("E013", f"{where} needs 'tags': a non-empty list of template tags.", hint))
+        for key, value in preset.items():
+            if key not in PRESET_OPTIONS:
+                found.append(_error("E013", f"{where} has an unknown option {key!r}.", hint))
+            elif key != "tags" and value is not None and not isinstance(value, bool):
+                found.append(_error("E013", f"{where}[{key!r}] must be True, False or None.", hint))
+    return found

@@ -45,6 +45,10 @@ DEFAULTS = {
     },
     # The Django cache alias the limits count in: share it (Redis, Memcached) across server processes.
     "LIMITS_CACHE": "default",
+    # Named LAUNCH presets for proxy:launch?launch=<name> (never chosen by the browser beyond the name):
+    # {"crm": {"tags": ["crm"], "start": True, "run_once": False, "auto_install": True,
+    #          "single_install": None, "wizard": None, "display_descriptions": None}}.
+    "LAUNCHES": {},
 }
 
 IMPORT_STRINGS = {"ACCOUNT_RESOLVER"}

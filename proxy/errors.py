@@ -68,6 +68,7 @@ register("unbound", 400, "This result does not say which launch it is for. Start
          terminal=True)
 register("next_not_allowed", 400, "Only a redirect-mode launch goes back to a next page.", terminal=True)
 register("unsafe_next", 400, "The next page must be on this site.", terminal=True)
+register("unknown_preset", 400, "This integration is not offered here.", terminal=True)
 register("method_not_allowed", 405, "This address does not take that method.", terminal=True)
 register("marketplace_not_offered", 400, "This site does not offer that Marketplace. Start again from the Connect button.",
          terminal=True)

@@ -1,6 +1,7 @@
 """Opening a launch (the row, the signed CompleteParameter, the nonce, the Marketplace URL), and binding a result
 posted to ``proxy:complete`` back to the launch it completes."""
 import hashlib
+import re
 import secrets
 import uuid
 from datetime import timedelta
@@ -68,7 +69,22 @@ def unsign_launch_id(value, max_age=None):
         raise LaunchRejected("bad_signature", "The launch reference is not one this site issued.") from None
 
 
-def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=None, next_url=""):
+PRESET_NAME = re.compile(r"[A-Za-z0-9_-]{1,50}")
+# A LAUNCH preset's keys and their types; the keys become mint_launch_url's keyword arguments.
+PRESET_OPTIONS = {"tags": list, "start": bool, "run_once": bool, "auto_install": bool, "single_install": bool,
+                  "wizard": bool, "display_descriptions": bool}
+
+
+def launch_preset(name):
+    """The ``CYCLR_PROXY["LAUNCHES"]`` preset called ``name``, or ``LaunchRejected("unknown_preset")``."""
+    presets = proxy_settings.LAUNCHES if isinstance(proxy_settings.LAUNCHES, dict) else {}
+    if not isinstance(name, str) or not PRESET_NAME.fullmatch(name) or not isinstance(presets.get(name), dict):
+        raise LaunchRejected("unknown_preset", "This integration is not offered here. Start again from the site's "
+                                               "Connect button.")
+    return {key: value for key, value in presets[name].items() if key in PRESET_OPTIONS and value is not None}
+
+
+def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=None, next_url="", preset=""):
     """Create a pending launch for the request's user and mint its Marketplace URL.
 
     Returns ``(launch, marketplace_url)``. The URL is minted now, as the proxy page loads,
@@ -76,10 +92,12 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
     also gets a nonce for its window, as ``launch.nonce`` (only its hash is stored: this is the
     one time it can be read). ``next_url`` (redirect mode only, see ``check_next_url``) is where
     ``proxy:complete`` sends the window back to; a bad one raises ``LaunchRejected`` before
-    anything is minted or written.
+    anything is minted or written. ``preset`` names a LAUNCH preset (``CYCLR_PROXY["LAUNCHES"]``):
+    the URL is then minted with Cyclr's LAUNCH call, which installs the templates its tags choose.
     """
     if next_url:
         check_next_url(request, next_url, mode)
+    options = launch_preset(preset) if preset else None
     account = resolve_account(request)
     now = timezone.now()
     nonce = secrets.token_urlsafe(32) if mode in COMPLETABLE_MODES else None
@@ -93,15 +111,19 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
         expires_at=now + timedelta(seconds=proxy_settings.LAUNCH_TTL),
         nonce_hash=hash_nonce(nonce) if nonce else "",
         next_url=next_url or "",
+        preset=preset or "",
     )
-    minted = (client or CyclrClient()).mint_marketplace_url(
-        account.api_id,
-        marketplace_id=launch.marketplace_id,
+    common = dict(
         complete_parameter=sign_launch_id(launch.id),
         account_name=account.name,
         account_description=account.description,
         inline_oauth=mode in COMPLETABLE_MODES,  # at top level; framed otherwise, where OAuth needs its own window
     )
+    client = client or CyclrClient()
+    if options is not None:
+        minted = client.mint_launch_url(account.api_id, **options, **common)
+    else:
+        minted = client.mint_marketplace_url(account.api_id, marketplace_id=launch.marketplace_id, **common)
     launch.cyclr_account_id = minted.account_id.lower()
     launch.marketplace_origin = origin_of(minted.url)
     if launch.marketplace_origin not in proxy_settings.MARKETPLACE_ORIGINS:

@@ -29,6 +29,8 @@ class Launch(models.Model):
     marketplace_id = models.PositiveIntegerField()
     marketplace_origin = models.CharField(max_length=255, blank=True)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.POPUP)
+    preset = models.CharField("LAUNCH preset", max_length=50, blank=True,
+                              help_text='The CYCLR_PROXY["LAUNCHES"] preset it was minted with (LAUNCH), or empty (Marketplace).')
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

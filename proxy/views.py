@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import errors, limits, protocol
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError, RateLimited
-from .launches import check_next_url, launch_for_completion, open_launch
+from .launches import check_next_url, launch_for_completion, launch_preset, open_launch
 from .models import Launch
 from .services import accept_result
 
@@ -91,11 +91,19 @@ def launch(request):
         except LaunchRejected as exc:
             return error_page(request, "This link cannot be followed", exc.message, code=exc.code, status=400,
                               frame_ancestors="'self'")
+    preset = request.GET.get("launch") or ""
+    if preset:
+        try:
+            launch_preset(preset)
+        except LaunchRejected as exc:
+            return error_page(request, "Unknown integration", exc.message, code=exc.code, status=400,
+                              frame_ancestors="'self'")
     refused = launch_limit_page(request)
     if refused is not None:
         return refused
     try:
-        launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id, next_url=next_url)
+        launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id, next_url=next_url,
+                                              preset=preset)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
         logger.error("Could not open the Marketplace: %s", exc.message)
         status = errors.status_of(exc.code)  # 502: Cyclr's API failed; 500: the kit is misconfigured

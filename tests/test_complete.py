@@ -104,7 +104,7 @@ def test_a_top_level_mode_renders_the_redirect_page_with_its_launch_and_nonce(cy
     assert minted["body"]["InlineOAuth"] is True  # top level: connector OAuth runs in place
     html = response.content.decode()
     assert "<iframe" not in html
-    assert re.search(r'<script nonce="[^"]+" src="/static/proxy/js/redirect\.js"', html)
+    assert re.search(r'<script nonce="[^"]+" src="/static/proxy/js/redirect\.min\.js"', html)
 
 
 @pytest.mark.parametrize("mode", ["redirect", "direct"])

@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 
 from proxy.models import Launch
 
-from .marketplace import install_over_http
+from .marketplace import install_over_http, launch_over_http
 
 
 class InstallFailed(AssertionError):
@@ -49,7 +49,10 @@ def install_through_views(user, *, mode="popup", marketplace=None, launch=None, 
                             "ROOT_URLCONF.") from None
     page = client.get(f"{launch_url}?{urlencode(query)}")
     launch_id, marketplace_url, nonce = _opened_launch(page)
-    result = install_over_http(marketplace_url, package_id=package_id, api_key=api_key, start_cycles=start_cycles)
+    if launch is not None:  # a LAUNCH preset: Cyclr's LAUNCH page installs what the preset's tags choose
+        result = launch_over_http(marketplace_url, api_key=api_key)
+    else:
+        result = install_over_http(marketplace_url, package_id=package_id, api_key=api_key, start_cycles=start_cycles)
 
     message = {"type": "result", "id": uuid.uuid4().hex, "result": result}
     if nonce:  # redirect and direct modes end on proxy:complete, bound by what the window kept

@@ -13,6 +13,7 @@
  * the handle is never the verdict: every channel (the window's messages, the kit's pages over
  * BroadcastChannel or localStorage, the events socket, proxy:status) stays open until one settles the call.
  * Error codes: popup_blocked, closed, timeout, install_failed, expired, invalid_options.
+ * Hostkit.manage({url}) opens Cyclr's ORBIT through proxy:orbit and resolves with what changed.
  * ES2017, no dependencies, no build step; the pages serve hostkit.min.js, this file minified by rjsmin
  * (scripts/minify_js.py), which renames nothing: hence the short names.
  */
@@ -203,5 +204,12 @@
     });
   };
 
-  window.Hostkit = { version: "0.2.0", connect };
+  // ORBIT (manage installed integrations): resolves with the server's proxy.integrations.changed push
+  // ({changes, ok}), sent once the ORBIT window has gone and the account is reconciled with Cyclr.
+  const manage = (o) => new Promise((ok, no) => {
+    if (!window.open(o.url, "hostkit-orbit", "popup,width=960,height=760")) return no(fail("popup_blocked"));
+    const stop = socket("/ws/proxy/events/", (d) => d.type == "proxy.integrations.changed" && (stop(), ok(d)), () => 0);
+  });
+
+  window.Hostkit = { version: "0.2.0", connect, manage };
 })();

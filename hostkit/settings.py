@@ -160,6 +160,8 @@ CYCLR_PROXY = {
     "VERIFY_WITH_API": env.bool("CYCLR_VERIFY_WITH_API", default=True),
     "WEBHOOK_SECRET": env("CYCLR_WEBHOOK_SECRET", default=""),
     "MAX_RESULT_BYTES": env.int("CYCLR_MAX_RESULT_BYTES", default=64 * 1024),
+    # A LAUNCH preset for the demo: the fake Cyclr's Mailchimp templates are tagged "email".
+    "LAUNCHES": {"email": {"tags": ["email"], "start": True}},
 }
 
 # HTTPS. On by default whenever DEBUG is off; each can be turned off by its own variable (say, if a

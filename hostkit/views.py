@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -18,6 +19,8 @@ def integrations(request):
         "integrations": request.user.integrations.all(),
         "installations": installations_of(request.user),
         "connect_mode": mode,
+        # The demo's LAUNCH preset (hostkit/settings.py), when one is configured.
+        "launch_preset": "email" if "email" in (settings.CYCLR_PROXY.get("LAUNCHES") or {}) else "",
     })
 
 

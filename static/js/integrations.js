@@ -50,11 +50,11 @@
       });
   }
 
-  button.addEventListener("click", function () {
+  function connectFrom(source) {
     statusLine.textContent = "Finish in the Marketplace window…";
     // Hostkit.connect opens the window synchronously, inside this click handler.
     var mode = button.getAttribute("data-mode") || "popup";
-    window.Hostkit.connect({ url: button.getAttribute("data-launch-url"), mode: mode, container: "#inline-marketplace" })
+    window.Hostkit.connect({ url: source.getAttribute("data-launch-url"), mode: mode, container: "#inline-marketplace" })
       .then(function (outcome) {
         statusLine.textContent = "Connected. " + (outcome.result && outcome.result.install_complete_message || "");
         clearInlineFrame();
@@ -66,6 +66,24 @@
         statusLine.setAttribute("data-code", error.code || "");
         return refreshList();
       });
-  });
+  }
+
+  button.addEventListener("click", function () { connectFrom(button); });
+  // A LAUNCH preset (CYCLR_PROXY["LAUNCHES"]): the same flow, minted with Cyclr's LAUNCH call.
+  var preset = document.getElementById("connect-preset");
+  if (preset) preset.addEventListener("click", function () { connectFrom(preset); });
+
+  // ORBIT: manage what is installed; the kit reconciles the account when the window closes.
+  var manage = document.getElementById("manage");
+  if (manage) {
+    manage.addEventListener("click", function () {
+      statusLine.textContent = "Manage your integrations in the window; close it when you are done.";
+      window.Hostkit.manage({ url: manage.getAttribute("data-orbit-url") }).then(function (outcome) {
+        statusLine.textContent = outcome.changes.length ? "Updated: " + outcome.changes.join(" ") : "Nothing changed.";
+        window.orbitOutcome = outcome;
+        location.reload(); // the installations table below is rendered by the server
+      }, function (error) { statusLine.textContent = error.message; });
+    });
+  }
   window.integrationsReady = true;
 })();

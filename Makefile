@@ -30,8 +30,9 @@ run: $(VENV)/.installed-run
 ## make test: install, ensure Chromium and the services, run the suite on SQLite, then on PostgreSQL + Redis.
 test: $(VENV)/.installed-test browser services
 	$(PY) -m pytest -m "not scaleout" $(PYTEST_ARGS)
+	# The wheel test and the CI's 2,000-example fuzzing ran in the first pass; this one is about the parts.
 	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) CHANNELS_PREFIX=hostkit-test \
-		$(PY) -m pytest -m "not packaging" $(PYTEST_ARGS)  # the wheel test ran in the first pass
+		HYPOTHESIS_PROFILE=dev $(PY) -m pytest -m "not packaging" $(PYTEST_ARGS)
 
 ## make test-newest: the SQLite pass (browser included) on the newest Python and Django the ranges allow.
 # The first Python 3.13 that runs (a pyenv shim may exist without its version being active).
@@ -40,7 +41,7 @@ NEWEST_PYTHON ?= $(shell for p in $${PYENV_ROOT:-$${HOME:-/root}/.pyenv}/version
 test-newest: browser
 	@test -n "$(NEWEST_PYTHON)" || { echo "No Python 3.13 found: install it, or run make test-newest NEWEST_PYTHON=/path/to/python3.13" >&2; exit 1; }
 	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) .venv-newest/.installed-test
-	.venv-newest/bin/python -m pytest -m "not scaleout" $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=dev .venv-newest/bin/python -m pytest -m "not scaleout and not packaging" $(PYTEST_ARGS)
 
 ## make test-fast: the SQLite pass only, without the browser tests.
 test-fast: $(VENV)/.installed-test

@@ -39,10 +39,18 @@
     while (holder && holder.firstChild) holder.removeChild(holder.firstChild);
   }
 
-  function refreshList() {
+  // The list, redrawn. With `launch`, until it holds that launch's integration (a few tries): the page can
+  // hear "completed" (proxy:status, the events socket) a moment before the backend's receiver has saved it.
+  function refreshList(launch, tries) {
     return fetch(button.getAttribute("data-list-url"), { credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (data) {
+        var found = !launch || data.integrations.some(function (item) { return item.launch === launch; });
+        if (!found && (tries || 0) < 10) {
+          return new Promise(function (resolve) { setTimeout(resolve, 300); }).then(function () {
+            return refreshList(launch, (tries || 0) + 1);
+          });
+        }
         while (list.firstChild) list.removeChild(list.firstChild);
         if (!data.integrations.length) list.appendChild(element("li", "", "No integrations yet."));
         data.integrations.forEach(function (item) { list.appendChild(renderIntegration(item)); });
@@ -58,7 +66,7 @@
       .then(function (outcome) {
         statusLine.textContent = "Connected. " + (outcome.result && outcome.result.install_complete_message || "");
         clearInlineFrame();
-        return refreshList();
+        return refreshList(outcome.launch);
       })
       .catch(function (error) {
         statusLine.textContent = error.message;

@@ -5,7 +5,7 @@ from django.utils.module_loading import import_string
 
 from .exceptions import ProxyError
 from .installations import SIGNALS, send_change_signal, signal_for_change
-from .models import InstallationChange, Launch, ReceiverFailure
+from .models import Installation, InstallationChange, Launch, ReceiverFailure
 from .notify import signal_for
 from .services import settle_launch
 
@@ -33,21 +33,9 @@ def replay_launch(launch, *, client=None) -> str:
         if launch.status == Launch.Status.RECEIVED:
             return f"still unverified ({launch.failure_message})"
         return f"settled as {launch.status}"
-    rerun, still_failing = 0, 0
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
     signal, _, kwargs = signal_for(launch, launch.install_result(), reason)
-    for failure in launch.receiver_failures.filter(resolved_at__isnull=True):
-        try:
-            import_string(failure.receiver)(signal=signal, sender=Launch, **kwargs)
-        except Exception as exc:
-            still_failing += 1
-            failure.error = f"{failure.error}\nreplayed {timezone.now().isoformat()}: {exc!r}"
-            failure.save(update_fields=["error"])
-            continue
-        failure.resolved_at = timezone.now()
-        failure.save(update_fields=["resolved_at"])
-        rerun += 1
-    return f"{rerun} receiver(s) rerun, {still_failing} still failing"
+    return rerun_failures(launch.receiver_failures, signal, Launch, kwargs)
 
 
 def replay_change(change) -> str:
@@ -56,10 +44,15 @@ def replay_change(change) -> str:
         failures = send_change_signal(change.pk)
         return f"signal sent, {len(failures)} receiver(s) failing"
     signal, kwargs = signal_for_change(change)
+    return rerun_failures(change.receiver_failures, signal, Installation, kwargs)
+
+
+def rerun_failures(failures, signal, sender, kwargs) -> str:
+    """Call each unresolved failed receiver again with the signal's arguments; mark the ones that pass resolved."""
     rerun, still_failing = 0, 0
-    for failure in change.receiver_failures.filter(resolved_at__isnull=True):
+    for failure in failures.filter(resolved_at__isnull=True):
         try:
-            import_string(failure.receiver)(signal=signal, sender=InstallationChange.installation.field.related_model, **kwargs)
+            import_string(failure.receiver)(signal=signal, sender=sender, **kwargs)
         except Exception as exc:
             still_failing += 1
             failure.error = f"{failure.error}\nreplayed {timezone.now().isoformat()}: {exc!r}"

@@ -51,11 +51,14 @@ class LiveCyclrTestCase(ChannelsLiveServerTestCase):
         cls._cyclr_settings = override_settings(
             CYCLR_PROXY=cyclr_proxy_for(cls.fake, getattr(settings, "CYCLR_PROXY", None), **overrides))
         cls._cyclr_settings.enable()
+        # A class cleanup, not tearDownClass: Django undoes a class's @override_settings in a class cleanup
+        # too, and cleanups run last-in, first-out. Undone in tearDownClass, this override came back when
+        # that decorator's cleanup restored the settings it had found, and leaked into every later test.
+        cls.addClassCleanup(cls._cyclr_settings.disable)
         CyclrClient.forget_tokens()
         try:
             super().setUpClass()
         except Exception:
-            cls._cyclr_settings.disable()
             cls.fake.stop()
             raise
         cls.fake.start()
@@ -66,5 +69,4 @@ class LiveCyclrTestCase(ChannelsLiveServerTestCase):
     @classmethod
     def tearDownClass(cls):
         super().tearDownClass()
-        cls._cyclr_settings.disable()
         cls.fake.stop()

@@ -182,6 +182,26 @@ def test_api_calls_need_a_valid_bearer_token(fake, http):
         assert response.json() == {"Message": "Authorization has been denied for this request."}
 
 
+def test_api_delay_slows_partner_api_calls_only(fake, http):
+    token = get_token(fake, http)
+    fake.api_delay = 0.5  # set as an attribute, as the constructor option sets it
+    started = time.monotonic()
+    assert mint(fake, http, token=token).status_code == 200
+    assert time.monotonic() - started >= 0.5
+    started = time.monotonic()
+    get_token(fake, http)  # /oauth/token is not the Partner API: no delay
+    assert time.monotonic() - started < 0.5
+
+
+def test_api_delay_is_a_constructor_option_off_by_default(fake, http):
+    assert fake.api_delay == 0
+    with FakeCyclr(api_delay=0.3) as slow:
+        token = get_token(slow, http)
+        started = time.monotonic()
+        assert mint(slow, http, token=token).status_code == 200
+        assert time.monotonic() - started >= 0.3
+
+
 def test_revoked_tokens_are_refused_and_a_new_one_works(fake, http):
     token = get_token(fake, http)
     assert mint(fake, http, token=token).status_code == 200

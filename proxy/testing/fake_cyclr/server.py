@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -565,6 +566,8 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             if path.startswith("/v1.0/") or path == "/v1.0":
+                if fake.api_delay > 0:  # each request has its own thread: delays overlap, as over a network
+                    time.sleep(fake.api_delay)
                 self._require_bearer(fake)
             endpoint, params = route(self.command, path)
             request = Request(
@@ -675,6 +678,10 @@ class FakeCyclr:
       server thread waits). 0, the default, goes straight there.
     - `instant_complete=True`: signing in with the token installs package 1 (started) at once and goes
       straight to its Launch Complete page, so its snippet posts as early as a page can.
+
+    `api_delay=<seconds>` (also an attribute) makes every Partner API call (`/v1.0/...`) answer that much
+    later, as a real Cyclr's distance does (the benchmark's 150 ms figure); the Marketplace pages, the
+    token endpoint and webhooks stay immediate. 0, the default, answers at once.
     """
 
     def __init__(
@@ -694,6 +701,7 @@ class FakeCyclr:
         coop: bool = False,
         complete_delay: float = 0,
         instant_complete: bool = False,
+        api_delay: float = 0,
     ) -> None:
         if coop and opener_policy not in (None, "same-origin"):
             raise ValueError(f"coop=True means opener_policy='same-origin', not {opener_policy!r}.")
@@ -703,6 +711,7 @@ class FakeCyclr:
         self.opener_policy = "same-origin" if coop else opener_policy
         self.complete_delay = complete_delay
         self.instant_complete = bool(instant_complete)
+        self.api_delay = api_delay
         self.state = FakeCyclrState(
             client_id=client_id,
             client_secret=client_secret,

@@ -8,8 +8,11 @@ CYCLR_PORT ?= 8001
 SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
+# The benchmark's own PostgreSQL database (dropped and made anew by each run) and Redis (prefix "bench").
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_REDIS_URL ?= $(SCALEOUT_REDIS_URL)
 
-.PHONY: run test test-newest test-fast screenshots browser services clean minify
+.PHONY: run test test-newest test-fast bench bench-quick screenshots browser services clean minify
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +49,14 @@ test-newest: browser
 ## make test-fast: the SQLite pass only, without the browser tests.
 test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -m "not scaleout and not browser" $(PYTEST_ARGS)
+
+## make bench: the kit against its floors on SQLite, then PostgreSQL + Redis; writes docs/BENCHMARKS.md.
+bench: $(VENV)/.installed-test services
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m bench.run --postgres
+
+## make bench-quick: a one-minute smoke run of the benchmark (SQLite); writes var/bench/.
+bench-quick: $(VENV)/.installed-test
+	$(PY) -m bench.run --quick
 
 ## make screenshots: rerun the browser tests and keep their screenshots for the README.
 screenshots: $(VENV)/.installed-test browser

@@ -1,0 +1,114 @@
+"""The floors: the least any correct receiver of a result must do, served beside the kit.
+
+Each floor parses the same message the kit takes (``{"type": "result", "id", "result"}``), checks
+its shape, stores one row and acks; ``GetFloor`` also asks Cyclr about each claimed cycle, as any
+receiver that verifies must. They share the kit's middleware, database and (for sockets)
+Channels' ``database_sync_to_async`` thread, so a ratio to them is the kit's own overhead.
+"""
+import json
+
+import requests
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from proxy.conf import proxy_settings
+from proxy.cyclr import CyclrClient
+
+from .models import FloorRow
+
+# One pooled HTTP session for the process: the least a receiver that calls Cyclr must pay is one
+# kept-alive connection, not a new one per call.
+_cyclr_session = requests.Session()
+
+
+def cyclr():
+    return CyclrClient(session=_cyclr_session)
+
+
+def parse(text):
+    """The message, or None when it is not the shape of a result message."""
+    try:
+        message = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if (not isinstance(message, dict) or message.get("type") != "result" or not isinstance(message.get("id"), str)
+            or not 0 < len(message["id"]) <= 64 or not isinstance(message.get("result"), dict)):
+        return None
+    return message
+
+
+def store(message, launch=""):
+    FloorRow.objects.create(launch=launch, message_id=message["id"], result=message["result"])
+
+
+def ask_cyclr(message):
+    result = message["result"]
+    for cycle in result.get("cycles") or ():
+        cyclr().get_cycle(cycle["cycleId"], account=result.get("accountId", ""))
+
+
+def ack(message_id):
+    return {"type": "ack", "id": message_id}
+
+
+def error(message_id=None):
+    return {"type": "error", "id": message_id, "code": "malformed"}
+
+
+class InsertFloor(AsyncWebsocketConsumer):
+    """Parse, shape check, INSERT, ack."""
+
+    async def connect(self):
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        message = parse(text_data)
+        if message is None:
+            await self.send(text_data=json.dumps(error()))
+            return
+        await self.handle(message)
+        await self.send(text_data=json.dumps(ack(message["id"])))
+
+    @database_sync_to_async
+    def handle(self, message):
+        store(message)
+
+
+class GetFloor(InsertFloor):
+    """Parse, shape check, one Cyclr GET per claimed cycle, INSERT, ack."""
+
+    @database_sync_to_async
+    def handle(self, message):
+        ask_cyclr(message)
+        store(message)
+
+
+class IdleFloor(AsyncWebsocketConsumer):
+    """A socket that just accepts: the floor of an idle events socket's memory."""
+
+    async def connect(self):
+        await self.accept()
+
+
+@require_POST
+@login_required
+def result(request):
+    """The HTTP fallback's floor: parse, shape check, INSERT, JSON ack."""
+    message = parse(request.body)
+    if message is None:
+        return JsonResponse(error(), status=400)
+    store(message)
+    return JsonResponse(ack(message["id"]))
+
+
+@require_GET
+@login_required
+def launch(request):
+    """``proxy:launch``'s floor: an empty ``login_required`` view plus the one mint call it cannot skip."""
+    account = proxy_settings.ACCOUNT_RESOLVER(request)
+    minted = cyclr().mint_marketplace_url(account.api_id, marketplace_id=proxy_settings.MARKETPLACE_ID,
+                                          complete_parameter="bench", account_name=account.name)
+    return HttpResponse(minted.url, content_type="text/plain")

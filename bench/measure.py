@@ -1,0 +1,483 @@
+"""One benchmark pass on one database: ``python -m bench.measure --db sqlite|postgres --profile quick|full --json OUT``.
+
+It prepares a fresh database, starts the fake Cyclr (``bench.fakeproc``) and one daphne serving
+``bench.asgi`` (the kit and its floors), creates users, sessions, pending launches and the fake's
+real results in bulk, then times the kit against its floors with asyncio WebSocket clients and
+plain HTTP. It writes every run's figures to the JSON file; ``bench.run`` turns passes into the
+document. Setup talks to the same database the server uses, through the ORM, in this process.
+"""
+import argparse
+import asyncio
+import cProfile
+import http.client
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import resource
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
+
+# Iterations per run. quick: a smoke run of about a minute (CI); full: the committed figures.
+PROFILES = {
+    "quick": {"runs": 1, "latency": 10, "slow_latency": 3, "http": 10, "ttfb": 8, "per_client": 1,
+              "concurrency": (20, 40), "idle": (100, 200), "users": 20, "profile_calls": 10},
+    "full": {"runs": 3, "latency": 50, "slow_latency": 10, "http": 30, "ttfb": 20, "per_client": 1,
+             "concurrency": (50, 200), "idle": (1000, 2000), "users": 50, "profile_calls": 30},
+}
+SLOW_CYCLR = 0.150  # seconds: a real Cyclr's distance
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def percentile(samples, q):
+    """Nearest-rank percentile of ``samples`` (q in 0..100)."""
+    ordered = sorted(samples)
+    if not ordered:
+        return None
+    rank = max(1, min(len(ordered), -(-q * len(ordered) // 100)))
+    return ordered[int(rank) - 1]
+
+
+def ms(seconds):
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+# --- the server ------------------------------------------------------------------------------------
+
+
+class Server:
+    """One daphne process serving ``bench.asgi``; stopped whatever happens."""
+
+    def __init__(self, env):
+        self.env, self.port, self.process = env, free_port(), None
+
+    def __enter__(self):
+        log = open(ROOT / "var" / f"bench-daphne-{self.port}.log", "w")
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), "bench.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited with {self.process.returncode}: see {log.name}")
+            try:
+                status, _ = http_request(self.port, "GET", "/login/")
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("daphne did not answer within 60 s")
+
+    def __exit__(self, *exc):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def rss(self):
+        """Resident set size of the daphne process, in bytes."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+
+def http_request(port, method, path, *, body=None, headers=None):
+    """(status, seconds to the response's headers) over a new connection; the body is read and dropped."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        started = time.perf_counter()
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        first_byte = time.perf_counter() - started
+        response.read()
+        return response.status, first_byte
+    finally:
+        connection.close()
+
+
+# --- setup: users, sessions, launches, results --------------------------------------------------------
+
+
+class Fixtures:
+    """Users with sessions, and pending launches with real results from the fake, made in bulk."""
+
+    def __init__(self, fake_conn, users):
+        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+        from django.contrib.sessions.backends.db import SessionStore
+        from django.utils.crypto import get_random_string
+
+        from hostkit.accounts import account_api_id
+        from proxy.cyclr import CyclrClient
+
+        self.fake = fake_conn
+        model = get_user_model()
+        model.objects.bulk_create([model(username=f"bench-{i}", password="!") for i in range(users)])
+        self.users, self.sessions, self.cookies, self.cyclr_sessions, self.accounts = [], {}, {}, {}, {}
+        client = CyclrClient()
+        for user in model.objects.filter(username__startswith="bench-").order_by("pk"):
+            store = SessionStore()
+            store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+            store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            store.create()
+            csrf = get_random_string(32)
+            self.users.append(user)
+            self.cookies[user.pk] = (f"sessionid={store.session_key}; csrftoken={csrf}", csrf)
+            # One Marketplace URL per user, minted through the fake's API; its session installs every result.
+            minted = client.mint_marketplace_url(account_api_id(user), marketplace_id=1, complete_parameter="bench")
+            token = parse_qs(urlsplit(minted.url).query)["token"][0]
+            self.fake.send(("session", token))
+            self.cyclr_sessions[user.pk] = self.fake.recv()
+            self.accounts[user.pk] = (account_api_id(user), minted.account_id.lower())
+        self.origin = urlsplit(minted.url)
+        self.origin = f"{self.origin.scheme}://{self.origin.netloc}"
+
+    def headers(self, user, **more):
+        cookie, _ = self.cookies[user.pk]
+        return {"Cookie": cookie, **more}
+
+    def http_headers(self, user):
+        cookie, csrf = self.cookies[user.pk]
+        return {"Cookie": cookie, "X-CSRFToken": csrf, "Content-Type": "application/json"}
+
+    def launches(self, n):
+        """``n`` pending launches spread over the users, each with its valid result: [(user, launch_id, message)]."""
+        from django.utils import timezone
+
+        from proxy.models import Launch
+
+        now = timezone.now()
+        rows = []
+        for i in range(n):
+            user = self.users[i % len(self.users)]
+            api_id, account_id = self.accounts[user.pk]
+            rows.append(Launch(id=uuid.uuid4(), user=user, account_api_id=api_id, cyclr_account_id=account_id,
+                               marketplace_id=1, marketplace_origin=self.origin, created_at=now,
+                               expires_at=now + timedelta(hours=6)))
+        Launch.objects.bulk_create(rows)
+        # Installed after the launches exist: a cycle older than its launch is refused as replayed.
+        results = {}
+        for user in self.users:
+            count = sum(1 for row in rows if row.user_id == user.pk)
+            self.fake.send(("install", self.cyclr_sessions[user.pk], count))
+            results[user.pk] = self.fake.recv()
+        out = []
+        for row in rows:
+            result = results[row.user_id].pop()
+            message = {"type": "result", "id": uuid.uuid4().hex[:16], "result": result}
+            out.append((row.user, str(row.id), message))
+        return out
+
+
+# --- the clients -------------------------------------------------------------------------------------
+
+
+class Client:
+    """Times deliveries over WebSockets against one server."""
+
+    def __init__(self, server, fixtures):
+        self.server, self.fx = server, fixtures
+        self.ws_base = f"ws://127.0.0.1:{server.port}"
+        self.origin = f"http://127.0.0.1:{server.port}"
+
+    def connect(self, path, user, open_timeout=10):
+        from websockets.asyncio.client import connect
+
+        return connect(self.ws_base + path, origin=self.origin, additional_headers=self.fx.headers(user),
+                       open_timeout=open_timeout, max_size=2 ** 20, ping_interval=None, compression=None)
+
+    async def deliver(self, target, user, launch_id, message):
+        """Open a socket, send the result, wait for the answer: (seconds from send to ack, error or None)."""
+        path = {"kit": f"/ws/proxy/launches/{launch_id}/", "floor_insert": "/ws/bench/floor/insert/",
+                "floor_get": "/ws/bench/floor/get/"}[target]
+        try:
+            async with self.connect(path, user) as ws:
+                started = time.perf_counter()
+                await ws.send(json.dumps(message))
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                took = time.perf_counter() - started
+        except TimeoutError:
+            return None, "handshake_or_ack_timeout"
+        except Exception as exc:  # a refused handshake, a reset: counted, never hidden
+            return None, type(exc).__name__
+        if reply.get("type") != "ack":
+            return took, f"error:{reply.get('code')}"
+        if target == "kit" and reply.get("status") != "completed":
+            return took, f"status:{reply.get('status')}:{(reply.get('reason') or {}).get('code')}"
+        return took, None
+
+
+async def socket_latency(client, pools, count):
+    """Send→ack of one delivery at a time, the targets interleaved so that drift hits them alike."""
+    samples = {target: [] for target in pools}
+    errors = {target: {} for target in pools}
+    for i in range(count):
+        for target, pool in pools.items():
+            user, launch_id, message = pool.pop()
+            took, error = await client.deliver(target, user, launch_id, message)
+            if error:
+                errors[target][error] = errors[target].get(error, 0) + 1
+            elif took is not None:
+                samples[target].append(took)
+    return samples, errors
+
+
+async def throughput(client, target, pool, clients, per_client):
+    """``clients`` concurrent clients, each delivering ``per_client`` results on fresh sockets."""
+    errors = {}
+    done = 0
+
+    async def one_client(items):
+        nonlocal done
+        for user, launch_id, message in items:
+            _, error = await client.deliver(target, user, launch_id, message)
+            if error:
+                errors[error] = errors.get(error, 0) + 1
+            else:
+                done += 1
+
+    work = [[pool.pop() for _ in range(per_client)] for _ in range(clients)]
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client(items) for items in work))
+    elapsed = time.perf_counter() - started
+    return {"per_second": round(done / elapsed, 2), "delivered": done, "errors": errors,
+            "handshake_timeouts": sum(v for k, v in errors.items() if "timeout" in k.lower())}
+
+
+async def open_idle(client, path, users, n, sockets):
+    """Open ``n`` more idle sockets (100 handshakes at a time), keeping them in ``sockets``; returns failures."""
+    failures = 0
+    gate = asyncio.Semaphore(100)
+
+    async def one(i):
+        nonlocal failures
+        async with gate:
+            try:
+                ws = await client.connect(path, users[i % len(users)], open_timeout=30).__aenter__()
+                sockets.append(ws)
+            except Exception:
+                failures += 1
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return failures
+
+
+def idle_memory(env, fixtures, path, counts):
+    """Bytes of daphne RSS per idle socket at each count, on a fresh server (freed memory is not returned)."""
+    out = {}
+    with Server(env) as server:
+        client = Client(server, fixtures)
+
+        async def measure():
+            sockets = []
+            # Warm up: one socket of the kind, so that code paths and imports are paid before the baseline.
+            await open_idle(client, path, fixtures.users, 1, sockets)
+            await asyncio.sleep(1)
+            base = server.rss()
+            opened = 1
+            for n in counts:
+                failures = await open_idle(client, path, fixtures.users, n - (opened - 1), sockets)
+                opened = len(sockets)
+                await asyncio.sleep(1)  # let the server finish the handshakes it acked
+                out[n] = {"bytes_per_socket": round((server.rss() - base) / max(1, opened - 1)),
+                          "open": opened - 1, "failures": failures}
+            await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+        asyncio.run(measure())
+    return out
+
+
+def http_latency(server, fixtures, kit_pool, floor_pool, count):
+    samples, errors = {"kit": [], "floor": []}, {"kit": 0, "floor": 0}
+    for _ in range(count):
+        for target, pool in (("kit", kit_pool), ("floor", floor_pool)):
+            user, launch_id, message = pool.pop()
+            path = f"/proxy/launches/{launch_id}/result/" if target == "kit" else "/bench/floor/result/"
+            status, took = http_request(server.port, "POST", path, body=json.dumps(message),
+                                        headers=fixtures.http_headers(user))
+            if status == 200:
+                samples[target].append(took)
+            else:
+                errors[target] += 1
+    return samples, errors
+
+
+def launch_ttfb(server, fixtures, count):
+    samples, errors = {"kit": [], "floor": []}, {"kit": 0, "floor": 0}
+    for i in range(count):
+        user = fixtures.users[i % len(fixtures.users)]
+        for target, path in (("kit", "/proxy/launch/"), ("floor", "/bench/floor/launch/")):
+            status, took = http_request(server.port, "GET", path, headers=fixtures.headers(user))
+            if status == 200:
+                samples[target].append(took)
+            else:
+                errors[target] += 1
+    return samples, errors
+
+
+def profile_accept_result(fixtures, calls):
+    """cProfile of the kit's ``accept_result`` in this process (same database, same fake): the top of the time."""
+    from proxy.services import accept_result
+
+    items = fixtures.launches(calls)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for user, launch_id, message in items:
+        accept_result(launch_id, message["result"], source="socket", user=user, message_id=message["id"])
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"(proxy|django/db|requests|sqlite3|psycopg)", 25)
+    return out.getvalue()
+
+
+def summarize(samples):
+    return {"p50": ms(percentile(samples, 50)), "p95": ms(percentile(samples, 95)),
+            "p99": ms(percentile(samples, 99)), "n": len(samples)}
+
+
+# --- one pass ------------------------------------------------------------------------------------------
+
+
+def prepare_database(db):
+    """A fresh database for the pass: the SQLite file removed, or the PostgreSQL database dropped and created."""
+    if db == "sqlite":
+        path = ROOT / "var" / "bench.sqlite3"
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(url.replace(parts.path, "/postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url
+
+
+def run_pass(db, profile_name, out_path):
+    settings = PROFILES[profile_name]
+    raise_fd_limit()
+    (ROOT / "var").mkdir(exist_ok=True)
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    from bench import fakeproc
+
+    fake = ctx.Process(target=fakeproc.serve, args=(child, CLIENT_ID, CLIENT_SECRET), daemon=True)
+    fake.start()
+    try:
+        fake_url = parent.recv()
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": prepare_database(db),
+               "CYCLR_API_URL": fake_url, "CYCLR_MARKETPLACE_ORIGINS": fake_url, "CYCLR_CLIENT_ID": CLIENT_ID,
+               "CYCLR_CLIENT_SECRET": CLIENT_SECRET, "HOST_ORIGIN": "http://127.0.0.1"}
+        env.pop("REDIS_URL", None)
+        if db == "postgres":
+            env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+            env["CHANNELS_PREFIX"] = "bench"
+        os.environ.update(env)
+        if db != "postgres":
+            os.environ.pop("REDIS_URL", None)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        result = {"db": db, "profile": profile_name, "settings": {k: v for k, v in settings.items()}, "runs": []}
+        fixtures = Fixtures(parent, settings["users"])
+        for run in range(settings["runs"]):
+            print(f"[{db}] run {run + 1}/{settings['runs']}", flush=True)
+            result["runs"].append(one_run(env, fixtures, settings, parent))
+        print(f"[{db}] profile of accept_result", flush=True)
+        result["profile_accept_result"] = profile_accept_result(fixtures, settings["profile_calls"])
+    finally:
+        try:
+            parent.send(("stop",))
+        except OSError:
+            pass
+        fake.join(10)
+        if fake.is_alive():
+            fake.kill()
+    Path(out_path).write_text(json.dumps(result, indent=1))
+
+
+def one_run(env, fixtures, settings, fake_conn):
+    figures = {}
+    n, slow = settings["latency"], settings["slow_latency"]
+    needed = n + slow + sum(c * settings["per_client"] for c in settings["concurrency"])
+    pools = {target: fixtures.launches(needed) for target in ("kit", "floor_insert", "floor_get")}
+    http_pools = (fixtures.launches(settings["http"]), fixtures.launches(settings["http"]))
+    with Server(env) as server:
+        client = Client(server, fixtures)
+        # Warm-up: the first delivery of each kind pays imports, the token, the first connection.
+        asyncio.run(socket_latency(client, {t: fixtures.launches(2) for t in pools}, 2))
+        samples, errors = asyncio.run(socket_latency(client, pools, n))
+        figures["socket"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
+
+        fake_conn.send(("delay", SLOW_CYCLR))
+        fake_conn.recv()
+        try:
+            samples, errors = asyncio.run(socket_latency(client, pools, slow))
+        finally:
+            fake_conn.send(("delay", 0))
+            fake_conn.recv()
+        figures["socket_slow_cyclr"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
+
+        samples, errors = http_latency(server, fixtures, *http_pools, settings["http"])
+        figures["http"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
+
+        figures["throughput"] = {}
+        for clients in settings["concurrency"]:
+            figures["throughput"][str(clients)] = {
+                target: asyncio.run(throughput(client, target, pools[target], clients, settings["per_client"]))
+                for target in pools}
+
+        samples, errors = launch_ttfb(server, fixtures, settings["ttfb"])
+        figures["launch_ttfb"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
+
+    figures["idle_memory"] = {
+        "kit": idle_memory(env, fixtures, "/ws/proxy/events/", settings["idle"]),
+        "floor": idle_memory(env, fixtures, "/ws/bench/floor/idle/", settings["idle"]),
+    }
+    return figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="quick")
+    parser.add_argument("--json", required=True)
+    args = parser.parse_args()
+    run_pass(args.db, args.profile, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -109,6 +109,8 @@ def figures(concurrency, idle):
                     lambda r, n=n: g(r, "idle_memory", "kit", n, "bytes_per_socket"),
                     lambda r, n=n: g(r, "idle_memory", "floor", n, "bytes_per_socket"), "B", "≤ 1.1×",
                     lambda x: x <= 1.1))
+        out.append((f"Kit idle events sockets that failed to open, of {n}",
+                    lambda r, n=n: g(r, "idle_memory", "kit", n, "failures"), None, "", "0", lambda x: x == 0))
     out.append(("proxy:launch time to first byte p50, vs empty login_required view + the mint",
                 lambda r: g(r, "launch_ttfb", "kit", "p50"), lambda r: g(r, "launch_ttfb", "floor", "p50"), "ms",
                 "≤ 1.15×", lambda x: x <= 1.15))
@@ -243,7 +245,14 @@ def main(argv=None):
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL + Redis (BENCH_DATABASE_URL, "
                         "BENCH_REDIS_URL)")
     parser.add_argument("--out", help="folder for BENCHMARKS.md and benchmarks.json (default: docs/, var/bench/ with --quick)")
+    parser.add_argument("--render", metavar="JSON", help="only write BENCHMARKS.md again from a benchmarks.json")
     args = parser.parse_args(argv)
+    if args.render:
+        report = json.loads(Path(args.render).read_text())
+        report["evaluation"] = evaluate(report["passes"])
+        Path(args.render).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+        (Path(args.render).parent / "BENCHMARKS.md").write_text(document(report))
+        return
     if args.quick and args.postgres:
         parser.error("--quick runs on SQLite only")
     mode = "quick" if args.quick else "full"

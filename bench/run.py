@@ -62,6 +62,22 @@ def g(run, *path):
     return run
 
 
+# How the websockets client names a handshake the server never answered or refused: daphne drops a socket
+# whose application has not accepted it within its websocket_connect_timeout (5 s).
+HANDSHAKE_FAILURES = ("timeout", "invalidmessage", "invalidstatus", "handshake")
+
+
+def failed_handshakes(errors):
+    return sum(v for k, v in (errors or {}).items() if any(word in k.lower() for word in HANDSHAKE_FAILURES))
+
+
+def per_socket(sample, n):
+    """Bytes per idle socket, or None when fewer than 95% of the ``n`` sockets opened (the delta is then noise)."""
+    if not sample or sample.get("open", 0) < 0.95 * n:
+        return None
+    return sample["bytes_per_socket"]
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
 
@@ -98,16 +114,19 @@ def figures(concurrency, idle):
                     "/s", "≥ 0.8×", lambda x: x >= 0.8))
         out.append((f"Throughput at {clients} clients, floor with a Cyclr GET (for scale)",
                     lambda r, c=clients: g(r, "throughput", c, "floor_get", "per_second"), None, "/s", "(context)", None))
-        out.append((f"Kit handshake timeouts at {clients} clients",
-                    lambda r, c=clients: g(r, "throughput", c, "kit", "handshake_timeouts"), None, "", "0",
+        out.append((f"Kit handshakes that timed out or were dropped at {clients} clients",
+                    lambda r, c=clients: failed_handshakes(g(r, "throughput", c, "kit", "errors")), None, "", "0",
                     lambda x: x == 0))
+        out.append((f"Floor (parse + INSERT + ack) handshakes that timed out or were dropped at {clients} clients",
+                    lambda r, c=clients: failed_handshakes(g(r, "throughput", c, "floor_insert", "errors")), None, "",
+                    "(context)", None))
         out.append((f"Kit delivery errors at {clients} clients (any kind)",
                     lambda r, c=clients: sum(g(r, "throughput", c, "kit", "errors").values()), None, "", "0",
                     lambda x: x == 0))
     for n in (small, big):
         out.append((f"Memory per idle socket at {n} sockets, kit events socket vs accept-only socket",
-                    lambda r, n=n: g(r, "idle_memory", "kit", n, "bytes_per_socket"),
-                    lambda r, n=n: g(r, "idle_memory", "floor", n, "bytes_per_socket"), "B", "≤ 1.1×",
+                    lambda r, n=n: per_socket(g(r, "idle_memory", "kit", n), int(n)),
+                    lambda r, n=n: per_socket(g(r, "idle_memory", "floor", n), int(n)), "B", "≤ 1.1×",
                     lambda x: x <= 1.1))
         out.append((f"Kit idle events sockets that failed to open, of {n}",
                     lambda r, n=n: g(r, "idle_memory", "kit", n, "failures"), None, "", "0", lambda x: x == 0))
@@ -137,7 +156,9 @@ def evaluate(passes):
             row = {"figure": name, "unit": unit, "kit": spread(kits), "floor": spread(floors) if floor else None,
                    "ratio": spread(ratios) if floor else None, "target": target}
             reads = row["ratio"] if floor else row["kit"]
-            row["met"] = None if test is None or reads is None else bool(test(reads["median"]))
+            # A ratio is judged on its median over the runs; a count that must be 0 must be 0 in every run.
+            which = "max" if target == "0" else "median"
+            row["met"] = None if test is None or reads is None else bool(test(reads[which]))
             rows.append(row)
         out[db] = rows
     return out
@@ -174,6 +195,17 @@ that was not made.
   Cyclr a new TLS handshake), while the floor keeps one pooled session. Every ORM call and every Cyclr
   GET is queued on Channels' one shared `database_sync_to_async` thread, so at 50 and 200 clients the
   kit's deliveries wait behind each other's Cyclr calls: that is where throughput goes.
+- **Handshakes at 200 clients (and zero handshake failures).** In some runs every one of 200 simultaneous
+  handshakes failed (`handshake_InvalidMessage` / `InvalidMessage`: the server closed without answering), for
+  the floors as well as the kit, and in one PostgreSQL run even accept-only sockets opened 100 at a time
+  failed. Every WebSocket connect runs `AuthMiddlewareStack`'s session and user lookups on Channels' one
+  `database_sync_to_async` thread (the kit's `LaunchConsumer.connect` adds `check_launch` there too), and
+  daphne drops a socket whose application has not accepted it within 5 s (`--websocket_connect_timeout`).
+  Once that one thread's queue is longer than 5 s, the dropped sockets' lookups still run and every later
+  handshake times out as well: a collapse, not a slowdown. A run that collapsed counts 0 deliveries/s and
+  stays in the spread (it is not dropped); a memory figure from a server where fewer than 95% of the sockets
+  opened is not read (shown as –). Zero failures at 200 clients needs the handshake's queries off that
+  one thread (or fewer of them), not only a faster ack.
 - **`proxy:launch`.** The view mints with a fresh `CyclrClient` (a new connection per launch; the
   target asks for one pooled Cyclr session per process), renders the proxy page's template and sets
   its CSP, where the floor returns the URL as text over a pooled session.
@@ -198,7 +230,8 @@ def document(report):
              f"- Load average (1, 5, 15 min) before: {m['loadavg_before']}, after: {m['loadavg_after']}. "
              "The machine is shared with other agents running test suites: absolute times are inflated and noisy; "
              "the ratios (kit and floor measured in the same server, interleaved) are the figures to read.",
-             f"- Duration of the whole benchmark: {report['seconds']:.0f} s", "",
+             f"- Duration of the whole benchmark: {report['seconds']:.0f} s (the full run's budget is 600 s on 2 idle "
+             f"cores: {'within it' if report['seconds'] <= 600 else 'over it on this loaded machine'})", "",
              "## The floors", "",
              "- *parse + INSERT + ack*: a WebSocket consumer that parses the JSON, checks its shape, inserts one row "
              "(on Channels' `database_sync_to_async` thread, as the kit does) and acks.",
@@ -214,7 +247,8 @@ def document(report):
              "delivery, the way a proxy page does.", ""]
     for db, rows in report["evaluation"].items():
         title = {"sqlite": "SQLite, in-memory channel layer", "postgres": "PostgreSQL + Redis (channels-redis)"}[db]
-        lines += [f"## {title}", "", "Median over the runs, (min–max) when they differ.", "",
+        lines += [f"## {title}", "", "Median over the runs, (min–max) when they differ. A ratio target is judged on the "
+                  "median ratio; a count whose target is 0 must be 0 in every run.", "",
                   "| figure | kit | floor | ratio | target | met |", "|---|---|---|---|---|---|"]
         for row in rows:
             met = {True: "met", False: "**not met**", None: "–"}[row["met"]]

@@ -24,6 +24,7 @@ application = ProtocolTypeRouter(
             path("ws/bench/floor/insert/", floors.InsertFloor.as_asgi()),
             path("ws/bench/floor/get/", floors.GetFloor.as_asgi()),
             path("ws/bench/floor/idle/", floors.IdleFloor.as_asgi()),
+            proxy.routing.fallback_route,
         ]))),
     }
 )

@@ -73,7 +73,10 @@ class Server:
     """One daphne process serving ``bench.asgi``; stopped whatever happens."""
 
     def __init__(self, env):
-        self.env, self.port, self.process = env, free_port(), None
+        self.port, self.process = free_port(), None
+        # The kit's consumers take only the exact origins in HOST_ORIGINS: this server's, port included.
+        origin = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "HOST_ORIGIN": origin, "CYCLR_HOST_ORIGINS": origin}
 
     def __enter__(self):
         log = open(ROOT / "var" / f"bench-daphne-{self.port}.log", "w")
@@ -400,7 +403,7 @@ def run_pass(db, profile_name, out_path):
         fake_url = parent.recv()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": prepare_database(db),
                "CYCLR_API_URL": fake_url, "CYCLR_MARKETPLACE_ORIGINS": fake_url, "CYCLR_CLIENT_ID": CLIENT_ID,
-               "CYCLR_CLIENT_SECRET": CLIENT_SECRET, "HOST_ORIGIN": "http://127.0.0.1"}
+               "CYCLR_CLIENT_SECRET": CLIENT_SECRET}
         env.pop("REDIS_URL", None)
         if db == "postgres":
             env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -327,6 +327,22 @@ def main(argv=None):
     (out / "benchmarks.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (out / "BENCHMARKS.md").write_text(document(report))
     print(f"Wrote {out / 'BENCHMARKS.md'} and {out / 'benchmarks.json'} in {report['seconds']:.0f} s")
+    broken = unmeasured(report["passes"])
+    if broken:
+        # Slow is a finding; nothing measured is a broken benchmark (CI's bench-quick must fail on it).
+        sys.exit("Nothing was measured for: " + ", ".join(broken))
+
+
+def unmeasured(passes):
+    """The latency figures of any run that got no successful sample at all (say, every socket refused)."""
+    broken = []
+    for db, data in passes.items():
+        for i, run in enumerate(data["runs"], 1):
+            for figure in ("socket", "http", "launch_ttfb"):
+                for target, sample in run[figure].items():
+                    if not sample.get("n"):
+                        broken.append(f"{db} run {i} {figure} {target}")
+    return broken
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ The benchmark itself runs in `make bench-quick` (CI), never as a timed test; the
 what it writes follows from what it measured.
 """
 from bench.measure import percentile
-from bench.run import evaluate
+from bench.run import evaluate, unmeasured
 
 
 def test_percentile_is_nearest_rank():
@@ -80,3 +80,14 @@ def test_memory_is_not_read_from_a_server_where_most_sockets_failed_to_open():
 def test_a_figure_nobody_measured_is_neither_met_nor_not_met():
     rows = rows_of(run(1, 1))
     assert rows["proxy:launch time to first byte p50, vs empty login_required view + the mint"]["met"] is None
+
+
+def test_a_run_where_the_kit_acked_nothing_is_reported_as_unmeasured():
+    measured = run(1, 1)
+    for figure in ("socket", "http", "launch_ttfb"):
+        for sample in measured[figure].values():
+            sample["n"] = 5
+    passes = {"sqlite": {"runs": [measured]}}
+    assert unmeasured(passes) == []
+    measured["socket"]["kit"] = {"p50": None, "n": 0, "errors": {"handshake_InvalidStatus": 10}}
+    assert unmeasured(passes) == ["sqlite run 1 socket kit"]

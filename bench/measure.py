@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit

@@ -24,9 +24,8 @@ from hypothesis import strategies as st
 
 from hostkit.asgi import application
 from proxy.models import Launch, WebhookDelivery
-from proxy.testing.fake_cyclr.state import marketplace_notification
 
-from .fuzzing import LIMIT, as_bytes, deep_json_text, frames, json_values, mutated, text, with_deep_key
+from .fuzzing import LIMIT, as_bytes, deep_json_text, frames, json_values, mutated, with_deep_key
 from .test_webhooks import SECRET, notified, webhook_secret  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_commits", "unlimited")]

@@ -14,7 +14,7 @@ from proxy.cyclr import CyclrClient
 from proxy.models import Installation, InstallationChange, InstallationCycle, Launch, ReceiverFailure
 from proxy.reconcile import reconcile
 from proxy.replay import replay_change
-from proxy.services import accept_result, settle_launch
+from proxy.services import accept_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -132,9 +132,8 @@ def _apply(event, *, source, launch):
                 kinds.append(InstallationChange.Kind.STOPPED)
         if launch is not None:
             installation.launch = launch
-    if not kinds:
-        if installation._state.adding is False:
-            installation.save(update_fields=["account_api_id", "state", "launch"])
+    if not kinds:  # the account id, state or launch may still have been filled in
+        installation.save(update_fields=["account_api_id", "state", "launch"])
         return []
     installation.changed_at, installation.changed_by = now, source
     installation.save()

@@ -22,7 +22,15 @@ from proxy.models import Arrival, Launch
 from .fuzzing import frames, text
 from .test_consumers import ORIGIN, cookie_for, result_message
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_commits", "unlimited")]
+pytestmark = [pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_commits", "unlimited", "in_memory_layer")]
+
+
+@pytest.fixture
+def in_memory_layer(settings):
+    """The in-memory channel layer, in every pass: these tests are about the inputs, and with channels-redis
+    each socket's teardown waits out the layer's blocking read (seconds per example, minutes per property)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 async def next_output(communicator, timeout=10):

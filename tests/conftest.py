@@ -153,3 +153,11 @@ def fast_commits():
 def unlimited(settings, cyclr):
     """The per-user limits off: the fuzz tests send thousands of frames and deliveries as one user on purpose."""
     settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "LIMITS": {"launches": None, "deliveries": None, "frames": None, "sockets": None}}
+
+
+@pytest.fixture
+def in_memory_layer(settings):
+    """The in-memory channel layer, in every pass, for tests that drive consumers in this process: with
+    channels-redis a communicator's teardown waits out the layer's blocking read, and under async_to_sync it
+    could hang. The layer itself is tested in the scale-out tests (test_scaleout, test_two_workers)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

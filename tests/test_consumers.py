@@ -14,7 +14,7 @@ from django.utils import timezone
 from hostkit.asgi import application
 from proxy.models import Arrival, Launch
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_layer")]
 
 ORIGIN = (b"origin", b"http://localhost:8000")
 

@@ -26,11 +26,6 @@ pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("fast_commits", "unlimited", "in_memory_layer")]
 
 
-@pytest.fixture
-def in_memory_layer(settings):
-    """The in-memory channel layer, in every pass: these tests are about the inputs, and with channels-redis
-    each socket's teardown waits out the layer's blocking read (seconds per example, minutes per property)."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 async def next_output(communicator, timeout=10):

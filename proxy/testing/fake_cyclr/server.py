@@ -568,6 +568,10 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
             if path.startswith("/v1.0/") or path == "/v1.0":
                 if fake.api_delay > 0:  # each request has its own thread: delays overlap, as over a network
                     time.sleep(fake.api_delay)
+                if self.command == "GET" and path.startswith("/v1.0/cycles/"):
+                    fake.cycle_gate.pass_through()  # held here while a test keeps the gate closed
+                if fake.api_down:
+                    raise api_error(503, "The service is unavailable.")
                 self._require_bearer(fake)
             endpoint, params = route(self.command, path)
             request = Request(
@@ -641,6 +645,55 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.client_address[0], self._safe_target())
 
 
+class Gate:
+    """Holds requests while closed, and counts the ones it holds: a test's handle on "Cyclr is answering now".
+
+    ``close()``, then ``wait_for_held(n)`` (True once ``n`` requests are waiting at the gate), then ``open()``
+    lets them (and every later one) through. Open by default. A request held longer than ``max_hold``
+    seconds goes through anyway, so a test that forgets to open it cannot hang the server forever.
+    """
+
+    def __init__(self, max_hold: float = 120) -> None:
+        self.max_hold = max_hold
+        self._condition = threading.Condition()
+        self._closed = False
+        self._held = 0
+        self.passed = 0  # requests that went through while the gate had held them
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+
+    def open(self) -> None:
+        with self._condition:
+            self._closed = False
+            self._condition.notify_all()
+
+    @property
+    def held(self) -> int:
+        """Requests waiting at the gate now."""
+        with self._condition:
+            return self._held
+
+    def wait_for_held(self, count: int = 1, timeout: float = 30) -> bool:
+        """Wait until at least ``count`` requests wait at the gate; False on time-out."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._held >= count, timeout=timeout)
+
+    def pass_through(self) -> None:
+        with self._condition:
+            if not self._closed:
+                return
+            self._held += 1
+            self._condition.notify_all()
+            try:
+                self._condition.wait_for(lambda: not self._closed, timeout=self.max_hold)
+            finally:
+                self._held -= 1
+                self.passed += 1
+                self._condition.notify_all()
+
+
 class _FakeCyclrHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -682,6 +735,14 @@ class FakeCyclr:
     `api_delay=<seconds>` (also an attribute) makes every Partner API call (`/v1.0/...`) answer that much
     later, as a real Cyclr's distance does (the benchmark's 150 ms figure); the Marketplace pages, the
     token endpoint and webhooks stay immediate. 0, the default, answers at once.
+
+    For tests of what happens while Cyclr is slow or down (attributes, settable at any time):
+
+    - `cycle_gate`: a `Gate` on `GET /v1.0/cycles/{id}` (the kit's verification call). `cycle_gate.close()`
+      holds every such request until `cycle_gate.open()`; `cycle_gate.wait_for_held(n)` waits until `n` are
+      held, which proves the kit is in the middle of asking without timing anything.
+    - `api_down = True`: every Partner API call answers 503, as Cyclr in an outage; the token endpoint and
+      the Marketplace pages keep working.
     """
 
     def __init__(
@@ -712,6 +773,8 @@ class FakeCyclr:
         self.complete_delay = complete_delay
         self.instant_complete = bool(instant_complete)
         self.api_delay = api_delay
+        self.api_down = False
+        self.cycle_gate = Gate()
         self.state = FakeCyclrState(
             client_id=client_id,
             client_secret=client_secret,
@@ -756,6 +819,7 @@ class FakeCyclr:
         """Stop serving and release the port. Safe to call twice."""
         if self._server is None:
             return
+        self.cycle_gate.open()  # held requests finish; shutdown() waits for none of them
         if self._thread is not None:  # shutdown() would wait forever on a server that never served
             self._server.shutdown()
             self._thread.join()

@@ -21,11 +21,12 @@ def launches_needing_replay(grace=GRACE):
     receiver failure not yet resolved.
 
     Settled launches whose receivers all ran (the great majority) are left alone, and so are results
-    and signals still in flight elsewhere (within their backoff or ``grace``).
+    still in flight elsewhere (within their backoff or ``grace``) and signals another process is sending
+    (claimed less than ``proxy.services.SIGNAL_CLAIM_TIMEOUT`` ago).
     """
     unresolved = ReceiverFailure.objects.filter(launch=OuterRef("pk"), resolved_at__isnull=True)
     due = launches_due(grace).values("pk")
-    unsignalled = signals_due(grace).values("pk")
+    unsignalled = signals_due().values("pk")
     return Launch.objects.filter(Q(pk__in=due) | Q(pk__in=unsignalled) | Q(Exists(unresolved))).order_by("created_at")
 
 
@@ -36,7 +37,7 @@ def changes_needing_replay():
         Q(signal_sent_at__isnull=True, kind__in=list(SIGNALS)) | Q(Exists(unresolved))).order_by("created_at")
 
 
-def replay_launch(launch, *, client=None, grace=GRACE) -> str:
+def replay_launch(launch, *, client=None) -> str:
     """Retry verification of a ``received`` launch, send a signal that never went out, rerun failed receivers;
     say what happened."""
     if launch.status == Launch.Status.RECEIVED:
@@ -47,7 +48,7 @@ def replay_launch(launch, *, client=None, grace=GRACE) -> str:
                     f"next attempt at {launch.next_attempt_at.isoformat() if launch.next_attempt_at else 'once due'}")
         return f"settled as {launch.status}"
     if launch.status in (Launch.Status.COMPLETED, Launch.Status.FAILED) and launch.signal_sent_at is None:
-        if deliver_signal(launch.pk, claim_timeout=grace):
+        if deliver_signal(launch.pk):
             return f"{launch.status} signal sent"
         return "signal being sent by another process"
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None

@@ -220,8 +220,8 @@ def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
     receiver ran, so a process that dies in between leaves it to the sweeper, which sends it again:
     **at least once** across a crash between sending and marking, **exactly once** otherwise. Two
     callers never send it at once: the first claims it (``signal_claimed_at``) under the row lock, and
-    another takes over only a claim older than ``claim_timeout`` (a receiver that runs longer than that
-    may therefore be called twice; the sweeper's grace period is this timeout).
+    another (the sweeper) takes over only a claim older than ``claim_timeout`` (so receivers that together
+    run longer than that may be called twice).
     """
     now = timezone.now()
     with transaction.atomic():

@@ -153,8 +153,11 @@ def launches_due(grace=GRACE, now=None):
             .filter(backoff_over | lost))
 
 
-def signals_due(grace=GRACE, now=None):
-    """Settled launches whose signal never went out: unclaimed, or claimed more than ``grace`` ago."""
+def signals_due(now=None):
+    """Settled launches whose signal never went out: unclaimed, or claimed longer ago than
+    ``SIGNAL_CLAIM_TIMEOUT`` (the process sending it died before marking it sent)."""
+    from .services import SIGNAL_CLAIM_TIMEOUT
+
     now = now or timezone.now()
     return Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED], signal_sent_at__isnull=True).filter(
-        Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - grace))
+        Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - SIGNAL_CLAIM_TIMEOUT))

@@ -18,8 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("launch", nargs="*",
                             help="Launch ids to retry now, backoff and grace aside (default: every launch that is due).")
         parser.add_argument("--grace", type=float, default=GRACE.total_seconds(), metavar="SECONDS",
-                            help="How long a verification or a signal may be in flight elsewhere before it is taken "
-                                 f"for lost and done here (default: {GRACE.total_seconds():.0f}).")
+                            help="How long a verification may be in flight elsewhere (queued or running) before it is "
+                                 f"taken for lost and done here (default: {GRACE.total_seconds():.0f}). A signal "
+                                 "another process claimed is taken over after 5 minutes, whatever this says.")
 
     def handle(self, *args, launch, grace, **options):
         if grace < 0:
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         launches = Launch.objects.filter(pk__in=ids) if ids else launches_needing_replay(grace)
         count = 0
         for item in launches:
-            self.stdout.write(f"{item.pk}: {replay_launch(item, grace=grace)}")
+            self.stdout.write(f"{item.pk}: {replay_launch(item)}")
             count += 1
         self.stdout.write(f"{count} launch(es) replayed.")
         if launch:

@@ -17,10 +17,15 @@ Nothing is lost: a launch left ``received`` (the process died, Cyclr was down, t
 flight longer than the grace period; ``launches_due`` finds them for the sweeper. Nothing is doubled:
 ``settle_launch`` writes one verdict under the row lock and ``deliver_signal`` sends one signal.
 """
+import asyncio
 import logging
+import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+
+from asgiref.sync import SyncToAsync, sync_to_async
 
 from django.db import connections, transaction
 from django.db.models import Q
@@ -41,6 +46,17 @@ IN_PROCESS_THREADS = 4
 _lock = threading.Lock()
 _executor = None
 _in_flight = set()
+
+
+def _forget_parents_threads():
+    """In a forked child (a preforking server, a test's live server) the parent's pool has no threads left,
+    though it still counts them: start afresh, or nothing submitted in the child would ever run."""
+    global _lock, _executor, _in_flight
+    _lock, _executor, _in_flight = threading.Lock(), None, set()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parents_threads)
 
 
 def schedule(launch_id, *, client=None):
@@ -99,44 +115,80 @@ def retry_later(launch):
 # --- the in-process default ----------------------------------------------------------------------------
 
 
+class InProcessRun:
+    """One settlement handed to the kit's threads: ``done`` is set once it has finished (or never will run)."""
+
+    def __init__(self, launch_id):
+        self.launch_id = launch_id
+        self.started = False
+        self.done = threading.Event()
+
+    def finish(self):
+        with _lock:
+            _in_flight.discard(self)
+        self.done.set()
+
+
 def submit_in_process(launch_id, *, client=None):
-    """Run the settlement in one of the kit's threads of this process; returns its ``Future``."""
+    """Run the settlement in one of the kit's threads of this process; returns its ``InProcessRun``.
+
+    Under an ASGI server the thread runs it as ``sync_to_async`` code of the server's event loop, so its
+    push (``async_to_sync(layer.group_send)``) runs on that loop: the in-memory channel layer's queues
+    belong to it and wake no one when written from another loop. Elsewhere (a management command, WSGI)
+    it is a plain thread of the pool.
+    """
     global _executor
+    run = InProcessRun(launch_id)
     with _lock:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=IN_PROCESS_THREADS, thread_name_prefix="proxy-settle")
-        future = _executor.submit(_settle_in_thread, launch_id, client)
-        _in_flight.add(future)
-    future.add_done_callback(_forget)
-    return future
+        _in_flight.add(run)
+        executor = _executor
+    loop = _server_loop()
+    if loop is not None:
+        settle = sync_to_async(_settle_in_thread, thread_sensitive=False, executor=executor)
+        future = asyncio.run_coroutine_threadsafe(settle(run, client), loop)
+        # The loop stopped before the thread took it (the server shut down): it will not run; the sweeper will.
+        future.add_done_callback(lambda _: None if run.started else run.finish())
+    else:
+        executor.submit(_settle_in_thread, run, client)
+    return run
 
 
-def _settle_in_thread(launch_id, client):
+def _server_loop():
+    """The running event loop of the ASGI server whose ``sync_to_async`` thread this is, or None.
+
+    asgiref records it per thread for ``async_to_sync`` (``SyncToAsync.threadlocal``); read defensively,
+    since it is asgiref's own bookkeeping: without it the settlement still runs, in a plain thread.
+    """
+    local = getattr(SyncToAsync, "threadlocal", None)
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
+
+
+def _settle_in_thread(run, client):
+    run.started = True
     try:
-        return run_settlement(launch_id, client=client)
+        return run_settlement(run.launch_id, client=client)
     except Exception:  # the launch stays received: the sweeper retries it
-        logger.exception("Settling launch %s failed; the sweeper (proxy_replay) will retry it.", launch_id)
+        logger.exception("Settling launch %s failed; the sweeper (proxy_replay) will retry it.", run.launch_id)
         return None
     finally:
         connections.close_all()  # this thread's connections only: an idle pool thread holds none
-
-
-def _forget(future):
-    with _lock:
-        _in_flight.discard(future)
+        run.finish()
 
 
 def drain(timeout=30):
-    """Wait until the in-process settlements started so far have finished; False on time-out.
+    """Wait until the in-process settlements handed to the kit's threads so far have finished; False on time-out.
 
     For tests (and a graceful shutdown): the condition to wait on after a door answered.
     """
     with _lock:
-        pending = set(_in_flight)
-    if not pending:
-        return True
-    _, not_done = wait(pending, timeout=timeout)
-    return not not_done
+        pending = list(_in_flight)
+    deadline = time.monotonic() + timeout
+    return all(run.done.wait(max(deadline - time.monotonic(), 0)) for run in pending)
 
 
 # --- the sweeper's view --------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
 from .notify import notify
 from .results import InstallResult
-from .settlement import schedule
+from .settlement import pushing_on_the_server_loop, schedule
 from .verification import NOTIFICATION_SOURCE as NOTIFIED
 from .verification import absorb, provisional_result, verify_result
 
@@ -235,7 +235,8 @@ def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
         launch.signal_claimed_at = now
         launch.save(update_fields=["signal_claimed_at"])
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
-    notify(launch, launch.install_result(), reason)
+    with pushing_on_the_server_loop():
+        notify(launch, launch.install_result(), reason)
     launch.signal_sent_at = timezone.now()
     Launch.objects.filter(pk=launch.pk).update(signal_sent_at=launch.signal_sent_at)
     return True

@@ -17,15 +17,15 @@ Nothing is lost: a launch left ``received`` (the process died, Cyclr was down, t
 flight longer than the grace period; ``launches_due`` finds them for the sweeper. Nothing is doubled:
 ``settle_launch`` writes one verdict under the row lock and ``deliver_signal`` sends one signal.
 """
-import asyncio
 import logging
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
-from asgiref.sync import SyncToAsync, sync_to_async
+from asgiref.sync import SyncToAsync
 
 from django.db import connections, transaction
 from django.db.models import Q
@@ -46,6 +46,7 @@ IN_PROCESS_THREADS = 4
 _lock = threading.Lock()
 _executor = None
 _in_flight = set()
+_thread = threading.local()  # server_loop: the ASGI server's event loop, in a kit thread settling for it
 
 
 def _forget_parents_threads():
@@ -116,11 +117,10 @@ def retry_later(launch):
 
 
 class InProcessRun:
-    """One settlement handed to the kit's threads: ``done`` is set once it has finished (or never will run)."""
+    """One settlement handed to the kit's threads: ``done`` is set once it has finished."""
 
     def __init__(self, launch_id):
         self.launch_id = launch_id
-        self.started = False
         self.done = threading.Event()
 
     def finish(self):
@@ -130,13 +130,7 @@ class InProcessRun:
 
 
 def submit_in_process(launch_id, *, client=None):
-    """Run the settlement in one of the kit's threads of this process; returns its ``InProcessRun``.
-
-    Under an ASGI server the thread runs it as ``sync_to_async`` code of the server's event loop, so its
-    push (``async_to_sync(layer.group_send)``) runs on that loop: the in-memory channel layer's queues
-    belong to it and wake no one when written from another loop. Elsewhere (a management command, WSGI)
-    it is a plain thread of the pool.
-    """
+    """Run the settlement in one of the kit's threads of this process; returns its ``InProcessRun``."""
     global _executor
     run = InProcessRun(launch_id)
     with _lock:
@@ -144,14 +138,7 @@ def submit_in_process(launch_id, *, client=None):
             _executor = ThreadPoolExecutor(max_workers=IN_PROCESS_THREADS, thread_name_prefix="proxy-settle")
         _in_flight.add(run)
         executor = _executor
-    loop = _server_loop()
-    if loop is not None:
-        settle = sync_to_async(_settle_in_thread, thread_sensitive=False, executor=executor)
-        future = asyncio.run_coroutine_threadsafe(settle(run, client), loop)
-        # The loop stopped before the thread took it (the server shut down): it will not run; the sweeper will.
-        future.add_done_callback(lambda _: None if run.started else run.finish())
-    else:
-        executor.submit(_settle_in_thread, run, client)
+    executor.submit(_settle_in_thread, run, client, _server_loop())
     return run
 
 
@@ -168,16 +155,38 @@ def _server_loop():
     return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
 
 
-def _settle_in_thread(run, client):
-    run.started = True
+def _settle_in_thread(run, client, loop):
+    _thread.server_loop = loop
     try:
         return run_settlement(run.launch_id, client=client)
     except Exception:  # the launch stays received: the sweeper retries it
         logger.exception("Settling launch %s failed; the sweeper (proxy_replay) will retry it.", run.launch_id)
         return None
     finally:
+        _thread.server_loop = None
         connections.close_all()  # this thread's connections only: an idle pool thread holds none
         run.finish()
+
+
+@contextmanager
+def pushing_on_the_server_loop():
+    """Within the block, ``async_to_sync`` in a kit thread runs on the ASGI server's event loop, if it runs.
+
+    The push (``proxy.notify``: ``async_to_sync(layer.group_send)``) must run there: the in-memory
+    channel layer's queues belong to that loop, and a write from another loop wakes no consumer. asgiref
+    sends ``async_to_sync`` to the loop its ``SyncToAsync.threadlocal`` names, as it does in its own
+    ``sync_to_async`` threads; this names the loop that served the door. Elsewhere, nothing changes.
+    """
+    loop = getattr(_thread, "server_loop", None)
+    local = getattr(SyncToAsync, "threadlocal", None)
+    if loop is None or local is None or not loop.is_running():
+        yield
+        return
+    local.main_event_loop, local.main_event_loop_pid = loop, os.getpid()
+    try:
+        yield
+    finally:
+        local.main_event_loop = local.main_event_loop_pid = None
 
 
 def drain(timeout=30):

@@ -353,6 +353,8 @@ def test_in_chromium_the_host_page_from_one_worker_and_the_proxy_page_from_the_o
         wait(lambda d: len(d.window_handles) == 1, "the popup to close itself")
         wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
         wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#integrations li.integration"), "the integration listed")
+        # Verified after the ack, in worker b's threads: let it finish before the workers stop.
+        wait(lambda d: Launch.objects.filter(user=user, signal_sent_at__isnull=False).exists(), "the launch signalled")
     finally:
         browser.quit()
         front.stop()

@@ -78,6 +78,10 @@ class Socket:
 
         return self.run(exchange())
 
+    def exchange_nothing(self):
+        """The server's next ASGI message, sending nothing (a push that followed the last answer)."""
+        return self.run(next_output(self.communicator))
+
     def close(self):
         if self.communicator is not None and not self.communicator.future.done():
             self.run(self.communicator.disconnect())
@@ -97,6 +101,11 @@ def assert_error_frame(frame):
 def written():
     """What a delivery can write: arrivals, and the launches' status and result."""
     return Arrival.objects.count(), list(Launch.objects.order_by("pk").values_list("pk", "status", "result_raw", "failure_code"))
+
+
+def settled(state):
+    """The launches of ``written()`` that are settled (completed or failed)."""
+    return [pk for pk, status, *_ in state[1] if status in (Launch.Status.COMPLETED, Launch.Status.FAILED)]
 
 
 def sent_id(frame):
@@ -119,6 +128,9 @@ def test_any_frame_gets_one_well_formed_answer_and_the_socket_stays_usable(insta
             if answer["type"] == "ack":
                 assert answer["id"] == sent_id(frame) and answer["launch"] == str(launch.pk)
                 assert answer["status"] in Launch.Status.values
+                if settled(before) != settled(written()):  # this frame settled the launch: its socket hears it
+                    pushed = json.loads(socket.exchange_nothing()["text"])
+                    assert pushed["type"] in ("proxy.install.completed", "proxy.install.failed"), pushed
             else:
                 assert_error_frame(answer)
                 assert written() == before, "a refused frame wrote something"

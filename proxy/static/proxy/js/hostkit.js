@@ -16,8 +16,8 @@
  * and only a verified outcome (proxy.install.completed or .failed) does.
  * Error codes: popup_blocked, closed, timeout, install_failed, expired, invalid_options.
  * Hostkit.manage({url}) opens Cyclr's ORBIT through proxy:orbit and resolves with what changed.
- * ES2017, no dependencies, no build step; the pages serve hostkit.min.js, this file minified by rjsmin
- * (scripts/minify_js.py), which renames nothing: hence the short names.
+ * ES2017, no dependencies, no build step; the pages serve hostkit.min.js, this file minified by
+ * scripts/minify_js.py (tdewolff/minify, which renames locals).
  */
 (() => {
   "use strict";

@@ -15,7 +15,7 @@
  * The page's texts live in the template (data-* on #proxy-status), so they can be translated; its settings
  * in #proxy-config (the view writes every key). The script sets the iframe's src itself, once its listener
  * is in place. ES2017, no secure-context-only API (staging hosts run plain http). The page serves
- * proxy.min.js, made by rjsmin, which renames nothing: hence the short names.
+ * proxy.min.js, made by scripts/minify_js.py (tdewolff/minify, which renames locals).
  */
 (() => {
   "use strict";

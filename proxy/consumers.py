@@ -85,8 +85,8 @@ class KitConsumer(AsyncWebsocketConsumer):
         return user.is_authenticated and user.pk == self.user_id
 
     async def join_group(self, group):
-        self.group = group
         await self.channel_layer.group_add(group, self.channel_name)
+        self.group = group
 
     async def leave_group(self):
         if hasattr(self, "group"):
@@ -127,7 +127,10 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
         if problem:
             await self.refuse(problem)
             return
-        await self.join_group(protocol.launch_group(self.launch_id))
+        try:
+            await self.join_group(protocol.launch_group(self.launch_id))
+        except Exception:  # the channel layer is down: results still arrive here, and the page polls proxy:status
+            logger.exception("Launch %s's socket gets no pushed verdict: could not join its group", self.launch_id)
 
     @database_sync_to_async
     def check_launch(self, user):

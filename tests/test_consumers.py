@@ -252,6 +252,28 @@ def test_a_received_launch_pushes_its_verified_outcome_to_its_own_socket(install
     assert Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED
 
 
+def test_a_launch_socket_still_takes_results_when_the_channel_layer_fails(installed, user, monkeypatch, caplog):
+    from channels.layers import InMemoryChannelLayer
+
+    async def broken(*args, **kwargs):
+        raise ConnectionError("the channel layer is down")
+
+    monkeypatch.setattr(InMemoryChannelLayer, "group_add", broken)
+    launch, data = installed()
+    cookie = cookie_for(user)
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        assert (await socket.connect())[0]
+        await socket.send_to(text_data=result_message(data))
+        ack = await socket.receive_json_from(timeout=10)
+        await socket.disconnect()
+        return ack
+
+    assert run(scenario)["status"] == "completed"  # the page learns the verdict from the ack (or proxy:status)
+    assert "gets no pushed verdict" in caplog.text
+
+
 def test_a_launch_socket_gets_no_push_once_its_session_has_ended(installed, user):
     from proxy.notify import push_event
 

@@ -128,7 +128,10 @@
           setTimeout(() => win.closed && state != "received" && finish("closed", fail("closed")), 1000);
         } else if (/^proxy\.install\./.test(type)) {
           if (launch && !own[d.launch]) return test.ignored++; // another tab's launch
-          if (type == RECEIVED) return go("received");
+          if (type == RECEIVED) {
+            own[launch = d.launch] = 1; // the one to poll for the verdict, even if its "opened" was missed
+            return go("received");
+          }
           const ok = type == DONE;
           const why = Object(d.error);
           const detail = { launch: d.launch, result: d.result || null };

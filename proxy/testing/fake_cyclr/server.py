@@ -565,6 +565,8 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         try:
             body = self._read_body()
+            if fake.api_down and (path.startswith("/v1.0/") or path in ("/v1.0", "/oauth/token")):
+                raise api_error(503, "The service is unavailable. Try again later.")
             if path.startswith("/v1.0/") or path == "/v1.0":
                 if fake.api_delay > 0:  # each request has its own thread: delays overlap, as over a network
                     time.sleep(fake.api_delay)
@@ -682,6 +684,11 @@ class FakeCyclr:
     `api_delay=<seconds>` (also an attribute) makes every Partner API call (`/v1.0/...`) answer that much
     later, as a real Cyclr's distance does (the benchmark's 150 ms figure); the Marketplace pages, the
     token endpoint and webhooks stay immediate. 0, the default, answers at once.
+
+    `api_down=True` (also an attribute) makes the Partner API and the token endpoint answer 503, as during
+    an outage of Cyclr's API, while the Marketplace pages keep working: a result that arrives meanwhile
+    cannot be verified (the launch stays `received`, code `verification_pending`). Set it back to False
+    and settle the launch (`proxy.services.settle_launch`, `manage.py proxy_replay`) to finish it.
     """
 
     def __init__(
@@ -702,6 +709,7 @@ class FakeCyclr:
         complete_delay: float = 0,
         instant_complete: bool = False,
         api_delay: float = 0,
+        api_down: bool = False,
     ) -> None:
         if coop and opener_policy not in (None, "same-origin"):
             raise ValueError(f"coop=True means opener_policy='same-origin', not {opener_policy!r}.")
@@ -712,6 +720,7 @@ class FakeCyclr:
         self.complete_delay = complete_delay
         self.instant_complete = bool(instant_complete)
         self.api_delay = api_delay
+        self.api_down = bool(api_down)
         self.state = FakeCyclrState(
             client_id=client_id,
             client_secret=client_secret,

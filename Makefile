@@ -71,6 +71,6 @@ services:
 clean:
 	rm -rf $(VENV) .venv-newest var .pytest_cache
 
-## make minify: rewrite proxy/static/proxy/js/*.min.js from the readable sources (rjsmin); commit both.
+## make minify: rewrite proxy/static/proxy/js/*.min.js from the readable sources (tdewolff-minify); commit both.
 minify: $(VENV)/.installed-test
 	$(PY) scripts/minify_js.py

@@ -5,7 +5,6 @@ from django.conf import settings
 from django.dispatch import receiver
 
 from proxy.cyclr import CyclrClient
-from proxy.exceptions import CyclrAPIError
 from proxy.signals import install_completed, integration_started, integration_stopped, integration_uninstalled
 
 from .models import Integration
@@ -13,20 +12,9 @@ from .models import Integration
 logger = logging.getLogger(__name__)
 
 
-def cycle_name(client, cycle_id, account):
-    """The cycle's name from Cyclr, or "" when Cyclr cannot say (a name is nice, not needed)."""
-    try:
-        cycle = client.get_cycle(cycle_id, account=account)
-    except CyclrAPIError as exc:
-        logger.warning("No name for cycle %s: %s", cycle_id, exc.message)
-        return ""
-    return (cycle or {}).get("Name", "")
-
-
 @receiver(install_completed, dispatch_uid="hostkit.record_integration")
 def record_integration(sender, launch, result, source, **kwargs):
-    client = CyclrClient()
-    account = launch.cyclr_account_id or launch.account_api_id
+    # The verified result carries Cyclr's name for each cycle (asked at verification): no call needed here.
     Integration.objects.update_or_create(
         launch_id=launch.id,
         defaults={
@@ -34,10 +22,7 @@ def record_integration(sender, launch, result, source, **kwargs):
             "cyclr_account_id": result.account_id,
             "package_id": result.marketplace_package_id,
             "message": result.install_complete_message,
-            "cycles": [
-                {"id": c.cycle_id, "name": cycle_name(client, c.cycle_id, account), "status": c.status}
-                for c in result.cycles
-            ],
+            "cycles": [{"id": c.cycle_id, "name": c.name, "status": c.status} for c in result.cycles],
             "errors": list(result.errors),
         },
     )

@@ -84,12 +84,35 @@ class KitConsumer(AsyncWebsocketConsumer):
         user = await get_user({"session": fresh})
         return user.is_authenticated and user.pk == self.user_id
 
+    async def join_group(self, group):
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.group = group
+
+    async def leave_group(self):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def disconnect(self, code):
+        await self.leave_group()
+
+    async def install_event(self, message):
+        """A settled launch pushed to the socket's group (``proxy.notify.push_event``): sent only while signed in."""
+        if self.closed:
+            return
+        if await self.signed_out():  # never push a result to a socket whose person has signed out
+            await self.leave_group()
+            return
+        await self.send(text_data=json.dumps(message["event"]))
+
 
 class LaunchConsumer(limits.SocketLimits, KitConsumer):
     """``ws/proxy/launches/<uuid>/``: the proxy page sends the result; the server acks it.
 
     Only the launch's owner may connect. Every refused message gets an ``error`` frame
-    with a stable ``code`` and the socket stays open for a corrected retry.
+    with a stable ``code`` and the socket stays open for a corrected retry. The socket is in
+    the launch's group (``protocol.launch_group``): once the launch settles, it gets the same
+    ``proxy.install.completed``/``failed`` event as the events socket, so a page acked
+    ``received`` learns the verified outcome without asking.
     """
 
     async def connect(self):
@@ -103,6 +126,11 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
         problem = await self.check_launch(user)
         if problem:
             await self.refuse(problem)
+            return
+        try:
+            await self.join_group(protocol.launch_group(self.launch_id))
+        except Exception:  # the channel layer is down: results still arrive here, and the page polls proxy:status
+            logger.exception("Launch %s's socket gets no pushed verdict: could not join its group", self.launch_id)
 
     @database_sync_to_async
     def check_launch(self, user):
@@ -149,29 +177,13 @@ class EventsConsumer(limits.SocketLimits, KitConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = user.pk
-        self.group = protocol.user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join_group(protocol.user_group(user.pk))
         await self.accept()
-
-    async def disconnect(self, code):
-        await self.leave_group()
-
-    async def leave_group(self):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         # The page only listens; a frame is still a chance to notice the session has ended.
         if not self.closed and await self.signed_out():
             await self.leave_group()
-
-    async def install_event(self, message):
-        if self.closed:
-            return
-        if await self.signed_out():  # never push a result to a socket whose person has signed out
-            await self.leave_group()
-            return
-        await self.send(text_data=json.dumps(message["event"]))
 
 
 class UnknownPathConsumer(KitConsumer):

@@ -5,6 +5,7 @@ expires, and fetched again once if a call answers 401. Cyclr's ``{"Message": ...
 and transport failures become ``CyclrAPIError``.
 """
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,26 @@ from .exceptions import CyclrAPIError
 logger = logging.getLogger(__name__)
 
 TOKEN_MARGIN = 60  # seconds before expiry at which a cached token is renewed
+
+_pool_lock = threading.Lock()
+_pool = {"pid": None, "session": None}
+
+
+def pooled_session():
+    """The process's one ``requests.Session`` for Cyclr, shared by every client it makes.
+
+    Its kept-alive connections spare each call a new TCP (and, against real Cyclr, TLS)
+    handshake. urllib3's pool is thread-safe; the session is made anew in a forked child, which
+    must not share its parent's sockets.
+    """
+    with _pool_lock:
+        if _pool["pid"] != os.getpid():
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            _pool.update(pid=os.getpid(), session=session)
+        return _pool["session"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +59,7 @@ class CyclrClient:
         timeout = timeout or proxy_settings.API_TIMEOUT
         # One number means the same limit for connecting and for reading.
         self.timeout = (timeout, timeout) if isinstance(timeout, (int, float)) else tuple(timeout)
-        self.session = session or requests.Session()
+        self.session = session or pooled_session()
 
     # -- authentication --------------------------------------------------------------
     @property

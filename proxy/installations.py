@@ -58,7 +58,7 @@ class IntegrationEvent:
     def from_result(cls, status, result, raw=None):
         """From a Marketplace notification already checked by ``InstallResult.parse``."""
         cycles = tuple(CycleState(cycle_id=c.cycle_id, status=c.status, template_id=c.template_id,
-                                  template_release_id=c.template_release_id) for c in result.cycles)
+                                  template_release_id=c.template_release_id, name=c.name) for c in result.cycles)
         return cls(status=status, account_id=result.account_id, account_api_id=result.account_api_id,
                    package_id=result.marketplace_package_id, cycles=cycles, raw=raw if raw is not None else result.raw)
 

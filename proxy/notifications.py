@@ -8,12 +8,13 @@ camelCase result, finds its launch (the signed ``CompleteParameter``, else the C
 and hands it to ``accept_result()`` with ``source="webhook"``, so the webhook and the browser's
 result for one install make one record and one signal, in either order. Other statuses
 (``uninstalled``, ``started``, ``stopped``), and an install of a known account that no open
-launch explains, update the installation records (``proxy.installations``) and change no launch.
+launch explains (or whose launch expired), update the installation records
+(``proxy.installations``) and change no launch.
 
 A body of the wrong shape is kept on its row (``valid=False``, ``error_code="invalid_result"``)
 for an operator to see what Cyclr sent, and answered 400 ``invalid_result`` with the rule it
 broke in ``detail``, in the notification's own field names. A notification that can never
-apply (launch expired, unknown, or already settled with another install) is answered 200
+apply (launch unknown, or already settled with another install) is answered 200
 ``{"status": "ignored", "code", "message"}``: a 4xx or 5xx would only make Cyclr retry
 something a retry cannot change. Other refusals take their status from ``proxy.errors``.
 """
@@ -196,7 +197,14 @@ def _process(delivery):
     delivery.launch = launch
     if launch.cyclr_account_id != result.account_id:
         raise LaunchRejected("account_mismatch", "The notification's AccountId is not the Cyclr account its launch was minted for.")
-    outcome = accept_result(launch.pk, data, source=Arrival.Source.WEBHOOK, user=None)
+    try:
+        outcome = accept_result(launch.pk, data, source=Arrival.Source.WEBHOOK, user=None)
+    except LaunchRejected as exc:
+        if exc.code != "expired":
+            raise
+        # The launch expired before Cyclr's word came: it stays as it is (no install signal), but Cyclr
+        # vouches for the install, so the installation records follow it, as without a CompleteParameter.
+        return _record_change(delivery, status, result)
     logger.info("Marketplace webhook delivery %s accepted for launch %s%s", delivery.pk, launch.pk,
                 " (duplicate)" if outcome.duplicate else "")
     return 200, {"status": "accepted", "launch": str(launch.pk), "duplicate": outcome.duplicate}

@@ -43,8 +43,19 @@ def send_signal(launch, result, reason=None):
 
 
 def push_event(launch):
-    """Push the settled launch to the user's open ``ws/proxy/events/`` sockets."""
-    push_to_user(launch.user_id, protocol.install_event(launch))
+    """Push the settled launch to the user's open ``ws/proxy/events/`` sockets and to the launch's own socket.
+
+    The proxy page that was acked ``received`` waits on its launch's socket for the verified outcome.
+    """
+    event = protocol.install_event(launch)
+    push_to_user(launch.user_id, event)
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(protocol.launch_group(launch.pk), {"type": "install.event", "event": event})
+    except Exception:  # the page also polls proxy:status; a lost push only costs the live update
+        logger.exception("Could not push a %s event to launch %s's socket", event["type"], launch.pk)
 
 
 def push_to_user(user_id, event):

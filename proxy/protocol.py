@@ -3,7 +3,8 @@
 Reading: ``parse_result_message`` takes the proxy page's ``{"type": "result", "id", "result"}``
 (over the socket or HTTP) and ``load_json`` any JSON text the kit accepts (the webhook's too),
 refusing with ``InvalidResult`` whatever could not be stored safely. Sending: ``ack``, ``error``
-and ``install_event`` build the frames; ``user_group`` names a user's events group.
+and ``install_event`` build the frames; ``user_group`` names a user's events group and
+``launch_group`` a launch's own socket.
 """
 import json
 import re
@@ -129,3 +130,8 @@ def install_event(launch):
 def user_group(user_id):
     """The channel-layer group of one user's event sockets."""
     return f"proxy.user.{user_id}"
+
+
+def launch_group(launch_id):
+    """The channel-layer group of one launch's ``ws/proxy/launches/<uuid>/`` sockets (the proxy page's)."""
+    return f"proxy.launch.{launch_id}"

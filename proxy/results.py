@@ -34,6 +34,7 @@ class InstalledCycle:
     template_release_id: str = ""
     status: str = ""
     webhooks: tuple = ()
+    name: str = ""  # Cyclr's name for the cycle, from its API at verification (a browser result has none)
 
 
 @dataclass(frozen=True)

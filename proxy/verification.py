@@ -141,6 +141,11 @@ def _cyclr_guid(value):
     return value.lower() if isinstance(value, str) else ""
 
 
+def _cyclr_name(value):
+    """Cyclr's name for a cycle, trimmed to what the installation records keep (255); "" if it gives none."""
+    return value.strip()[:255] if isinstance(value, str) else ""
+
+
 def _cyclr_webhooks(data):
     """The cycle's webhook steps in Cyclr's answer, or None if the answer does not say."""
     items = data.get("Webhooks")
@@ -195,7 +200,7 @@ def _check_cycle(launch, claimed, data, vouched_hooks, hosts):
         mismatches.append(_mismatch(claimed.cycle_id, "created_on_utc",
                                     f"on or after {launch.created_at.isoformat()}", data.get("CreatedOnUtc")))
     cycle = replace(claimed, status=status, template_id=template_id, template_release_id=release_id,
-                    webhooks=_on_host(cyclr_hooks, hosts, f" for cycle {claimed.cycle_id}"))
+                    name=_cyclr_name(data.get("Name")), webhooks=_on_host(cyclr_hooks, hosts, f" for cycle {claimed.cycle_id}"))
     return cycle, mismatches, replayed
 
 

@@ -2,6 +2,7 @@
 import logging
 import re
 import secrets
+import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
@@ -285,6 +286,8 @@ def complete(request):
         return private_page(request, "proxy/complete.html", {
             "csp_nonce": nonce,
             "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
-                                "terminalCodes": errors.terminal_codes()},
+                                "terminalCodes": errors.terminal_codes(),
+                                # proxy:status for a launch, once the ack names it: the page puts its id in.
+                                "statusUrl": reverse("proxy:status", args=[uuid.UUID(int=0)])},
         }, page_csp(nonce, connect_src="'self'"))
     return deliver_over_http(request, lambda message: launch_for_completion(request.user, message).pk, with_next=True)

@@ -1,32 +1,39 @@
 #!/usr/bin/env python
-"""Write proxy/static/proxy/js/*.min.js from the readable sources beside them, with rjsmin.
+"""Write proxy/static/proxy/js/*.min.js from the readable sources beside them, with tdewolff/minify.
 
     python scripts/minify_js.py           # rewrite the .min.js files
     python scripts/minify_js.py --check   # exit 1 if one is stale, or hostkit + proxy grew past the ceiling
 
 The sources are what people read and review; the templates serve the .min.js copies (hashed by
-ManifestStaticFilesStorage in production). rjsmin strips comments and whitespace and renames nothing, so
-a minified file maps line for line onto what its source says; it needs no Node.
+ManifestStaticFilesStorage in production). The minifier is tdewolff/minify (the Go library Hugo uses),
+through its author's Python binding `tdewolff-minify`: a wheel with the compiled library inside, so no Node
+and no Go toolchain. It parses the scripts, renames locals and writes ES2017 back (``js-version``). Its
+version is pinned (requirements-test.txt): another version may write other bytes, which the staleness check
+would report.
 """
 import gzip
 import sys
 from pathlib import Path
 
-import rjsmin
+import minify
 
 JS_DIR = Path(__file__).resolve().parent.parent / "proxy" / "static" / "proxy" / "js"
 SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "connect-button.js")
-# hostkit.js + proxy.js, minified and gzip -9 together. Issue 7 asks for 3 KB (BUDGET_BYTES), which this
-# code does not reach yet with a minifier that renames nothing; CEILING_BYTES holds what it weighs today
-# so that it cannot grow unnoticed. Lower the ceiling as the scripts shrink.
+# Issue 7: hostkit.js + proxy.js, minified and gzip -9 together, at most 3 KB (BUDGET_BYTES). Not reached yet:
+# renaming locals took them from 4,045 bytes (rjsmin) to 3,587, and tightening the sources, the `received`
+# handling included, to 3,572; the rest would mean dropping behaviour. CEILING_BYTES holds today's weight so
+# that it cannot grow unnoticed: lower it as the scripts shrink.
 BUDGET_FILES = ("hostkit.js", "proxy.js")
 BUDGET_BYTES = 3072
-CEILING_BYTES = 4060  # 4000, plus 45 for Hostkit.manage (ORBIT)
+CEILING_BYTES = 3572
+# The syntax the scripts keep to (README, "Browser support"): the minifier writes nothing newer.
+JS_VERSION = 2017
 
 
 def minified(source_name):
     """The .min.js text for one source (no banner: the test suite catches a hand-edited copy)."""
-    return rjsmin.jsmin((JS_DIR / source_name).read_text(encoding="utf-8")) + "\n"
+    minify.config({"js-version": JS_VERSION})
+    return minify.string("application/javascript", (JS_DIR / source_name).read_text(encoding="utf-8")) + "\n"
 
 
 def min_path(source_name):
@@ -48,6 +55,16 @@ def stale():
             if not min_path(name).exists() or min_path(name).read_text(encoding="utf-8") != minified(name)]
 
 
+def sizes():
+    """One line per budget file (minified and gzipped bytes) and their total: what the README quotes."""
+    lines = []
+    for name in BUDGET_FILES:
+        text = minified(name)
+        lines.append(f"{name}: {len(text.encode())} bytes minified, {gzipped_size(text)} gzipped")
+    lines.append(f"together: {budget_used()} bytes gzipped (ceiling {CEILING_BYTES}, issue 7's budget {BUDGET_BYTES})")
+    return lines
+
+
 def main(argv):
     if "--check" in argv:
         problems = [f"{name} is stale: run python scripts/minify_js.py" for name in stale()]
@@ -59,8 +76,8 @@ def main(argv):
         return 1 if problems else 0
     for name in SOURCES:
         min_path(name).write_text(minified(name), encoding="utf-8")
-    print(f"wrote {len(SOURCES)} minified files; hostkit + proxy: {budget_used()} bytes gzipped "
-          f"(ceiling {CEILING_BYTES}, issue 7's budget {BUDGET_BYTES})")
+    print(f"wrote {len(SOURCES)} minified files")
+    print("\n".join(sizes()))
     return 0
 
 

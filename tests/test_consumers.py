@@ -70,15 +70,21 @@ def test_a_resent_result_is_acked_again_and_recorded_once(installed, user):
     async def scenario():
         socket = launch_socket(launch, cookie)
         await socket.connect()
-        acks = []
-        for message_id in ("m1", "m1-again"):
+        acks, pushes = [], []
+        for wanted, message_id in enumerate(("m1", "m1-again"), start=1):
             await socket.send_to(text_data=result_message(data, message_id))
-            acks.append(await socket.receive_json_from(timeout=10))
+            while len(acks) < wanted:  # the push may come between the acks, or after them
+                frame = await socket.receive_json_from(timeout=10)
+                (acks if frame["type"] == "ack" else pushes).append(frame)
+        while not pushes:  # the launch settled: its socket hears it too (after the first ack), once
+            pushes.append(await socket.receive_json_from(timeout=10))
+        nothing_more = await socket.receive_nothing(timeout=0.3)
         await socket.disconnect()
-        return acks
+        return acks, pushes, nothing_more
 
-    first, second = run(scenario)
-    assert first["status"] == "received" and second["status"] in ("received", "completed")  # the status now
+    (first, second), pushes, nothing_more = run(scenario)
+    assert [push["type"] for push in pushes] == ["proxy.install.completed"] and nothing_more
+    assert first["status"] == "received" and second["status"] in ("received", "completed")  # the status then
     assert second["id"] == "m1-again"
     assert list(Arrival.objects.values_list("duplicate", flat=True)) == [False, True]
 
@@ -212,6 +218,80 @@ def test_the_events_socket_pushes_the_users_settled_launch(installed, user, othe
     assert event["type"] == "proxy.install.completed" and event["launch"] == str(launch.pk)
     assert event["result"]["account_id"] == data["accountId"]
     assert nothing_for_them
+
+
+def test_a_received_launch_pushes_its_verified_outcome_to_its_own_socket(installed, user, cyclr):
+    from proxy.services import settle_launch
+
+    launch, data = installed()
+    other_launch, _ = installed()
+    cookie = cookie_for(user)
+    cyclr.api_down = True  # Cyclr's API fails during verification: the server holds the result, unverified
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        bystander = launch_socket(other_launch, cookie)  # the same user's other launch hears nothing of it
+        assert (await socket.connect())[0] and (await bystander.connect())[0]
+        await socket.send_to(text_data=result_message(data))
+        ack = await socket.receive_json_from(timeout=10)
+        nothing_yet = await socket.receive_nothing(timeout=0.3)
+        cyclr.api_down = False
+        await database_sync_to_async(settle_launch)(launch.pk)
+        pushed = await socket.receive_json_from(timeout=5)
+        nothing_for_bystander = await bystander.receive_nothing(timeout=0.3)
+        for each in (socket, bystander):
+            await each.disconnect()
+        return ack, nothing_yet, pushed, nothing_for_bystander
+
+    ack, nothing_yet, pushed, nothing_for_bystander = run(scenario)
+    assert ack["type"] == "ack" and ack["status"] == "received"  # answered before Cyclr was asked
+    assert nothing_yet and nothing_for_bystander
+    assert pushed["type"] == "proxy.install.completed" and pushed["launch"] == str(launch.pk)
+    assert pushed["result"]["cycles"][0]["cycle_id"] == data["cycles"][0]["cycleId"]
+    assert Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED
+
+
+def test_a_launch_socket_still_takes_results_when_the_channel_layer_fails(installed, user, monkeypatch, caplog, settled):
+    from channels.layers import InMemoryChannelLayer
+
+    async def broken(*args, **kwargs):
+        raise ConnectionError("the channel layer is down")
+
+    monkeypatch.setattr(InMemoryChannelLayer, "group_add", broken)
+    launch, data = installed()
+    cookie = cookie_for(user)
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        assert (await socket.connect())[0]
+        await socket.send_to(text_data=result_message(data))
+        ack = await socket.receive_json_from(timeout=10)
+        await socket.disconnect()
+        return ack
+
+    assert run(scenario)["status"] == "received"  # stored; the page learns the verdict from proxy:status
+    assert settled(Launch.objects.get(pk=launch.pk)).status == Launch.Status.COMPLETED
+    assert "gets no pushed verdict" in caplog.text
+
+
+def test_a_launch_socket_gets_no_push_once_its_session_has_ended(installed, user):
+    from proxy.notify import push_event
+
+    launch, _ = installed()
+    client, cookie = signed_in(user)
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        assert (await socket.connect())[0]
+        await database_sync_to_async(client.logout)()
+        await database_sync_to_async(push_event)(launch)
+        frame = await socket.receive_json_from(timeout=5)
+        closed = await socket.receive_output(timeout=5)
+        return frame, closed
+
+    frame, closed = run(scenario)
+    assert frame["type"] == "error" and frame["code"] == "unauthenticated"  # not the event
+    assert closed == {"type": "websocket.close", "code": 4401}
 
 
 def test_the_events_socket_refuses_anonymous_users():

@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from proxy import cyclr as cyclr_module
 from proxy.cyclr import CyclrClient, MarketplaceURL
 from proxy.exceptions import CyclrAPIError
 from proxy.launches import sign_launch_id, unsign_launch_id
@@ -17,6 +18,29 @@ UNKNOWN_CYCLE = "00000000-0000-4000-8000-000000000000"
 
 def mint(client, account="tenant-42", marketplace_id=1, complete_parameter="signed-launch-id", **kwargs):
     return client.mint_marketplace_url(account, marketplace_id=marketplace_id, complete_parameter=complete_parameter, **kwargs)
+
+
+# --- the pooled session -----------------------------------------------------------------------------
+
+
+def test_every_client_in_a_process_shares_one_pooled_session(cyclr):
+    first, second = CyclrClient(), CyclrClient()
+    assert first.session is second.session is cyclr_module.pooled_session()
+    mint(first)
+    mint(second, account="tenant-43")  # both calls through the one session, and both work
+    assert len(cyclr.marketplace_requests) == 2
+
+
+def test_a_forked_child_gets_its_own_session(monkeypatch):
+    parent = cyclr_module.pooled_session()
+    monkeypatch.setattr(cyclr_module.os, "getpid", lambda: -1)  # as a child after fork() sees it
+    child = cyclr_module.pooled_session()
+    assert child is not parent and cyclr_module.pooled_session() is child
+
+
+def test_a_session_passed_in_is_used_as_is():
+    mine = requests.Session()
+    assert CyclrClient(session=mine).session is mine
 
 
 # --- tokens ------------------------------------------------------------------------------------------

@@ -202,6 +202,17 @@ def test_api_delay_is_a_constructor_option_off_by_default(fake, http):
         assert time.monotonic() - started >= 0.3
 
 
+def test_api_down_fails_the_partner_api_and_tokens_but_not_the_marketplace(fake, http):
+    token = get_token(fake, http)
+    url = mint(fake, http, token=token).json()["MarketplaceUrl"]
+    fake.api_down = True  # an attribute, off by default
+    for response in (mint(fake, http, token=token), http.post(f"{fake.url}/oauth/token", data={})):
+        assert response.status_code == 503 and response.json()["Message"]
+    assert http.get(url).status_code == 200  # the Marketplace pages keep working
+    fake.api_down = False
+    assert mint(fake, http, token=token).status_code == 200
+
+
 def test_revoked_tokens_are_refused_and_a_new_one_works(fake, http):
     token = get_token(fake, http)
     assert mint(fake, http, token=token).status_code == 200

@@ -45,6 +45,16 @@ async def next_output(communicator, timeout=10):
     raise AssertionError(f"no answer within {timeout} seconds")
 
 
+def is_push(output):
+    """True for the launch's own settled event (``proxy.install.*``), which the server pushes whenever it settles."""
+    if output.get("type") != "websocket.send" or not output.get("text"):
+        return False
+    try:
+        return json.loads(output["text"]).get("type", "").startswith("proxy.install.")
+    except (ValueError, AttributeError):
+        return False
+
+
 class Socket:
     """A ``WebsocketCommunicator`` on an event loop kept across examples; reconnects if the app died."""
 
@@ -52,6 +62,7 @@ class Socket:
         self.path, self.headers = path, headers
         self.loop = asyncio.new_event_loop()
         self.communicator = None
+        self.pushes = []  # the settled launch's event, pushed to its socket (not an answer to a frame)
 
     def run(self, coroutine):
         return self.loop.run_until_complete(coroutine)
@@ -75,7 +86,11 @@ class Socket:
         async def exchange():
             # send_input, not send_to: send_to refuses an empty frame, which a browser can send.
             await self.communicator.send_input({"type": "websocket.receive", kind: payload})
-            return await next_output(self.communicator)
+            while True:
+                output = await next_output(self.communicator)
+                if not is_push(output):
+                    return output
+                self.pushes.append(json.loads(output["text"]))
 
         return self.run(exchange())
 
@@ -134,6 +149,7 @@ def test_any_frame_gets_one_well_formed_answer_and_the_socket_stays_usable(insta
         assert answer["type"] == "ack" and answer["id"] == "retry", answer
         assert drain(60)
         assert Launch.objects.get(pk=launch.pk).status in (Launch.Status.COMPLETED, Launch.Status.FAILED)
+        assert all(push["launch"] == str(launch.pk) for push in socket.pushes), socket.pushes
     finally:
         socket.close()
 

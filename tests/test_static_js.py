@@ -41,14 +41,27 @@ def test_the_pages_serve_the_minified_copies():
 
 def test_hostkit_and_proxy_together_do_not_grow_past_the_ceiling():
     # Issue 7 asks for 3 KB (BUDGET_BYTES); not reached yet: the ceiling keeps today's weight (scripts/minify_js.py).
-    assert minify_js.budget_used() <= minify_js.CEILING_BYTES
+    assert minify_js.BUDGET_BYTES == 3072
+    assert minify_js.budget_used() <= minify_js.CEILING_BYTES, "\n".join(minify_js.sizes())
+
+
+def without_comments_and_strings(code):
+    code = re.sub(r"/\*.*?\*/|(?<![\\:])//[^\n]*", "", code, flags=re.S)   # comments
+    return re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', code)                       # string literals
 
 
 @pytest.mark.parametrize("name", minify_js.SOURCES)
 def test_the_sources_keep_to_es2017(name):
-    source = (minify_js.JS_DIR / name).read_text(encoding="utf-8")
-    code = re.sub(r"/\*.*?\*/|//[^\n]*", "", source, flags=re.S)            # comments
-    code = re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', code)                       # string literals
+    code = without_comments_and_strings((minify_js.JS_DIR / name).read_text(encoding="utf-8"))
     assert re.match(r'\s*\((\(\) =>|function \(\)) \{\s*"";', code), f"{name}: one strict IIFE"
     for what, pattern in NEWER_THAN_ES2017.items():
         assert not pattern.search(code), f"{name} uses {what}, newer than ES2017"
+
+
+@pytest.mark.parametrize("name", minify_js.SOURCES)
+def test_the_minified_copies_keep_to_es2017_and_strict_mode(name):
+    # The minifier rewrites syntax: it must write nothing newer than the sources, nor drop "use strict".
+    code = without_comments_and_strings(minify_js.min_path(name).read_text(encoding="utf-8"))
+    assert re.match(r'\((\(\)=>|function\(\))\{"";', code), f"{name}: one strict IIFE"
+    for what, pattern in NEWER_THAN_ES2017.items():
+        assert not pattern.search(code), f"{name}.min.js uses {what}, newer than ES2017"

@@ -61,8 +61,20 @@ def test_the_stored_and_signalled_result_is_cyclrs_even_when_the_claim_says_less
     assert stored["status"] == truth["Status"] == "Active"
     assert stored["template_id"] == truth["TemplateId"] and stored["template_release_id"] == truth["TemplateReleaseId"]
     assert stored["webhooks"] == [{"step_name": w["StepName"], "url": w["Url"]} for w in truth["Webhooks"]]
+    assert stored["name"] == truth["Name"] and truth["Name"]  # Cyclr's name: receivers need not ask again
     signalled = completed_receiver.call_args.kwargs["result"]
     assert signalled.cycles[0].status == "Active" and signalled.cycles[0].webhooks[0].url == truth["Webhooks"][0]["Url"]
+    assert signalled.cycles[0].name == truth["Name"]
+    assert launch.installations.get().cycles.get(cycle_id=cycle_id).name == truth["Name"]
+
+
+def test_a_name_the_browser_claims_is_not_stored(cyclr, installed, user):
+    launch, data = installed()
+    cycle_id = data["cycles"][0]["cycleId"]
+    launch = settle(launch, {"accountId": data["accountId"], "cycles": [{"cycleId": cycle_id, "name": "Forged"}]}, user)
+
+    assert launch.status == Launch.Status.COMPLETED
+    assert launch.result["cycles"][0]["name"] == cyclr_cycle(cyclr, cycle_id)["Name"] != "Forged"
 
 
 @pytest.mark.parametrize("field, forged, stored_field", [

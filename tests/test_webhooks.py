@@ -397,19 +397,20 @@ def test_another_accounts_notification_for_this_launch_is_409_account_mismatch(n
     assert delivery.error_code == "account_mismatch" and delivery.launch_id == launch.pk and not delivery.processed
 
 
-def test_an_expired_launch_is_ignored_and_left_unchanged(notified, completed_receiver):
+def test_an_expired_launch_is_left_unchanged_but_the_install_cyclr_vouches_for_is_recorded(notified, completed_receiver):
     launch, _, body = notified()
     Launch.objects.filter(pk=launch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
     response = post(body)
 
-    assert response.status_code == 200
-    assert response.json()["status"] == "ignored" and response.json()["code"] == "expired"
+    assert response.status_code == 200 and response.json() == {"status": "recorded", "changes": ["installed"]}
     assert_launch_untouched(launch)
     completed_receiver.assert_not_called()
     delivery = WebhookDelivery.objects.get()
-    assert delivery.valid and not delivery.processed and delivery.error_code == "expired"
+    assert delivery.valid and delivery.processed and delivery.error_code == ""
     assert delivery.launch_id == launch.pk
+    installation = Installation.objects.get()
+    assert installation.cyclr_account_id == launch.cyclr_account_id and installation.is_installed
 
 
 def test_an_expired_launch_is_not_found_by_account_either_but_the_install_is_recorded(notified):

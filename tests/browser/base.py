@@ -13,7 +13,8 @@ from proxy.testing.browser import missing_browser
 from ..live import LiveCyclrTestCase
 
 # proxy:complete's final state (window.proxyTest.state), once it has one.
-COMPLETE_STATE = "window.proxyTest && window.proxyTest.state !== 'sending' && window.proxyTest.state"
+COMPLETE_STATE = ("window.proxyTest && window.proxyTest.state !== 'sending' && window.proxyTest.state !== 'verifying'"
+                  " && window.proxyTest.state")
 
 
 def require_browser():

@@ -565,13 +565,13 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         try:
             body = self._read_body()
+            if fake.api_down and (path.startswith("/v1.0/") or path in ("/v1.0", "/oauth/token")):
+                raise api_error(503, "The service is unavailable. Try again later.")
             if path.startswith("/v1.0/") or path == "/v1.0":
                 if fake.api_delay > 0:  # each request has its own thread: delays overlap, as over a network
                     time.sleep(fake.api_delay)
                 if self.command == "GET" and path.startswith("/v1.0/cycles/"):
                     fake.cycle_gate.pass_through()  # held here while a test keeps the gate closed
-                if fake.api_down:
-                    raise api_error(503, "The service is unavailable.")
                 self._require_bearer(fake)
             endpoint, params = route(self.command, path)
             request = Request(
@@ -736,13 +736,15 @@ class FakeCyclr:
     later, as a real Cyclr's distance does (the benchmark's 150 ms figure); the Marketplace pages, the
     token endpoint and webhooks stay immediate. 0, the default, answers at once.
 
-    For tests of what happens while Cyclr is slow or down (attributes, settable at any time):
+    `api_down=True` (also an attribute) makes the Partner API and the token endpoint answer 503, as during
+    an outage of Cyclr's API, while the Marketplace pages keep working: a result that arrives meanwhile
+    cannot be verified (the launch stays `received`, code `verification_pending`). Set it back to False
+    and settle the launch (`proxy.services.settle_launch`, `manage.py proxy_replay`) to finish it.
 
-    - `cycle_gate`: a `Gate` on `GET /v1.0/cycles/{id}` (the kit's verification call). `cycle_gate.close()`
-      holds every such request until `cycle_gate.open()`; `cycle_gate.wait_for_held(n)` waits until `n` are
-      held, which proves the kit is in the middle of asking without timing anything.
-    - `api_down = True`: every Partner API call answers 503, as Cyclr in an outage; the token endpoint and
-      the Marketplace pages keep working.
+    `cycle_gate` (an attribute): a `Gate` on `GET /v1.0/cycles/{id}` (the kit's verification call), for tests of
+    a slow Cyclr. `cycle_gate.close()` holds every such request until `cycle_gate.open()`;
+    `cycle_gate.wait_for_held(n)` waits until `n` are held, which proves the kit is in the middle of asking
+    without timing anything.
     """
 
     def __init__(
@@ -763,6 +765,7 @@ class FakeCyclr:
         complete_delay: float = 0,
         instant_complete: bool = False,
         api_delay: float = 0,
+        api_down: bool = False,
     ) -> None:
         if coop and opener_policy not in (None, "same-origin"):
             raise ValueError(f"coop=True means opener_policy='same-origin', not {opener_policy!r}.")
@@ -773,7 +776,7 @@ class FakeCyclr:
         self.complete_delay = complete_delay
         self.instant_complete = bool(instant_complete)
         self.api_delay = api_delay
-        self.api_down = False
+        self.api_down = bool(api_down)
         self.cycle_gate = Gate()
         self.state = FakeCyclrState(
             client_id=client_id,

@@ -4,15 +4,18 @@
  * this tab's sessionStorage, left by the kit's redirect page. Post them to the server (same origin), retry
  * while the server cannot answer, then tell the person and the host page (BroadcastChannel, localStorage
  * as the fallback; the events socket covers it too), and close the window or go on to the ack's `next`.
+ * An ack saying `received` means the server holds the result and is verifying it with Cyclr: the page says
+ * so, tells the host page, and polls proxy:status for the verdict before doing the rest.
  *
- * States: sending --(ack)--> completed | failed; sending --(refusal: 4xx, or a terminal code)--> error;
+ * States: sending --(ack)--> completed | failed; sending --(ack: received)--> verifying --(status)--> completed
+ *         | failed; sending --(refusal: 4xx, or a terminal code)--> error;
  *         sending --(5xx, network)--> sending (after a pause); broken (no result).
  * ES2017 syntax, no dependencies.
  */
 (() => {
   "use strict";
 
-  const T = { done: "proxy.install.completed", failed: "proxy.install.failed" };
+  const T = { done: "proxy.install.completed", failed: "proxy.install.failed", received: "proxy.install.received" };
   const KEY = "proxy.launch";
   const test = window.proxyTest = {};
   const statusEl = document.getElementById("complete-status");
@@ -57,9 +60,21 @@
     }
   };
 
+  let next; // the ack's: where this tab goes back to (same-tab redirect mode), else null
   const settle = (reply) => {
     session((s) => s.removeItem(KEY));
-    if (reply.type != "ack") {
+    if (reply.type == "ack") next = reply.next;
+    if (reply.type == "ack" && reply.status == "received") {
+      // The server owns the result now: wait for Cyclr's verdict (proxy:status sits at launches/<uuid>/).
+      tell({ type: T.received, launch: reply.launch });
+      go("verifying", reply, "Received — verifying with Cyclr…", "working");
+      const url = config.statusUrl.replace(/[0-9a-f-]{36}/, reply.launch);
+      const poll = () => fetch(url, { credentials: "same-origin" }).then((r) => r.json()).then((s) => {
+        if (s.status == "completed" || s.status == "failed") return settle(Object.assign({ type: "status" }, s));
+        setTimeout(poll, 3000);
+      }, () => setTimeout(poll, 3000));
+      setTimeout(poll, 1000);
+    } else if (reply.type != "ack" && reply.type != "status") {
       tell({ type: T.failed, launch: kept.launch, result: null, error: { code: reply.code, message: reply.message } });
       go("error", reply, reply.message || "The app could not save the result.");
     } else if (reply.status == "failed") {
@@ -70,7 +85,7 @@
       tell({ type: T.done, launch: reply.launch, result: reply.result });
       go("completed", reply, "Integration connected. You can close this window and return to the app.", "done");
       // Long enough to read: then back to the page that started it (same tab), or close this window.
-      setTimeout(() => (reply.next ? location.replace(reply.next) : close()), reply.next ? 1000 : 1500);
+      setTimeout(() => (next ? location.replace(next) : close()), next ? 1000 : 1500);
     }
   };
 

@@ -2,24 +2,26 @@
  * The proxy page: it frames the Cyclr Marketplace, accepts the Launch Complete result only from the
  * Marketplace's exact origin and only from its own iframe, answers the snippet (so it stops re-posting), and
  * delivers the result to the server once: outbox (localStorage) first, then the launch's WebSocket (HTTP,
- * retried with back-off, once the socket fails or goes quiet), forgotten only when the server acks it or
- * refuses it for good. Then it tells the host page (opener or parent, and the kit's BroadcastChannel) with
- * targetOrigin = its own origin.
+ * retried with back-off, once the socket fails or goes quiet), forgotten once the server acks it or refuses
+ * it for good. An ack saying `received` means the server holds the result and is verifying it with Cyclr:
+ * the page says so, tells the host page (so that closing the window is no longer a cancel), and waits for the
+ * verdict, pushed on the launch's socket or read from proxy:status. The host page hears everything from here
+ * (opener or parent, and the kit's BroadcastChannel) with targetOrigin = this page's own origin.
  *
  * States (README, "State machines"):
- *   waiting --result from the frame--> sending --ack--> done
+ *   waiting --result from the frame--> sending --ack: completed | failed--> done
+ *   sending --ack: received--> verifying --verdict (push or proxy:status)--> done
  *   waiting | sending --terminal error--> refused;  sending --other error--> sending (retried)
- * The page's texts live in the template (data-* on #proxy-status), so they can be translated. The script
- * sets the iframe's src itself, once its listener is in place. ES2017, no secure-context-only API (staging
- * hosts run plain http). The page serves proxy.min.js, made by rjsmin, which renames nothing: hence the
- * short names.
+ * The page's texts live in the template (data-* on #proxy-status), so they can be translated; its settings
+ * in #proxy-config (the view writes every key). The script sets the iframe's src itself, once its listener
+ * is in place. ES2017, no secure-context-only API (staging hosts run plain http). The page serves
+ * proxy.min.js, made by scripts/minify_js.py (tdewolff/minify, which renames locals).
  */
 (() => {
   "use strict";
 
-  const RESULT = "cyclr.launch.complete"; // Marketplace -> this page (Cyclr's bare sample result is accepted too)
-  const test = window.proxyTest = { rejected: 0 }; // read by the browser tests; handy when debugging
-  const byId = (name) => document.getElementById(name);
+  const test = window.proxyTest = { rejected: 0 }; // read by the browser tests
+  const byId = (id) => document.getElementById(id);
   const statusEl = byId("proxy-status");
   const frame = byId("proxy-frame");
   const text = (key) => statusEl.getAttribute("data-" + key);
@@ -33,14 +35,10 @@
 
   let state;
   const go = (next) => { state = test.state = next; };
-  const over = () => state == "done" || state == "refused";
   const config = parse((byId("proxy-config") || {}).textContent);
-  if (!isObject(config) || !config.launch) return go("refused"), say(text("broken"), "error");
+  if (!Object(config).launch) return go("refused"), say(text("broken"), "error");
 
   const launch = config.launch;
-  const terminal = config.terminalCodes || ["unauthenticated", "forbidden", "not_found", "expired",
-                                            "invalid_result", "too_large", "malformed", "conflict", "replayed"];
-  const max = config.maxResultBytes || 65536;
   const popup = config.mode != "inline";
   const outbox = "proxy.outbox." + launch;
 
@@ -60,11 +58,12 @@
   };
 
   let held = parse(store((s) => s.getItem(outbox))); // {id, result} awaiting its ack, kept across a reload
-  if (!isObject(held) || !isObject(held.result)) held = 0;
+  if (!isObject(Object(held).result)) held = 0;
   let ws;
   let overHttp;
   let retries = 0;
   let timer;
+  let poller;
   const body = () => JSON.stringify({ type: "result", id: held.id, result: held.result });
   const post = (keepalive) => fetch(config.resultUrl, {
     method: "POST", keepalive, credentials: "same-origin", body: body(),
@@ -76,8 +75,10 @@
     if (state != "sending") return;
     if (overHttp) {
       // Not the kit's JSON: the login page (signed out), or a proxy's error page.
-      const failed = (r) => ({ type: "error", id: held.id, code: r && r.redirected ? "unauthenticated" : "server_error",
-                               message: text(r && r.redirected ? "signed-out" : "unreachable") });
+      const failed = (r) => {
+        const out = r && r.redirected;
+        return { type: "error", code: out ? "unauthenticated" : "server_error", message: text(out ? "signed-out" : "unreachable") };
+      };
       post().then((r) => r.json().catch(() => failed(r)), failed).then(answer);
     } else if (ws.readyState == 1) {
       ws.send(body());
@@ -99,67 +100,74 @@
     send();
   };
 
-  const finish = (next) => {
+  // The outbox is done with: the server holds the result (verifying, done) or will never take it (refused).
+  const forget = (next) => {
     go(next);
     store((s) => s.removeItem(outbox));
     clearTimeout(timer);
-    ws.close();
+    clearInterval(poller);
+    if (next != "verifying") ws.close();
   };
 
-  // The server's answer, over the socket or HTTP.
+  // What the server says: an ack or an error (socket or HTTP) while sending; while verifying, the verdict
+  // pushed on the socket (proxy.install.completed or .failed) or read from proxy:status ({status, ...}).
   const answer = (m) => {
-    if (!isObject(m) || over() || (m.id != null && m.id != held.id)) return;
-    if (m.type == "ack") {
-      finish("done");
-      test.ack = m;
-      const why = isObject(m.reason) ? m.reason : { code: "install_failed", message: text("failed") };
-      if (m.status == "failed") {
-        say(why.message, "error");
-        tell("install.failed", { result: m.result, error: why });
-      } else {
-        say(text(popup ? "done-popup" : "done"), "done");
-        tell("install.completed", { result: m.result });
-      }
-      if (popup) setTimeout(close, 300); // long enough to see the final status
-    } else if (m.type == "error") {
-      const error = test.error = { code: m.code, message: m.message || text("unreachable") };
-      if (terminal.indexOf(m.code) >= 0) {
-        finish("refused");
+    if (!isObject(m) || state == "done" || state == "refused" || (m.id && m.id != held.id)) return;
+    const status = m.status || String(m.type).slice(14); // a push's type is proxy.install.<status>
+    if (m.type == "error") {
+      if (state == "verifying") return; // proxy:status could not answer: the next poll asks again
+      const error = { code: m.code, message: m.message || text("unreachable") };
+      if (config.terminalCodes.indexOf(m.code) >= 0) {
+        forget("refused");
         say(error.message, "error"); // the window stays open so the person can read it
         tell("install.failed", { result: null, error });
       } else if (held) {
         say(error.message + " " + text("retry"), "error");
         timer = setTimeout(send, 1000 << Math.min(retries++, 5));
       }
+    } else if (status == "received") {
+      if (state != "sending") return;
+      forget("verifying");
+      say(text("verifying"));
+      tell("install.received");
+      poller = setInterval(() => fetch(config.statusUrl).then((r) => r.json()).then(answer, () => 0), 3000);
+    } else if (/^(completed|failed)$/.test(status) && state != "waiting") {
+      forget("done");
+      const error = m.reason || m.error || { code: "install_failed", message: text("failed") };
+      if (status == "failed") {
+        say(error.message, "error");
+        tell("install.failed", { result: m.result, error });
+      } else {
+        say(text(popup ? "done-popup" : "done"), "done");
+        tell("install.completed", { result: m.result });
+      }
+      if (popup) setTimeout(close, 300); // long enough to see the final status
     }
   };
 
-  // Returns {result} for an acceptable message, or {code} naming why it is not one.
+  // The result in a message from the frame, or the code naming why it is not one.
   const read = (data) => {
     let t = data;
-    if (typeof t != "string") {
-      try { t = JSON.stringify(t); } catch (e) { return { code: "malformed" }; } // a cyclic structured clone
-    }
-    if (typeof t != "string") return { code: "not_a_result" };
-    if (t.length > max || new Blob([t]).size > max) return { code: "too_large" };
+    try { if (typeof t != "string") t = JSON.stringify(t); } catch (e) { return "malformed"; } // a cyclic structured clone
+    if (typeof t != "string") return "not_a_result";
+    if (new Blob([t]).size > config.maxResultBytes) return "too_large";
     const m = parse(t);
-    if (m === undefined) return { code: "malformed" };
+    if (m === undefined) return "malformed";
     // Cyclr's own sample posts JSON.stringify(result): a bare result, recognised by its fields.
-    const result = isObject(m) && (m.type == RESULT ? m.result : m.type === undefined && (m.accountId || m.cycles) && m);
-    return isObject(result) ? { result } : { code: "not_a_result" };
+    const result = isObject(m) && (m.type == "cyclr.launch.complete" ? m.result : m.type === undefined && (m.accountId || m.cycles) && m);
+    return isObject(result) ? result : "not_a_result";
   };
 
   addEventListener("message", (e) => {
-    const got = read(e.data);
-    const why = config.marketplaceOrigins.indexOf(e.origin) < 0 ? "origin" : e.source != frame.contentWindow ? "source" : got.code;
+    const result = read(e.data);
+    const why = config.marketplaceOrigins.indexOf(e.origin) < 0 ? "origin" : e.source != frame.contentWindow ? "source" : typeof result == "string" && result;
     if (why) {
       test.rejected++;
       test.lastRejection = { code: why, origin: e.origin };
       return;
     }
     if (state == "waiting") {
-      held = { id: Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b + 256).toString(16).slice(1)).join(""),
-               result: got.result };
+      held = { id: Math.random().toString(36).slice(2), result };
       store((s) => s.setItem(outbox, JSON.stringify(held)));
       go("sending");
       say(text("saving"));
@@ -172,7 +180,7 @@
   // Leaving before the ack: a keepalive POST outlives the page (the server accepts a result idempotently).
   // Leaving with no result at all: tell the host, which then knows the window was closed for real.
   addEventListener("pagehide", () => {
-    if (state == "sending" && body().length < 6e4) post(1).catch(() => { /* the outbox keeps it */ });
+    if (state == "sending" && body().length < 6e4) post(1).catch(() => 0);
     if (state == "waiting") tell("launch.left");
   });
 

@@ -10,6 +10,7 @@ always win over the file.
 """
 from pathlib import Path
 
+import django
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -34,6 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # The durable task backend's table and its `manage.py db_worker` (TASK_BACKEND=database, below).
+    "django_tasks_db",
     "proxy",
     "hostkit",
 ]
@@ -142,6 +145,15 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Django's Tasks framework (django.tasks on Django 6, the django-tasks backport on 5.2): where the kit settles
+# results after the ack. "default" runs a task at once, in the caller; "database" stores it as a row for
+# `manage.py db_worker` (django-tasks-db), the durable production choice.
+TASKS = {
+    "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend" if django.VERSION >= (6, 0)
+                else "django_tasks.backends.immediate.ImmediateBackend"},
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+}
+
 # The example host starts an install's stopped cycles from its install_completed receiver.
 HOSTKIT_ACTIVATE_ON_INSTALL = env.bool("HOSTKIT_ACTIVATE_ON_INSTALL", default=False)
 
@@ -162,6 +174,9 @@ CYCLR_PROXY = {
     "MAX_RESULT_BYTES": env.int("CYCLR_MAX_RESULT_BYTES", default=64 * 1024),
     # A LAUNCH preset for the demo: the fake Cyclr's Mailchimp templates are tagged "email".
     "LAUNCHES": {"email": {"tags": ["email"], "start": True}},
+    # Unset: a thread of each server process settles results after the ack (nothing else to run: `make run`).
+    # TASK_BACKEND=database in production, with `manage.py db_worker` running beside the ASGI workers.
+    "TASK_BACKEND": env("TASK_BACKEND", default="") or None,
 }
 
 # HTTPS. On by default whenever DEBUG is off; each can be turned off by its own variable (say, if a

@@ -167,6 +167,22 @@ def check_verification(app_configs=None, **kwargs):
                     id="proxy.W001")]
 
 
+def check_task_backend(app_configs=None, **kwargs):
+    """proxy.E014: ``TASK_BACKEND`` is neither None nor an alias of ``settings.TASKS``."""
+    user = _user_settings()
+    if user is None:
+        return []
+    alias = user.get("TASK_BACKEND")
+    if alias is None:
+        return []
+    tasks = getattr(settings, "TASKS", None) or {}
+    if isinstance(alias, str) and isinstance(tasks, dict) and alias in tasks:
+        return []
+    return [_error("E014", f"{SETTING_NAME}['TASK_BACKEND'] is {alias!r}, which is not an alias in settings.TASKS.",
+                   f"Name one of: {', '.join(map(repr, tasks)) or 'none is configured'}; or None to settle results in "
+                   "a thread of the server process (no worker). See the README's Production section.")]
+
+
 def check_channel_layer_reaches_across_processes(app_configs=None, **kwargs):
     """proxy.W002: without DEBUG, the in-memory channel layer (or none) serves one process only."""
     if _user_settings() is None or settings.DEBUG:
@@ -191,6 +207,7 @@ SETTINGS_CHECKS = (
     check_positive_numbers,
     check_verification,
     check_webhook_secret,
+    check_task_backend,
     check_channel_layer_reaches_across_processes,
 )
 for _check in SETTINGS_CHECKS:

@@ -45,6 +45,10 @@ DEFAULTS = {
     },
     # The Django cache alias the limits count in: share it (Redis, Memcached) across server processes.
     "LIMITS_CACHE": "default",
+    # Where a result is verified and its signal sent, after the ack (proxy.settlement): None runs it in a
+    # thread of this process right after the door answers (no worker needed); an alias of settings.TASKS
+    # enqueues it there, such as a django_tasks_db.DatabaseBackend run by `manage.py db_worker`.
+    "TASK_BACKEND": None,
     # Named LAUNCH presets for proxy:launch?launch=<name> (never chosen by the browser beyond the name):
     # {"crm": {"tags": ["crm"], "start": True, "run_once": False, "auto_install": True,
     #          "single_install": None, "wizard": None, "display_descriptions": None}}.

@@ -45,7 +45,15 @@ class Launch(models.Model):
                                                                             "[{cycle_id, field, claimed, cyclr}].")
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.TextField(blank=True)
-    signal_sent_at = models.DateTimeField(null=True, blank=True)
+    signal_sent_at = models.DateTimeField(null=True, blank=True,
+                                          help_text="When install_completed / install_failed went out (set after it did).")
+    signal_claimed_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="When a process took on sending the signal: another leaves it alone "
+                                                       "until the sweeper's grace period has passed.")
+    settle_attempts = models.PositiveIntegerField(default=0, help_text="Verification attempts started for this result.")
+    last_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the last verification attempt started.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="Cyclr could not be asked: the earliest the next attempt runs (backoff).")
     nonce_hash = models.CharField(max_length=64, blank=True, editable=False,
                                   help_text="SHA-256 of the nonce the opening window holds (redirect and direct modes), "
                                             "which binds a result posted to proxy:complete to this launch.")

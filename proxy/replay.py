@@ -1,4 +1,9 @@
-"""Settling what did not settle: unverified results and receivers that raised."""
+"""Settling what did not settle: unverified results, signals that never went out, receivers that raised.
+
+This is the sweeper ``manage.py proxy_replay`` runs from cron (README, "Production"). It leaves alone what
+is still in flight elsewhere: a launch being verified (``proxy.settlement.launches_due``: its backoff and
+the grace period) and a signal being sent (``proxy.settlement.signals_due``).
+"""
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -7,16 +12,22 @@ from .exceptions import ProxyError
 from .installations import SIGNALS, send_change_signal, signal_for_change
 from .models import Installation, InstallationChange, Launch, ReceiverFailure
 from .notify import signal_for
-from .services import settle_launch
+from .services import deliver_signal
+from .settlement import GRACE, launches_due, run_settlement, signals_due
 
 
-def launches_needing_replay():
-    """Launches a replay can change: a receiver failure not yet resolved, or a result still unverified.
+def launches_needing_replay(grace=GRACE):
+    """Launches a replay can change: a result due for verification, a signal that never went out, or a
+    receiver failure not yet resolved.
 
-    Settled launches whose receivers all ran (the great majority) are left alone.
+    Settled launches whose receivers all ran (the great majority) are left alone, and so are results
+    still in flight elsewhere (within their backoff or ``grace``) and signals another process is sending
+    (claimed less than ``proxy.services.SIGNAL_CLAIM_TIMEOUT`` ago).
     """
     unresolved = ReceiverFailure.objects.filter(launch=OuterRef("pk"), resolved_at__isnull=True)
-    return Launch.objects.filter(Q(Exists(unresolved)) | Q(status=Launch.Status.RECEIVED)).order_by("created_at")
+    due = launches_due(grace).values("pk")
+    unsignalled = signals_due().values("pk")
+    return Launch.objects.filter(Q(pk__in=due) | Q(pk__in=unsignalled) | Q(Exists(unresolved))).order_by("created_at")
 
 
 def changes_needing_replay():
@@ -27,12 +38,19 @@ def changes_needing_replay():
 
 
 def replay_launch(launch, *, client=None) -> str:
-    """Retry verification of a ``received`` launch and rerun its failed receivers; say what happened."""
+    """Retry verification of a ``received`` launch, send a signal that never went out, rerun failed receivers;
+    say what happened."""
     if launch.status == Launch.Status.RECEIVED:
-        launch = settle_launch(launch.pk, client=client)
+        run_settlement(launch.pk, client=client)
+        launch.refresh_from_db()
         if launch.status == Launch.Status.RECEIVED:
-            return f"still unverified ({launch.failure_message})"
+            return (f"still unverified after {launch.settle_attempts} attempt(s) ({launch.failure_message}); "
+                    f"next attempt at {launch.next_attempt_at.isoformat() if launch.next_attempt_at else 'once due'}")
         return f"settled as {launch.status}"
+    if launch.status in (Launch.Status.COMPLETED, Launch.Status.FAILED) and launch.signal_sent_at is None:
+        if deliver_signal(launch.pk):
+            return f"{launch.status} signal sent"
+        return "signal being sent by another process"
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
     signal, _, kwargs = signal_for(launch, launch.install_result(), reason)
     return rerun_failures(launch.receiver_failures, signal, Launch, kwargs)

@@ -1,25 +1,34 @@
-"""``accept_result()``: the one service every delivery path calls.
+"""``accept_result()``: the one service every delivery path calls; ``settle_launch()``: what runs after it.
 
-Persist, then (after commit) verify and notify. Idempotent per launch: the same result
-arriving again, by any path, is recorded as a duplicate arrival; it adds only what it may
-(its errors, and a notification's webhook URLs) and sends no second signal. A result whose
-cycles another launch already recorded is refused as ``replayed``.
+``accept_result`` persists the arrival and returns as soon as it is committed (the launch is then
+``received``: the server owns the result), having scheduled ``settle_launch`` on commit
+(``proxy.settlement``: a background thread, or a task backend). Idempotent per launch: the same
+result arriving again, by any path, is recorded as a duplicate arrival; it adds only what it may (its
+errors, and a notification's webhook URLs) and sends no second signal. A result whose cycles another
+launch already recorded is refused as ``replayed``.
+
+``settle_launch`` verifies with Cyclr, stores what Cyclr vouches for and marks the launch
+``completed`` or ``failed``; ``deliver_signal`` then sends its signal and push, and marks it sent only
+after it went out (see its docstring for the guarantee).
 """
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
 
+from datetime import timedelta
+
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from .cyclr import CyclrClient
-from .exceptions import CyclrAPIError, LaunchRejected
+from .exceptions import CyclrAPIError, LaunchRejected, ProxyError
 from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
 from .notify import notify
 from .results import InstallResult
+from .settlement import pushing_on_the_server_loop, schedule
 from .verification import NOTIFICATION_SOURCE as NOTIFIED
 from .verification import absorb, provisional_result, verify_result
 
@@ -99,9 +108,11 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
     """Take a result claimed for ``launch_id`` from ``source``.
 
     ``user``, when given, must own the launch. Raises ``InvalidResult`` or ``LaunchRejected``
-    (both writing nothing); otherwise returns the launch as it stands after verification.
-    ``source="webhook"`` is for the authenticated Marketplace notification only: its webhook
-    URLs count as vouched for by Cyclr.
+    (both writing nothing); otherwise returns once the arrival is committed, with the launch as it
+    stands: ``received`` for a first arrival (verification is scheduled on commit, see
+    ``proxy.settlement``), the current status for a duplicate. ``source="webhook"`` is for the
+    authenticated Marketplace notification only: its webhook URLs count as vouched for by Cyclr.
+    ``client`` (a ``CyclrClient``, for tests) reaches verification only when it runs in this process.
     """
     claim = InstallResult.parse(data)
     message_id, digest = message_id[:64], content_hash(data)
@@ -134,29 +145,50 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
         launch.completed_at = timezone.now()
         launch.save()
         record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=False)
-        transaction.on_commit(lambda: settle_launch(launch.pk, client=client))
-    launch.refresh_from_db()
+        # Verification runs after the commit, outside the door: the ack need not wait for Cyclr.
+        transaction.on_commit(lambda: schedule(launch.pk, client=client))
+    # The launch as committed (received), whatever the task has done since: the ack says what the
+    # arrival made, and the verdict follows by push and proxy:status.
     return Outcome(launch=launch, duplicate=False)
 
 
+# Verification attempts that could not reach Cyclr are retried after RETRY_FIRST, doubling up to RETRY_CAP.
+RETRY_FIRST = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=1)
+
+
+def retry_delay(attempts):
+    """How long to wait after the ``attempts``-th attempt failed to reach Cyclr: exponential, capped."""
+    return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16), RETRY_CAP)
+
+
 def settle_launch(launch_id, *, client=None):
-    """Verify a received result, store what Cyclr vouches for, mark it completed or failed, then signal once.
+    """Verify a received result, store what Cyclr vouches for, mark it completed or failed; then signal once.
 
-    The whole of verification lives here, apart from the arrival, so that it can run later (a
-    background task) without changing what an arrival does.
-
-    If Cyclr cannot be asked, the launch stays ``received`` with code ``verification_pending``
-    and ``manage.py proxy_replay`` settles it later.
+    Safe to run twice, and concurrently: the verdict is written under the row lock, only while the
+    launch is still ``received``, and ``deliver_signal`` sends the signal once. Each call counts an
+    attempt (``settle_attempts``, ``last_attempt_at``). If Cyclr cannot be asked, the launch stays
+    ``received`` with code ``verification_pending`` and ``next_attempt_at`` set by ``retry_delay``;
+    ``proxy.settlement`` re-enqueues it then (backends that can defer) and ``manage.py proxy_replay``
+    (the sweeper) retries it once due.
     """
-    launch = Launch.objects.get(pk=launch_id)
-    if launch.status != Launch.Status.RECEIVED:
+    started = timezone.now()
+    if not Launch.objects.filter(pk=launch_id, status=Launch.Status.RECEIVED).update(
+            settle_attempts=F("settle_attempts") + 1, last_attempt_at=started, next_attempt_at=None):
+        launch = Launch.objects.get(pk=launch_id)
+        deliver_signal(launch.pk)  # settled by an attempt that died before its signal went out
         return launch
+    launch = Launch.objects.get(pk=launch_id)
     try:
         verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result(),
                                 client=client or CyclrClient())
     except CyclrAPIError as exc:
-        logger.warning("Launch %s stays unverified: %s", launch.pk, exc.message)
-        Launch.objects.filter(pk=launch.pk).update(failure_code="verification_pending", failure_message=exc.message)
+        retry_at = timezone.now() + retry_delay(launch.settle_attempts)
+        logger.warning("Launch %s stays unverified (attempt %s, next at %s): %s", launch.pk, launch.settle_attempts,
+                       retry_at.isoformat(), exc.message)
+        Launch.objects.filter(pk=launch.pk, status=Launch.Status.RECEIVED).update(
+            failure_code="verification_pending", failure_message=exc.message, next_attempt_at=retry_at)
+        launch.refresh_from_db()
         return launch
     with transaction.atomic():
         launch = Launch.objects.select_for_update().get(pk=launch_id)
@@ -169,9 +201,43 @@ def settle_launch(launch_id, *, client=None):
         launch.claim_mismatches = list(verdict.mismatches)
         launch.status = Launch.Status.FAILED if reason else Launch.Status.COMPLETED
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
-        launch.signal_sent_at = timezone.now()
+        launch.next_attempt_at = None
         launch.save()
         if not reason:
             record_install(launch, result)
-        transaction.on_commit(lambda: notify(launch, result, reason))
+        transaction.on_commit(lambda: deliver_signal(launch.pk))
     return launch
+
+
+# How long a claim to send a launch's signal holds before the sweeper may take it over (the claimer died).
+SIGNAL_CLAIM_TIMEOUT = timedelta(minutes=5)
+
+
+def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
+    """Send a settled launch's signal and push, if not sent yet; True if this call sent them.
+
+    The guarantee receivers get: the signal is marked sent (``signal_sent_at``) only after every
+    receiver ran, so a process that dies in between leaves it to the sweeper, which sends it again:
+    **at least once** across a crash between sending and marking, **exactly once** otherwise. Two
+    callers never send it at once: the first claims it (``signal_claimed_at``) under the row lock, and
+    another (the sweeper) takes over only a claim older than ``claim_timeout`` (so receivers that together
+    run longer than that may be called twice).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        launch = Launch.objects.select_for_update().filter(pk=launch_id).first()
+        if launch is None or launch.status not in (Launch.Status.COMPLETED, Launch.Status.FAILED):
+            return False
+        if launch.signal_sent_at is not None:
+            return False
+        if launch.signal_claimed_at is not None and launch.signal_claimed_at > now - claim_timeout:
+            return False  # another process is sending it right now
+        launch.signal_claimed_at = now
+        launch.save(update_fields=["signal_claimed_at"])
+    reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
+    with pushing_on_the_server_loop():
+        notify(launch, launch.install_result(), reason)
+    launch.signal_sent_at = timezone.now()
+    Launch.objects.filter(pk=launch.pk).update(signal_sent_at=launch.signal_sent_at)
+    return True
+

@@ -116,6 +116,38 @@ def completed_receiver():
 
 
 @pytest.fixture(autouse=True)
+def settlements_finish():
+    """Results are settled after the ack, in the kit's threads (the default): none may outlive its test
+    (its database is flushed next). Set up before the test's own fixtures, so torn down after them."""
+    yield
+    from proxy.settlement import drain
+
+    assert drain(timeout=60), "an in-process settlement was still running 60 s after its test"
+
+
+@pytest.fixture
+def settled():
+    """``settled(launch)``: wait until the in-process settlements started so far have finished, then return
+    ``launch`` fresh from the database (what a test checks after a door answered ``received``)."""
+    from proxy.settlement import drain
+
+    def wait(launch=None):
+        assert drain(timeout=60), "an in-process settlement did not finish within 60 s"
+        if launch is not None:
+            launch.refresh_from_db()
+        return launch
+
+    return wait
+
+
+@pytest.fixture
+def immediate_tasks(settings):
+    """Settle in the caller, at once, through an ImmediateBackend alias of TASKS (hostkit's "default"):
+    for tests about what verification decides, not about where it runs."""
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "TASK_BACKEND": "default"}
+
+
+@pytest.fixture(autouse=True)
 def fresh_limits():
     """Each test starts with no per-user counts (proxy.limits): user ids repeat from test to test,
     and the cache outlives them."""

@@ -213,7 +213,7 @@ def test_the_complete_page_keeps_the_kits_csp(client):
 
 
 @pytest.mark.parametrize("mode", ["redirect", "direct"])
-def test_a_result_bound_by_launch_and_nonce_completes_its_launch(cyclr, client, completed_receiver, mode):
+def test_a_result_bound_by_launch_and_nonce_completes_its_launch(cyclr, client, completed_receiver, mode, settled):
     launch, config = open_in_browser(client, mode)
     result = install_over_http(config["url"])
 
@@ -221,22 +221,23 @@ def test_a_result_bound_by_launch_and_nonce_completes_its_launch(cyclr, client, 
 
     assert response.status_code == 200, response.content
     ack = response.json()
-    assert (ack["type"], ack["id"], ack["launch"], ack["status"]) == ("ack", "m1", str(launch.pk), "completed")
+    assert (ack["type"], ack["id"], ack["launch"], ack["status"]) == ("ack", "m1", str(launch.pk), "received")
     assert ack["next"] is None  # no next page: the window closes itself
-    launch.refresh_from_db()
+    settled(launch)
     assert (launch.status, launch.source) == (Launch.Status.COMPLETED, "http")
     assert arrivals(launch) == [("http", False)]
     completed_receiver.assert_called_once()
 
 
-def test_the_ack_carries_the_next_page_of_a_same_tab_launch(cyclr, client):
+def test_the_ack_carries_the_next_page_of_a_same_tab_launch(cyclr, client, settled):
     launch, config = open_in_browser(client, "redirect", next="/integrations/?connected=1")
     result = install_over_http(config["url"])
 
     ack = post_complete(client, completion(result, config)).json()
 
-    assert ack["status"] == "completed" and ack["next"] == "/integrations/?connected=1"
-    # A repeat (the page reloaded) is a duplicate and still knows the way back.
+    assert ack["status"] == "received" and ack["next"] == "/integrations/?connected=1"
+    settled()
+    # A repeat (the page reloaded) is a duplicate, answered with the status now, and still knows the way back.
     again = post_complete(client, completion(result, config, message_id="m2")).json()
     assert again["status"] == "completed" and again["next"] == "/integrations/?connected=1"
     assert arrivals(launch) == [("http", False), ("http", True)]
@@ -335,7 +336,7 @@ def test_a_malformed_binding_is_400_malformed(cyclr, client, fields):
     assert_nothing_written(launch)
 
 
-def test_a_signed_complete_parameter_binds_without_a_nonce(cyclr, client, completed_receiver):
+def test_a_signed_complete_parameter_binds_without_a_nonce(cyclr, client, completed_receiver, settled):
     # A LAUNCH-flow result carries Cyclr's echo of the signed launch id.
     launch, config = open_in_browser(client, "direct")
     result = {**install_over_http(config["url"]), "completeParameter": sign_launch_id(launch.pk)}
@@ -343,7 +344,8 @@ def test_a_signed_complete_parameter_binds_without_a_nonce(cyclr, client, comple
     response = post_complete(client, completion(result))
 
     assert response.status_code == 200, response.content
-    assert response.json()["status"] == "completed"
+    assert response.json()["status"] == "received"
+    assert settled(launch).status == Launch.Status.COMPLETED
     completed_receiver.assert_called_once()
 
 
@@ -430,11 +432,12 @@ def open_path(client, path):
 
 @pytest.mark.parametrize("path", WINDOW_PATHS)
 def test_the_notification_first_then_the_window_is_a_duplicate_ack_not_a_404(cyclr, client, webhook,
-                                                                              completed_receiver, path):
+                                                                              completed_receiver, path, settled):
     launch, url, window_post = open_path(client, path)
     result = install_over_http(url)
 
     assert webhook() == {"status": "accepted", "launch": str(launch.pk), "duplicate": False}
+    settled()  # the notification's result is verified: the window's repeat is answered with that status
     response = window_post(result)
 
     assert response.status_code == 200, response.content
@@ -447,24 +450,26 @@ def test_the_notification_first_then_the_window_is_a_duplicate_ack_not_a_404(cyc
 
 
 @pytest.mark.parametrize("path", WINDOW_PATHS)
-def test_the_window_first_then_the_notification_is_a_duplicate(cyclr, client, webhook, completed_receiver, path):
+def test_the_window_first_then_the_notification_is_a_duplicate(cyclr, client, webhook, completed_receiver, path,
+                                                               settled):
     launch, url, window_post = open_path(client, path)
     result = install_over_http(url)
 
     response = window_post(result)
-    assert response.status_code == 200 and response.json()["status"] == "completed", response.content
+    assert response.status_code == 200 and response.json()["status"] == "received", response.content
     assert webhook() == {"status": "accepted", "launch": str(launch.pk), "duplicate": True}
 
-    launch.refresh_from_db()
+    settled(launch)
     assert (launch.status, launch.source) == (Launch.Status.COMPLETED, "http")
     assert arrivals(launch) == [("http", False), ("webhook", True)]
     completed_receiver.assert_called_once()
 
 
-def test_a_notification_first_keeps_the_way_back_for_a_same_tab_launch(cyclr, client, webhook):
+def test_a_notification_first_keeps_the_way_back_for_a_same_tab_launch(cyclr, client, webhook, settled):
     launch, config = open_in_browser(client, "redirect", next="/integrations/")
     result = install_over_http(config["url"])
     webhook()
+    settled()
     ack = post_complete(client, completion(result, config)).json()
     assert (ack["status"], ack["next"]) == ("completed", "/integrations/")
 
@@ -491,7 +496,7 @@ def test_a_different_install_after_the_notification_is_still_a_conflict(cyclr, c
 @pytest.mark.parametrize("mode", ["popup", "inline"])
 @pytest.mark.parametrize("notification_first", [True, False], ids=["notification-first", "notification-last"])
 def test_the_proxy_pages_socket_with_the_notification_first_and_last(cyclr, client, user, webhook, completed_receiver,
-                                                                     mode, notification_first):
+                                                                     mode, notification_first, settled):
     from asgiref.sync import async_to_sync
 
     from .test_consumers import cookie_for, launch_socket
@@ -500,6 +505,7 @@ def test_the_proxy_pages_socket_with_the_notification_first_and_last(cyclr, clie
     result = install_over_http(url)
     if notification_first:
         assert webhook()["duplicate"] is False
+        settled()
 
     cookie = cookie_for(user)
 
@@ -513,9 +519,11 @@ def test_the_proxy_pages_socket_with_the_notification_first_and_last(cyclr, clie
         return ack
 
     ack = async_to_sync(send_over_socket)()
-    assert (ack["type"], ack["launch"], ack["status"]) == ("ack", str(launch.pk), "completed")
+    # First: received (stored, verified after); a repeat: the launch's status now, verified.
+    assert (ack["type"], ack["launch"], ack["status"]) == ("ack", str(launch.pk), "completed" if notification_first else "received")
     if not notification_first:
         assert webhook()["duplicate"] is True
+    settled()
     first, second = ("webhook", "socket") if notification_first else ("socket", "webhook")
     assert arrivals(Launch.objects.get(pk=launch.pk)) == [(first, False), (second, True)]
     completed_receiver.assert_called_once()

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from hostkit.asgi import application
 from proxy.models import Arrival, Launch
+from proxy.settlement import drain
 
 from .fuzzing import frames, text
 from .test_consumers import ORIGIN, cookie_for, result_message
@@ -134,6 +135,7 @@ def test_any_frame_gets_one_well_formed_answer_and_the_socket_stays_usable(insta
             if answer["type"] == "ack":
                 assert answer["id"] == sent_id(frame) and answer["launch"] == str(launch.pk)
                 assert answer["status"] in Launch.Status.values
+                assert drain(60)  # its verification runs after the ack: done before the next frame's snapshot
             else:
                 assert_error_frame(answer)
                 assert written() == before, "a refused frame wrote something"
@@ -145,6 +147,7 @@ def test_any_frame_gets_one_well_formed_answer_and_the_socket_stays_usable(insta
         output = socket.exchange(text(result_message(launch.result_raw or data, "retry")), reconnect=False)
         answer = json.loads(output["text"])
         assert answer["type"] == "ack" and answer["id"] == "retry", answer
+        assert drain(60)
         assert Launch.objects.get(pk=launch.pk).status in (Launch.Status.COMPLETED, Launch.Status.FAILED)
         assert all(push["launch"] == str(launch.pk) for push in socket.pushes), socket.pushes
     finally:

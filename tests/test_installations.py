@@ -16,7 +16,8 @@ from proxy.reconcile import reconcile
 from proxy.replay import replay_change
 from proxy.services import accept_result
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What verification decides, not where it runs: settled at once, in the caller (an ImmediateBackend alias).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("immediate_tasks")]
 
 SECRET = "whsec-lifecycle-0123456789abcdef"
 LIFECYCLE = ("integration_uninstalled", "integration_started", "integration_stopped")

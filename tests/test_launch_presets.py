@@ -45,7 +45,7 @@ def test_a_preset_installs_and_delivers_once(presets, user, completed_receiver, 
     assert Installation.objects.get().cycles.get().cycle_id == cycle.cycle_id
 
 
-def test_a_preset_in_redirect_mode_is_bound_by_its_complete_parameter(presets, user, client, completed_receiver):
+def test_a_preset_in_redirect_mode_is_bound_by_its_complete_parameter(presets, user, client, completed_receiver, settled):
     client.force_login(user)
     page = client.get(reverse("proxy:launch"), {"launch": "crm", "mode": "redirect"})
     config = page.context["redirect_config"]
@@ -56,7 +56,7 @@ def test_a_preset_in_redirect_mode_is_bound_by_its_complete_parameter(presets, u
                          content_type="application/json")
 
     assert answer.status_code == 200 and answer.json()["type"] == "ack"
-    assert Launch.objects.get().status == Launch.Status.COMPLETED
+    assert settled(Launch.objects.get()).status == Launch.Status.COMPLETED
     completed_receiver.assert_called_once()
 
 

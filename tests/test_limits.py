@@ -147,7 +147,7 @@ def test_http_deliveries_are_limited_per_user(set_limits, installed, user, other
     assert post_to("result", logged_in(other_user), theirs, their_data).status_code == 200
 
 
-def test_the_delivery_limit_lifts_when_its_window_ends(set_limits, installed, user):
+def test_the_delivery_limit_lifts_when_its_window_ends(set_limits, installed, user, settled):
     set_limits(deliveries=(1, 1))
     first, first_data = installed()
     second, second_data = installed()
@@ -155,7 +155,8 @@ def test_the_delivery_limit_lifts_when_its_window_ends(set_limits, installed, us
     assert post_to("result", client, first, first_data).status_code == 200
     assert post_to("result", client, second, second_data).status_code == 429
     ack = eventually(lambda: (r := post_to("result", client, second, second_data)).status_code == 200 and r.json())
-    assert ack["type"] == "ack" and ack["status"] == "completed"
+    assert ack["type"] == "ack" and ack["status"] == "received"
+    assert settled(second).status == "completed"
 
 
 # --- deliveries over the socket ------------------------------------------------------------------------
@@ -241,7 +242,7 @@ def test_a_flood_of_2000_bad_frames_is_cut_off_at_the_default_limit(cyclr, insta
     assert not Arrival.objects.exists()
 
 
-def test_frames_are_limited_per_user_across_their_sockets(set_limits, installed, user, other_user):
+def test_frames_are_limited_per_user_across_their_sockets(set_limits, installed, user, other_user, settled):
     set_limits(frames=(3, 60))
     mine, _ = installed()
     theirs, their_data = installed(other_user)
@@ -264,10 +265,10 @@ def test_frames_are_limited_per_user_across_their_sockets(set_limits, installed,
     flood, second, ack = run(scenario)
     assert codes(flood) == ["malformed"] * 3 + ["rate_limited", CLOSE_RATE_LIMITED]
     assert codes(second) == ["rate_limited", CLOSE_RATE_LIMITED]
-    assert ack["type"] == "ack" and Launch.objects.get(pk=theirs.pk).status == Launch.Status.COMPLETED
+    assert ack["type"] == "ack" and settled(Launch.objects.get(pk=theirs.pk)).status == Launch.Status.COMPLETED
 
 
-def test_the_frame_limit_lifts_when_its_window_ends(set_limits, installed, user):
+def test_the_frame_limit_lifts_when_its_window_ends(set_limits, installed, user, settled):
     set_limits(frames=(2, 1))
     launch, data = installed()
     cookie = cookie_for(user)
@@ -287,7 +288,7 @@ def test_the_frame_limit_lifts_when_its_window_ends(set_limits, installed, user)
 
     assert codes(run(flood)) == ["malformed", "malformed", "rate_limited", CLOSE_RATE_LIMITED]
     ack = eventually(lambda: run(deliver))
-    assert ack["status"] == "completed"
+    assert ack["status"] == "received" and settled(launch).status == Launch.Status.COMPLETED
 
 
 # --- open sockets ------------------------------------------------------------------------------------------

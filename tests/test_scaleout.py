@@ -24,6 +24,7 @@ from proxy.cyclr import CyclrClient
 from proxy.exceptions import LaunchRejected
 from proxy.models import Arrival, Launch, RecordedCycle
 from proxy.services import accept_result
+from proxy.settlement import drain
 
 from .test_consumers import ORIGIN, cookie_for
 
@@ -67,6 +68,7 @@ def test_concurrent_deliveries_make_one_record_and_one_signal(installed, user):
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
+        assert drain(60)  # verified and signalled after the acks, in the kit's threads
     finally:
         signals.install_completed.disconnect(dispatch_uid="scaleout-count")
 
@@ -103,6 +105,7 @@ def test_one_result_raced_onto_two_launches_completes_one(installed, launch_for,
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
+        assert drain(60)
     finally:
         signals.install_completed.disconnect(dispatch_uid="scaleout-replay")
 

@@ -27,17 +27,19 @@ def explode(sender, **kwargs):
     raise RuntimeError("the receiver's database is down")
 
 
-def test_a_result_is_persisted_verified_and_signalled(installed, user, completed_receiver, failed_receiver):
+def test_a_result_is_persisted_verified_and_signalled(installed, user, completed_receiver, failed_receiver, settled):
     launch, data = installed()
     outcome = accept_result(launch.pk, data, source="socket", user=user, message_id="m1")
+    # Answered as soon as the arrival is committed: the server owns the result; Cyclr is asked after.
+    assert outcome.launch.status == Launch.Status.RECEIVED and not outcome.duplicate
 
-    launch.refresh_from_db()
+    settled(launch)
     assert launch.status == Launch.Status.COMPLETED
     assert launch.result_raw == data
     assert launch.result["account_id"] == data["accountId"]
     assert [c["cycle_id"] for c in launch.result["cycles"]] == [c["cycleId"] for c in data["cycles"]]
     assert launch.source == "socket" and launch.completed_at and launch.signal_sent_at
-    assert outcome.launch.status == Launch.Status.COMPLETED and not outcome.duplicate
+    assert launch.settle_attempts == 1 and launch.next_attempt_at is None
     completed_receiver.assert_called_once()
     kwargs = completed_receiver.call_args.kwargs
     assert kwargs["launch"].pk == launch.pk and kwargs["source"] == "socket"
@@ -45,22 +47,25 @@ def test_a_result_is_persisted_verified_and_signalled(installed, user, completed
     failed_receiver.assert_not_called()
 
 
-def test_the_same_result_three_times_makes_one_record_and_one_signal(installed, user, completed_receiver):
+def test_the_same_result_three_times_makes_one_record_and_one_signal(installed, user, completed_receiver, settled):
     launch, data = installed()
     first = accept_result(launch.pk, data, source="socket", user=user)
     again = accept_result(launch.pk, data, source="http", user=user)
+    settled()
     third = accept_result(launch.pk, data, source="socket", user=user)
 
     assert not first.duplicate and again.duplicate and third.duplicate
+    assert third.launch.status == Launch.Status.COMPLETED  # a duplicate answers with the launch's current status
     assert completed_receiver.call_count == 1
     assert list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate")) == [
         ("socket", False), ("http", True), ("socket", True)]
     assert Launch.objects.get(pk=launch.pk).source == "socket"
 
 
-def test_a_different_result_for_a_settled_launch_is_a_conflict(installed, user):
+def test_a_different_result_for_a_settled_launch_is_a_conflict(installed, user, settled):
     launch, data = installed()
     accept_result(launch.pk, data, source="socket", user=user)
+    settled()
     forged = {**data, "cycles": [{**data["cycles"][0], "cycleId": "00000000-0000-4000-8000-000000000000"}]}
     with pytest.raises(LaunchRejected) as caught:
         accept_result(launch.pk, forged, source="socket", user=user)
@@ -69,9 +74,10 @@ def test_a_different_result_for_a_settled_launch_is_a_conflict(installed, user):
     assert Launch.objects.get(pk=launch.pk).result_raw == data
 
 
-def test_the_same_install_in_another_shape_is_a_duplicate_not_a_conflict(installed, user, completed_receiver):
+def test_the_same_install_in_another_shape_is_a_duplicate_not_a_conflict(installed, user, completed_receiver, settled):
     launch, data = installed()
     accept_result(launch.pk, data, source="socket", user=user)
+    settled()
     # Cyclr's LAUNCH-style page (one cycle, URL-string webhooks, fewer fields) describing the same install.
     cycle = data["cycles"][0]
     other_shape = {"accountId": data["accountId"].upper(), "cycleId": cycle["cycleId"], "status": "active",
@@ -118,11 +124,11 @@ def test_a_malformed_result_writes_nothing(launch_for, user):
     assert not Arrival.objects.exists()
 
 
-def test_a_forged_cycle_fails_verification(installed, user, completed_receiver, failed_receiver):
+def test_a_forged_cycle_fails_verification(installed, user, completed_receiver, failed_receiver, settled):
     launch, data = installed()
     data["cycles"][0]["cycleId"] = "00000000-0000-4000-8000-000000000000"
     accept_result(launch.pk, data, source="socket", user=user)
-    launch.refresh_from_db()
+    settled(launch)
     assert launch.status == Launch.Status.FAILED
     assert launch.failure_code == "unknown_cycle"
     completed_receiver.assert_not_called()
@@ -130,39 +136,41 @@ def test_a_forged_cycle_fails_verification(installed, user, completed_receiver, 
     assert failed_receiver.call_args.kwargs["reason"].code == "unknown_cycle"
 
 
-def test_another_accounts_result_fails_verification(installed, user, other_user, failed_receiver):
+def test_another_accounts_result_fails_verification(installed, user, other_user, failed_receiver, settled):
     _, others_result = installed(owner=other_user)  # a real install, in mallory's account
     launch, _ = installed()
     accept_result(launch.pk, others_result, source="socket", user=user)
-    launch.refresh_from_db()
+    settled(launch)
     assert launch.status == Launch.Status.FAILED and launch.failure_code == "account_mismatch"
     failed_receiver.assert_called_once()
 
 
-def test_another_accounts_cycles_fail_even_under_this_accounts_id(installed, user, other_user, failed_receiver):
+def test_another_accounts_cycles_fail_even_under_this_accounts_id(installed, user, other_user, failed_receiver, settled):
     _, others_result = installed(owner=other_user)
     launch, mine = installed()
     # Claim mallory's cycles with alice's account id: Cyclr is asked under alice's account and says no.
     forged = {**mine, "cycles": others_result["cycles"]}
     accept_result(launch.pk, forged, source="socket", user=user)
-    launch.refresh_from_db()
+    settled(launch)
     assert launch.status == Launch.Status.FAILED and launch.failure_code == "unknown_cycle"
 
 
-def test_an_install_with_errors_and_stopped_cycles_completes_with_its_errors(installed, user, completed_receiver):
+def test_an_install_with_errors_and_stopped_cycles_completes_with_its_errors(installed, user, completed_receiver, settled):
     launch, data = installed(start_cycles=False)
     assert data["errors"] and {c["status"] for c in data["cycles"]} == {"Stopped"}
     accept_result(launch.pk, data, source="socket", user=user)
+    settled()
     result = completed_receiver.call_args.kwargs["result"]
     assert result.errors == tuple(data["errors"]) and not result.ok
     assert {c.status for c in result.cycles} == {"Stopped"}
 
 
-def test_a_receiver_that_raises_is_recorded_and_the_result_kept(installed, user, completed_receiver):
+def test_a_receiver_that_raises_is_recorded_and_the_result_kept(installed, user, completed_receiver, settled):
     signals.install_completed.connect(explode, dispatch_uid="explode")
     try:
         launch, data = installed()
         accept_result(launch.pk, data, source="socket", user=user)
+        settled()
     finally:
         signals.install_completed.disconnect(dispatch_uid="explode")
     launch.refresh_from_db()
@@ -180,11 +188,11 @@ def test_a_receiver_that_raises_is_recorded_and_the_result_kept(installed, user,
     assert failure.resolved_at is not None
 
 
-def test_when_cyclr_is_unreachable_the_result_waits_for_replay(installed, user, completed_receiver):
+def test_when_cyclr_is_unreachable_the_result_waits_for_replay(installed, user, completed_receiver, settled):
     launch, data = installed()
     unreachable = CyclrClient(api_url="http://127.0.0.1:9", timeout=(1, 1))
     accept_result(launch.pk, data, source="socket", user=user, client=unreachable)
-    launch.refresh_from_db()
+    settled(launch)
     assert launch.status == Launch.Status.RECEIVED and launch.result_raw == data
     assert launch.failure_code == "verification_pending"
     completed_receiver.assert_not_called()

@@ -10,6 +10,7 @@ These run in `make test`'s second pass (DATABASE_URL=PostgreSQL, REDIS_URL set).
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -167,9 +168,47 @@ def test_deliveries_racing_across_both_workers_by_every_door_make_one_record_and
 
 
 def reconcile(worker):
-    """What the reconcile cron runs (README, "Production"): settle results left unverified."""
-    return subprocess.run([sys.executable, "manage.py", "proxy_replay"], cwd=ROOT, env=worker.env,
+    """What the sweeper cron runs (README, "Production"): settle results left unverified, send signals that
+    never went out. ``--grace 0``: the test stands for a sweep after the grace period has passed."""
+    return subprocess.run([sys.executable, "manage.py", "proxy_replay", "--grace", "0"], cwd=ROOT, env=worker.env,
                           capture_output=True, text=True, timeout=120)
+
+
+def wait_until(condition, what, timeout=60):
+    """Poll the shared database until ``condition()`` holds: the workers are other processes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_verification_is_settled_exactly_once_by_the_sweeper(start_pair, installed, session, signal_log,
+                                                                                  cyclr):
+    a, b = start_pair()
+    launch, data = installed()
+    cyclr.cycle_gate.close()  # Cyclr "takes as long as the test wants" to answer the verification call
+    try:
+        ack = deliver_by_socket(a, session, launch, data)
+        # Acknowledged while worker a's settlement thread is still waiting for Cyclr.
+        assert (ack["type"], ack["status"]) == ("ack", "received"), f"{ack}{a.log()}"
+        assert cyclr.cycle_gate.wait_for_held(1, timeout=30), f"worker a never asked Cyclr{a.log()}"
+        a.kill()  # SIGKILL mid-verification: its thread, its Cyclr call and its connections die with it
+    finally:
+        cyclr.cycle_gate.open()
+    stored = Launch.objects.get(pk=launch.pk)
+    assert stored.status == Launch.Status.RECEIVED and stored.settle_attempts == 1
+    assert b.status(session, launch.pk)["status"] == "received"  # the server owns it: nothing is lost
+
+    # A restarted worker does not know of it; the sweeper does (after the grace period).
+    swept = reconcile(b)
+    assert swept.returncode == 0, swept.stderr
+    assert f"{launch.pk}: settled as completed" in swept.stdout, swept.stdout
+    assert b.wait_for_status(session, launch.pk)["status"] == "completed"
+    assert [name for name, _ in signals_sent(signal_log, launch)] == ["install_completed"]
+    assert "0 launch(es) replayed" in reconcile(b).stdout
+    assert len(signals_sent(signal_log, launch)) == 1
+    assert Integration.objects.filter(launch_id=launch.pk).count() == 1
 
 
 def test_a_worker_killed_mid_flow_loses_and_doubles_nothing(start_pair, installed, session, signal_log):
@@ -213,6 +252,9 @@ def test_a_push_the_layer_drops_is_found_by_proxy_status(start_pair, installed, 
         for launch, data in launches:
             ack = deliver_by_socket(a, session, launch, data)
             assert ack["type"] == "ack", f"{ack}{a.log()}"
+        # Settled after the ack: the pushes are sent (then the signal marked sent) while b still sleeps.
+        wait_until(lambda: not Launch.objects.filter(pk__in=[launch.pk for launch, _ in launches],
+                                                     signal_sent_at__isnull=True).exists(), "a's pushes")
     finally:
         b.resume()
     # The first push fills b's channel (a read already waiting in Redis may take one more);
@@ -224,7 +266,7 @@ def test_a_push_the_layer_drops_is_found_by_proxy_status(start_pair, installed, 
     lost = [launch for launch, _ in launches if str(launch.pk) not in pushed]
     assert launches[-1][0] in lost, "the layer delivered every push: nothing overflowed"
     for launch in lost:
-        status = b.status(session, launch.pk)
+        status = b.wait_for_status(session, launch.pk)
         assert status["status"] == "completed" and status["result"] is not None
         assert len(signals_sent(signal_log, launch)) == 1
 
@@ -311,6 +353,8 @@ def test_in_chromium_the_host_page_from_one_worker_and_the_proxy_page_from_the_o
         wait(lambda d: len(d.window_handles) == 1, "the popup to close itself")
         wait_js("document.querySelector('#connect-status').textContent.indexOf('Connected') === 0")
         wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#integrations li.integration"), "the integration listed")
+        # Verified after the ack, in worker b's threads: let it finish before the workers stop.
+        wait(lambda d: Launch.objects.filter(user=user, signal_sent_at__isnull=False).exists(), "the launch signalled")
     finally:
         browser.quit()
         front.stop()

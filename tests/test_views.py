@@ -288,10 +288,11 @@ def test_status_of_a_pending_launch_for_its_owner(launch_for, user):
     }
 
 
-def test_status_of_a_completed_launch_carries_the_result(installed, user):
+def test_status_of_a_completed_launch_carries_the_result(installed, user, settled):
     launch, data = installed()
     client = logged_in(user)
     post_result(client, launch, result_body(data))
+    settled()
     body = client.get(reverse("proxy:status", args=[launch.pk])).json()
     assert body["status"] == "completed" and body["reason"] is None
     assert body["result"]["account_id"] == data["accountId"]
@@ -327,7 +328,7 @@ def test_result_without_a_csrf_token_is_403(installed, user):
     assert_nothing_written(launch)
 
 
-def test_result_with_the_proxy_pages_csrf_token_is_accepted(installed, user):
+def test_result_with_the_proxy_pages_csrf_token_is_accepted(installed, user, settled):
     launch, data = installed()
     client = logged_in(user, enforce_csrf_checks=True)
     page = client.get(LAUNCH_URL)  # the proxy page hands its script the token, as in the browser
@@ -335,7 +336,8 @@ def test_result_with_the_proxy_pages_csrf_token_is_accepted(installed, user):
                                  page.content.decode(), re.S).group(1))["csrfToken"]
     response = post_result(client, launch, result_body(data), headers={"X-CSRFToken": token})
     assert response.status_code == 200
-    assert response.json()["status"] == "completed"
+    assert response.json()["status"] == "received"
+    settled()
 
 
 def test_result_with_a_wrong_csrf_token_is_403(installed, user):
@@ -347,38 +349,46 @@ def test_result_with_a_wrong_csrf_token_is_403(installed, user):
     assert_nothing_written(launch)
 
 
-def test_a_valid_result_is_acked_completed(installed, user):
+def test_a_valid_result_is_acked_received_then_completes(installed, user, settled):
     launch, data = installed()
     response = post_result(logged_in(user), launch, result_body(data, "msg-1"))
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     ack = response.json()
     assert ack["type"] == "ack" and ack["id"] == "msg-1" and ack["launch"] == str(launch.pk)
-    assert ack["status"] == "completed" and ack["reason"] is None
+    assert ack["status"] == "received" and ack["reason"] is None  # the server owns it; Cyclr is asked after
     assert ack["result"]["cycles"][0]["cycle_id"] == data["cycles"][0]["cycleId"]
-    launch.refresh_from_db()
+    settled(launch)
     assert launch.status == Launch.Status.COMPLETED and launch.source == "http" and launch.result_raw == data
     assert list(Arrival.objects.values_list("source", "message_id", "duplicate")) == [("http", "msg-1", False)]
 
 
-def test_a_repeated_result_is_acked_again_and_recorded_once(installed, user):
+def test_a_repeated_result_is_acked_again_and_recorded_once(installed, user, settled):
     launch, data = installed()
     client = logged_in(user)
     first = post_result(client, launch, result_body(data, "m1"))
+    settled()
     again = post_result(client, launch, result_body(data, "m1-retry"))
     assert first.status_code == again.status_code == 200
+    # The repeat is answered with the launch's status now: verified.
+    assert first.json()["status"] == "received"
     assert again.json()["id"] == "m1-retry" and again.json()["status"] == "completed"
-    assert again.json()["result"] == first.json()["result"]
+    assert again.json()["result"]["cycles"][0]["cycle_id"] == first.json()["result"]["cycles"][0]["cycle_id"]
     assert Arrival.objects.filter(launch=launch, duplicate=False).count() == 1
     assert list(Arrival.objects.values_list("message_id", "duplicate")) == [("m1", False), ("m1-retry", True)]
 
 
-def test_a_forged_cycle_is_acked_as_failed(installed, user):
+def test_a_forged_cycle_is_acked_received_then_fails(installed, user, settled):
     launch, data = installed()
     data["cycles"][0]["cycleId"] = "00000000-0000-4000-8000-000000000000"
-    ack = post_result(logged_in(user), launch, result_body(data)).json()
-    assert ack["status"] == "failed"
-    assert ack["reason"]["code"] == "unknown_cycle"
+    client = logged_in(user)
+    ack = post_result(client, launch, result_body(data)).json()
+    assert ack["status"] == "received"
+    settled()
+    status = client.get(reverse("proxy:status", args=[launch.pk])).json()
+    assert status["status"] == "failed" and status["reason"]["code"] == "unknown_cycle"
+    again = post_result(client, launch, result_body(data, "m2")).json()  # a repeat hears the verdict
+    assert again["status"] == "failed" and again["reason"]["code"] == "unknown_cycle"
 
 
 def test_another_users_launch_is_403_forbidden(installed, other_user):
@@ -475,10 +485,11 @@ def test_an_expired_launch_is_410(installed, user):
     assert_nothing_written(launch)
 
 
-def test_a_conflicting_second_result_is_409(installed, user):
+def test_a_conflicting_second_result_is_409(installed, user, settled):
     launch, data = installed()
     client = logged_in(user)
     assert post_result(client, launch, result_body(data)).status_code == 200
+    settled()
     forged = {**data, "cycles": [{**data["cycles"][0], "cycleId": "00000000-0000-4000-8000-000000000000"}]}
     response = post_result(client, launch, result_body(forged, "m2"))
     assert response.status_code == 409

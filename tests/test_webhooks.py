@@ -17,6 +17,7 @@ from proxy.launches import open_launch
 from proxy.models import Arrival, Installation, Launch, WebhookDelivery
 from proxy.results import InstallResult
 from proxy.services import accept_result
+from proxy.settlement import drain
 from proxy.testing.fake_cyclr.state import marketplace_notification
 from proxy.testing.marketplace import install_over_http
 from proxy.exceptions import InvalidResult
@@ -54,8 +55,19 @@ def notified(installed, cyclr, webhook_secret):
 
 
 def post(body, secret=SECRET, client=None, **extra):
+    """POST to the webhook; return its answer once the verification it scheduled (after answering) has run."""
     text = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return (client or Client()).post(reverse("proxy:webhook", args=[secret]), text, content_type="application/json", **extra)
+    response = (client or Client()).post(reverse("proxy:webhook", args=[secret]), text, content_type="application/json",
+                                         **extra)
+    assert drain(60)
+    return response
+
+
+def accept_settled(launch_id, data, **kwargs):
+    """``accept_result``, then wait for the settlement it scheduled (in the kit's threads) to finish."""
+    outcome = accept_result(launch_id, data, **kwargs)
+    assert drain(60)
+    return outcome
 
 
 @pytest.fixture
@@ -137,7 +149,7 @@ def test_the_notification_converts_to_the_browsers_result(notified):
 
 def test_browser_first_then_webhook_is_a_duplicate(notified, user, completed_receiver):
     launch, data, body = notified()
-    accept_result(launch.pk, data, source="socket", user=user)
+    accept_settled(launch.pk, data, source="socket", user=user)
 
     response = post(body)
 
@@ -153,7 +165,7 @@ def test_browser_first_then_webhook_is_a_duplicate(notified, user, completed_rec
 def test_a_late_webhook_without_complete_parameter_is_a_duplicate_not_a_new_launchs_result(
         notified, launch_for, user, completed_receiver):
     launch, data, body = notified()
-    accept_result(launch.pk, data, source="socket", user=user)
+    accept_settled(launch.pk, data, source="socket", user=user)
     newer, _ = launch_for(user)  # the user connects again before Cyclr's webhook for the first install lands
     del body["CompleteParameter"]
 
@@ -168,7 +180,7 @@ def test_webhook_first_then_browser_is_a_duplicate(notified, user, completed_rec
     launch, data, body = notified()
     assert post(body).json()["duplicate"] is False
 
-    outcome = accept_result(launch.pk, data, source="socket", user=user)
+    outcome = accept_settled(launch.pk, data, source="socket", user=user)
 
     assert outcome.duplicate
     assert list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate")) == [
@@ -428,7 +440,7 @@ def test_an_unknown_account_is_ignored(notified):
 
 def test_a_different_install_for_a_settled_launch_is_ignored_as_a_conflict(notified, user, completed_receiver):
     launch, data, body = notified()
-    accept_result(launch.pk, data, source="socket", user=user)
+    accept_settled(launch.pk, data, source="socket", user=user)
     body["MarketplaceInstallDetails"][0]["CycleId"] = "00000000-0000-4000-8000-000000000000"
 
     response = post(body)
@@ -468,6 +480,7 @@ def test_a_processing_failure_is_500_kept_and_reprocessed_from_the_admin(notifie
     assert admin_client.get(changelist).status_code == 200
     assert admin_client.get(changelist, {"q": str(launch.pk)[:8]}).status_code == 200
     admin_client.post(changelist, {"action": "reprocess", "_selected_action": [delivery.pk]})
+    assert drain(60)
 
     delivery.refresh_from_db()
     assert delivery.processed and delivery.error_code == "" and delivery.launch_id == launch.pk
@@ -513,8 +526,9 @@ class FakeCyclrSendsTheWebhookTests(LiveCyclrTestCase):
 
         install_over_http(marketplace_url)  # the fake sends the webhook from a thread of its own
 
-        self.wait_for(lambda: Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED,
-                      "the webhook to complete the launch")
+        self.wait_for(lambda: Launch.objects.filter(pk=launch.pk, status=Launch.Status.COMPLETED,
+                                                    signal_sent_at__isnull=False).exists(),
+                      "the webhook to complete the launch and its signal to go out")
         self.assertTrue(self.fake.wait_for_notifications(sent_before + 1, timeout=10))
         (attempt,) = self.fake.notifications[sent_before:]
         self.assertEqual(attempt["status"], 200, attempt)

@@ -13,7 +13,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client, TestCase
 from django.urls import NoReverseMatch, reverse
 
+from proxy.conf import proxy_settings
 from proxy.models import Launch
+from proxy.settlement import drain
 
 from .marketplace import install_over_http, launch_over_http
 
@@ -31,9 +33,11 @@ def install_through_views(user, *, mode="popup", marketplace=None, launch=None, 
     are what the person picks in the Marketplace (``start_cycles=False`` gives an install with errors).
     ``client`` is a ``django.test.Client`` to use (default: a new one, signed in as ``user``).
 
-    The kit verifies results and sends its signals after commit. Inside a test's transaction (pytest-django's
-    ``db``, Django's ``TestCase``) nothing commits, so the delivery runs under
-    ``TestCase.captureOnCommitCallbacks(execute=True)``; with a transactional database they run as usual.
+    The kit verifies results and sends its signals after commit, outside the door that took the result. Inside
+    a test's transaction (pytest-django's ``db``, Django's ``TestCase``) nothing commits, so the delivery runs
+    under ``TestCase.captureOnCommitCallbacks(execute=True)`` and the kit settles it at once, in this thread;
+    with a transactional database it settles in the kit's threads (``CYCLR_PROXY["TASK_BACKEND"]`` None),
+    and this waits for them.
     """
     client = client or Client()
     client.force_login(user)
@@ -64,8 +68,17 @@ def install_through_views(user, *, mode="popup", marketplace=None, launch=None, 
         answer = client.post(delivery_url, message, content_type="application/json")
     if answer.status_code != 200 or answer.json().get("type") != "ack":
         raise InstallFailed(f"The kit refused the install's result ({answer.status_code}): {answer.content.decode()[:500]}")
+    # The door answered "received"; the kit settles the result after the ack (in its own threads by default).
+    if not drain(timeout=60):
+        raise InstallFailed("The kit was still verifying the result with the fake Cyclr after 60 s.")
     settled = Launch.objects.get(pk=launch_id)
     if settled.status == Launch.Status.RECEIVED and settled.failure_code != "verification_pending":
+        if proxy_settings.TASK_BACKEND is not None:
+            raise InstallFailed(
+                f"The result was stored and its settling enqueued on the task backend "
+                f"{proxy_settings.TASK_BACKEND!r}, whose worker this test does not run, so no receiver ran. "
+                'Set CYCLR_PROXY["TASK_BACKEND"] to None (settle in this process) or to an ImmediateBackend '
+                "alias of TASKS in your test settings.")
         raise InstallFailed(
             "The result was stored but never verified, so no receiver ran: the kit settles it after commit, "
             "and the transaction that holds this test never committed. Use pytest-django's "

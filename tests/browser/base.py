@@ -35,6 +35,15 @@ class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
         require_browser()
         super().setUpClass()
 
+    def settled_launch(self, user=None, timeout=30):
+        """``user``'s only launch once the server settled it and its signal went out (verification runs after
+        the ack, in the server process, so a page may say "done" a moment before the row does)."""
+        user = user or self.user
+        launch = self.wait(lambda d: Launch.objects.filter(user=user, signal_sent_at__isnull=False).first(),
+                           timeout, what=f"{user}'s launch to be verified and signalled")
+        self.assertEqual(Launch.objects.filter(user=user).count(), 1)
+        return launch
+
     def setUp(self):
         super().setUp()
         # One browser serves the class: start each test from a single window with no session.
@@ -109,7 +118,7 @@ class WindowTestCase(BrowserTestCase):
 
     def assert_recorded_once(self, mode):
         self.wait_js(CONNECTED, timeout=30)
-        (launch,) = Launch.objects.filter(user=self.user)
+        launch = self.settled_launch()
         self.assertEqual((launch.mode, launch.status), (mode, Launch.Status.COMPLETED))
         self.assertEqual(Arrival.objects.filter(launch=launch, duplicate=False).count(), 1)
         self.assertEqual(Integration.objects.filter(launch_id=launch.pk).count(), 1)

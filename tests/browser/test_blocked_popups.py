@@ -39,7 +39,7 @@ class BlockedPopupTests(WindowTestCase):
         self.install(1)
         self.driver.switch_to.default_content()
         outcome = self.wait_js("window.outcome")
-        (launch,) = Launch.objects.filter(user=self.user)
+        launch = self.settled_launch()
         self.assertEqual(outcome, {"launch": str(launch.pk)})
         self.assertEqual((launch.mode, launch.status), (Launch.Mode.INLINE, Launch.Status.COMPLETED))
 
@@ -52,7 +52,7 @@ class BlockedPopupTests(WindowTestCase):
         self.install(2)
         self.wait(lambda d: d.current_url == page, what="the way back to the page that called connect()")
         self.wait_js("window.integrationsReady === true")
-        (launch,) = Launch.objects.filter(user=self.user)
+        launch = self.settled_launch()
         self.assertEqual((launch.mode, launch.status, launch.next_url), (Launch.Mode.REDIRECT, Launch.Status.COMPLETED, page))
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, f'#integrations li[data-launch="{launch.pk}"]'),
                   what="the integration listed")

@@ -28,7 +28,7 @@ class ConnectFlowTests(BrowserTestCase):
 
         # The proxy page was the host's own URL; the Marketplace ran on the fake Cyclr's origin.
         self.assertTrue(proxy_url.startswith(self.live_server_url + "/proxy/launch/"))
-        launch = Launch.objects.get(user=self.user)
+        launch = self.settled_launch()
         self.assertEqual(launch.status, Launch.Status.COMPLETED, launch.failure_message)
         self.assertEqual(launch.source, "socket")
         self.assertEqual(launch.marketplace_origin, self.fake.origin)
@@ -64,7 +64,7 @@ class ConnectFlowTests(BrowserTestCase):
         self.install(1, start_cycles=False)
         self.back_to_host()
 
-        launch = Launch.objects.get(user=self.user)
+        launch = self.settled_launch()
         self.assertEqual(launch.status, Launch.Status.COMPLETED)
         item = self.driver.find_element(By.CSS_SELECTOR, f'#integrations li[data-launch="{launch.pk}"]')
         errors = [e.text for e in item.find_elements(By.CSS_SELECTOR, ".install-error")]

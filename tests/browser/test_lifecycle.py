@@ -34,7 +34,7 @@ class LifecycleTests(BrowserTestCase):
     def test_a_launch_preset_installs_and_delivers_once(self):
         self.launch_preset_install()
 
-        launch = Launch.objects.get(user=self.user)
+        launch = self.settled_launch()
         self.assertEqual((launch.status, launch.preset), (Launch.Status.COMPLETED, "email"), launch.failure_message)
         self.assertEqual(launch.result["flow"], "launch")
         self.assertEqual(launch.arrivals.filter(duplicate=False).count(), 1)

@@ -57,7 +57,7 @@ class ModeTests(BrowserTestCase):
         # The complete page closes its window; the host page heard over its events socket.
         self.driver.switch_to.window(self.main_window)
         self.wait(lambda d: len(d.window_handles) == 1, what="the window to close itself")
-        launch = Launch.objects.get(user=self.user)
+        launch = self.settled_launch()
         self.assertEqual((launch.mode, launch.status, launch.source), (Launch.Mode.REDIRECT, Launch.Status.COMPLETED, "http"))
         self.assert_listed(launch)
         (minted,) = [m for m in self.fake.marketplace_requests if m["account_api_id"] == launch.account_api_id]
@@ -75,7 +75,7 @@ class ModeTests(BrowserTestCase):
 
         self.driver.switch_to.window(self.main_window)
         self.wait(lambda d: len(d.window_handles) == 1, what="the popup to close itself")
-        launch = Launch.objects.get(user=self.user)
+        launch = self.settled_launch()
         self.assertEqual((launch.status, launch.source), (Launch.Status.COMPLETED, "socket"))
         self.assert_listed(launch)
 
@@ -110,5 +110,6 @@ class ModeTests(BrowserTestCase):
         self.install(1)
         self.driver.switch_to.window(self.main_window)
         self.assert_listed(first)
-        first.refresh_from_db()
+        first = self.wait(lambda d: Launch.objects.filter(pk=first.pk, signal_sent_at__isnull=False).first(),
+                          what="the first launch verified and signalled")
         self.assertEqual(first.status, Launch.Status.COMPLETED)

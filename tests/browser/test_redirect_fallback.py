@@ -33,7 +33,7 @@ class RedirectFallbackTests(BrowserTestCase):
         self.assertEqual(self.driver.current_url, self.url("/proxy/complete/"))
         self.assertIn("Integration connected", self.driver.find_element(By.ID, "complete-status").text)
 
-        launch = Launch.objects.get(user=user)
+        launch = self.settled_launch(user)
         self.assertEqual((launch.mode, launch.status, launch.source), (Launch.Mode.REDIRECT, Launch.Status.COMPLETED, "http"))
         self.assertEqual(list(Arrival.objects.filter(launch=launch).values_list("source", flat=True)), ["http"])
         self.assertTrue(Integration.objects.filter(launch_id=launch.pk).exists())
@@ -50,7 +50,7 @@ class RedirectFallbackTests(BrowserTestCase):
         self.wait(lambda d: d.current_url == self.url(next_page), what="the way back to the next page")
         self.wait_js("window.integrationsReady === true")
 
-        launch = Launch.objects.get(user=user)
+        launch = self.settled_launch(user)
         self.assertEqual((launch.status, launch.next_url), (Launch.Status.COMPLETED, next_page))
 
     def test_a_result_sent_here_for_a_popup_launch_changes_nothing(self):
@@ -114,7 +114,7 @@ class SlowCoopMarketplaceTests(BrowserTestCase):
         self.wait(lambda d: d.find_elements(By.ID, "finishing-install"), what="the Marketplace's finishing page")
         # Cyclr's notification is sent at install time: it is recorded before Launch Complete even shows.
         self.assertTrue(self.fake.wait_for_notifications(sent_before + 1, timeout=20))
-        launch = Launch.objects.get(user=self.user)
+        launch = self.settled_launch()  # verified after the webhook's answer, in the server process
         self.assertEqual((launch.status, launch.source), (Launch.Status.COMPLETED, "webhook"))
 
         self.assertEqual(self.wait_js(COMPLETE_STATE), "completed",

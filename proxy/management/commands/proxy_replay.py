@@ -1,28 +1,38 @@
 import uuid
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
 from proxy.models import Launch
 from proxy.replay import changes_needing_replay, launches_needing_replay, replay_change, replay_launch
+from proxy.settlement import GRACE
 
 
 class Command(BaseCommand):
-    help = ("Rerun signal receivers that raised and verify results left unverified. With no launch ids, only "
-            "launches with an unresolved receiver failure or an unverified result, and installation changes "
-            "whose signal never went out or has an unresolved receiver failure.")
+    help = ("The sweeper, for cron: settle what did not settle. Verifies results left unverified (a process "
+            "died, Cyclr was down) once their backoff has passed or they have been in flight longer than the "
+            "grace period, sends signals that never went out, reruns signal receivers that raised, and sends "
+            "installation changes' signals that never went out. Named launch ids are retried at once.")
 
     def add_arguments(self, parser):
         parser.add_argument("launch", nargs="*",
-                            help="Launch ids (default: launches with an unresolved receiver failure or an unverified result).")
+                            help="Launch ids to retry now, backoff and grace aside (default: every launch that is due).")
+        parser.add_argument("--grace", type=float, default=GRACE.total_seconds(), metavar="SECONDS",
+                            help="How long a verification may be in flight elsewhere (queued or running) before it is "
+                                 f"taken for lost and done here (default: {GRACE.total_seconds():.0f}). A signal "
+                                 "another process claimed is taken over after 5 minutes, whatever this says.")
 
-    def handle(self, *args, launch, **options):
+    def handle(self, *args, launch, grace, **options):
+        if grace < 0:
+            raise CommandError("--grace is a number of seconds, 0 or more.")
+        grace = timedelta(seconds=grace)
         ids = []
         for value in launch:
             try:
                 ids.append(uuid.UUID(value))
             except ValueError:
                 raise CommandError(f"{value!r} is not a launch id: give the launch's UUID, as the admin shows it.") from None
-        launches = Launch.objects.filter(pk__in=ids) if ids else launches_needing_replay()
+        launches = Launch.objects.filter(pk__in=ids) if ids else launches_needing_replay(grace)
         count = 0
         for item in launches:
             self.stdout.write(f"{item.pk}: {replay_launch(item)}")

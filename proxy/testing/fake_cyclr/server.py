@@ -570,6 +570,8 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
             if path.startswith("/v1.0/") or path == "/v1.0":
                 if fake.api_delay > 0:  # each request has its own thread: delays overlap, as over a network
                     time.sleep(fake.api_delay)
+                if self.command == "GET" and path.startswith("/v1.0/cycles/"):
+                    fake.cycle_gate.pass_through()  # held here while a test keeps the gate closed
                 self._require_bearer(fake)
             endpoint, params = route(self.command, path)
             request = Request(
@@ -643,6 +645,55 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.client_address[0], self._safe_target())
 
 
+class Gate:
+    """Holds requests while closed, and counts the ones it holds: a test's handle on "Cyclr is answering now".
+
+    ``close()``, then ``wait_for_held(n)`` (True once ``n`` requests are waiting at the gate), then ``open()``
+    lets them (and every later one) through. Open by default. A request held longer than ``max_hold``
+    seconds goes through anyway, so a test that forgets to open it cannot hang the server forever.
+    """
+
+    def __init__(self, max_hold: float = 120) -> None:
+        self.max_hold = max_hold
+        self._condition = threading.Condition()
+        self._closed = False
+        self._held = 0
+        self.passed = 0  # requests that went through while the gate had held them
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+
+    def open(self) -> None:
+        with self._condition:
+            self._closed = False
+            self._condition.notify_all()
+
+    @property
+    def held(self) -> int:
+        """Requests waiting at the gate now."""
+        with self._condition:
+            return self._held
+
+    def wait_for_held(self, count: int = 1, timeout: float = 30) -> bool:
+        """Wait until at least ``count`` requests wait at the gate; False on time-out."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._held >= count, timeout=timeout)
+
+    def pass_through(self) -> None:
+        with self._condition:
+            if not self._closed:
+                return
+            self._held += 1
+            self._condition.notify_all()
+            try:
+                self._condition.wait_for(lambda: not self._closed, timeout=self.max_hold)
+            finally:
+                self._held -= 1
+                self.passed += 1
+                self._condition.notify_all()
+
+
 class _FakeCyclrHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -689,6 +740,11 @@ class FakeCyclr:
     an outage of Cyclr's API, while the Marketplace pages keep working: a result that arrives meanwhile
     cannot be verified (the launch stays `received`, code `verification_pending`). Set it back to False
     and settle the launch (`proxy.services.settle_launch`, `manage.py proxy_replay`) to finish it.
+
+    `cycle_gate` (an attribute): a `Gate` on `GET /v1.0/cycles/{id}` (the kit's verification call), for tests of
+    a slow Cyclr. `cycle_gate.close()` holds every such request until `cycle_gate.open()`;
+    `cycle_gate.wait_for_held(n)` waits until `n` are held, which proves the kit is in the middle of asking
+    without timing anything.
     """
 
     def __init__(
@@ -721,6 +777,7 @@ class FakeCyclr:
         self.instant_complete = bool(instant_complete)
         self.api_delay = api_delay
         self.api_down = bool(api_down)
+        self.cycle_gate = Gate()
         self.state = FakeCyclrState(
             client_id=client_id,
             client_secret=client_secret,
@@ -765,6 +822,7 @@ class FakeCyclr:
         """Stop serving and release the port. Safe to call twice."""
         if self._server is None:
             return
+        self.cycle_gate.open()  # held requests finish; shutdown() waits for none of them
         if self._thread is not None:  # shutdown() would wait forever on a server that never served
             self._server.shutdown()
             self._thread.join()

@@ -1,0 +1,224 @@
+"""Settling launches after their arrival committed: where the task runs, retries, and what the sweeper takes.
+
+``accept_result`` calls ``schedule(launch_id)`` on commit; where the settling runs depends on
+``CYCLR_PROXY["TASK_BACKEND"]``:
+
+- ``None`` (the default): in this process, in a small pool of the kit's own threads, right after the door
+  answers. Nothing else to run (``make run`` needs no worker), but a process that dies takes its
+  in-flight settlements with it: the sweeper (``manage.py proxy_replay``, from cron) finishes them.
+- an alias of ``settings.TASKS``: ``settle_launch_task`` is enqueued on that backend. With
+  ``django_tasks_db.DatabaseBackend`` and its ``manage.py db_worker`` this is the durable production
+  path; a launch Cyclr could not be asked about is re-enqueued with ``run_after`` at its next attempt
+  (backends that can defer). An ``ImmediateBackend`` alias runs it at once, before the door answers:
+  deterministic, for tests.
+
+Nothing is lost: a launch left ``received`` (the process died, Cyclr was down, the enqueue failed) is
+*due* once its backoff has passed (``next_attempt_at``) or, if no attempt failed, once it has been in
+flight longer than the grace period; ``launches_due`` finds them for the sweeper. Nothing is doubled:
+``settle_launch`` writes one verdict under the row lock and ``deliver_signal`` sends one signal.
+"""
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import timedelta
+
+from asgiref.sync import SyncToAsync
+
+from django.db import connections, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .conf import proxy_settings
+from .models import Launch
+
+logger = logging.getLogger(__name__)
+
+# How long a settlement may be in flight (queued or running) before the sweeper counts it as lost.
+# Verification is one Cyclr call per cycle, each bounded by API_TIMEOUT; queues may lag behind.
+GRACE = timedelta(minutes=5)
+# Threads of the in-process default: each one holds a database connection while it settles.
+IN_PROCESS_THREADS = 4
+
+_lock = threading.Lock()
+_executor = None
+_in_flight = set()
+_thread = threading.local()  # server_loop: the ASGI server's event loop, in a kit thread settling for it
+
+
+def _forget_parents_threads():
+    """In a forked child (a preforking server, a test's live server) the parent's pool has no threads left,
+    though it still counts them: start afresh, or nothing submitted in the child would ever run."""
+    global _lock, _executor, _in_flight
+    _lock, _executor, _in_flight = threading.Lock(), None, set()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parents_threads)
+
+
+def schedule(launch_id, *, client=None):
+    """Settle ``launch_id`` outside the door that took its arrival: call once the arrival is committed.
+
+    Never raises: the arrival is stored whatever happens here, and the sweeper settles what could
+    not be scheduled. ``client`` (a ``CyclrClient``, for tests) reaches only the in-process runs.
+    """
+    alias = proxy_settings.TASK_BACKEND
+    try:
+        if alias is None:
+            if transaction.get_connection().in_atomic_block:
+                # The arrival is not visible to other connections yet (a test case's transaction, run by
+                # captureOnCommitCallbacks): a thread could not find it, so settle it here.
+                run_settlement(launch_id, client=client)
+            else:
+                submit_in_process(launch_id, client=client)
+        else:
+            enqueue(launch_id, alias)
+    except Exception:
+        logger.exception("Could not schedule the settlement of launch %s; the sweeper (proxy_replay) will.", launch_id)
+
+
+def enqueue(launch_id, alias, *, run_after=None):
+    """Enqueue ``settle_launch_task`` for ``launch_id`` on the ``TASKS`` backend ``alias``."""
+    from .tasks import settle_launch_task
+
+    task = settle_launch_task.using(backend=alias, run_after=run_after)
+    return task.enqueue(str(launch_id))
+
+
+def run_settlement(launch_id, *, client=None):
+    """Settle one launch (what the task does); if Cyclr could not be asked, enqueue the retry. Returns the status."""
+    from .services import settle_launch
+
+    launch = settle_launch(launch_id, client=client)
+    if launch.status == Launch.Status.RECEIVED and launch.next_attempt_at is not None:
+        retry_later(launch)
+    return launch.status
+
+
+def retry_later(launch):
+    """Enqueue the launch's next attempt at ``next_attempt_at`` if the backend can defer; True if it did.
+
+    Otherwise (the in-process default, an immediate backend) the sweeper retries it once due.
+    """
+    from .tasks import task_backends
+
+    alias = proxy_settings.TASK_BACKEND
+    if alias is None or not task_backends[alias].supports_defer:
+        return False
+    enqueue(launch.pk, alias, run_after=launch.next_attempt_at)
+    return True
+
+
+# --- the in-process default ----------------------------------------------------------------------------
+
+
+class InProcessRun:
+    """One settlement handed to the kit's threads: ``done`` is set once it has finished."""
+
+    def __init__(self, launch_id):
+        self.launch_id = launch_id
+        self.done = threading.Event()
+
+    def finish(self):
+        with _lock:
+            _in_flight.discard(self)
+        self.done.set()
+
+
+def submit_in_process(launch_id, *, client=None):
+    """Run the settlement in one of the kit's threads of this process; returns its ``InProcessRun``."""
+    global _executor
+    run = InProcessRun(launch_id)
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=IN_PROCESS_THREADS, thread_name_prefix="proxy-settle")
+        _in_flight.add(run)
+        executor = _executor
+    executor.submit(_settle_in_thread, run, client, _server_loop())
+    return run
+
+
+def _server_loop():
+    """The running event loop of the ASGI server whose ``sync_to_async`` thread this is, or None.
+
+    asgiref records it per thread for ``async_to_sync`` (``SyncToAsync.threadlocal``); read defensively,
+    since it is asgiref's own bookkeeping: without it the settlement still runs, in a plain thread.
+    """
+    local = getattr(SyncToAsync, "threadlocal", None)
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
+
+
+def _settle_in_thread(run, client, loop):
+    _thread.server_loop = loop
+    try:
+        return run_settlement(run.launch_id, client=client)
+    except Exception:  # the launch stays received: the sweeper retries it
+        logger.exception("Settling launch %s failed; the sweeper (proxy_replay) will retry it.", run.launch_id)
+        return None
+    finally:
+        _thread.server_loop = None
+        connections.close_all()  # this thread's connections only: an idle pool thread holds none
+        run.finish()
+
+
+@contextmanager
+def pushing_on_the_server_loop():
+    """Within the block, ``async_to_sync`` in a kit thread runs on the ASGI server's event loop, if it runs.
+
+    The push (``proxy.notify``: ``async_to_sync(layer.group_send)``) must run there: the in-memory
+    channel layer's queues belong to that loop, and a write from another loop wakes no consumer. asgiref
+    sends ``async_to_sync`` to the loop its ``SyncToAsync.threadlocal`` names, as it does in its own
+    ``sync_to_async`` threads; this names the loop that served the door. Elsewhere, nothing changes.
+    """
+    loop = getattr(_thread, "server_loop", None)
+    local = getattr(SyncToAsync, "threadlocal", None)
+    if loop is None or local is None or not loop.is_running():
+        yield
+        return
+    local.main_event_loop, local.main_event_loop_pid = loop, os.getpid()
+    try:
+        yield
+    finally:
+        local.main_event_loop = local.main_event_loop_pid = None
+
+
+def drain(timeout=30):
+    """Wait until the in-process settlements handed to the kit's threads so far have finished; False on time-out.
+
+    For tests (and a graceful shutdown): the condition to wait on after a door answered.
+    """
+    with _lock:
+        pending = list(_in_flight)
+    deadline = time.monotonic() + timeout
+    return all(run.done.wait(max(deadline - time.monotonic(), 0)) for run in pending)
+
+
+# --- the sweeper's view --------------------------------------------------------------------------------
+
+
+def launches_due(grace=GRACE, now=None):
+    """``received`` launches to settle now: their backoff has passed, or (no attempt failed) they have been
+    in flight (queued or running) for longer than ``grace``, so their process or worker is taken for dead."""
+    now = now or timezone.now()
+    backoff_over = Q(next_attempt_at__isnull=False, next_attempt_at__lte=now)
+    lost = Q(next_attempt_at__isnull=True, in_flight_since__lte=now - grace)
+    return (Launch.objects.filter(status=Launch.Status.RECEIVED)
+            .annotate(in_flight_since=Coalesce("last_attempt_at", "completed_at", "created_at"))
+            .filter(backoff_over | lost))
+
+
+def signals_due(now=None):
+    """Settled launches whose signal never went out: unclaimed, or claimed longer ago than
+    ``SIGNAL_CLAIM_TIMEOUT`` (the process sending it died before marking it sent)."""
+    from .services import SIGNAL_CLAIM_TIMEOUT
+
+    now = now or timezone.now()
+    return Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED], signal_sent_at__isnull=True).filter(
+        Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - SIGNAL_CLAIM_TIMEOUT))

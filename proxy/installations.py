@@ -7,14 +7,14 @@ state becomes one ``InstallationChange`` row, and its signal (``integration_unin
 nothing (Cyclr retrying, a repeat) writes nothing and sends nothing.
 """
 import logging
-import traceback
 from dataclasses import asdict, dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import signals
-from .models import Installation, InstallationChange, InstallationCycle, ReceiverFailure
+from .models import Installation, InstallationChange, InstallationCycle
+from .notify import claim_signal, mark_signal_sent, run_receivers
 
 logger = logging.getLogger(__name__)
 
@@ -231,21 +231,13 @@ def event_of(change):
 
 
 def send_change_signal(change_id):
-    """Send a change's signal once; a receiver that raises is recorded as a ``ReceiverFailure``."""
-    with transaction.atomic():
-        change = InstallationChange.objects.select_for_update().select_related("installation").get(pk=change_id)
-        if change.signal_sent_at is not None:
-            return []
-        change.signal_sent_at = timezone.now()
-        change.save(update_fields=["signal_sent_at"])
+    """Send a change's signal once (claimed, sent, then marked, as ``proxy.notify`` says); return the
+    ``ReceiverFailure``s recorded for receivers that raised, or None if it was sent or is being sent."""
+    change = claim_signal(InstallationChange.objects.select_related("installation"), change_id)
+    if change is None:
+        return None
     signal, kwargs = signal_for_change(change)
-    failures = []
-    for receiver, response in signal.send_robust(sender=Installation, **kwargs):
-        if isinstance(response, Exception):
-            name = f"{getattr(receiver, '__module__', '?')}.{getattr(receiver, '__qualname__', repr(receiver))}"
-            logger.error("Receiver %s failed for installation change %s: %r", name, change.pk, response)
-            failures.append(ReceiverFailure.objects.create(
-                change=change, signal=f"integration_{change.kind}", receiver=name, error=repr(response),
-                traceback="".join(traceback.format_exception(response)),
-            ))
+    failures = run_receivers(signal, Installation, kwargs, name=f"integration_{change.kind}",
+                             about=f"installation change {change.pk}", change=change)
+    mark_signal_sent(change)
     return failures

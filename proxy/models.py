@@ -250,7 +250,10 @@ class InstallationChange(models.Model):
     source = models.CharField(max_length=16, help_text="install, webhook or reconcile.")
     event = models.JSONField(help_text="The normalized event (IntegrationEvent.as_json()), raw payload included.")
     created_at = models.DateTimeField(default=timezone.now)
-    signal_sent_at = models.DateTimeField(null=True, blank=True)
+    signal_sent_at = models.DateTimeField(null=True, blank=True, help_text="When its signal went out (set after it did).")
+    signal_claimed_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="When a process took on sending the signal: another leaves it alone "
+                                                       "until the claim is stale (proxy.notify.SIGNAL_CLAIM_TIMEOUT).")
 
     class Meta:
         ordering = ["-created_at"]

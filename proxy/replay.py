@@ -11,7 +11,7 @@ from django.utils.module_loading import import_string
 from .exceptions import ProxyError
 from .installations import SIGNALS, send_change_signal, signal_for_change
 from .models import Installation, InstallationChange, Launch, ReceiverFailure
-from .notify import signal_for
+from .notify import signal_for, signal_unsent
 from .services import deliver_signal
 from .settlement import GRACE, launches_due, run_settlement, signals_due
 
@@ -22,7 +22,7 @@ def launches_needing_replay(grace=GRACE):
 
     Settled launches whose receivers all ran (the great majority) are left alone, and so are results
     still in flight elsewhere (within their backoff or ``grace``) and signals another process is sending
-    (claimed less than ``proxy.services.SIGNAL_CLAIM_TIMEOUT`` ago).
+    (claimed less than ``proxy.notify.SIGNAL_CLAIM_TIMEOUT`` ago).
     """
     unresolved = ReceiverFailure.objects.filter(launch=OuterRef("pk"), resolved_at__isnull=True)
     due = launches_due(grace).values("pk")
@@ -34,7 +34,7 @@ def changes_needing_replay():
     """Installation changes whose signal never went out, or with a receiver failure not yet resolved."""
     unresolved = ReceiverFailure.objects.filter(change=OuterRef("pk"), resolved_at__isnull=True)
     return InstallationChange.objects.filter(
-        Q(signal_sent_at__isnull=True, kind__in=list(SIGNALS)) | Q(Exists(unresolved))).order_by("created_at")
+        (signal_unsent() & Q(kind__in=list(SIGNALS))) | Q(Exists(unresolved))).order_by("created_at")
 
 
 def replay_launch(launch, *, client=None) -> str:
@@ -60,6 +60,8 @@ def replay_change(change) -> str:
     """Send an installation change's signal if it never went out; rerun its receivers that raised."""
     if change.signal_sent_at is None:
         failures = send_change_signal(change.pk)
+        if failures is None:
+            return "signal being sent by another process"
         return f"signal sent, {len(failures)} receiver(s) failing"
     signal, kwargs = signal_for_change(change)
     return rerun_failures(change.receiver_failures, signal, Installation, kwargs)

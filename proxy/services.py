@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -26,7 +25,7 @@ from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, LaunchRejected, ProxyError
 from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
-from .notify import notify
+from .notify import SIGNAL_CLAIM_TIMEOUT, claim_signal, mark_signal_sent, notify
 from .results import InstallResult
 from .settlement import pushing_on_the_server_loop, schedule
 from .verification import NOTIFICATION_SOURCE as NOTIFIED
@@ -209,35 +208,19 @@ def settle_launch(launch_id, *, client=None):
     return launch
 
 
-# How long a claim to send a launch's signal holds before the sweeper may take it over (the claimer died).
-SIGNAL_CLAIM_TIMEOUT = timedelta(minutes=5)
-
-
 def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
     """Send a settled launch's signal and push, if not sent yet; True if this call sent them.
 
-    The guarantee receivers get: the signal is marked sent (``signal_sent_at``) only after every
-    receiver ran, so a process that dies in between leaves it to the sweeper, which sends it again:
-    **at least once** across a crash between sending and marking, **exactly once** otherwise. Two
-    callers never send it at once: the first claims it (``signal_claimed_at``) under the row lock, and
-    another (the sweeper) takes over only a claim older than ``claim_timeout`` (so receivers that together
-    run longer than that may be called twice).
+    Claimed, sent and marked as ``proxy.notify`` says (where the guarantee receivers get is spelled out):
+    two callers never send it at once, and it is marked sent only after every receiver ran.
     """
-    now = timezone.now()
-    with transaction.atomic():
-        launch = Launch.objects.select_for_update().filter(pk=launch_id).first()
-        if launch is None or launch.status not in (Launch.Status.COMPLETED, Launch.Status.FAILED):
-            return False
-        if launch.signal_sent_at is not None:
-            return False
-        if launch.signal_claimed_at is not None and launch.signal_claimed_at > now - claim_timeout:
-            return False  # another process is sending it right now
-        launch.signal_claimed_at = now
-        launch.save(update_fields=["signal_claimed_at"])
+    settled = Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])
+    launch = claim_signal(settled, launch_id, claim_timeout=claim_timeout)
+    if launch is None:
+        return False
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
     with pushing_on_the_server_loop():
         notify(launch, launch.install_result(), reason)
-    launch.signal_sent_at = timezone.now()
-    Launch.objects.filter(pk=launch.pk).update(signal_sent_at=launch.signal_sent_at)
+    mark_signal_sent(launch)
     return True
 

@@ -215,10 +215,7 @@ def launches_due(grace=GRACE, now=None):
 
 
 def signals_due(now=None):
-    """Settled launches whose signal never went out: unclaimed, or claimed longer ago than
-    ``SIGNAL_CLAIM_TIMEOUT`` (the process sending it died before marking it sent)."""
-    from .services import SIGNAL_CLAIM_TIMEOUT
+    """Settled launches whose signal never went out (``proxy.notify.signal_unsent``)."""
+    from .notify import signal_unsent
 
-    now = now or timezone.now()
-    return Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED], signal_sent_at__isnull=True).filter(
-        Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - SIGNAL_CLAIM_TIMEOUT))
+    return Launch.objects.filter(signal_unsent(now), status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])

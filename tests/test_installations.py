@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from proxy import signals
 from proxy.cyclr import CyclrClient
+from proxy.installations import send_change_signal
 from proxy.models import Installation, InstallationChange, InstallationCycle, Launch, ReceiverFailure
 from proxy.reconcile import reconcile
 from proxy.replay import replay_change
@@ -132,6 +133,44 @@ def test_a_failing_lifecycle_receiver_is_recorded_and_replayed(installed_launch,
         signals.integration_stopped.disconnect(dispatch_uid="test-flaky")
     failure.refresh_from_db()
     assert failure.resolved_at is not None and seen == ["stopped", "stopped"]
+
+
+def test_a_process_dying_before_a_change_signal_went_out_loses_no_signal(installed_launch, notifying, lifecycle_receivers):
+    _, install_id = installed_launch()
+    with mock.patch("proxy.installations.send_change_signal"):  # dies right after the change committed
+        assert notifying.stop_install(install_id) == 200
+    change = InstallationChange.objects.get(kind="stopped")
+    assert change.signal_sent_at is None and calls(lifecycle_receivers)["stopped"] == 0
+
+    out = io.StringIO()
+    call_command("proxy_replay", stdout=out)
+    assert calls(lifecycle_receivers)["stopped"] == 1, out.getvalue()
+    change.refresh_from_db()
+    assert change.signal_sent_at is not None and change.signal_claimed_at is not None
+    call_command("proxy_replay", stdout=io.StringIO())  # sent and marked: not again
+    assert calls(lifecycle_receivers)["stopped"] == 1
+
+
+def test_a_process_dying_while_a_change_signal_runs_leaves_it_to_the_sweeper_once_its_claim_is_stale(
+        installed_launch, notifying, lifecycle_receivers):
+    _, install_id = installed_launch()
+    with mock.patch("proxy.installations.send_change_signal"):
+        notifying.stop_install(install_id)
+    change = InstallationChange.objects.get(kind="stopped")
+    with mock.patch("proxy.installations.run_receivers", side_effect=SystemExit("killed")), pytest.raises(SystemExit):
+        send_change_signal(change.pk)  # claimed, then the process dies among the receivers
+    change.refresh_from_db()
+    assert change.signal_claimed_at is not None and change.signal_sent_at is None  # not marked: not lost
+
+    assert replay_change(change) == "signal being sent by another process"  # a fresh claim: maybe still running
+    call_command("proxy_replay", stdout=io.StringIO())
+    assert calls(lifecycle_receivers)["stopped"] == 0
+
+    InstallationChange.objects.filter(pk=change.pk).update(signal_claimed_at=timezone.now() - timedelta(minutes=10))
+    call_command("proxy_replay", stdout=io.StringIO())  # its sender is taken for dead: sent
+    assert calls(lifecycle_receivers)["stopped"] == 1
+    change.refresh_from_db()
+    assert change.signal_sent_at is not None
 
 
 # --- reconciliation ------------------------------------------------------------------------------------

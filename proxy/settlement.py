@@ -46,14 +46,15 @@ IN_PROCESS_THREADS = 4
 _lock = threading.Lock()
 _executor = None
 _in_flight = set()
+_retries = set()  # the in-process default's pending retries (threading.Timer), cancelled by cancel_retries()
 _thread = threading.local()  # server_loop: the ASGI server's event loop, in a kit thread settling for it
 
 
 def _forget_parents_threads():
     """In a forked child (a preforking server, a test's live server) the parent's pool has no threads left,
     though it still counts them: start afresh, or nothing submitted in the child would ever run."""
-    global _lock, _executor, _in_flight
-    _lock, _executor, _in_flight = threading.Lock(), None, set()
+    global _lock, _executor, _in_flight, _retries
+    _lock, _executor, _in_flight, _retries = threading.Lock(), None, set(), set()
 
 
 if hasattr(os, "register_at_fork"):
@@ -100,17 +101,43 @@ def run_settlement(launch_id, *, client=None):
 
 
 def retry_later(launch):
-    """Enqueue the launch's next attempt at ``next_attempt_at`` if the backend can defer; True if it did.
+    """Schedule the launch's next attempt at ``next_attempt_at``; True if it did.
 
-    Otherwise (the in-process default, an immediate backend) the sweeper retries it once due.
+    On a backend that can defer, enqueued with ``run_after``. In the in-process default, a timer in this
+    process submits it then (so ``make run`` recovers from a Cyclr outage on its own; a process that
+    exits first leaves it to the sweeper). An immediate backend cannot wait: the sweeper retries it.
     """
     from .tasks import task_backends
 
     alias = proxy_settings.TASK_BACKEND
-    if alias is None or not task_backends[alias].supports_defer:
+    if alias is None:
+        delay = max((launch.next_attempt_at - timezone.now()).total_seconds(), 0)
+        timer = threading.Timer(delay, _retry_in_process, args=(launch.pk, getattr(_thread, "server_loop", None)))
+        timer.daemon = True
+        with _lock:
+            _retries.add(timer)
+        timer.start()
+        return True
+    if not task_backends[alias].supports_defer:
         return False
     enqueue(launch.pk, alias, run_after=launch.next_attempt_at)
     return True
+
+
+def _retry_in_process(launch_id, loop):
+    with _lock:
+        _retries.difference_update({t for t in _retries if t is threading.current_thread()})
+    submit_in_process(launch_id, loop=loop)
+
+
+def cancel_retries():
+    """Cancel the in-process default's pending retries; return how many (tests; a graceful shutdown)."""
+    with _lock:
+        pending = list(_retries)
+        _retries.clear()
+    for timer in pending:
+        timer.cancel()
+    return len(pending)
 
 
 # --- the in-process default ----------------------------------------------------------------------------
@@ -129,8 +156,11 @@ class InProcessRun:
         self.done.set()
 
 
-def submit_in_process(launch_id, *, client=None):
-    """Run the settlement in one of the kit's threads of this process; returns its ``InProcessRun``."""
+def submit_in_process(launch_id, *, client=None, loop=None):
+    """Run the settlement in one of the kit's threads of this process; returns its ``InProcessRun``.
+
+    ``loop``: the ASGI server's event loop to push on (a retry passes the first attempt's); else this
+    thread's, if it serves one."""
     global _executor
     run = InProcessRun(launch_id)
     with _lock:
@@ -138,7 +168,7 @@ def submit_in_process(launch_id, *, client=None):
             _executor = ThreadPoolExecutor(max_workers=IN_PROCESS_THREADS, thread_name_prefix="proxy-settle")
         _in_flight.add(run)
         executor = _executor
-    executor.submit(_settle_in_thread, run, client, _server_loop())
+    executor.submit(_settle_in_thread, run, client, loop or _server_loop())
     return run
 
 

@@ -7,6 +7,7 @@ tests use the default: settling in the kit's own threads (``CYCLR_PROXY["TASK_BA
 """
 import json
 import threading
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -183,6 +184,25 @@ def test_cyclr_down_keeps_the_launch_received_counts_attempts_backs_off_and_sett
     assert launch.settle_attempts == 3 and launch.signal_sent_at is not None
     completed_receiver.assert_called_once()
     assert "0 launch(es) replayed" in sweep()
+    completed_receiver.assert_called_once()
+
+
+def test_the_in_process_default_retries_on_its_own_once_the_backoff_has_passed(
+        cyclr, installed, user, completed_receiver, settled, monkeypatch):
+    """make run has no sweeper cron: its own process retries a launch a Cyclr outage left received."""
+    monkeypatch.setattr(services, "RETRY_FIRST", timedelta(milliseconds=200))  # the backoff, shortened
+    launch, data = installed()
+    cyclr.api_down = True
+    accept_result(launch.pk, data, source="socket", user=user)
+    assert settled(launch).status == Launch.Status.RECEIVED and launch.next_attempt_at is not None
+    cyclr.api_down = False  # back: the next timed attempt settles it, with nobody calling anything
+
+    deadline = time.monotonic() + 30
+    while Launch.objects.get(pk=launch.pk).status == Launch.Status.RECEIVED and time.monotonic() < deadline:
+        threading.Event().wait(0.05)  # polling the condition the retry sets, with a deadline
+    settled(launch)
+    assert launch.status == Launch.Status.COMPLETED and launch.settle_attempts >= 2
+    assert launch.signal_sent_at is not None
     completed_receiver.assert_called_once()
 
 

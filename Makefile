@@ -8,6 +8,8 @@ CYCLR_PORT ?= 8001
 SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
+# The example host's tests (tests/example/), run apart from the kit's (tests/, in tests/settings.py) under its settings.
+EXAMPLE_TESTS := --ds=hostkit.settings tests/example
 # The benchmark's own PostgreSQL database (dropped and made anew by each run) and Redis (prefix "bench").
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= $(SCALEOUT_REDIS_URL)
@@ -31,11 +33,15 @@ run: $(VENV)/.installed-run
 	PY=$(PY) HOST_PORT=$(HOST_PORT) CYCLR_PORT=$(CYCLR_PORT) scripts/run-demo.sh
 
 ## make test: install, ensure Chromium and the services, run the suite on SQLite, then on PostgreSQL + Redis.
+# Each pass runs the kit's tests (tests/settings.py), then the example host's (tests/example/, hostkit.settings).
 test: $(VENV)/.installed-test browser services
 	$(PY) -m pytest -m "not scaleout" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not scaleout" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
 	# The wheel test and the CI's 2,000-example fuzzing ran in the first pass; this one is about the parts.
 	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) CHANNELS_PREFIX=hostkit-test \
 		HYPOTHESIS_PROFILE=dev $(PY) -m pytest -m "not packaging" $(PYTEST_ARGS)
+	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) CHANNELS_PREFIX=hostkit-test \
+		HYPOTHESIS_PROFILE=dev $(PY) -m pytest -m "not packaging" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
 
 ## make test-newest: the SQLite pass (browser included) on the newest Python and Django the ranges allow.
 # The first Python 3.13 that runs (a pyenv shim may exist without its version being active).
@@ -45,10 +51,12 @@ test-newest: browser
 	@test -n "$(NEWEST_PYTHON)" || { echo "No Python 3.13 found: install it, or run make test-newest NEWEST_PYTHON=/path/to/python3.13" >&2; exit 1; }
 	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) .venv-newest/.installed-test
 	HYPOTHESIS_PROFILE=dev .venv-newest/bin/python -m pytest -m "not scaleout and not packaging" $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=dev .venv-newest/bin/python -m pytest -m "not scaleout and not packaging" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
 
 ## make test-fast: the SQLite pass only, without the browser tests.
 test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -m "not scaleout and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not scaleout and not browser" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
 
 ## make bench: the kit against its floors on SQLite, then PostgreSQL + Redis; writes docs/BENCHMARKS.md.
 bench: $(VENV)/.installed-test services
@@ -60,7 +68,7 @@ bench-quick: $(VENV)/.installed-test
 
 ## make screenshots: rerun the browser tests and keep their screenshots for the README.
 screenshots: $(VENV)/.installed-test browser
-	HOSTKIT_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/browser -q
+	HOSTKIT_SCREENSHOTS=docs/screenshots $(PY) -m pytest --ds=hostkit.settings tests/example/browser -q
 
 browser:
 	@scripts/ensure-chromium.sh

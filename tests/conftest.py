@@ -37,7 +37,7 @@ def pytest_runtest_makereport(item, call):
 
 CLIENT_SECRET = "test-secret"
 FAKE_CYCLR_OPTIONS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "marketplace_ids": (1, 2)}
-# What this suite's tests assume, whatever hostkit's settings say (proxy.testing.wiring keeps the rest).
+# What this suite's tests assume, whatever the settings module says (proxy.testing.wiring keeps the rest).
 PROXY_TEST_SETTINGS = {
     "MARKETPLACE_ID": 1,
     "HOST_ORIGINS": ["http://localhost:8000"],
@@ -143,7 +143,7 @@ def settled():
 
 @pytest.fixture
 def immediate_tasks(settings):
-    """Settle in the caller, at once, through an ImmediateBackend alias of TASKS (hostkit's "default"):
+    """Settle in the caller, at once, through an ImmediateBackend alias of TASKS ("default" in tests/settings.py and hostkit/settings.py):
     for tests about what verification decides, not about where it runs."""
     settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "TASK_BACKEND": "default"}
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from hostkit.asgi import application
+from tests.asgi import application
 from proxy.models import Arrival, Launch, WebhookDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostkit.asgi import application
+from tests.asgi import application
 from proxy.models import Arrival, Launch
 from proxy.settlement import drain
 

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from hostkit.asgi import application
+from tests.asgi import application
 from proxy.models import Launch, WebhookDelivery
 
 from .fuzzing import LIMIT, as_bytes, deep_json_text, frames, json_values, mutated, with_deep_key

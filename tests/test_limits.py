@@ -19,7 +19,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.cache import caches
 from django.urls import reverse
 
-from hostkit.asgi import application
+from tests.asgi import application
 from proxy import limits
 from proxy.conf import DEFAULTS
 from proxy.exceptions import RateLimited

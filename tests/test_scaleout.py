@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection, connections
 from django.db.models import Sum
 
-from hostkit.asgi import application
+from tests.asgi import application
 from proxy import signals
 from proxy.cyclr import CyclrClient
 from proxy.exceptions import LaunchRejected

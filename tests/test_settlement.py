@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from hostkit.asgi import application
+from tests.asgi import application
 from proxy import services, settlement
 from proxy.checks import check_task_backend
 from proxy.models import Launch, ReceiverFailure
@@ -307,7 +307,7 @@ def test_a_failing_receiver_still_marks_the_signal_sent(cyclr, installed, user, 
 
 
 def test_an_immediate_task_backend_settles_before_the_door_answers(cyclr, installed, user, settings, completed_receiver):
-    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "TASK_BACKEND": "default"}  # hostkit's ImmediateBackend alias
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "TASK_BACKEND": "default"}  # the ImmediateBackend alias of tests/settings.py
     launch, data = installed()
     outcome = accept_result(launch.pk, data, source="socket", user=user)
     assert outcome.launch.status == Launch.Status.RECEIVED  # the ack says what the arrival made...

@@ -2,4 +2,4 @@
 from hostkit.settings import *  # noqa: F401,F403
 from hostkit.settings import INSTALLED_APPS
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.scaleout_worker"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.example.scaleout_worker"]

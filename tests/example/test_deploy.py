@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / ".env.production.example"
 # What the example leaves for the operator to fill in: secrets and credentials, never committed.
 TO_FILL = {"SECRET_KEY", "CYCLR_CLIENT_ID", "CYCLR_CLIENT_SECRET", "CYCLR_WEBHOOK_SECRET"}

@@ -21,7 +21,7 @@ import websocket
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The origin the pages are served from, as a load balancer in front of both workers would give them.
 PAGE_ORIGIN = "http://localhost:8000"
 WEBHOOK_SECRET = "scaleout-webhook-secret-0123456789"
@@ -46,7 +46,7 @@ def scaleout_env(fake, signal_log, **extra):
     layer = settings.CHANNEL_LAYERS["default"]["CONFIG"]
     return {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.scaleout_worker.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.example.scaleout_worker.settings",
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "CHANNELS_PREFIX": layer["prefix"],

@@ -10,7 +10,7 @@ from proxy.models import Arrival, Launch
 from proxy.testing import browser
 from proxy.testing.browser import missing_browser
 
-from ..live import LiveCyclrTestCase
+from ...live import LiveCyclrTestCase
 
 # proxy:complete's final state (window.proxyTest.state), once it has one.
 COMPLETE_STATE = ("window.proxyTest && window.proxyTest.state !== 'sending' && window.proxyTest.state !== 'verifying'"

@@ -3,7 +3,7 @@ run by a real ``manage.py db_worker`` process on PostgreSQL (README, "Production
 
 The test process takes the arrival (``accept_result``, which enqueues a task row on commit); the worker,
 another process on the same database, settles it. Assertions are on rows and on the signal log the
-worker's receivers append to (``tests.scaleout_worker``). These run in `make test`'s second pass.
+worker's receivers append to (``tests.example.scaleout_worker``). These run in `make test`'s second pass.
 """
 import subprocess
 import sys
@@ -17,7 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from proxy.models import Launch
 from proxy.services import accept_result
 
-from .test_scaleout import require_scaleout  # noqa: F401 (autouse: skip, or fail in CI, without PostgreSQL and Redis)
+from ..test_scaleout import require_scaleout  # noqa: F401 (autouse: skip, or fail in CI, without PostgreSQL and Redis)
 from .workers import ROOT, scaleout_env
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]

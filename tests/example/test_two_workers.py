@@ -20,7 +20,7 @@ from django.test import Client
 from hostkit.models import Integration
 from proxy.models import Arrival, Launch
 
-from .test_scaleout import require_scaleout  # noqa: F401 (autouse: skip, or fail in CI, without PostgreSQL and Redis)
+from ..test_scaleout import require_scaleout  # noqa: F401 (autouse: skip, or fail in CI, without PostgreSQL and Redis)
 from .workers import ROOT, WEBHOOK_SECRET, receive_json, scaleout_env, send_result, start_workers
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,7 @@ def log_signal(name):
 
 
 class ScaleoutWorkerConfig(AppConfig):
-    name = "tests.scaleout_worker"
+    name = "tests.example.scaleout_worker"
     label = "scaleout_worker"
 
     def ready(self):

@@ -7,7 +7,6 @@ worker's receivers append to (``tests.example.scaleout_worker``). These run in `
 """
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -18,21 +17,11 @@ from proxy.models import Launch
 from proxy.services import accept_result
 
 from ..test_scaleout import require_scaleout  # noqa: F401 (autouse: skip, or fail in CI, without PostgreSQL and Redis)
-from .workers import ROOT, scaleout_env
+from .workers import ROOT, scaleout_env, signals_sent, wait_until
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def signal_log(tmp_path):
-    path = tmp_path / "signals.log"
-    path.touch()
-    return path
-
-
-def signals_sent(signal_log, launch):
-    lines = [line.split() for line in signal_log.read_text().splitlines()]
-    return [(name, int(pid)) for name, launch_id, pid in lines if launch_id == str(launch.pk)]
 
 
 @pytest.fixture
@@ -68,14 +57,6 @@ def db_worker(cyclr, signal_log, tmp_path, database_tasks):
         log.close()
         print(open(log.name).read()[-4000:])  # shown by pytest only when the test failed
 
-
-def wait_until(condition, what, timeout=60):
-    """Poll the database until ``condition()`` holds: the worker is another process and sets no flag here."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def status_of(launch):

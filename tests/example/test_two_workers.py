@@ -10,7 +10,6 @@ These run in `make test`'s second pass (DATABASE_URL=PostgreSQL, REDIS_URL set).
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from django.conf import settings
@@ -21,22 +20,11 @@ from hostkit.models import Integration
 from proxy.models import Arrival, Launch
 
 from ..test_scaleout import require_scaleout  # noqa: F401 (autouse: skip, or fail in CI, without PostgreSQL and Redis)
-from .workers import ROOT, WEBHOOK_SECRET, receive_json, scaleout_env, send_result, start_workers
+from .workers import ROOT, WEBHOOK_SECRET, receive_json, scaleout_env, send_result, signals_sent, start_workers, wait_until
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def signal_log(tmp_path):
-    path = tmp_path / "signals.log"
-    path.touch()
-    return path
-
-
-def signals_sent(signal_log, launch):
-    """``[(signal name, pid)]`` the workers sent for ``launch``."""
-    lines = [line.split() for line in signal_log.read_text().splitlines()]
-    return [(name, pid) for name, launch_id, pid in lines if launch_id == str(launch.pk)]
 
 
 @pytest.fixture
@@ -173,14 +161,6 @@ def reconcile(worker):
     return subprocess.run([sys.executable, "manage.py", "proxy_replay", "--grace", "0"], cwd=ROOT, env=worker.env,
                           capture_output=True, text=True, timeout=120)
 
-
-def wait_until(condition, what, timeout=60):
-    """Poll the shared database until ``condition()`` holds: the workers are other processes."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_a_worker_killed_mid_verification_is_settled_exactly_once_by_the_sweeper(start_pair, installed, session, signal_log,

@@ -61,6 +61,21 @@ def scaleout_env(fake, signal_log, **extra):
     }
 
 
+def signals_sent(signal_log, launch):
+    """``[(signal name, pid)]`` the workers' receivers logged for ``launch`` (``scaleout_worker``'s receivers)."""
+    lines = [line.split() for line in signal_log.read_text().splitlines()]
+    return [(name, int(pid)) for name, launch_id, pid in lines if launch_id == str(launch.pk)]
+
+
+def wait_until(condition, what, timeout=60):
+    """Poll the shared database until ``condition()`` holds: the workers are other processes and set no flag here."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
 class Worker:
     """One daphne process; ``kill()`` is SIGKILL (no clean shut-down), ``pause()``/``resume()`` SIGSTOP/SIGCONT."""
 

@@ -223,4 +223,3 @@ def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
         notify(launch, launch.install_result(), reason)
     mark_signal_sent(launch)
     return True
-

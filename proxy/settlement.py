@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from .conf import proxy_settings
 from .models import Launch
+from .notify import signal_unsent
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def retry_later(launch):
 
 def _retry_in_process(launch_id, loop):
     with _lock:
-        _retries.difference_update({t for t in _retries if t is threading.current_thread()})
+        _retries.discard(threading.current_thread())  # this timer has fired
     submit_in_process(launch_id, loop=loop)
 
 
@@ -246,6 +247,4 @@ def launches_due(grace=GRACE, now=None):
 
 def signals_due(now=None):
     """Settled launches whose signal never went out (``proxy.notify.signal_unsent``)."""
-    from .notify import signal_unsent
-
     return Launch.objects.filter(signal_unsent(now), status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])

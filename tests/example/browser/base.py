@@ -76,6 +76,17 @@ class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")
         return popup
 
+    def open_inline_marketplace(self):
+        """After Connect in inline mode (or its fallback): into the proxy page framed in the host page (no popup),
+        and into the Marketplace framed in it."""
+        proxy_frame = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#inline-marketplace iframe"),
+                                what="the inline proxy page")[0]
+        self.assertEqual(len(self.driver.window_handles), 1)  # no popup
+        self.driver.switch_to.frame(proxy_frame)
+        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
+        self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
+        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace two frames down")
+
     def install(self, package_id, *, start_cycles=True):
         self.install_in_marketplace(package_id, start_cycles=start_cycles)
 

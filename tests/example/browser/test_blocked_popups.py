@@ -29,13 +29,7 @@ class BlockedPopupTests(WindowTestCase):
     def test_the_inline_fallback_frames_the_proxy_page(self):
         self.integrations_page("popup")
         self.connect_from_script(mode="redirect", fallback="inline", container="#inline-marketplace")
-        proxy_frame = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#inline-marketplace iframe"),
-                                what="the inline proxy page")[0]
-        self.assertEqual(len(self.driver.window_handles), 1)
-        self.driver.switch_to.frame(proxy_frame)
-        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
-        self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
-        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace two frames down")
+        self.open_inline_marketplace()
         self.install(1)
         self.driver.switch_to.default_content()
         outcome = self.wait_js("window.outcome")

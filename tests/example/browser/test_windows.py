@@ -23,12 +23,7 @@ class SlowCoopMarketplaceTests(WindowTestCase):
     def test_inline_mode(self):
         self.integrations_page("inline")
         self.driver.find_element(By.ID, "connect").click()
-        proxy_frame = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#inline-marketplace iframe"),
-                                what="the inline proxy page")[0]
-        self.driver.switch_to.frame(proxy_frame)
-        self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
-        self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
-        self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace two frames down")
+        self.open_inline_marketplace()
         self.install(2)
         self.driver.switch_to.default_content()
         self.assert_recorded_once(Launch.Mode.INLINE)

@@ -8,4 +8,6 @@ class ProxyConfig(AppConfig):
 
     def ready(self):
         # Registers the system checks and the settings reloader.
-        from . import checks, conf  # noqa: F401
+        from . import checks, conf, forking  # noqa: F401
+
+        forking.register()

@@ -12,11 +12,12 @@ of the error code (``proxy.errors``).
 import json
 import logging
 from importlib import import_module
+from types import SimpleNamespace
 
-from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib import auth
 
 from . import errors, limits, protocol
 from .conf import proxy_settings
@@ -71,17 +72,21 @@ class KitConsumer(AsyncWebsocketConsumer):
         return True
 
     async def session_is_current(self):
+        return await database_sync_to_async(self.session_is_current_sync)()
+
+    def session_is_current_sync(self):
         """Re-read the session from its store: still signed in as the same user, password unchanged?
 
         A socket keeps the session it was opened with; without this, it would outlive a logout.
+        Synchronous, so that a door can check it in the same database call as its work.
         """
         session = self.scope.get("session")
         key = getattr(session, "session_key", None)
         if key is None:
             return False
         fresh = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
-        # Channels' get_user: the session's user, with its auth hash checked (flushing it if changed).
-        user = await get_user({"session": fresh})
+        # Django's get_user: the session's user, with its auth hash checked (flushing it if changed).
+        user = auth.get_user(SimpleNamespace(session=fresh))
         return user.is_authenticated and user.pk == self.user_id
 
     async def join_group(self, group):
@@ -145,7 +150,7 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
         return None
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.closed or await self.signed_out():
+        if self.closed:
             return
         message_id = None
         try:
@@ -154,9 +159,13 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
             message = protocol.parse_result_message(text_data)
             message_id = message["id"]
             outcome = await self.take_result(message)
+            if outcome is None:
+                await self.refuse(LaunchRejected("unauthenticated"))
+                return
             await self.send(text_data=json.dumps(protocol.ack(outcome.launch, message_id)))
         except ProxyError as exc:
-            await self.send(text_data=json.dumps(protocol.error(exc, message_id)))
+            if not await self.signed_out():  # a refused frame, too, is a chance to notice a logout
+                await self.send(text_data=json.dumps(protocol.error(exc, message_id)))
         except Exception:
             logger.exception("Could not take a result for launch %s", getattr(self, "launch_id", "?"))
             await self.send(text_data=json.dumps(protocol.error(
@@ -164,6 +173,12 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
 
     @database_sync_to_async
     def take_result(self, message):
+        """The session check, the delivery limit and ``accept_result``, in one database call (one thread hop).
+
+        None when the session has ended: nothing is counted or written.
+        """
+        if not self.session_is_current_sync():
+            return None
         limits.count(limits.DELIVERIES, self.scope["user"])  # RateLimited: an error frame, nothing written
         return accept_result(self.launch_id, message["result"], source="socket", user=self.scope["user"], message_id=message["id"])
 

@@ -167,7 +167,9 @@ class SocketLimits:
         user = self.scope.get("user")
         self._limits_user = user if user is not None and user.is_authenticated else None
         try:
-            self._holds_socket = await _aopen_socket(self._limits_user)
+            # No cache round trip (nor a thread) when there is nothing to count.
+            if self._limits_user is not None and socket_limit() is not None:
+                self._holds_socket = await _aopen_socket(self._limits_user)
         except RateLimited as exc:
             await self.accept()  # a close before accept reaches the browser as 1006, without our code
             await self._cut_off_for(exc)
@@ -182,7 +184,8 @@ class SocketLimits:
         if self._cut_off:
             return
         try:
-            await acount(FRAMES, self._limits_user)
+            if self._limits_user is not None and counted_limit(FRAMES) is not None:
+                await acount(FRAMES, self._limits_user)
         except RateLimited as exc:
             await self._cut_off_for(exc)
             return

@@ -69,23 +69,35 @@ def content_hash(data) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def record_cycles(launch, result):
-    """Record the result's cycles for ``launch``, or ``LaunchRejected("replayed")`` if another launch has one.
+class CyclesTaken(Exception):
+    """Raised inside the arrival's transaction when another launch holds one of its cycles; see ``record_cycles``."""
 
-    The unique ``cycle_id`` decides between concurrent deliveries of one install to two launches:
-    the loser's insert fails, and its transaction (its whole arrival) is rolled back.
+    def __init__(self, cycle_ids):
+        super().__init__(cycle_ids)
+        self.cycle_ids = cycle_ids
+
+
+def record_cycles(launch, result):
+    """Record the result's cycles for ``launch``, a pending launch (which has recorded none yet).
+
+    A cycle another launch recorded is found by a read first, so a replay writes nothing. Between
+    concurrent deliveries of one install to two launches, the unique ``cycle_id`` decides: the loser's
+    insert fails and ``CyclesTaken`` is raised, which the caller lets roll back the whole arrival before
+    naming the cycle (``taken_cycle``). No savepoint: two fewer round trips to the database per arrival.
     """
     cycle_ids = list(dict.fromkeys(c.cycle_id for c in result.cycles))
-    taken = RecordedCycle.objects.filter(cycle_id__in=cycle_ids).exclude(launch=launch).first()
-    if taken is not None:
-        raise replayed(taken.cycle_id)
+    if RecordedCycle.objects.filter(cycle_id__in=cycle_ids).exists():  # a pending launch has recorded none
+        raise CyclesTaken(cycle_ids)
     try:
-        with transaction.atomic():
-            RecordedCycle.objects.bulk_create([RecordedCycle(cycle_id=cycle_id, launch=launch) for cycle_id in cycle_ids])
+        RecordedCycle.objects.bulk_create([RecordedCycle(cycle_id=cycle_id, launch=launch) for cycle_id in cycle_ids])
     except IntegrityError:
-        # Another delivery recorded one of them since we looked: read which, and for whom.
-        taken = RecordedCycle.objects.filter(cycle_id__in=cycle_ids).exclude(launch=launch).first()
-        raise replayed(taken.cycle_id if taken else cycle_ids[0]) from None
+        raise CyclesTaken(cycle_ids) from None
+
+
+def taken_cycle(launch_id, cycle_ids):
+    """``LaunchRejected("replayed")`` naming a cycle of ``cycle_ids`` another launch recorded (after the rollback)."""
+    taken = RecordedCycle.objects.filter(cycle_id__in=cycle_ids).exclude(launch_id=launch_id).first()
+    return replayed(taken.cycle_id if taken else cycle_ids[0])
 
 
 def record_arrival(launch, *, source, message_id, digest, duplicate):
@@ -115,6 +127,14 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
     """
     claim = InstallResult.parse(data)
     message_id, digest = message_id[:64], content_hash(data)
+    try:
+        return _accept(launch_id, data, claim, source=source, user=user, message_id=message_id, digest=digest,
+                       client=client)
+    except CyclesTaken as exc:  # the arrival was rolled back: nothing written
+        raise taken_cycle(launch_id, exc.cycle_ids) from None
+
+
+def _accept(launch_id, data, claim, *, source, user, message_id, digest, client):
     with transaction.atomic():
         try:
             launch = Launch.objects.select_for_update().get(pk=launch_id)
@@ -142,7 +162,7 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
         launch.status = Launch.Status.RECEIVED
         launch.source = source
         launch.completed_at = timezone.now()
-        launch.save()
+        launch.save(update_fields=["result_raw", "claim", "result", "status", "source", "completed_at"])
         record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=False)
         # Verification runs after the commit, outside the door: the ack need not wait for Cyclr.
         transaction.on_commit(lambda: schedule(launch.pk, client=client))

@@ -1,0 +1,37 @@
+"""What a forked child must not share with its parent: Django's PostgreSQL connection pools.
+
+With ``OPTIONS["pool"]`` (psycopg's pool, Django 5.1+, the way to reuse connections under ASGI), the pool
+lives in the process: its connections are sockets, and its worker threads do not survive a fork. A child
+(a preforking server, a test's live server) that used the parent's pool would talk over the parent's
+sockets, interleaving both processes' queries on one connection. So the child forgets the inherited
+pools, without closing them (psycopg never closes a connection from a process that did not open it), and
+opens its own on first use. Registered once, by ``ProxyConfig.ready``.
+"""
+import os
+
+_registered = False
+
+
+def forget_parents_pools():
+    """In a forked child: drop the database pools inherited from the parent (the child makes its own)."""
+    from django.db import connections
+
+    for alias in connections:
+        wrapper = connections[alias]
+        if wrapper.vendor != "postgresql":
+            continue
+        pools = getattr(type(wrapper), "_connection_pools", None)
+        if isinstance(pools, dict):
+            pools.pop(alias, None)
+        # The parent's open connection on this thread is the parent's too: forget it, do not close it.
+        wrapper.connection = None
+        wrapper.in_atomic_block = False
+        wrapper.savepoint_ids = []
+        wrapper.needs_rollback = False
+
+
+def register():
+    global _registered
+    if not _registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=forget_parents_pools)
+        _registered = True

@@ -305,18 +305,46 @@ def test_the_client_stops_and_starts_a_cycle_and_lists_every_page(installed_laun
 
     client.deactivate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id)
     assert cyclr.cycles[cycles[0]["Id"]]["Status"] == "Stopped"
-    client.activate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id, interval=60)
+    client.activate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id, interval=60, run_once=False)
     assert cyclr.cycles[cycles[0]["Id"]]["Status"] == "Active"
+    assert cyclr.activations == [{"cycle_id": cycles[0]["Id"], "account_id": launch.cyclr_account_id,
+                                  "body": {"Interval": 60, "RunOnce": False}}]
     assert cyclr.wait_for_notifications(2)
 
 
-def test_the_client_says_which_cycle_it_could_not_find(cyclr, installed_launch):
+@pytest.mark.parametrize("act", [
+    lambda client, cycle_id, account: client.activate_cycle(cycle_id, account=account, interval=15),
+    lambda client, cycle_id, account: client.deactivate_cycle(cycle_id, account=account),
+], ids=["activate", "deactivate"])
+def test_acting_on_a_cycle_cyclr_does_not_know_is_cycle_not_found(cyclr, installed_launch, act):
+    from proxy import errors
     from proxy.exceptions import CyclrAPIError
 
-    launch, _ = installed_launch()
+    launch, install_id = installed_launch()
+    cyclr.uninstall(install_id)  # gone from Cyclr since the host last looked
+    (gone,) = [c["cycleId"] for c in cyclr.installs[-1]["cycles"]]
+
     with pytest.raises(CyclrAPIError) as missing:
-        CyclrClient().activate_cycle("00000000-0000-4000-8000-000000000000", account=launch.cyclr_account_id)
-    assert missing.value.status == 404 and "Cycle not found" in missing.value.message
+        act(CyclrClient(), gone, launch.cyclr_account_id)
+
+    assert (missing.value.code, missing.value.status) == ("cycle_not_found", 404)
+    assert "Cycle not found" in missing.value.message  # Cyclr's own Message, for the log
+    assert errors.status_of("cycle_not_found") == 404 and "Cyclr does not know this cycle" in errors.default_message("cycle_not_found")
+    assert cyclr.activations == []
+
+
+def test_another_cyclr_error_on_a_cycle_stays_cyclr_api_error(cyclr, installed_launch):
+    from proxy.exceptions import CyclrAPIError
+
+    launch, install_id = installed_launch()
+    cycle_id = cyclr.installs[-1]["cycles"][0]["cycleId"]
+    cyclr.failing_accounts.add(launch.cyclr_account_id)
+
+    with pytest.raises(CyclrAPIError) as failed:
+        CyclrClient().deactivate_cycle(cycle_id, account=launch.cyclr_account_id)
+
+    assert (failed.value.code, failed.value.status) == ("cyclr_api_error", 500)
+    assert cyclr.cycles[cycle_id]["Status"] == "Active"
 
 
 # --- the admin ---------------------------------------------------------------------------------------------

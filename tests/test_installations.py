@@ -1,17 +1,19 @@
 """The installation records over an integration's whole life: notifications from the real fake Cyclr
 (sent over HTTP to a live server in this process), reconciliation against its API, and the signals."""
 import io
+import json
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from proxy import signals
 from proxy.cyclr import CyclrClient
-from proxy.installations import send_change_signal
+from proxy.installations import CycleState, IntegrationEvent, apply_event, send_change_signal
 from proxy.models import Installation, InstallationChange, InstallationCycle, Launch, ReceiverFailure
 from proxy.reconcile import reconcile
 from proxy.replay import replay_change
@@ -76,17 +78,27 @@ def test_a_verified_install_is_recorded_with_its_cycles(installed_launch, cyclr)
     assert list(installation.changes.values_list("kind", "source")) == [("installed", "install")]
 
 
-def test_stop_stop_start_uninstall_uninstall_signal_each_change_once(installed_launch, notifying, lifecycle_receivers):
+def last_answer(fake):
+    """The kit's JSON answer to the fake's last notification."""
+    return json.loads(fake.notifications[-1]["response"])
+
+
+def test_stop_stop_start_uninstall_uninstall_signal_each_change_once(installed_launch, notifying, lifecycle_receivers, user):
     _, install_id = installed_launch()
 
     assert notifying.stop_install(install_id) == 200
-    notifying.send_notification(install_id, "stopped")  # Cyclr repeating itself
+    assert last_answer(notifying) == {"status": "recorded", "changes": ["stopped"]}
+    assert notifying.send_notification(install_id, "stopped") == 200  # Cyclr repeating itself
+    assert last_answer(notifying) == {"status": "recorded", "changes": []}
     assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
     assert notifying.start_install(install_id) == 200
-    notifying.send_notification(install_id, "started")
+    assert notifying.send_notification(install_id, "started") == 200
+    assert last_answer(notifying) == {"status": "recorded", "changes": []}
     assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 1}
     assert notifying.uninstall(install_id) == 200
-    notifying.send_notification(install_id, "uninstalled")
+    assert last_answer(notifying) == {"status": "recorded", "changes": ["uninstalled"]}
+    assert notifying.send_notification(install_id, "uninstalled") == 200
+    assert last_answer(notifying) == {"status": "recorded", "changes": []}
     assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 1, "stopped": 1}
 
     installation = Installation.objects.get()
@@ -95,7 +107,9 @@ def test_stop_stop_start_uninstall_uninstall_signal_each_change_once(installed_l
     kwargs = lifecycle_receivers["stopped"].call_args.kwargs
     assert kwargs["installation"].pk == installation.pk and kwargs["source"] == "webhook"
     event = kwargs["event"]
+    assert isinstance(event, IntegrationEvent)
     assert (event.status, event.account_id, event.package_id) == ("stopped", installation.cyclr_account_id, 1)
+    assert event.account_api_id == installation.account_api_id == f"user-{user.pk}"
     assert [c.status for c in event.cycles] == ["Stopped"] and event.raw["Status"] == "stopped"
     assert list(InstallationChange.objects.order_by("created_at").values_list("kind", flat=True)) == [
         "installed", "stopped", "started", "uninstalled"]
@@ -110,6 +124,30 @@ def test_a_reinstall_after_uninstall_is_installed_again(installed_launch, notify
     assert installation.state == "installed"
     assert installation.cycles.filter(removed_at__isnull=True).count() == 1
     assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+
+
+def test_a_lifecycle_signal_goes_out_after_commit_and_never_for_a_rollback(installed_launch, lifecycle_receivers):
+    installed_launch()
+    installation = Installation.objects.get()
+    cycle = installation.cycles.get()
+    stopped = IntegrationEvent(status="stopped", account_id=installation.cyclr_account_id,
+                               account_api_id=installation.account_api_id, package_id=installation.package_id,
+                               cycles=(CycleState(cycle_id=cycle.cycle_id, status="Stopped"),))
+
+    with pytest.raises(RuntimeError), transaction.atomic():  # the caller's transaction fails after the change
+        assert [c.kind for c in apply_event(stopped, source="webhook")] == ["stopped"]
+        raise RuntimeError("the caller failed")
+
+    assert calls(lifecycle_receivers)["stopped"] == 0  # the change never happened: no signal for it
+    assert InstallationCycle.objects.get().status == "Active" and not InstallationChange.objects.filter(kind="stopped").exists()
+
+    during = []
+    with transaction.atomic():
+        apply_event(stopped, source="webhook")
+        during.append(calls(lifecycle_receivers)["stopped"])
+    assert during == [0]  # not while the change could still be rolled back
+    assert calls(lifecycle_receivers)["stopped"] == 1  # once it committed
+    assert InstallationChange.objects.get(kind="stopped").signal_sent_at is not None
 
 
 def test_a_failing_lifecycle_receiver_is_recorded_and_replayed(installed_launch, notifying):

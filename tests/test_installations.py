@@ -126,6 +126,75 @@ def test_a_reinstall_after_uninstall_is_installed_again(installed_launch, notify
     assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
 
 
+def test_two_installs_of_one_package_each_uninstalled_in_turn(installed_launch, notifying, lifecycle_receivers):
+    """One account, one package, installed twice: one installation holding both installs' cycles."""
+    _, first = installed_launch()
+    _, second = installed_launch()
+    first_cycle, second_cycle = (notifying.state.get_install(i)["cycles"][0]["cycleId"] for i in (first, second))
+    installation = Installation.objects.get()
+    assert set(installation.cycles.values_list("cycle_id", flat=True)) == {first_cycle, second_cycle}
+
+    assert notifying.uninstall(first) == 200
+
+    installation.refresh_from_db()
+    assert installation.state == "installed" and installation.is_running
+    assert list(installation.cycles.filter(removed_at__isnull=True).values_list("cycle_id", flat=True)) == [second_cycle]
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+    assert run_reconcile()[1].startswith("Reconciled 1 account(s): made 0 change(s)")  # Cyclr agrees
+
+    assert notifying.uninstall(second) == 200
+
+    installation.refresh_from_db()
+    assert installation.state == "uninstalled" and not installation.cycles.filter(removed_at__isnull=True).exists()
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+    event = lifecycle_receivers["uninstalled"].call_args.kwargs["event"]
+    assert [c.cycle_id for c in event.cycles] == [second_cycle]
+    code, out, _ = run_reconcile()
+    assert code == 0 and "made 0 change(s)" in out
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+    assert list(InstallationChange.objects.order_by("created_at").values_list("kind", flat=True)) == [
+        "installed", "uninstalled"]
+
+
+def test_two_installs_of_one_package_the_installation_runs_while_either_does(installed_launch, notifying, lifecycle_receivers):
+    _, first = installed_launch()
+    _, second = installed_launch()
+
+    assert notifying.stop_install(first) == 200  # the other install still runs: the integration did not stop
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+    assert sorted(InstallationCycle.objects.values_list("status", flat=True)) == ["Active", "Stopped"]
+    assert notifying.stop_install(second) == 200
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
+    assert notifying.start_install(first) == 200
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 1}
+    assert notifying.uninstall(first) == 200  # what ran is gone, what is left is stopped: it stopped running
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 2}
+    assert Installation.objects.get().state == "installed" and not Installation.objects.get().is_running
+    assert run_reconcile()[0] == 0 and calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 2}
+
+
+def test_a_new_install_that_starts_a_stopped_installation_says_so(installed_launch, lifecycle_receivers):
+    installed_launch(start_cycles=False)  # installed, nothing running
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+
+    launch, _ = installed_launch()  # the same package again, started: now the installation runs
+
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 0}
+    kwargs = lifecycle_receivers["started"].call_args.kwargs
+    assert kwargs["source"] == "install" and kwargs["installation"].launch_id == launch.pk
+
+
+def test_an_uninstall_that_names_no_cycle_takes_none_away(installed_launch, lifecycle_receivers):
+    installed_launch()
+    installation = Installation.objects.get()
+    vague = IntegrationEvent(status="uninstalled", account_id=installation.cyclr_account_id, package_id=1)
+
+    assert apply_event(vague, source="webhook") == []  # which install? Reconciliation will know
+
+    assert Installation.objects.get().state == "installed" and installation.cycles.get().removed_at is None
+    assert calls(lifecycle_receivers)["uninstalled"] == 0
+
+
 def test_a_lifecycle_signal_goes_out_after_commit_and_never_for_a_rollback(installed_launch, lifecycle_receivers):
     installed_launch()
     installation = Installation.objects.get()

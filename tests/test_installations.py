@@ -308,6 +308,65 @@ def test_reconcile_repairs_status_drift_once_and_is_idempotent(installed_launch,
     assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
 
 
+def test_reconcile_repairs_drift_towards_started(installed_launch, cyclr, lifecycle_receivers):
+    _, install_id = installed_launch(start_cycles=False)  # installed stopped, and recorded so
+    assert InstallationCycle.objects.get().status == "Stopped"
+    cyclr.start_install(install_id)  # started in Cyclr; no Notification URL, so the kit never heard of it
+
+    code, out, _ = run_reconcile()
+
+    assert code == 0 and "is Active in Cyclr, recorded as Stopped" in out
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 0}
+    kwargs = lifecycle_receivers["started"].call_args.kwargs
+    assert kwargs["source"] == "reconcile" and kwargs["event"].status == "started"
+    assert [c.status for c in kwargs["event"].cycles] == ["Active"]
+    assert InstallationCycle.objects.get().status == "Active" and Installation.objects.get().is_running
+    assert "made 0 change(s)" in run_reconcile()[1] and calls(lifecycle_receivers)["started"] == 1
+
+
+def test_one_account_cyclr_cannot_read_does_not_stop_the_others_repairs(installed, cyclr, user, other_user, lifecycle_receivers):
+    accepted = []
+    for owner in (user, other_user):
+        launch, data = installed(owner)
+        accept_result(launch.pk, data, source="socket", user=owner)
+        accepted.append((Launch.objects.get(pk=launch.pk), cyclr.installs[-1]["id"]))
+    (mine, my_install), (theirs, their_install) = accepted
+    for install_id in (my_install, their_install):
+        cyclr.stop_install(install_id)  # both drifted
+    cyclr.failing_accounts.add(theirs.account_api_id)  # Cyclr answers 500 for that account alone
+
+    code, out, err = run_reconcile()
+
+    assert code == 1
+    assert f"error: {theirs.account_api_id}: Cyclr answered 500" in err
+    assert f"{mine.account_api_id}: cycle " in out and "is Stopped in Cyclr" in out
+    assert out.rstrip().endswith(f"1 error(s). Not reconciled: {theirs.account_api_id}.")
+    assert "Reconciled 2 account(s): made 1 change(s)" in out
+    statuses = dict(InstallationCycle.objects.values_list("installation__account_api_id", "status"))
+    assert statuses == {mine.account_api_id: "Stopped", theirs.account_api_id: "Active"}  # theirs: next run
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
+    assert lifecycle_receivers["stopped"].call_args.kwargs["installation"].account_api_id == mine.account_api_id
+
+    cyclr.failing_accounts.clear()
+    code, out, _ = run_reconcile()
+    assert code == 0 and "made 1 change(s)" in out and calls(lifecycle_receivers)["stopped"] == 2
+
+
+def test_reconcile_puts_back_a_cycle_recorded_as_uninstalled_that_cyclr_still_lists(installed_launch, notifying, lifecycle_receivers):
+    _, install_id = installed_launch()
+    assert notifying.send_notification(install_id, "uninstalled") == 200  # said, but not done: Cyclr still has it
+    assert Installation.objects.get().state == "uninstalled"
+
+    code, out, _ = run_reconcile()
+
+    assert code == 0 and "1 cycle(s) in Cyclr are recorded as uninstalled: Sync Salesforce contacts." in out
+    installation = Installation.objects.get()
+    assert installation.state == "installed" and installation.cycles.get().removed_at is None
+    assert installation.changes.order_by("-created_at").values_list("kind", "source")[0] == ("installed", "reconcile")
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+    assert "made 0 change(s)" in run_reconcile()[1]
+
+
 def test_reconcile_uninstalls_what_cyclr_no_longer_lists(installed_launch, cyclr, lifecycle_receivers):
     _, install_id = installed_launch(package_id=2)
     cyclr.uninstall(install_id)
@@ -357,9 +416,15 @@ def test_reconcile_closes_expired_launches_and_verifies_unverified_results(insta
         accept_result(launch.pk, data, source="socket", user=user)
     assert Launch.objects.get(pk=launch.pk).failure_code == "verification_pending"
 
+    code, out, _ = run_reconcile()  # within its backoff: left alone, and its cycle left for it to record
+
+    assert code == 0 and "closed 1 expired launch(es); settled 0 unverified result(s), 0 left" in out
+    assert Launch.objects.get(pk=launch.pk).status == "received" and not Installation.objects.exists()
+    Launch.objects.filter(pk=launch.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))  # it passed
+
     code, out, _ = run_reconcile()
 
-    assert code == 0 and "closed 1 expired launch(es); settled 1 unverified result(s)" in out
+    assert code == 0 and "closed 0 expired launch(es); settled 1 unverified result(s), 0 left" in out
     assert Launch.objects.get(pk=stale.pk).status == "expired"
     assert Launch.objects.get(pk=launch.pk).status == "completed"
     assert completed_receiver.call_count == 1
@@ -393,6 +458,80 @@ def test_reconcile_is_bounded_in_api_calls(installed_launch, cyclr):
     installed_launch(package_id=2)  # two cycles
     report = reconcile(client=CyclrClient(), page_size=1, max_pages=1)
     assert not report.ok and "more than 1 cycles" in report.errors[0]
+
+
+def cycle_calls(fake, since=0):
+    """The fake's Partner API calls since the ``since``-th: ``(cycle list pages, single-cycle reads)``."""
+    made = fake.api_calls[since:]
+    return (sum(1 for method, path in made if (method, path) == ("GET", "/v1.0/cycles")),
+            sum(1 for method, path in made if method == "GET" and path.startswith("/v1.0/cycles/")))
+
+
+@pytest.mark.parametrize("max_pages, pages_read, ok", [(1, 1, False), (2, 2, False), (3, 3, True)])
+def test_max_pages_bounds_the_cycle_list_calls_per_account(installed_launch, cyclr, monkeypatch, max_pages, pages_read, ok):
+    installed_launch(package_id=2)  # two cycles: with pages of one, a third page (empty) says the list is complete
+    monkeypatch.setattr("proxy.reconcile.PAGE_SIZE", 1)
+    before = len(cyclr.api_calls)
+
+    code, out, err = run_reconcile("--max-pages", str(max_pages))
+
+    assert cycle_calls(cyclr, before)[0] == pages_read
+    assert (code == 0) is ok
+    if not ok:  # a partial list would make the unlisted cycle look uninstalled: nothing is changed
+        assert f"more than {max_pages} cycles" in err and "made 0 change(s)" in out
+        assert not InstallationCycle.objects.filter(removed_at__isnull=False).exists()
+
+
+def test_reconcile_settles_at_most_max_settlements_due_results_and_says_how_many_are_left(installed, cyclr, user):
+    launches = []
+    for _ in range(4):
+        launch, data = installed()
+        cyclr.api_down = True  # verification cannot reach Cyclr: each stays received, with a backoff
+        accept_result(launch.pk, data, source="socket", user=user)
+        cyclr.api_down = False
+        launches.append(Launch.objects.get(pk=launch.pk))
+    assert {launch.failure_code for launch in launches} == {"verification_pending"}
+    due, waiting = launches[:3], launches[3]
+    Launch.objects.filter(pk__in=[launch.pk for launch in due]).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1))  # their backoff has passed; the last one's has not
+    before = len(cyclr.api_calls)
+
+    code, out, _ = run_reconcile("--max-settlements", "2")
+
+    assert code == 0 and "settled 2 unverified result(s), 1 left for the next run" in out
+    assert cycle_calls(cyclr, before)[1] == 2  # one verification call per settled result (one cycle each), no more
+    assert [Launch.objects.get(pk=launch.pk).status for launch in launches] == ["completed", "completed", "received", "received"]
+    assert Launch.objects.get(pk=waiting.pk).settle_attempts == 1  # within its backoff: not tried again
+
+    before = len(cyclr.api_calls)
+    code, out, _ = run_reconcile("--max-settlements", "2")
+
+    assert code == 0 and "settled 1 unverified result(s), 0 left for the next run" in out
+    assert cycle_calls(cyclr, before)[1] == 1
+    assert Launch.objects.get(pk=launches[2].pk).status == "completed"
+    assert Launch.objects.get(pk=waiting.pk).status == "received"
+
+
+def test_reconcile_leaves_a_result_in_flight_elsewhere_alone(installed, cyclr, user, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "TASK_BACKEND": None}  # settled in the kit's threads
+    launch, data = installed()
+    cyclr.cycle_gate.close()  # that settlement is asking Cyclr right now
+    try:
+        accept_result(launch.pk, data, source="socket", user=user)
+        assert cyclr.cycle_gate.wait_for_held(1)
+        before = len(cyclr.api_calls)
+        code, out, _ = run_reconcile()
+        assert code == 0 and "settled 0 unverified result(s), 0 left" in out
+        assert cycle_calls(cyclr, before)[1] == 0  # no second verification of the same result
+    finally:
+        cyclr.cycle_gate.open()
+
+
+def test_max_settlements_must_be_at_least_one(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="less than 1"):
+        call_command("proxy_reconcile", "--max-settlements", "0")
 
 
 def test_reconcile_when_cyclr_lists_no_cycles_for_an_unknown_account(cyclr, installed):

@@ -609,6 +609,38 @@ def test_the_admin_lists_installations_with_their_cycles_and_changes(installed_l
     assert admin_client.get(reverse("admin:proxy_installationchange_change", args=[change.pk])).status_code == 200
 
 
+def test_the_admin_lists_installation_changes_and_replays_a_signal_that_never_went_out(
+        installed_launch, admin_client, lifecycle_receivers):
+    installed_launch()
+    installation = Installation.objects.get()
+    stopped = IntegrationEvent(status="stopped", account_id=installation.cyclr_account_id,
+                               account_api_id=installation.account_api_id, package_id=installation.package_id,
+                               cycles=(CycleState(cycle_id=installation.cycles.get().cycle_id, status="Stopped"),))
+    with mock.patch("proxy.installations.send_change_signal"):  # the process died before the signal went out
+        (change,) = apply_event(stopped, source="webhook")
+    changelist = reverse("admin:proxy_installationchange_changelist")
+
+    listing = admin_client.get(changelist)
+
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert str(installation) in page and ">Stopped<" in page and ">Installed<" in page
+    assert calls(lifecycle_receivers)["stopped"] == 0
+
+    replayed = admin_client.post(changelist, {"action": "replay", "_selected_action": [change.pk]}, follow=True)
+
+    assert replayed.status_code == 200
+    assert f"Change {change.pk}: signal sent, 0 receiver(s) failing" in [str(m) for m in replayed.context["messages"]]
+    assert calls(lifecycle_receivers)["stopped"] == 1
+    assert lifecycle_receivers["stopped"].call_args.kwargs["event"] == stopped
+    change.refresh_from_db()
+    assert change.signal_sent_at is not None
+
+    again = admin_client.post(changelist, {"action": "replay", "_selected_action": [change.pk]}, follow=True)
+    assert f"Change {change.pk}: 0 receiver(s) rerun, 0 still failing" in [str(m) for m in again.context["messages"]]
+    assert calls(lifecycle_receivers)["stopped"] == 1  # sent once
+
+
 # --- LAUNCH and ORBIT at the fake Cyclr, through the client ------------------------------------------------
 
 

@@ -180,8 +180,15 @@ def _any_running(installation):
 
 
 def _remove_cycles(installation, cycle_ids, now):
-    """Mark the named cycles of ``installation`` removed (Cyclr uninstalled them); the others stay as they are."""
-    _live_cycles(installation).filter(cycle_id__in=cycle_ids).update(removed_at=now, changed_at=now)
+    """Mark the named cycles of ``installation`` removed (Cyclr uninstalled them); the others stay as they are.
+
+    A notification that names no cycle names only the package: all of the installation's cycles go. (If
+    the account had installed the package twice, reconciliation puts back what Cyclr still lists.)
+    """
+    cycles = _live_cycles(installation)
+    if cycle_ids:
+        cycles = cycles.filter(cycle_id__in=cycle_ids)
+    cycles.update(removed_at=now, changed_at=now)
 
 
 def _installation_for(event):

@@ -184,15 +184,19 @@ def test_a_new_install_that_starts_a_stopped_installation_says_so(installed_laun
     assert kwargs["source"] == "install" and kwargs["installation"].launch_id == launch.pk
 
 
-def test_an_uninstall_that_names_no_cycle_takes_none_away(installed_launch, lifecycle_receivers):
+def test_an_uninstall_that_names_no_cycle_uninstalls_the_package(installed_launch, lifecycle_receivers):
     installed_launch()
     installation = Installation.objects.get()
-    vague = IntegrationEvent(status="uninstalled", account_id=installation.cyclr_account_id, package_id=1)
+    package_only = IntegrationEvent(status="uninstalled", account_id=installation.cyclr_account_id,
+                                    package_id=installation.package_id)
 
-    assert apply_event(vague, source="webhook") == []  # which install? Reconciliation will know
+    changes = apply_event(package_only, source="webhook")
 
-    assert Installation.objects.get().state == "installed" and installation.cycles.get().removed_at is None
-    assert calls(lifecycle_receivers)["uninstalled"] == 0
+    assert [change.kind for change in changes] == ["uninstalled"]
+    assert Installation.objects.get().state == "uninstalled" and installation.cycles.get().removed_at is not None
+    assert calls(lifecycle_receivers)["uninstalled"] == 1
+    assert apply_event(package_only, source="webhook") == []  # a repeat changes nothing
+    assert calls(lifecycle_receivers)["uninstalled"] == 1
 
 
 def test_a_lifecycle_signal_goes_out_after_commit_and_never_for_a_rollback(installed_launch, lifecycle_receivers):

@@ -184,7 +184,10 @@ class CyclrClient:
         return self.call("GET", f"/v1.0/accounts/{quote(account, safe='')}")
 
     def activate_cycle(self, cycle_id, *, account, interval=None, start_time=None, run_once=None):
-        """Start a cycle (``PUT /v1.0/cycles/{id}/activate``); ``interval`` in minutes for scheduled cycles."""
+        """Start a cycle (``PUT /v1.0/cycles/{id}/activate``); ``interval`` in minutes for scheduled cycles.
+
+        A cycle Cyclr does not know in ``account`` is ``CyclrAPIError`` with code ``cycle_not_found``.
+        """
         body = {}
         if interval is not None:
             body["Interval"] = int(interval)
@@ -192,11 +195,19 @@ class CyclrClient:
             body["StartTime"] = start_time if isinstance(start_time, str) else start_time.isoformat()
         if run_once is not None:
             body["RunOnce"] = bool(run_once)
-        return self.call("PUT", f"/v1.0/cycles/{quote(cycle_id, safe='')}/activate", account=account, json=body)
+        return self._act_on_cycle(cycle_id, "activate", account=account, json=body)
 
     def deactivate_cycle(self, cycle_id, *, account):
-        """Stop a cycle (``PUT /v1.0/cycles/{id}/deactivate``)."""
-        return self.call("PUT", f"/v1.0/cycles/{quote(cycle_id, safe='')}/deactivate", account=account)
+        """Stop a cycle (``PUT /v1.0/cycles/{id}/deactivate``); ``cycle_not_found`` as for ``activate_cycle``."""
+        return self._act_on_cycle(cycle_id, "deactivate", account=account)
+
+    def _act_on_cycle(self, cycle_id, action, *, account, **kwargs):
+        try:
+            return self.call("PUT", f"/v1.0/cycles/{quote(cycle_id, safe='')}/{action}", account=account, **kwargs)
+        except CyclrAPIError as exc:
+            if exc.status == 404:  # uninstalled meanwhile, or another account's: a retry cannot find it
+                raise CyclrAPIError("cycle_not_found", exc.message, status=404) from None
+            raise
 
     def call(self, method, path, *, account=None, **kwargs):
         """An authenticated API call; renews the token once on 401."""

@@ -82,6 +82,9 @@ register("cyclr_bad_response", 502, "Cyclr's API answered in a way the kit could
          terminal=False)
 register("marketplace_not_found", 502, "Cyclr does not know the Marketplace in this site's settings. "
          "Please tell the site's administrator.", terminal=False)
+# CyclrClient's cycle calls (activate, deactivate) for the host's own views: the cycle is not there to act on.
+register("cycle_not_found", 404, "Cyclr does not know this cycle in this account: it may have been uninstalled.",
+         terminal=True)
 register("cyclr_unauthorized", 502, "Cyclr refused this site's API credentials. Please tell the site's administrator.",
          terminal=False)
 register("too_many_cycles", 502, "Cyclr listed more cycles for this account than the kit reads at once.",

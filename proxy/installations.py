@@ -5,6 +5,14 @@ One service writes ``Installation`` rows: ``record_install()`` for a verified in
 state becomes one ``InstallationChange`` row, and its signal (``integration_uninstalled``,
 ``integration_started``, ``integration_stopped``) is sent once, after commit. An event that changes
 nothing (Cyclr retrying, a repeat) writes nothing and sends nothing.
+
+An event changes only the cycles it names. One account can install one Marketplace package more than
+once, and every install's cycles belong to the one installation of that package, so the installation's
+state is not the event's but follows from its cycles: it is *installed* while any of its cycles is (not
+removed), and *running* while any of its installed cycles is ``Active``. Uninstalling one install of
+two removes that install's cycles and leaves the installation installed, with no signal; removing the
+last cycle uninstalls it (``integration_uninstalled``). Likewise ``integration_stopped`` and
+``integration_started`` report the installation ceasing or starting to run, whatever the event.
 """
 import logging
 from dataclasses import asdict, dataclass, field
@@ -81,24 +89,26 @@ def record_install(launch, result, *, source="install"):
     return apply_event(event, source=source, launch=launch)
 
 
-def apply_event(event, *, source, launch=None):
+def apply_event(event, *, source, launch=None, installation=None):
     """Apply one lifecycle event; return the ``InstallationChange``s it made (empty: nothing changed).
 
-    Signals for the changes are sent after the surrounding transaction commits.
+    ``installation``: the one it is about, when the caller knows (reconciliation); else it is found
+    from the event (see ``_installation_for``). Signals for the changes are sent after the surrounding
+    transaction commits.
     """
     for attempt in (0, 1):
         try:
             with transaction.atomic():
-                return _apply(event, source=source, launch=launch)
+                return _apply(event, source=source, launch=launch, installation=installation)
         except IntegrityError:
             # Two workers created the same installation or cycle at once: the second pass sees the first's row.
             if attempt:
                 raise
 
 
-def _apply(event, *, source, launch):
+def _apply(event, *, source, launch, installation=None):
     now = timezone.now()
-    installation = _installation_for(event)
+    installation = installation or _installation_for(event)
     if installation is None:
         if event.status == "uninstalled":
             return []  # never known as installed here: nothing to take back
@@ -110,29 +120,23 @@ def _apply(event, *, source, launch):
     else:
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
         was_installed = installation.is_installed
+    was_running = was_installed and _any_running(installation)
     if event.account_api_id and not installation.account_api_id:
         installation.account_api_id = event.account_api_id
 
-    kinds = []
     if event.status == "uninstalled":
-        if was_installed:
-            installation.state = Installation.State.UNINSTALLED
-            InstallationCycle.objects.filter(installation=installation, removed_at__isnull=True).update(removed_at=now, changed_at=now)
-            kinds.append(InstallationChange.Kind.UNINSTALLED)
+        _remove_cycles(installation, [c.cycle_id for c in event.cycles], now)
+        installed = was_installed and _any_installed(installation)
     else:
-        transitions = _write_cycles(installation, event, now)
-        if event.status == "installed" and not was_installed:
-            kinds.append(InstallationChange.Kind.INSTALLED)
-        if not was_installed or installation.state != Installation.State.INSTALLED:
-            installation.state = Installation.State.INSTALLED
-        if event.status != "installed" or was_installed:
-            if any(new == RUNNING for _, new in transitions):
-                kinds.append(InstallationChange.Kind.STARTED)
-            if any(new != RUNNING for _, new in transitions):
-                kinds.append(InstallationChange.Kind.STOPPED)
+        _write_cycles(installation, event, now)
+        installed = True
         if launch is not None:
             installation.launch = launch
-    if not kinds:  # the account id, state or launch may still have been filled in
+    running = installed and _any_running(installation)
+    installation.state = Installation.State.INSTALLED if installed else Installation.State.UNINSTALLED
+
+    kinds = state_changes(event.status, was=(was_installed, was_running), now=(installed, running))
+    if not kinds:  # the account id or launch may still have been filled in
         installation.save(update_fields=["account_api_id", "state", "launch"])
         return []
     installation.changed_at, installation.changed_by = now, source
@@ -146,26 +150,70 @@ def _apply(event, *, source, launch):
     return changes
 
 
+def state_changes(event_status, *, was, now):
+    """The changes of an installation's state from ``was`` to ``now`` (each ``(installed, running)``).
+
+    Becoming installed is an ``installed`` change (``install_completed`` reports installs: no lifecycle
+    signal); ceasing to be is ``uninstalled``. While it stays installed (or when a ``started`` or
+    ``stopped`` event brings it back), starting or ceasing to run is ``started`` or ``stopped``.
+    """
+    (was_installed, was_running), (installed, running) = was, now
+    kinds = []
+    if installed != was_installed:
+        kinds.append(InstallationChange.Kind.INSTALLED if installed else InstallationChange.Kind.UNINSTALLED)
+    an_install = event_status == "installed" and not was_installed
+    if installed and running != was_running and not an_install:
+        kinds.append(InstallationChange.Kind.STARTED if running else InstallationChange.Kind.STOPPED)
+    return kinds
+
+
+def _live_cycles(installation):
+    return InstallationCycle.objects.filter(installation=installation, removed_at__isnull=True)
+
+
+def _any_installed(installation):
+    return _live_cycles(installation).exists()
+
+
+def _any_running(installation):
+    return _live_cycles(installation).filter(status=RUNNING).exists()
+
+
+def _remove_cycles(installation, cycle_ids, now):
+    """Mark the named cycles of ``installation`` removed (Cyclr uninstalled them); the others stay as they are.
+
+    A notification that names no cycle names only the package: all of the installation's cycles go. (If
+    the account had installed the package twice, reconciliation puts back what Cyclr still lists.)
+    """
+    cycles = _live_cycles(installation)
+    if cycle_ids:
+        cycles = cycles.filter(cycle_id__in=cycle_ids)
+    cycles.update(removed_at=now, changed_at=now)
+
+
 def _installation_for(event):
-    """The installation an event is about: by its package, else by the cycles it names."""
+    """The installation an event is about.
+
+    An install (``installed``) goes to its package's installation, so that cycles reconciliation found
+    first (package 0) are attributed once a notification names their package. Any other event is about
+    cycles already recorded: it goes to the installation holding them, whatever package it names.
+    Otherwise by package; with no package, the account's unattributed cycles (package 0).
+    """
     account = Installation.objects.filter(cyclr_account_id=event.account_id)
-    if event.package_id:
-        found = account.filter(package_id=event.package_id).first()
-        if found:
-            return found
+    by_package = account.filter(package_id=event.package_id).first() if event.package_id else None
+    by_cycles = None
     cycle_ids = [c.cycle_id for c in event.cycles]
     if cycle_ids:
         cycle = InstallationCycle.objects.filter(cycle_id__in=cycle_ids, installation__cyclr_account_id=event.account_id).first()
-        if cycle:
-            return cycle.installation
-    if not event.package_id:
+        by_cycles = cycle.installation if cycle else None
+    found = (by_package or by_cycles) if event.status == "installed" else (by_cycles or by_package)
+    if found is None and not event.package_id:
         return account.filter(package_id=0).first()
-    return None
+    return found
 
 
 def _write_cycles(installation, event, now):
-    """Store the event's cycles on ``installation``; return ``(old, new)`` status transitions of known cycles."""
-    transitions = []
+    """Store the event's cycles on ``installation``, as the event reports them (a removed one is back)."""
     default_status = STATUS_OF_EVENT.get(event.status, "")
     for cycle in event.cycles:
         status = cycle.status or default_status
@@ -175,26 +223,15 @@ def _write_cycles(installation, event, now):
                 installation=installation, cycle_id=cycle.cycle_id, name=cycle.name, status=status,
                 template_id=cycle.template_id, template_release_id=cycle.template_release_id, changed_at=now,
             )
-            if event.status != "installed" and status:
-                transitions.append(("", status))
             continue
-        old = "" if record.removed_at else record.status
         record.installation = installation
         record.removed_at = None
         record.template_id = cycle.template_id or record.template_id
         record.template_release_id = cycle.template_release_id or record.template_release_id
         record.name = cycle.name or record.name
-        if status and status != record.status:
-            record.status = status
-        if status and status != old:
-            transitions.append((old, status))
+        record.status = status or record.status
         record.changed_at = now
         record.save()
-    return [(old, new) for old, new in transitions if _running(old) != _running(new)]
-
-
-def _running(status):
-    return status == RUNNING
 
 
 def remove_cycles(installation, cycle_ids, *, source):
@@ -202,18 +239,11 @@ def remove_cycles(installation, cycle_ids, *, source):
 
     Returns the changes made (an ``uninstalled`` change when the last cycle went).
     """
-    now = timezone.now()
-    with transaction.atomic():
-        installation = Installation.objects.select_for_update().get(pk=installation.pk)
-        InstallationCycle.objects.filter(installation=installation, cycle_id__in=cycle_ids,
-                                         removed_at__isnull=True).update(removed_at=now, changed_at=now)
-        if installation.cycles.filter(removed_at__isnull=True).exists() or not installation.is_installed:
-            return []
-        event = IntegrationEvent(status="uninstalled", account_id=installation.cyclr_account_id,
-                                 account_api_id=installation.account_api_id, package_id=installation.package_id or None,
-                                 cycles=tuple(CycleState(cycle_id=c) for c in cycle_ids),
-                                 raw={"reconcile": "Cyclr no longer lists these cycles", "cycles": list(cycle_ids)})
-        return _apply(event, source=source, launch=None)
+    event = IntegrationEvent(status="uninstalled", account_id=installation.cyclr_account_id,
+                             account_api_id=installation.account_api_id, package_id=installation.package_id or None,
+                             cycles=tuple(CycleState(cycle_id=c) for c in cycle_ids),
+                             raw={"reconcile": "Cyclr no longer lists these cycles", "cycles": list(cycle_ids)})
+    return apply_event(event, source=source, installation=installation)
 
 
 # --- telling the backend -------------------------------------------------------------------------------------

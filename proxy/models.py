@@ -187,7 +187,11 @@ class Installation(models.Model):
 
     Written only by ``proxy.installations`` (accepted install results, Marketplace notifications,
     reconciliation with Cyclr's API). ``package_id`` 0 holds cycles Cyclr lists that no install
-    result or notification explained (found by reconciliation).
+    result or notification explained (found by reconciliation), and LAUNCH installs.
+
+    Every install of the package by the account adds its cycles here (an account may install one
+    package twice), so ``state`` follows from the cycles: ``installed`` while any cycle is not
+    removed; ``is_running`` while any of those is ``Active``.
     """
 
     class State(models.TextChoices):
@@ -215,6 +219,11 @@ class Installation(models.Model):
     @property
     def is_installed(self):
         return self.state == self.State.INSTALLED
+
+    @property
+    def is_running(self):
+        """True while it is installed and any of its installed cycles is ``Active`` (asks the database)."""
+        return self.is_installed and self.cycles.filter(removed_at__isnull=True, status="Active").exists()
 
 
 class InstallationCycle(models.Model):

@@ -5,7 +5,9 @@ lists the cycles with ``GET /v1.0/cycles`` (paged, bounded) and repairs three ki
 cycles Cyclr has that the records miss, records of cycles Cyclr no longer has (the last one gone
 uninstalls the installation), and statuses that differ. Changes go through ``proxy.installations``
 with ``source="reconcile"``, so they send the same signals, once. It also closes launches that
-expired while pending and retries verification of results left unverified.
+expired while pending and retries verification of results left unverified: those the sweeper would
+take (``proxy.settlement.launches_due``: past their backoff, or lost in flight), at most
+``max_settlements`` a run, so that a long Cyclr outage cannot make one run ask Cyclr without end.
 """
 import logging
 from dataclasses import dataclass, field
@@ -15,12 +17,18 @@ from django.utils import timezone
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError
 from .installations import CycleState, IntegrationEvent, apply_event, remove_cycles
-from .models import Installation, InstallationCycle, Launch
+from .models import Installation, InstallationCycle, Launch, RecordedCycle
 from .results import STATUSES
+from .settlement import launches_due
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "reconcile"
+# GET /v1.0/cycles page size; at most max_pages pages are read per account.
+PAGE_SIZE = 50
+MAX_PAGES = 20
+# Unverified results settled per run at most (each costs one Cyclr call per cycle); the rest wait for the next run.
+MAX_SETTLEMENTS = 50
 
 
 @dataclass
@@ -33,6 +41,8 @@ class Report:
     errors: list = field(default_factory=list)
     expired_launches: int = 0
     settled_launches: int = 0
+    settlements_left: int = 0
+    failed_accounts: list = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -41,9 +51,17 @@ class Report:
 
     def summary(self):
         verb = "would make" if self.dry_run else "made"
-        return (f"Reconciled {self.accounts} account(s): {verb} {self.changes} change(s); "
+        text = (f"Reconciled {self.accounts} account(s): {verb} {self.changes} change(s); "
                 f"{'would close' if self.dry_run else 'closed'} {self.expired_launches} expired launch(es); "
-                f"settled {self.settled_launches} unverified result(s); {len(self.errors)} error(s).")
+                f"{'would settle' if self.dry_run else 'settled'} {self.settled_launches} unverified result(s), "
+                f"{self.settlements_left} left for the next run; {len(self.errors)} error(s).")
+        if self.failed_accounts:
+            text += f" Not reconciled: {', '.join(self.failed_accounts)}."
+        return text
+
+    def account_failed(self, label, exc):
+        self.failed_accounts.append(label)
+        self.errors.append(f"{label}: {exc.message}")
 
 
 def accounts_to_reconcile(account_api_id=None):
@@ -62,27 +80,27 @@ def accounts_to_reconcile(account_api_id=None):
     return sorted(pairs.items())
 
 
-def reconcile(*, account_api_id=None, dry_run=False, client=None, page_size=50, max_pages=20):
-    """Run one reconciliation; returns a ``Report`` (``report.ok`` is False if any account failed)."""
+def reconcile(*, account_api_id=None, dry_run=False, client=None, page_size=None, max_pages=MAX_PAGES,
+              max_settlements=MAX_SETTLEMENTS):
+    """Run one reconciliation; returns a ``Report`` (``report.ok`` is False if any account failed).
+
+    At most ``max_pages`` cycle-list calls per account and ``max_settlements`` unverified results settled.
+    """
     client = client or CyclrClient()
     report = Report(dry_run=dry_run)
     report.expired_launches = close_expired_launches(dry_run=dry_run, account_api_id=account_api_id)
-    if not dry_run:
-        report.settled_launches = settle_unverified(client=client, account_api_id=account_api_id, report=report)
+    settle_unverified(client=client, account_api_id=account_api_id, report=report, limit=max_settlements, dry_run=dry_run)
     for cyclr_account_id, api_id in accounts_to_reconcile(account_api_id):
         report.accounts += 1
         label = api_id or cyclr_account_id
         try:
-            listed = client.account_cycles(account=cyclr_account_id or api_id, page_size=page_size, max_pages=max_pages)
-        except CyclrAPIError as exc:
-            report.errors.append(f"{label}: {exc.message}")
-            continue
-        if cyclr_account_id is None:
-            try:
+            listed = client.account_cycles(account=cyclr_account_id or api_id, page_size=page_size or PAGE_SIZE,
+                                           max_pages=max_pages)
+            if cyclr_account_id is None:
                 cyclr_account_id = _account_id(client, api_id)
-            except CyclrAPIError as exc:
-                report.errors.append(f"{label}: {exc.message}")
-                continue
+        except CyclrAPIError as exc:
+            report.account_failed(label, exc)
+            continue
         reconcile_account(cyclr_account_id, api_id, listed, report=report, dry_run=dry_run)
     return report
 
@@ -125,12 +143,20 @@ def reconcile_account(cyclr_account_id, account_api_id, listed, *, report, dry_r
         if not dry_run:
             apply_event(event, source=SOURCE)
 
-    # Missing: Cyclr has them, the records do not (installed elsewhere, or a notification was lost).
-    known = set(InstallationCycle.objects.filter(cycle_id__in=list(cyclr)).values_list("cycle_id", flat=True))
-    missing = [cyclr[cycle_id] for cycle_id in cyclr if cycle_id not in known]
+    # Missing: Cyclr has them, the records do not (installed elsewhere, or a notification was lost), or
+    # record them as uninstalled (a notification named more than Cyclr removed).
+    recorded = dict(InstallationCycle.objects.filter(cycle_id__in=list(cyclr)).values_list("cycle_id", "removed_at"))
+    # Cycles of a result still being verified are its launch's to record, under its package.
+    verifying = set(RecordedCycle.objects.filter(cycle_id__in=list(cyclr), launch__status=Launch.Status.RECEIVED)
+                    .values_list("cycle_id", flat=True))
+    unknown = [cyclr[cycle_id] for cycle_id in cyclr if cycle_id not in recorded and cycle_id not in verifying]
+    removed = [cyclr[cycle_id] for cycle_id in cyclr if recorded.get(cycle_id) is not None]
+    for cycles, what in ((unknown, "had no record"), (removed, "are recorded as uninstalled")):
+        if cycles:
+            report.lines.append(f"{label}: {len(cycles)} cycle(s) in Cyclr {what}: "
+                                + ", ".join(str(c.get("Name") or c["Id"]) for c in cycles) + ".")
+    missing = unknown + removed
     if missing:
-        report.lines.append(f"{label}: {len(missing)} cycle(s) in Cyclr had no record: "
-                            + ", ".join(str(c.get("Name") or c["Id"]) for c in missing) + ".")
         report.changes += 1
         if not dry_run:
             apply_event(IntegrationEvent(
@@ -150,20 +176,33 @@ def close_expired_launches(*, dry_run=False, account_api_id=None):
                            failure_message="No result arrived before the launch expired.")
 
 
-def settle_unverified(*, client, account_api_id=None, report=None):
-    """Retry verification of results Cyclr's API could not confirm earlier; return how many settled."""
+def settle_unverified(*, client, account_api_id=None, report=None, limit=MAX_SETTLEMENTS, dry_run=False):
+    """Retry verification of results Cyclr's API could not confirm earlier, oldest first; return how many settled.
+
+    Only the launches the sweeper would take (``launches_due``: past their backoff, or in flight for
+    longer than the grace period), and at most ``limit`` of them; ``report.settlements_left`` counts
+    the due ones left for the next run. A dry run counts what it would try.
+    """
     from .services import settle_launch
 
-    launches = Launch.objects.filter(status=Launch.Status.RECEIVED)
+    due = launches_due()
     if account_api_id is not None:
-        launches = launches.filter(account_api_id=account_api_id)
+        due = due.filter(account_api_id=account_api_id)
+    total = due.count()
+    chosen = list(due.order_by("created_at").values_list("pk", flat=True)[:max(limit, 0)])
+    left = total - len(chosen)
     settled = 0
-    for launch in launches:
-        launch = settle_launch(launch.pk, client=client)
+    for launch_id in chosen:
+        if dry_run:
+            settled += 1
+            continue
+        launch = settle_launch(launch_id, client=client)
         if launch.status != Launch.Status.RECEIVED:
             settled += 1
         elif report is not None:
             report.errors.append(f"launch {launch.pk}: still unverified ({launch.failure_message})")
+    if report is not None:
+        report.settled_launches, report.settlements_left = settled, left
     return settled
 
 

@@ -14,7 +14,7 @@ after it went out (see its docstring for the guarantee).
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -100,6 +100,19 @@ def taken_cycle(launch_id, cycle_ids):
     return replayed(taken.cycle_id if taken else cycle_ids[0])
 
 
+def in_launch_terms(claim, launch):
+    """A LAUNCH launch's claim in LAUNCH's terms, whichever door brought it first.
+
+    Cyclr's webhook describes a LAUNCH install in the Marketplace's shape, naming a package; the
+    browser's LAUNCH result names none. Either way the launch records ``flow="launch"`` and no
+    package (its installation is the account's package 0), so the record does not depend on which
+    arrival won the race.
+    """
+    if launch.preset and claim.flow != "launch":
+        return replace(claim, flow="launch", marketplace_package_id=None)
+    return claim
+
+
 def record_arrival(launch, *, source, message_id, digest, duplicate):
     """One ``Arrival`` row per distinct arrival: a repeat (same source, and same message id or content) counts on its row."""
     now = timezone.now()
@@ -155,6 +168,7 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
             record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=True)
             return Outcome(launch=launch, duplicate=True)
         check_unexpired(launch)
+        claim = in_launch_terms(claim, launch)
         record_cycles(launch, claim)
         launch.result_raw = data
         launch.claim = claim.as_json()

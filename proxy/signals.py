@@ -6,7 +6,9 @@ Install signals (once per launch): receivers get ``launch`` (``proxy.models.Laun
 Lifecycle signals (once per change of an installation's stored state, never for a notification that
 changes nothing): receivers get ``installation`` (``proxy.models.Installation``), ``event``
 (``proxy.installations.IntegrationEvent``: status, account_id, account_api_id, package_id, cycles, raw)
-and ``source`` (``"webhook"`` or ``"reconcile"``).
+and ``source`` (``"webhook"`` or ``"reconcile"``; ``"install"`` when a new install starts a stopped
+installation). The state follows from the installation's cycles (every install of its package): uninstalled
+once none is left, running while any is ``Active``; see ``proxy.installations``.
 
 A receiver that raises does not stop the others and does not lose anything: the failure is stored as
 a ``ReceiverFailure`` with its traceback and can be replayed with ``manage.py proxy_replay``.

@@ -415,6 +415,53 @@ def test_the_events_socket_stops_pushing_after_logout(installed, user):
     assert closed == {"type": "websocket.close", "code": 4401}
 
 
+# --- ORBIT: what changed, pushed when its window closes ------------------------------------------------------
+
+
+def test_closing_orbit_pushes_each_change_to_the_users_events_sockets(installed, user, other_user, cyclr, settled):
+    from django.urls import reverse
+
+    from proxy.cyclr import CyclrClient
+    from proxy.services import accept_result
+    from proxy.testing.marketplace import orbit_over_http
+
+    launch, data = installed()
+    accept_result(launch.pk, data, source="socket", user=user)
+    settled()
+    install_id, cycle_id = cyclr.installs[-1]["id"], data["cycles"][0]["cycleId"]
+    account = launch.account_api_id
+    page, cookie = signed_in(user)  # the host page, whose beacon POSTs proxy:orbit as ORBIT's window closes
+    bystander_cookie = cookie_for(other_user)
+    expected = {
+        "stop": [f"{account}: cycle {cycle_id} is Stopped in Cyclr, recorded as Active."],
+        "start": [f"{account}: cycle {cycle_id} is Active in Cyclr, recorded as Stopped."],
+        "uninstall": [f"{account}: 1 cycle(s) of package 1 of {account} (installed) no longer exist in Cyclr."],
+    }
+
+    async def scenario():
+        events = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN, cookie])
+        bystander = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN, bystander_cookie])
+        assert (await events.connect())[0] and (await bystander.connect())[0]
+        pushed, answers = {}, {}
+        for action in expected:  # in ORBIT, without telling the kit (no Notification URL): then the window closes
+            orbit = await database_sync_to_async(CyclrClient().mint_orbit_url)(account)
+            await database_sync_to_async(orbit_over_http)(orbit.url, action=action, install_id=install_id)
+            answer = await database_sync_to_async(page.post)(reverse("proxy:orbit"))
+            answers[action] = (answer.status_code, answer.json())
+            pushed[action] = await events.receive_json_from(timeout=10)
+        nothing_for_bystander = await bystander.receive_nothing(timeout=0.3)
+        for socket in (events, bystander):
+            await socket.disconnect()
+        return pushed, answers, nothing_for_bystander
+
+    pushed, answers, nothing_for_bystander = run(scenario)
+    for action, lines in expected.items():
+        frame = {"type": "proxy.integrations.changed", "ok": True, "changes": lines, "errors": 0}
+        assert pushed[action] == frame, action
+        assert answers[action] == (200, frame)
+    assert nothing_for_bystander
+
+
 # --- paths and frames that used to crash ------------------------------------------------------------------
 
 

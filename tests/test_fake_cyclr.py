@@ -740,6 +740,44 @@ def test_cycles_are_listed_per_account_and_paged(fake, http):
     assert http.get(f"{fake.url}/v1.0/cycles?page=0", headers=headers).status_code == 400
 
 
+def test_failing_accounts_fail_that_accounts_calls_only_and_every_api_call_is_listed(fake, http):
+    install(fake, http, package_id=1, start=True, account_api_id="acct-1")
+    install(fake, http, package_id=1, start=True, account_api_id="acct-2")
+    token = get_token(fake, http)
+    before = len(fake.api_calls)
+
+    def cycles_of(account):
+        headers = {"Authorization": f"Bearer {token}", "X-Cyclr-Account": account}
+        return http.get(f"{fake.url}/v1.0/cycles?page=1&pageSize=50", headers=headers)
+
+    fake.failing_accounts.add("acct-2")  # by API id; its Cyclr account id names it as well
+    failing = [cycles_of("acct-2"), cycles_of(fake.accounts["acct-2"]["Id"]),
+               http.get(f"{fake.url}/v1.0/accounts/acct-2", headers={"Authorization": f"Bearer {token}"})]
+    assert [r.status_code for r in failing] == [500, 500, 500] and failing[0].json() == {"Message": "An error has occurred."}
+    assert cycles_of("acct-1").status_code == 200
+    fake.failing_accounts.clear()
+    assert cycles_of("acct-2").status_code == 200
+    # Query strings are left out: the kit's calls are counted by method and path.
+    assert fake.api_calls[before:] == [("GET", "/v1.0/cycles")] * 2 + [("GET", "/v1.0/accounts/acct-2")] + [
+        ("GET", "/v1.0/cycles")] * 2
+
+
+def test_activations_record_the_body_of_each_activate_call(fake, http):
+    result = page_result(install(fake, http, package_id=1, start=False).text)
+    cycle_id = result["cycles"][0]["cycleId"]
+    headers = {"Authorization": f"Bearer {get_token(fake, http)}", "X-Cyclr-Account": "acct-1"}
+
+    assert http.put(f"{fake.url}/v1.0/cycles/{cycle_id}/activate", json={"Interval": 15, "RunOnce": False},
+                    headers=headers).status_code == 200
+    assert http.put(f"{fake.url}/v1.0/cycles/{cycle_id}/activate", headers=headers).status_code == 200  # no body
+    assert http.put(f"{fake.url}/v1.0/cycles/{cycle_id}/deactivate", headers=headers).status_code == 200
+    assert http.put(f"{fake.url}/v1.0/cycles/not-a-cycle/activate", json={"Interval": 5}, headers=headers).status_code == 404
+
+    account_id = fake.accounts["acct-1"]["Id"]
+    assert fake.activations == [{"cycle_id": cycle_id, "account_id": account_id, "body": {"Interval": 15, "RunOnce": False}},
+                                {"cycle_id": cycle_id, "account_id": account_id, "body": {}}]
+
+
 def test_webhook_urls_accept_calls_and_unknown_ones_do_not(fake, http):
     result = page_result(install(fake, http, package_id=1, start=True).text)
     webhook_url = result["cycles"][0]["webhooks"][0]["url"]

@@ -1,17 +1,19 @@
 """The installation records over an integration's whole life: notifications from the real fake Cyclr
 (sent over HTTP to a live server in this process), reconciliation against its API, and the signals."""
 import io
+import json
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from proxy import signals
 from proxy.cyclr import CyclrClient
-from proxy.installations import send_change_signal
+from proxy.installations import CycleState, IntegrationEvent, apply_event, send_change_signal
 from proxy.models import Installation, InstallationChange, InstallationCycle, Launch, ReceiverFailure
 from proxy.reconcile import reconcile
 from proxy.replay import replay_change
@@ -76,17 +78,27 @@ def test_a_verified_install_is_recorded_with_its_cycles(installed_launch, cyclr)
     assert list(installation.changes.values_list("kind", "source")) == [("installed", "install")]
 
 
-def test_stop_stop_start_uninstall_uninstall_signal_each_change_once(installed_launch, notifying, lifecycle_receivers):
+def last_answer(fake):
+    """The kit's JSON answer to the fake's last notification."""
+    return json.loads(fake.notifications[-1]["response"])
+
+
+def test_stop_stop_start_uninstall_uninstall_signal_each_change_once(installed_launch, notifying, lifecycle_receivers, user):
     _, install_id = installed_launch()
 
     assert notifying.stop_install(install_id) == 200
-    notifying.send_notification(install_id, "stopped")  # Cyclr repeating itself
+    assert last_answer(notifying) == {"status": "recorded", "changes": ["stopped"]}
+    assert notifying.send_notification(install_id, "stopped") == 200  # Cyclr repeating itself
+    assert last_answer(notifying) == {"status": "recorded", "changes": []}
     assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
     assert notifying.start_install(install_id) == 200
-    notifying.send_notification(install_id, "started")
+    assert notifying.send_notification(install_id, "started") == 200
+    assert last_answer(notifying) == {"status": "recorded", "changes": []}
     assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 1}
     assert notifying.uninstall(install_id) == 200
-    notifying.send_notification(install_id, "uninstalled")
+    assert last_answer(notifying) == {"status": "recorded", "changes": ["uninstalled"]}
+    assert notifying.send_notification(install_id, "uninstalled") == 200
+    assert last_answer(notifying) == {"status": "recorded", "changes": []}
     assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 1, "stopped": 1}
 
     installation = Installation.objects.get()
@@ -95,7 +107,9 @@ def test_stop_stop_start_uninstall_uninstall_signal_each_change_once(installed_l
     kwargs = lifecycle_receivers["stopped"].call_args.kwargs
     assert kwargs["installation"].pk == installation.pk and kwargs["source"] == "webhook"
     event = kwargs["event"]
+    assert isinstance(event, IntegrationEvent)
     assert (event.status, event.account_id, event.package_id) == ("stopped", installation.cyclr_account_id, 1)
+    assert event.account_api_id == installation.account_api_id == f"user-{user.pk}"
     assert [c.status for c in event.cycles] == ["Stopped"] and event.raw["Status"] == "stopped"
     assert list(InstallationChange.objects.order_by("created_at").values_list("kind", flat=True)) == [
         "installed", "stopped", "started", "uninstalled"]
@@ -110,6 +124,103 @@ def test_a_reinstall_after_uninstall_is_installed_again(installed_launch, notify
     assert installation.state == "installed"
     assert installation.cycles.filter(removed_at__isnull=True).count() == 1
     assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+
+
+def test_two_installs_of_one_package_each_uninstalled_in_turn(installed_launch, notifying, lifecycle_receivers):
+    """One account, one package, installed twice: one installation holding both installs' cycles."""
+    _, first = installed_launch()
+    _, second = installed_launch()
+    first_cycle, second_cycle = (notifying.state.get_install(i)["cycles"][0]["cycleId"] for i in (first, second))
+    installation = Installation.objects.get()
+    assert set(installation.cycles.values_list("cycle_id", flat=True)) == {first_cycle, second_cycle}
+
+    assert notifying.uninstall(first) == 200
+
+    installation.refresh_from_db()
+    assert installation.state == "installed" and installation.is_running
+    assert list(installation.cycles.filter(removed_at__isnull=True).values_list("cycle_id", flat=True)) == [second_cycle]
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+    assert run_reconcile()[1].startswith("Reconciled 1 account(s): made 0 change(s)")  # Cyclr agrees
+
+    assert notifying.uninstall(second) == 200
+
+    installation.refresh_from_db()
+    assert installation.state == "uninstalled" and not installation.cycles.filter(removed_at__isnull=True).exists()
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+    event = lifecycle_receivers["uninstalled"].call_args.kwargs["event"]
+    assert [c.cycle_id for c in event.cycles] == [second_cycle]
+    code, out, _ = run_reconcile()
+    assert code == 0 and "made 0 change(s)" in out
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+    assert list(InstallationChange.objects.order_by("created_at").values_list("kind", flat=True)) == [
+        "installed", "uninstalled"]
+
+
+def test_two_installs_of_one_package_the_installation_runs_while_either_does(installed_launch, notifying, lifecycle_receivers):
+    _, first = installed_launch()
+    _, second = installed_launch()
+
+    assert notifying.stop_install(first) == 200  # the other install still runs: the integration did not stop
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+    assert sorted(InstallationCycle.objects.values_list("status", flat=True)) == ["Active", "Stopped"]
+    assert notifying.stop_install(second) == 200
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
+    assert notifying.start_install(first) == 200
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 1}
+    assert notifying.uninstall(first) == 200  # what ran is gone, what is left is stopped: it stopped running
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 2}
+    assert Installation.objects.get().state == "installed" and not Installation.objects.get().is_running
+    assert run_reconcile()[0] == 0 and calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 2}
+
+
+def test_a_new_install_that_starts_a_stopped_installation_says_so(installed_launch, lifecycle_receivers):
+    installed_launch(start_cycles=False)  # installed, nothing running
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+
+    launch, _ = installed_launch()  # the same package again, started: now the installation runs
+
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 0}
+    kwargs = lifecycle_receivers["started"].call_args.kwargs
+    assert kwargs["source"] == "install" and kwargs["installation"].launch_id == launch.pk
+
+
+def test_an_uninstall_that_names_no_cycle_uninstalls_the_package(installed_launch, lifecycle_receivers):
+    installed_launch()
+    installation = Installation.objects.get()
+    package_only = IntegrationEvent(status="uninstalled", account_id=installation.cyclr_account_id,
+                                    package_id=installation.package_id)
+
+    changes = apply_event(package_only, source="webhook")
+
+    assert [change.kind for change in changes] == ["uninstalled"]
+    assert Installation.objects.get().state == "uninstalled" and installation.cycles.get().removed_at is not None
+    assert calls(lifecycle_receivers)["uninstalled"] == 1
+    assert apply_event(package_only, source="webhook") == []  # a repeat changes nothing
+    assert calls(lifecycle_receivers)["uninstalled"] == 1
+
+
+def test_a_lifecycle_signal_goes_out_after_commit_and_never_for_a_rollback(installed_launch, lifecycle_receivers):
+    installed_launch()
+    installation = Installation.objects.get()
+    cycle = installation.cycles.get()
+    stopped = IntegrationEvent(status="stopped", account_id=installation.cyclr_account_id,
+                               account_api_id=installation.account_api_id, package_id=installation.package_id,
+                               cycles=(CycleState(cycle_id=cycle.cycle_id, status="Stopped"),))
+
+    with pytest.raises(RuntimeError), transaction.atomic():  # the caller's transaction fails after the change
+        assert [c.kind for c in apply_event(stopped, source="webhook")] == ["stopped"]
+        raise RuntimeError("the caller failed")
+
+    assert calls(lifecycle_receivers)["stopped"] == 0  # the change never happened: no signal for it
+    assert InstallationCycle.objects.get().status == "Active" and not InstallationChange.objects.filter(kind="stopped").exists()
+
+    during = []
+    with transaction.atomic():
+        apply_event(stopped, source="webhook")
+        during.append(calls(lifecycle_receivers)["stopped"])
+    assert during == [0]  # not while the change could still be rolled back
+    assert calls(lifecycle_receivers)["stopped"] == 1  # once it committed
+    assert InstallationChange.objects.get(kind="stopped").signal_sent_at is not None
 
 
 def test_a_failing_lifecycle_receiver_is_recorded_and_replayed(installed_launch, notifying):
@@ -201,6 +312,65 @@ def test_reconcile_repairs_status_drift_once_and_is_idempotent(installed_launch,
     assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
 
 
+def test_reconcile_repairs_drift_towards_started(installed_launch, cyclr, lifecycle_receivers):
+    _, install_id = installed_launch(start_cycles=False)  # installed stopped, and recorded so
+    assert InstallationCycle.objects.get().status == "Stopped"
+    cyclr.start_install(install_id)  # started in Cyclr; no Notification URL, so the kit never heard of it
+
+    code, out, _ = run_reconcile()
+
+    assert code == 0 and "is Active in Cyclr, recorded as Stopped" in out
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 1, "stopped": 0}
+    kwargs = lifecycle_receivers["started"].call_args.kwargs
+    assert kwargs["source"] == "reconcile" and kwargs["event"].status == "started"
+    assert [c.status for c in kwargs["event"].cycles] == ["Active"]
+    assert InstallationCycle.objects.get().status == "Active" and Installation.objects.get().is_running
+    assert "made 0 change(s)" in run_reconcile()[1] and calls(lifecycle_receivers)["started"] == 1
+
+
+def test_one_account_cyclr_cannot_read_does_not_stop_the_others_repairs(installed, cyclr, user, other_user, lifecycle_receivers):
+    accepted = []
+    for owner in (user, other_user):
+        launch, data = installed(owner)
+        accept_result(launch.pk, data, source="socket", user=owner)
+        accepted.append((Launch.objects.get(pk=launch.pk), cyclr.installs[-1]["id"]))
+    (mine, my_install), (theirs, their_install) = accepted
+    for install_id in (my_install, their_install):
+        cyclr.stop_install(install_id)  # both drifted
+    cyclr.failing_accounts.add(theirs.account_api_id)  # Cyclr answers 500 for that account alone
+
+    code, out, err = run_reconcile()
+
+    assert code == 1
+    assert f"error: {theirs.account_api_id}: Cyclr answered 500" in err
+    assert f"{mine.account_api_id}: cycle " in out and "is Stopped in Cyclr" in out
+    assert out.rstrip().endswith(f"1 error(s). Not reconciled: {theirs.account_api_id}.")
+    assert "Reconciled 2 account(s): made 1 change(s)" in out
+    statuses = dict(InstallationCycle.objects.values_list("installation__account_api_id", "status"))
+    assert statuses == {mine.account_api_id: "Stopped", theirs.account_api_id: "Active"}  # theirs: next run
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 1}
+    assert lifecycle_receivers["stopped"].call_args.kwargs["installation"].account_api_id == mine.account_api_id
+
+    cyclr.failing_accounts.clear()
+    code, out, _ = run_reconcile()
+    assert code == 0 and "made 1 change(s)" in out and calls(lifecycle_receivers)["stopped"] == 2
+
+
+def test_reconcile_puts_back_a_cycle_recorded_as_uninstalled_that_cyclr_still_lists(installed_launch, notifying, lifecycle_receivers):
+    _, install_id = installed_launch()
+    assert notifying.send_notification(install_id, "uninstalled") == 200  # said, but not done: Cyclr still has it
+    assert Installation.objects.get().state == "uninstalled"
+
+    code, out, _ = run_reconcile()
+
+    assert code == 0 and "1 cycle(s) in Cyclr are recorded as uninstalled: Sync Salesforce contacts." in out
+    installation = Installation.objects.get()
+    assert installation.state == "installed" and installation.cycles.get().removed_at is None
+    assert installation.changes.order_by("-created_at").values_list("kind", "source")[0] == ("installed", "reconcile")
+    assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+    assert "made 0 change(s)" in run_reconcile()[1]
+
+
 def test_reconcile_uninstalls_what_cyclr_no_longer_lists(installed_launch, cyclr, lifecycle_receivers):
     _, install_id = installed_launch(package_id=2)
     cyclr.uninstall(install_id)
@@ -250,9 +420,15 @@ def test_reconcile_closes_expired_launches_and_verifies_unverified_results(insta
         accept_result(launch.pk, data, source="socket", user=user)
     assert Launch.objects.get(pk=launch.pk).failure_code == "verification_pending"
 
+    code, out, _ = run_reconcile()  # within its backoff: left alone, and its cycle left for it to record
+
+    assert code == 0 and "closed 1 expired launch(es); settled 0 unverified result(s), 0 left" in out
+    assert Launch.objects.get(pk=launch.pk).status == "received" and not Installation.objects.exists()
+    Launch.objects.filter(pk=launch.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))  # it passed
+
     code, out, _ = run_reconcile()
 
-    assert code == 0 and "closed 1 expired launch(es); settled 1 unverified result(s)" in out
+    assert code == 0 and "closed 0 expired launch(es); settled 1 unverified result(s), 0 left" in out
     assert Launch.objects.get(pk=stale.pk).status == "expired"
     assert Launch.objects.get(pk=launch.pk).status == "completed"
     assert completed_receiver.call_count == 1
@@ -288,6 +464,80 @@ def test_reconcile_is_bounded_in_api_calls(installed_launch, cyclr):
     assert not report.ok and "more than 1 cycles" in report.errors[0]
 
 
+def cycle_calls(fake, since=0):
+    """The fake's Partner API calls since the ``since``-th: ``(cycle list pages, single-cycle reads)``."""
+    made = fake.api_calls[since:]
+    return (sum(1 for method, path in made if (method, path) == ("GET", "/v1.0/cycles")),
+            sum(1 for method, path in made if method == "GET" and path.startswith("/v1.0/cycles/")))
+
+
+@pytest.mark.parametrize("max_pages, pages_read, ok", [(1, 1, False), (2, 2, False), (3, 3, True)])
+def test_max_pages_bounds_the_cycle_list_calls_per_account(installed_launch, cyclr, monkeypatch, max_pages, pages_read, ok):
+    installed_launch(package_id=2)  # two cycles: with pages of one, a third page (empty) says the list is complete
+    monkeypatch.setattr("proxy.reconcile.PAGE_SIZE", 1)
+    before = len(cyclr.api_calls)
+
+    code, out, err = run_reconcile("--max-pages", str(max_pages))
+
+    assert cycle_calls(cyclr, before)[0] == pages_read
+    assert (code == 0) is ok
+    if not ok:  # a partial list would make the unlisted cycle look uninstalled: nothing is changed
+        assert f"more than {max_pages} cycles" in err and "made 0 change(s)" in out
+        assert not InstallationCycle.objects.filter(removed_at__isnull=False).exists()
+
+
+def test_reconcile_settles_at_most_max_settlements_due_results_and_says_how_many_are_left(installed, cyclr, user):
+    launches = []
+    for _ in range(4):
+        launch, data = installed()
+        cyclr.api_down = True  # verification cannot reach Cyclr: each stays received, with a backoff
+        accept_result(launch.pk, data, source="socket", user=user)
+        cyclr.api_down = False
+        launches.append(Launch.objects.get(pk=launch.pk))
+    assert {launch.failure_code for launch in launches} == {"verification_pending"}
+    due, waiting = launches[:3], launches[3]
+    Launch.objects.filter(pk__in=[launch.pk for launch in due]).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1))  # their backoff has passed; the last one's has not
+    before = len(cyclr.api_calls)
+
+    code, out, _ = run_reconcile("--max-settlements", "2")
+
+    assert code == 0 and "settled 2 unverified result(s), 1 left for the next run" in out
+    assert cycle_calls(cyclr, before)[1] == 2  # one verification call per settled result (one cycle each), no more
+    assert [Launch.objects.get(pk=launch.pk).status for launch in launches] == ["completed", "completed", "received", "received"]
+    assert Launch.objects.get(pk=waiting.pk).settle_attempts == 1  # within its backoff: not tried again
+
+    before = len(cyclr.api_calls)
+    code, out, _ = run_reconcile("--max-settlements", "2")
+
+    assert code == 0 and "settled 1 unverified result(s), 0 left for the next run" in out
+    assert cycle_calls(cyclr, before)[1] == 1
+    assert Launch.objects.get(pk=launches[2].pk).status == "completed"
+    assert Launch.objects.get(pk=waiting.pk).status == "received"
+
+
+def test_reconcile_leaves_a_result_in_flight_elsewhere_alone(installed, cyclr, user, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "TASK_BACKEND": None}  # settled in the kit's threads
+    launch, data = installed()
+    cyclr.cycle_gate.close()  # that settlement is asking Cyclr right now
+    try:
+        accept_result(launch.pk, data, source="socket", user=user)
+        assert cyclr.cycle_gate.wait_for_held(1)
+        before = len(cyclr.api_calls)
+        code, out, _ = run_reconcile()
+        assert code == 0 and "settled 0 unverified result(s), 0 left" in out
+        assert cycle_calls(cyclr, before)[1] == 0  # no second verification of the same result
+    finally:
+        cyclr.cycle_gate.open()
+
+
+def test_max_settlements_must_be_at_least_one(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="less than 1"):
+        call_command("proxy_reconcile", "--max-settlements", "0")
+
+
 def test_reconcile_when_cyclr_lists_no_cycles_for_an_unknown_account(cyclr, installed):
     launch, _ = installed()
     code, out, err = run_reconcile("--account", "nobody-here")
@@ -305,18 +555,46 @@ def test_the_client_stops_and_starts_a_cycle_and_lists_every_page(installed_laun
 
     client.deactivate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id)
     assert cyclr.cycles[cycles[0]["Id"]]["Status"] == "Stopped"
-    client.activate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id, interval=60)
+    client.activate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id, interval=60, run_once=False)
     assert cyclr.cycles[cycles[0]["Id"]]["Status"] == "Active"
+    assert cyclr.activations == [{"cycle_id": cycles[0]["Id"], "account_id": launch.cyclr_account_id,
+                                  "body": {"Interval": 60, "RunOnce": False}}]
     assert cyclr.wait_for_notifications(2)
 
 
-def test_the_client_says_which_cycle_it_could_not_find(cyclr, installed_launch):
+@pytest.mark.parametrize("act", [
+    lambda client, cycle_id, account: client.activate_cycle(cycle_id, account=account, interval=15),
+    lambda client, cycle_id, account: client.deactivate_cycle(cycle_id, account=account),
+], ids=["activate", "deactivate"])
+def test_acting_on_a_cycle_cyclr_does_not_know_is_cycle_not_found(cyclr, installed_launch, act):
+    from proxy import errors
     from proxy.exceptions import CyclrAPIError
 
-    launch, _ = installed_launch()
+    launch, install_id = installed_launch()
+    cyclr.uninstall(install_id)  # gone from Cyclr since the host last looked
+    (gone,) = [c["cycleId"] for c in cyclr.installs[-1]["cycles"]]
+
     with pytest.raises(CyclrAPIError) as missing:
-        CyclrClient().activate_cycle("00000000-0000-4000-8000-000000000000", account=launch.cyclr_account_id)
-    assert missing.value.status == 404 and "Cycle not found" in missing.value.message
+        act(CyclrClient(), gone, launch.cyclr_account_id)
+
+    assert (missing.value.code, missing.value.status) == ("cycle_not_found", 404)
+    assert "Cycle not found" in missing.value.message  # Cyclr's own Message, for the log
+    assert errors.status_of("cycle_not_found") == 404 and "Cyclr does not know this cycle" in errors.default_message("cycle_not_found")
+    assert cyclr.activations == []
+
+
+def test_another_cyclr_error_on_a_cycle_stays_cyclr_api_error(cyclr, installed_launch):
+    from proxy.exceptions import CyclrAPIError
+
+    launch, install_id = installed_launch()
+    cycle_id = cyclr.installs[-1]["cycles"][0]["cycleId"]
+    cyclr.failing_accounts.add(launch.cyclr_account_id)
+
+    with pytest.raises(CyclrAPIError) as failed:
+        CyclrClient().deactivate_cycle(cycle_id, account=launch.cyclr_account_id)
+
+    assert (failed.value.code, failed.value.status) == ("cyclr_api_error", 500)
+    assert cyclr.cycles[cycle_id]["Status"] == "Active"
 
 
 # --- the admin ---------------------------------------------------------------------------------------------
@@ -333,6 +611,38 @@ def test_the_admin_lists_installations_with_their_cycles_and_changes(installed_l
     assert page.status_code == 200 and installation.cycles.get().cycle_id in page.content.decode()
     change = installation.changes.get()
     assert admin_client.get(reverse("admin:proxy_installationchange_change", args=[change.pk])).status_code == 200
+
+
+def test_the_admin_lists_installation_changes_and_replays_a_signal_that_never_went_out(
+        installed_launch, admin_client, lifecycle_receivers):
+    installed_launch()
+    installation = Installation.objects.get()
+    stopped = IntegrationEvent(status="stopped", account_id=installation.cyclr_account_id,
+                               account_api_id=installation.account_api_id, package_id=installation.package_id,
+                               cycles=(CycleState(cycle_id=installation.cycles.get().cycle_id, status="Stopped"),))
+    with mock.patch("proxy.installations.send_change_signal"):  # the process died before the signal went out
+        (change,) = apply_event(stopped, source="webhook")
+    changelist = reverse("admin:proxy_installationchange_changelist")
+
+    listing = admin_client.get(changelist)
+
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert str(installation) in page and ">Stopped<" in page and ">Installed<" in page
+    assert calls(lifecycle_receivers)["stopped"] == 0
+
+    replayed = admin_client.post(changelist, {"action": "replay", "_selected_action": [change.pk]}, follow=True)
+
+    assert replayed.status_code == 200
+    assert f"Change {change.pk}: signal sent, 0 receiver(s) failing" in [str(m) for m in replayed.context["messages"]]
+    assert calls(lifecycle_receivers)["stopped"] == 1
+    assert lifecycle_receivers["stopped"].call_args.kwargs["event"] == stopped
+    change.refresh_from_db()
+    assert change.signal_sent_at is not None
+
+    again = admin_client.post(changelist, {"action": "replay", "_selected_action": [change.pk]}, follow=True)
+    assert f"Change {change.pk}: 0 receiver(s) rerun, 0 still failing" in [str(m) for m in again.context["messages"]]
+    assert calls(lifecycle_receivers)["stopped"] == 1  # sent once
 
 
 # --- LAUNCH and ORBIT at the fake Cyclr, through the client ------------------------------------------------

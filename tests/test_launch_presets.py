@@ -3,7 +3,7 @@ import pytest
 from django.core.checks import run_checks
 from django.urls import reverse
 
-from proxy.models import Installation, Launch
+from proxy.models import Arrival, Installation, InstallationCycle, Launch, WebhookDelivery
 from proxy.testing.marketplace import launch_over_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,6 +43,62 @@ def test_a_preset_installs_and_delivers_once(presets, user, completed_receiver, 
     assert cycle.status == "Active" and cycle.webhooks  # Cyclr's cycle, with the webhook Cyclr vouches for
     assert presets.cycles[cycle.cycle_id]["Name"] == "Add customers to Mailchimp"
     assert Installation.objects.get().cycles.get().cycle_id == cycle.cycle_id
+
+
+SECRET = "whsec-launch-presets-0123456789"
+
+
+@pytest.fixture
+def notification_url(presets, settings, live_server):
+    """The kit's Marketplace Notification URL on a live server in this process (the fake POSTs there)."""
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
+    return live_server.url + reverse("proxy:webhook", args=[SECRET])
+
+
+@pytest.mark.parametrize("order", ["webhook_first", "browser_first", "racing"])
+def test_a_launch_install_is_delivered_once_whichever_of_webhook_and_browser_comes_first(
+        presets, notification_url, user, client, completed_receiver, settled, order):
+    """The fake sends Cyclr's webhook after a LAUNCH install too: it and the browser's result are one install."""
+    client.force_login(user)
+    page = client.get(reverse("proxy:launch"), {"launch": "mail"})
+    launch = Launch.objects.get()
+    if order == "racing":  # Cyclr's webhook leaves as the install finishes, while the browser's result is on its way
+        presets.set_notification_url(notification_url)
+    result = launch_over_http(page.context["marketplace_url"])
+    install_id = presets.installs[-1]["id"]
+
+    def browser():
+        answer = client.post(reverse("proxy:result", args=[launch.pk]), {"type": "result", "id": "m1", "result": result},
+                             content_type="application/json")
+        assert answer.status_code == 200 and answer.json()["type"] == "ack", answer.content
+
+    if order == "webhook_first":
+        assert presets.send_notification(install_id, url=notification_url) == 200
+        browser()
+    elif order == "browser_first":
+        browser()
+        assert presets.send_notification(install_id, url=notification_url) == 200
+    else:
+        browser()
+        presets.notifier.join(timeout=15)
+    assert [attempt["status"] for attempt in presets.notifications] == [200]
+
+    launch = settled(launch)
+    assert launch.status == Launch.Status.COMPLETED, launch.failure_message
+    completed_receiver.assert_called_once()
+    assert completed_receiver.call_args.kwargs["launch"].pk == launch.pk
+    arrivals = list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate"))
+    assert sorted(source for source, _ in arrivals) == ["http", "webhook"]
+    assert [duplicate for _, duplicate in arrivals] == [False, True]  # the first is the record, the second a repeat
+    assert WebhookDelivery.objects.get().launch_id == launch.pk
+    (cycle_id,) = [c["cycle_id"] for c in launch.result["cycles"]]
+    assert cycle_id == result["cycleId"]
+    # One record, the same whichever came first: a LAUNCH install, under the account's package 0.
+    assert (launch.result["flow"], launch.result["marketplace_package_id"]) == ("launch", None)
+    assert completed_receiver.call_args.kwargs["result"].flow == "launch"
+    installation = Installation.objects.get()
+    assert (installation.package_id, installation.launch_id, installation.state) == (0, launch.pk, "installed")
+    assert list(InstallationCycle.objects.values_list("cycle_id", flat=True)) == [cycle_id]
 
 
 def test_a_preset_in_redirect_mode_is_bound_by_its_complete_parameter(presets, user, client, completed_receiver, settled):

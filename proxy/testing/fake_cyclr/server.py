@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import parse_qs, unquote, urlencode
 
 from . import pages
@@ -46,6 +46,8 @@ DENIED = "Authorization has been denied for this request."
 _RETURN_URL = re.compile(r"/launch/marketplace/([0-9]{1,9})|/launch/cycles|/orbit")
 # Where each kind of minted link signs in to.
 _LANDING = {"launch": "/launch/cycles", "orbit": "/orbit"}
+# An account-level path: `/v1.0/accounts/{id}` and what is under it.
+_ACCOUNT_PATH = re.compile(r"/v1\.0/accounts/([^/]+)")
 # What `instant_complete` installs: the first package, started.
 INSTANT_PACKAGE_ID = 1
 
@@ -283,12 +285,13 @@ def deactivate_cycle(fake: FakeCyclr, request: Request) -> Response:
 
 def _change_cycle(fake: FakeCyclr, request: Request, status: str) -> Response:
     reference = _account_header(request)
-    if status == "Active" and request.body:
-        body = parse_json_object(request)
-        interval = body.get("Interval")
+    activation = None
+    if status == "Active":
+        activation = parse_json_object(request) if request.body else {}
+        interval = activation.get("Interval")
         if interval is not None and (not isinstance(interval, int) or isinstance(interval, bool) or interval < 1):
             raise api_error(400, "Interval must be a whole number of minutes of at least 1.")
-    changed = fake.state.set_cycle_status(reference, request.params["cycle"], status)
+    changed = fake.state.set_cycle_status(reference, request.params["cycle"], status, activation)
     if changed is None:
         raise api_error(404, "Cycle not found.")
     install, did_change = changed
@@ -565,9 +568,13 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         try:
             body = self._read_body()
+            if path.startswith("/v1.0/") or path == "/v1.0":
+                fake.state.record_api_call(self.command, path)
             if fake.api_down and (path.startswith("/v1.0/") or path in ("/v1.0", "/oauth/token")):
                 raise api_error(503, "The service is unavailable. Try again later.")
             if path.startswith("/v1.0/") or path == "/v1.0":
+                if fake.failing_account(self.headers.get("X-Cyclr-Account", ""), path):
+                    raise api_error(500, "An error has occurred.")
                 if fake.api_delay > 0:  # each request has its own thread: delays overlap, as over a network
                     time.sleep(fake.api_delay)
                 if self.command == "GET" and path.startswith("/v1.0/cycles/"):
@@ -745,6 +752,14 @@ class FakeCyclr:
     a slow Cyclr. `cycle_gate.close()` holds every such request until `cycle_gate.open()`;
     `cycle_gate.wait_for_held(n)` waits until `n` are held, which proves the kit is in the middle of asking
     without timing anything.
+
+    `failing_accounts` (a set, also an attribute): account references (API ids or Cyclr account ids) whose
+    Partner API calls (named by `X-Cyclr-Account` or in the path) answer 500, as Cyclr does when one
+    account's data cannot be read while the others' can.
+
+    For assertions: `api_calls` lists every Partner API request (`(method, path)`, oldest first, query
+    strings left out), and `activations` every activate call on a known cycle with the body it carried
+    (`{"cycle_id", "account_id", "body"}`).
     """
 
     def __init__(
@@ -766,6 +781,7 @@ class FakeCyclr:
         instant_complete: bool = False,
         api_delay: float = 0,
         api_down: bool = False,
+        failing_accounts: Iterable[str] = (),
     ) -> None:
         if coop and opener_policy not in (None, "same-origin"):
             raise ValueError(f"coop=True means opener_policy='same-origin', not {opener_policy!r}.")
@@ -777,6 +793,7 @@ class FakeCyclr:
         self.instant_complete = bool(instant_complete)
         self.api_delay = api_delay
         self.api_down = bool(api_down)
+        self.failing_accounts = set(failing_accounts)
         self.cycle_gate = Gate()
         self.state = FakeCyclrState(
             client_id=client_id,
@@ -946,6 +963,27 @@ class FakeCyclr:
     def token_requests(self) -> int:
         """How many `POST /oauth/token` calls succeeded."""
         return self.state.token_requests
+
+    @property
+    def api_calls(self) -> list[tuple[str, str]]:
+        """Every Partner API request (`/v1.0/...`) as `(method, path)`, oldest first; answered or not."""
+        return self.state.api_calls
+
+    @property
+    def activations(self) -> list[dict]:
+        """Every `PUT /v1.0/cycles/{id}/activate` on a known cycle: `{"cycle_id", "account_id", "body"}`."""
+        return self.state.activations
+
+    def failing_account(self, header: str, path: str) -> bool:
+        """True if a Partner API call naming this account (its `X-Cyclr-Account`, or `/v1.0/accounts/{id}/...`)
+        must fail because the account is in `failing_accounts`."""
+        if not self.failing_accounts:
+            return False
+        named = _ACCOUNT_PATH.match(path)
+        reference = header.strip() or (unquote(named.group(1)) if named else "")
+        account = self.state.find_account(reference) if reference else None
+        names = {reference} | ({account["Id"], account["ApiId"]} if account else set())
+        return bool(names & set(self.failing_accounts))
 
     @property
     def marketplace_requests(self) -> list[dict]:

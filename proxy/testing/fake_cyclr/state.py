@@ -225,6 +225,8 @@ class FakeCyclrState:
         self._cycles: dict[str, dict] = {}
         self._installs: list[dict] = []
         self._webhook_keys: dict[str, str] = {}  # key -> cycle id
+        self._api_calls: list[tuple[str, str]] = []
+        self._activations: list[dict] = []
 
     def now(self) -> datetime:
         """The current time from the injected clock (which must return an aware datetime)."""
@@ -417,13 +419,19 @@ class FakeCyclrState:
             changed = [c["cycleId"] for c in install["cycles"] if self._set_cycle_status(c["cycleId"], status)]
             return copy.deepcopy(install), changed
 
-    def set_cycle_status(self, account_reference: str, cycle_id: str, status: str) -> tuple[dict, bool] | None:
-        """Set one cycle's status (the API's activate/deactivate). Returns `(install, changed)` or None if unknown."""
+    def set_cycle_status(self, account_reference: str, cycle_id: str, status: str,
+                         activation: dict | None = None) -> tuple[dict, bool] | None:
+        """Set one cycle's status (the API's activate/deactivate). Returns `(install, changed)` or None if unknown.
+
+        `activation`: the activate call's body (`Interval`, `StartTime`, `RunOnce`), recorded for a known cycle.
+        """
         with self._lock:
             account = self._find_account(account_reference)
             cycle = self._cycles.get(cycle_id)
             if account is None or cycle is None or cycle["AccountId"] != account["Id"]:
                 return None
+            if activation is not None:
+                self._activations.append({"cycle_id": cycle_id, "account_id": account["Id"], "body": copy.deepcopy(activation)})
             changed = self._set_cycle_status(cycle_id, status)
             return copy.deepcopy(self._install_of(cycle_id)), changed
 
@@ -514,6 +522,20 @@ class FakeCyclrState:
             return key in self._webhook_keys
 
     # --- snapshots for tests ----------------------------------------------------------------------
+
+    def record_api_call(self, method: str, path: str) -> None:
+        with self._lock:
+            self._api_calls.append((method, path))
+
+    @property
+    def api_calls(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._api_calls)
+
+    @property
+    def activations(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._activations)
 
     @property
     def token_requests(self) -> int:

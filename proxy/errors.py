@@ -70,6 +70,11 @@ register("next_not_allowed", 400, "Only a redirect-mode launch goes back to a ne
 register("unsafe_next", 400, "The next page must be on this site.", terminal=True)
 register("unknown_preset", 400, "This integration is not offered here.", terminal=True)
 register("method_not_allowed", 405, "This address does not take that method.", terminal=True)
+# The result doors (proxy:result, proxy:complete) check CSRF and the content type themselves, in JSON.
+register("csrf_failed", 403, "This request did not carry this site's security token. Reload the page, then try again.",
+         terminal=True)
+register("unsupported_media_type", 415, "The message must be sent as JSON (Content-Type: application/json).",
+         terminal=True)
 register("marketplace_not_offered", 400, "This site does not offer that Marketplace. Start again from the Connect button.",
          terminal=True)
 # Failures on this side, or a limit: sending again later can succeed.

@@ -113,5 +113,5 @@ def test_the_orbit_error_page_carries_the_kits_csp(cyclr, user, settings):
 def test_the_status_of_a_launch_you_cannot_see_is_a_404_error_in_json(user):
     response = logged_in(user).get(reverse("proxy:status", args=["7c9e6679-7425-40de-944b-e07fc1f90ae7"]))
     assert response.status_code == 404
-    assert response.json() == {"type": "error", "id": None, "code": "not_found",
+    assert response.json() == {"type": "error", "id": None, "code": "not_found", "terminal": True,
                                "message": errors.REGISTRY["not_found"].message}

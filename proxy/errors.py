@@ -6,10 +6,11 @@ succeed, so the page stops retrying and shows the sentence), and a default sente
 people. The sockets close with ``4000 + status`` (``unauthenticated`` closes 4401).
 
 Everything reads this table: ``proxy.exceptions.ProxyError`` takes its default sentence
-from it, the views and the webhook their statuses, the consumers their close codes, and the
-page scripts their terminal codes (``terminalCodes`` in each page's JSON config). To add a
-code, call ``register()`` here, next to the others; ``tests/test_errors.py`` fails for a
-code the kit raises that is not registered.
+from it, the views and the webhook their statuses, the consumers their close codes, and
+every error frame its ``terminal`` flag (``proxy.protocol.error``), which is all the page
+scripts know of a code: no script keeps a list of codes or a sentence of its own for one
+(``tests/test_errors.py`` scans them). To add a code, call ``register()`` here, next to the
+others; ``tests/test_errors.py`` fails for a code the kit raises that is not registered.
 
 ``invalid_result`` is one code with a ``detail`` saying which rule the result broke; the
 details are listed in ``INVALID_RESULT_DETAILS`` (they are not codes of their own).
@@ -116,7 +117,3 @@ def close_code_of(code) -> int:
 def default_message(code) -> str:
     return REGISTRY[code].message if code in REGISTRY else ""
 
-
-def terminal_codes() -> list:
-    """The codes a page must not retry, for its JSON config (``terminalCodes``)."""
-    return sorted(code for code, error in REGISTRY.items() if error.terminal)

@@ -137,7 +137,6 @@ def launch(request):
             "mode": launch.mode,
             "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
             "csrfToken": get_token(request),
-            "terminalCodes": errors.terminal_codes(),
         },
     }, csp)
 
@@ -340,7 +339,6 @@ def complete_page(request):
     return private_page(request, "proxy/complete.html", {
         "csp_nonce": nonce,
         "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
-                            "terminalCodes": errors.terminal_codes(),
                             # proxy:status for a launch, once the ack names it: the page puts its id in.
                             "statusUrl": reverse("proxy:status", args=[uuid.UUID(int=0)])},
     }, page_csp(nonce, connect_src="'self'"))

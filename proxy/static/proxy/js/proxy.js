@@ -13,7 +13,8 @@
  *   sending --ack: received--> verifying --verdict (push or proxy:status)--> done
  *   waiting | sending --terminal error--> refused;  sending --other error--> sending (retried)
  * The page's texts live in the template (data-* on #proxy-status), so they can be translated; its settings
- * in #proxy-config (the view writes every key). Whether a refusal is final is the server's to say (`terminal`). The script sets the iframe's src itself, once its listener
+ * in #proxy-config (the view writes every key). Whether a refusal is final is the server's to say (the error
+ * frame's `terminal`), and so is its sentence. The script sets the iframe's src itself, once its listener
  * is in place. ES2017, no secure-context-only API (staging hosts run plain http). The page serves
  * proxy.min.js, made by scripts/minify_js.py (tdewolff/minify, which renames locals).
  */

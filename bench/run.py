@@ -230,8 +230,9 @@ that was not made.
 - **`proxy:launch`.** The view creates the launch row, resolves the account, mints over the pooled session,
   renders the proxy page's template and sets its nonce'd CSP, where the floor returns the URL as text.
   Profiled in process with the mint stubbed (SQLite): 5.9 ms a launch, of which the row's INSERT and commit
-  are most (the commit waits for the disk); the template about 0.8 ms. SQLite's WAL mode halved it, but broke
-  the example host's live-server tests, and SQLite is the demo's database, so it is not on. On PostgreSQL the
+  are most (the commit waits for the disk); the template about 0.8 ms. SQLite's WAL mode halved it: the
+  example host runs in it since the run above (it needed `proxy.forking` to close SQLite connections before a
+  fork, or the live test server read a stale snapshot). On PostgreSQL the
   gap is the row and the template, about 2 ms over a mint of about 15 ms; against a real Cyclr's mint
   (hundreds of milliseconds) the ratio falls under the target by itself.
 - **JS weight.** {js_note}

@@ -6,10 +6,11 @@ succeed, so the page stops retrying and shows the sentence), and a default sente
 people. The sockets close with ``4000 + status`` (``unauthenticated`` closes 4401).
 
 Everything reads this table: ``proxy.exceptions.ProxyError`` takes its default sentence
-from it, the views and the webhook their statuses, the consumers their close codes, and the
-page scripts their terminal codes (``terminalCodes`` in each page's JSON config). To add a
-code, call ``register()`` here, next to the others; ``tests/test_errors.py`` fails for a
-code the kit raises that is not registered.
+from it, the views and the webhook their statuses, the consumers their close codes, and
+every error frame its ``terminal`` flag (``proxy.protocol.error``), which is all the page
+scripts know of a code: no script keeps a list of codes or a sentence of its own for one
+(``tests/test_errors.py`` scans them). To add a code, call ``register()`` here, next to the
+others; ``tests/test_errors.py`` fails for a code the kit raises that is not registered.
 
 ``invalid_result`` is one code with a ``detail`` saying which rule the result broke; the
 details are listed in ``INVALID_RESULT_DETAILS`` (they are not codes of their own).
@@ -70,6 +71,11 @@ register("next_not_allowed", 400, "Only a redirect-mode launch goes back to a ne
 register("unsafe_next", 400, "The next page must be on this site.", terminal=True)
 register("unknown_preset", 400, "This integration is not offered here.", terminal=True)
 register("method_not_allowed", 405, "This address does not take that method.", terminal=True)
+# The result doors (proxy:result, proxy:complete) check CSRF and the content type themselves, in JSON.
+register("csrf_failed", 403, "This request did not carry this site's security token. Reload the page, then try again.",
+         terminal=True)
+register("unsupported_media_type", 415, "The message must be sent as JSON (Content-Type: application/json).",
+         terminal=True)
 register("marketplace_not_offered", 400, "This site does not offer that Marketplace. Start again from the Connect button.",
          terminal=True)
 # Failures on this side, or a limit: sending again later can succeed.
@@ -114,7 +120,3 @@ def close_code_of(code) -> int:
 def default_message(code) -> str:
     return REGISTRY[code].message if code in REGISTRY else ""
 
-
-def terminal_codes() -> list:
-    """The codes a page must not retry, for its JSON config (``terminalCodes``)."""
-    return sorted(code for code, error in REGISTRY.items() if error.terminal)

@@ -1,11 +1,19 @@
-"""What a forked child must not share with its parent: Django's PostgreSQL connection pools.
+"""What a forked child must not share with its parent: Django's PostgreSQL connection pools, and SQLite connections.
 
 With ``OPTIONS["pool"]`` (psycopg's pool, Django 5.1+, the way to reuse connections under ASGI), the pool
 lives in the process: its connections are sockets, and its worker threads do not survive a fork. A child
 (a preforking server, a test's live server) that used the parent's pool would talk over the parent's
 sockets, interleaving both processes' queries on one connection. So the child forgets the inherited
 pools, without closing them (psycopg never closes a connection from a process that did not open it), and
-opens its own on first use. Registered once, by ``ProxyConfig.ready``.
+opens its own on first use.
+
+SQLite's rule is stricter: no connection may be open across a fork at all, since SQLite keeps per-process
+state about the file's locks and its write-ahead log's shared memory, which a child inherits but whose
+locks it does not hold. In WAL mode (the example host's) a test's live server, forked while the test
+process held its connection, read a snapshot from before the previous test's teardown for good: a user
+the next test created could not sign in. So the parent closes its SQLite connections just before it
+forks (outside a transaction; they reopen on next use). Both hooks are registered once, by
+``ProxyConfig.ready``.
 """
 import os
 
@@ -30,8 +38,18 @@ def forget_parents_pools():
         wrapper.needs_rollback = False
 
 
+def close_sqlite_before_fork():
+    """In the parent, about to fork: close this thread's SQLite connections (not one inside a transaction)."""
+    from django.db import connections
+
+    for alias in connections:
+        wrapper = connections[alias]
+        if wrapper.vendor == "sqlite" and wrapper.connection is not None and not wrapper.in_atomic_block:
+            wrapper.close()
+
+
 def register():
     global _registered
     if not _registered and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=forget_parents_pools)
+        os.register_at_fork(before=close_sqlite_before_fork, after_in_child=forget_parents_pools)
         _registered = True

@@ -10,7 +10,7 @@ import json
 import re
 
 from .conf import proxy_settings
-from .errors import REGISTRY
+from .errors import REGISTRY, default_message, lookup
 from .exceptions import InvalidResult
 from .models import Launch
 
@@ -91,8 +91,16 @@ def parse_result_message(data):
 
 
 def reason_of(launch):
+    """Why the launch failed, or expired, as ``{"code", "message"}``; None while it has not.
+
+    A launch still pending past its expiry has no failure stored yet: it gets the registry's
+    ``expired`` and its sentence, so that the pages show the server's words, never their own.
+    """
     if launch.failure_code:
-        return {"code": launch.failure_code, "message": launch.failure_message}
+        return {"code": launch.failure_code,
+                "message": launch.failure_message or default_message(launch.failure_code)}
+    if launch.is_expired:
+        return {"code": "expired", "message": default_message("expired")}
     return None
 
 
@@ -109,14 +117,18 @@ def ack(launch, message_id):
 
 
 def error(exc, message_id=None):
-    """Server -> proxy page: the message was refused; ``code`` is stable, ``message`` is for people.
+    """Server -> page: the message was refused; ``code`` is stable, ``message`` is for people.
 
     ``code`` is one of ``proxy.errors.REGISTRY``. A result of the wrong shape has code
     ``invalid_result``, and ``detail`` says which rule it broke (``errors.INVALID_RESULT_DETAILS``).
+    ``terminal`` is the registry's verdict on the code: true, sending the same message again cannot
+    succeed (the page stops and shows ``message``); false, it may (the page retries later). The pages
+    read it here, so no script keeps a list of codes of its own.
     """
     frame = {"type": "error", "id": message_id, "code": exc.code, "message": exc.message}
     if isinstance(exc, InvalidResult) and exc.code not in REGISTRY:
         frame.update(code="invalid_result", detail=exc.code)
+    frame["terminal"] = lookup(frame["code"]).terminal
     return frame
 
 

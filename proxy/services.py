@@ -8,7 +8,8 @@ errors, and a notification's webhook URLs) and sends no second signal. A result 
 launch already recorded is refused as ``replayed``.
 
 ``settle_launch`` verifies with Cyclr, stores what Cyclr vouches for and marks the launch
-``completed`` or ``failed``; ``deliver_signal`` then sends its signal and push, and marks it sent only
+``completed`` or ``failed`` (a failed launch releases the cycles Cyclr did not vouch for as its own,
+``release_cycles``, so that a forged claim cannot lock their real launch out); ``deliver_signal`` then sends its signal and push, and marks it sent only
 after it went out (see its docstring for the guarantee).
 """
 import hashlib
@@ -236,10 +237,27 @@ def settle_launch(launch_id, *, client=None):
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.next_attempt_at = None
         launch.save()
-        if not reason:
+        if reason:
+            release_cycles(launch, verdict.unvouched_cycles)
+        else:
             record_install(launch, result)
         transaction.on_commit(lambda: deliver_signal(launch.pk))
     return launch
+
+
+def release_cycles(launch, cycle_ids):
+    """Let go of a failed launch's records of ``cycle_ids``, the cycles Cyclr did not vouch for as its own.
+
+    The cycles were recorded when the claim arrived, before anyone asked Cyclr (``record_cycles``). Kept,
+    a forged claim naming another account's cycles, or a real install's cycles ahead of its own result,
+    would get that install refused as ``replayed`` on its own launch for good. Cycles Cyclr did vouch for
+    are really installed under this launch's account and stay recorded. Called inside the verdict's
+    transaction, so the release and the ``failed`` status commit together.
+    """
+    if cycle_ids:
+        released, _ = RecordedCycle.objects.filter(launch=launch, cycle_id__in=cycle_ids).delete()
+        if released:
+            logger.info("Launch %s failed verification: released %s cycle(s) Cyclr did not vouch for.", launch.pk, released)
 
 
 def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:

@@ -4,15 +4,17 @@ import re
 import secrets
 import uuid
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
-from django.middleware.csrf import get_token
+from django.http import JsonResponse, QueryDict
+from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from . import errors, limits, protocol
 from .conf import proxy_settings
@@ -135,7 +137,6 @@ def launch(request):
             "mode": launch.mode,
             "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
             "csrfToken": get_token(request),
-            "terminalCodes": errors.terminal_codes(),
         },
     }, csp)
 
@@ -237,11 +238,55 @@ def read_result_message(request):
     return protocol.parse_result_message(body)
 
 
-def deliver_over_http(request, find_launch, *, with_next=False):
-    """Read the message, find its launch with ``find_launch(message)``, accept it; answer as the socket does.
+# --- the result doors: proxy:result and proxy:complete's POST --------------------------------------------
+#
+# Both are csrf_exempt and login_not_required, and do those checks themselves (door_refusal): Django's
+# CsrfViewMiddleware reads request.POST before the view, so a form body it cannot parse (too many fields,
+# past DATA_UPLOAD_MAX_MEMORY_SIZE, a bad multipart boundary, a charset other than UTF-8) made it raise before
+# the view: an HTML 400 with a traceback in the log, or a 500 once Django's error handler read the body again.
+# LoginRequiredMiddleware would answer a signed-out page with a redirect to the login page, not the kit's JSON.
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def csrf_rejected(request) -> bool:
+    """True if ``request`` fails Django's CSRF check (Origin, Referer on https, the token), run without a form.
+
+    The form data is set empty first, so the check never parses the body: the token counts only from
+    the ``X-CSRFToken`` header, which is how the kit's pages send it (a JSON body has no form field anyway).
+    """
+    request._post, request._files = QueryDict(), MultiValueDict()
+    return CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is not None
+
+
+def door_refusal(request, allowed_methods):
+    """The kit's JSON refusal for a request a result door must not read, or None to go on.
+
+    In order: the method (405 ``method_not_allowed``), the session (401 ``unauthenticated``: a signed-out
+    page learns that, whatever else is wrong), CSRF (403 ``csrf_failed``), the content type (415
+    ``unsupported_media_type``: the message is JSON; a form or multipart body is never parsed).
+    """
+    if request.method != "POST":
+        response = json_error(ProxyError("method_not_allowed"))
+        response["Allow"] = ", ".join(allowed_methods)
+        return response
+    if not request.user.is_authenticated:
+        return json_error(ProxyError("unauthenticated"))
+    if csrf_rejected(request):
+        return json_error(ProxyError("csrf_failed"))
+    if request.content_type != JSON_MEDIA_TYPE:
+        return json_error(ProxyError("unsupported_media_type"))
+    return None
+
+
+def deliver_over_http(request, find_launch, *, allowed_methods=("POST",), with_next=False):
+    """Check the request, read the message, find its launch with ``find_launch(message)``, accept it; answer as the socket does.
 
     ``with_next`` adds ``"next"`` to the ack: where the window goes back to (None: close it).
     """
+    refusal = door_refusal(request, allowed_methods)
+    if refusal is not None:
+        return refusal
     message_id = None
     try:
         limits.count(limits.DELIVERIES, request.user)  # before the body is read: every POST costs
@@ -259,16 +304,16 @@ def deliver_over_http(request, find_launch, *, with_next=False):
     return JsonResponse(ack)
 
 
-@require_POST
-@login_required
+@csrf_exempt  # checked in door_refusal, without parsing the body as a form
+@login_not_required  # checked in door_refusal: 401 unauthenticated in JSON, not a redirect
 @never_cache
 def result(request, launch_id):
     """HTTP fallback: the same message as the socket's, answered with the same ack or error."""
     return deliver_over_http(request, lambda message: launch_id)
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
+@csrf_exempt  # the POST is checked in door_refusal, without parsing the body as a form
+@login_not_required  # the GET page keeps login_required; the POST answers unauthenticated in JSON
 @never_cache
 def complete(request):
     """Redirect and direct modes: the Launch Complete snippet sends a window with neither parent nor opener here.
@@ -282,12 +327,18 @@ def complete(request):
     The ack carries ``next``: the page to go back to in same-tab redirect mode, else None.
     """
     if request.method == "GET":
-        nonce = secrets.token_urlsafe(18)
-        return private_page(request, "proxy/complete.html", {
-            "csp_nonce": nonce,
-            "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
-                                "terminalCodes": errors.terminal_codes(),
-                                # proxy:status for a launch, once the ack names it: the page puts its id in.
-                                "statusUrl": reverse("proxy:status", args=[uuid.UUID(int=0)])},
-        }, page_csp(nonce, connect_src="'self'"))
-    return deliver_over_http(request, lambda message: launch_for_completion(request.user, message).pk, with_next=True)
+        return complete_page(request)
+    return deliver_over_http(request, lambda message: launch_for_completion(request.user, message).pk,
+                             allowed_methods=("GET", "POST"), with_next=True)
+
+
+@login_required
+def complete_page(request):
+    """The page proxy:complete shows: its script posts the result in the fragment back to proxy:complete."""
+    nonce = secrets.token_urlsafe(18)
+    return private_page(request, "proxy/complete.html", {
+        "csp_nonce": nonce,
+        "complete_config": {"csrfToken": get_token(request), "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
+                            # proxy:status for a launch, once the ack names it: the page puts its id in.
+                            "statusUrl": reverse("proxy:status", args=[uuid.UUID(int=0)])},
+    }, page_csp(nonce, connect_src="'self'"))

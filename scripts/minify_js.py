@@ -20,12 +20,13 @@ import minify
 JS_DIR = Path(__file__).resolve().parent.parent / "proxy" / "static" / "proxy" / "js"
 SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "connect-button.js")
 # Issue 7: hostkit.js + proxy.js, minified and gzip -9 together, at most 3 KB (BUDGET_BYTES). Not reached yet:
-# renaming locals took them from 4,045 bytes (rjsmin) to 3,587, and tightening the sources, the `received`
-# handling included, to 3,572; the rest would mean dropping behaviour. CEILING_BYTES holds today's weight so
-# that it cannot grow unnoticed: lower it as the scripts shrink.
+# renaming locals took them from 4,045 bytes (rjsmin) to 3,587, tightening the sources, the `received`
+# handling included, to 3,572, and letting the server say which refusals are final (the error frame's
+# `terminal`) and in which words, to 3,477; the rest would mean dropping behaviour. CEILING_BYTES holds today's
+# weight so that it cannot grow unnoticed: lower it as the scripts shrink.
 BUDGET_FILES = ("hostkit.js", "proxy.js")
 BUDGET_BYTES = 3072
-CEILING_BYTES = 3572
+CEILING_BYTES = 3477
 # The syntax the scripts keep to (README, "Browser support"): the minifier writes nothing newer.
 JS_VERSION = 2017
 

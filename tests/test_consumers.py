@@ -101,7 +101,8 @@ def test_another_user_gets_forbidden_and_the_socket_closes(installed, other_user
         return connected, error, closed
 
     connected, error, closed = run(scenario)
-    assert error == {"type": "error", "id": None, "code": "forbidden", "message": "This launch belongs to another user."}
+    assert error == {"type": "error", "id": None, "code": "forbidden", "message": "This launch belongs to another user.",
+                     "terminal": True}
     assert closed == {"type": "websocket.close", "code": 4403}
 
 
@@ -482,7 +483,8 @@ def test_a_socket_to_an_unknown_path_gets_not_found_and_4404(user, path, caplog)
     with caplog.at_level(logging.WARNING):
         connected, error, closed = run(scenario)
     assert connected
-    assert error == {"type": "error", "id": None, "code": "not_found", "message": "There is no WebSocket at this address."}
+    assert error == {"type": "error", "id": None, "code": "not_found", "message": "There is no WebSocket at this address.",
+                     "terminal": True}
     assert closed == {"type": "websocket.close", "code": 4404}
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 

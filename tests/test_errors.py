@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 import proxy
-from proxy import errors
-from proxy.exceptions import LaunchRejected
+from proxy import errors, protocol
+from proxy.exceptions import InvalidResult, LaunchRejected, ProxyError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +67,7 @@ def test_a_code_cannot_be_registered_twice():
 
 
 def test_only_failures_on_this_side_are_retried():
-    terminal = set(errors.terminal_codes())
+    terminal = {code for code, error in errors.REGISTRY.items() if error.terminal}
     assert {"unauthenticated", "forbidden", "not_found", "expired", "invalid_result", "too_large", "malformed",
             "conflict"} <= terminal
     assert not terminal & {"server_error", "cyclr_timeout", "cyclr_unreachable"}
@@ -77,16 +77,57 @@ def test_an_exception_without_a_sentence_takes_the_registrys():
     assert LaunchRejected("expired").message == errors.REGISTRY["expired"].message
 
 
-def test_the_proxy_page_and_the_redirect_landing_get_the_terminal_codes(cyclr, user):
-    client = logged_in(user)
-    launch_config = page_config(client.get(reverse("proxy:launch")), "proxy-config")
-    complete_config = page_config(client.get(reverse("proxy:complete")), "complete-config")
-    assert launch_config["terminalCodes"] == complete_config["terminalCodes"] == errors.terminal_codes()
+def test_every_error_frame_says_whether_its_code_is_terminal():
+    for code, error in errors.REGISTRY.items():
+        assert protocol.error(ProxyError(code))["terminal"] is error.terminal, code
+    # A shape rule's detail answers as invalid_result; a code nobody registered (a bug) as a server error.
+    assert protocol.error(InvalidResult("too_long", "Too long."))["terminal"] is True
+    assert protocol.error(ProxyError("no_such_code", "A bug."))["terminal"] is False
 
 
-def test_the_proxy_page_script_reads_the_terminal_codes_from_its_config():
-    script = (PROXY_DIR / "static/proxy/js/proxy.js").read_text()
-    assert "config.terminalCodes" in script
+# What a page script may still name that the registry also names: its own checks, never a server's verdict.
+CLIENT_SIDE_NAMES = {
+    # Hostkit.connect() rejects with its own codes (DESIGN.md: popup_blocked, closed, timeout, install_failed,
+    # expired); "expired" is also a launch status it reads from proxy:status.
+    "hostkit.js": {"expired"},
+    # The proxy page's own refusals of a message from the Marketplace frame (window.proxyTest.lastRejection,
+    # README "Troubleshooting"): it never sends them to the server, nor shows them.
+    "proxy.js": {"malformed", "too_large"},
+}
+# Hostkit's sentences are only for what the host page alone can know; verdicts carry the server's sentence.
+HOSTKIT_OWN_SENTENCES = {"popup_blocked", "closed", "cancelled", "timeout"}
+JS_DIR = PROXY_DIR / "static/proxy/js"
+
+
+def names_in_script(text):
+    """Every quoted lowercase name and every object key in a script's source."""
+    return set(re.findall(r"""["'`]([a-z_]+)["'`]""", text)) | set(re.findall(r"\b([a-z_]+)\s*:", text))
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in JS_DIR.glob("*.js") if not path.name.endswith(".min.js")))
+def test_no_page_script_keeps_a_server_error_code_or_sentence_of_its_own(name):
+    # The registry is the one list: the pages learn whether a refusal is final from the frame's "terminal",
+    # and show the frame's "message". A code or a registry sentence copied into a script goes stale.
+    text = (JS_DIR / name).read_text()
+    server_codes = set(errors.REGISTRY) | set(errors.INVALID_RESULT_DETAILS)
+    copied = names_in_script(text) & server_codes - CLIENT_SIDE_NAMES.get(name, set())
+    assert copied == set(), f"{name} names the server's error codes {sorted(copied)}: read the frame's terminal and message"
+    for error in errors.REGISTRY.values():
+        first_sentence = error.message.split(". ")[0]
+        assert first_sentence.lower() not in text.lower(), f"{name} keeps a copy of {error.code}'s sentence"
+
+
+def test_no_kit_template_keeps_a_copy_of_a_registry_sentence():
+    templates = {path.name: path.read_text().lower() for path in (PROXY_DIR / "templates/proxy").glob("*.html")}
+    for error in errors.REGISTRY.values():
+        first_sentence = error.message.split(". ")[0].lower()
+        assert [name for name, text in templates.items() if first_sentence in text] == [], error.code
+
+
+def test_hostkit_keeps_sentences_only_for_what_the_host_page_alone_knows():
+    text = (JS_DIR / "hostkit.js").read_text()
+    table = re.search(r"const TEXT = \{(.*?)\};", text, re.S).group(1)
+    assert set(re.findall(r"^\s*([a-z_]+):", table, re.M)) == HOSTKIT_OWN_SENTENCES
 
 
 @pytest.mark.parametrize("query", ["?mode=bogus", "?marketplace=abc", "?marketplace=99"])
@@ -113,5 +154,5 @@ def test_the_orbit_error_page_carries_the_kits_csp(cyclr, user, settings):
 def test_the_status_of_a_launch_you_cannot_see_is_a_404_error_in_json(user):
     response = logged_in(user).get(reverse("proxy:status", args=["7c9e6679-7425-40de-944b-e07fc1f90ae7"]))
     assert response.status_code == 404
-    assert response.json() == {"type": "error", "id": None, "code": "not_found",
+    assert response.json() == {"type": "error", "id": None, "code": "not_found", "terminal": True,
                                "message": errors.REGISTRY["not_found"].message}

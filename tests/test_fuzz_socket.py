@@ -1,8 +1,10 @@
-"""Fuzzing the launch socket through the project's real ASGI stack (origin check, session auth, routing).
+"""Fuzzing the kit's sockets through the project's real ASGI stack (origin check, session auth, routing).
 
-Every frame a signed-in owner can send, text or bytes, gets exactly one well-formed answer: an
-``error`` frame with a code and a sentence that writes nothing, or an ``ack`` for a valid result.
-Nothing raises, the socket stays open, and a correct result afterwards is acked.
+The launch socket: every frame a signed-in owner can send, text or bytes, gets exactly one
+well-formed answer: an ``error`` frame with a code and a sentence that writes nothing, or an
+``ack`` for a valid result. Nothing raises, the socket stays open, and a correct result afterwards
+is acked. The events socket only listens: any frame gets no answer, crashes nothing, and the
+socket still delivers the next event pushed to its user.
 
 One socket serves a whole Hypothesis run: it lives on an event loop of its own that the test
 keeps between examples, so the examples cost a frame each, not a database setup and a connect.
@@ -16,7 +18,10 @@ from channels.testing import WebsocketCommunicator
 from hypothesis import given
 from hypothesis import strategies as st
 
+from channels.layers import get_channel_layer
+
 from tests.asgi import application
+from proxy import protocol
 from proxy.models import Arrival, Launch
 from proxy.settlement import drain
 
@@ -190,3 +195,34 @@ def test_a_socket_to_a_launch_path_that_is_not_a_uuid_is_refused_cleanly():
         connect()
     finally:
         loop.close()
+
+
+def test_the_events_socket_takes_any_frame_and_still_delivers_the_next_push(user):
+    socket = Socket("/ws/proxy/events/", [ORIGIN, cookie_for(user)])
+    layer = get_channel_layer()
+    group = protocol.user_group(user.pk)
+    pushed = iter(range(1, 10**9))
+    # The events socket is not sent results; any frame will do, a result-shaped one included.
+    shaped_like_a_result = {"accountId": "0f8fad5b-d9cb-469f-a165-70867728950e", "cycles": [{"cycleId": "c1"}]}
+    try:
+        socket.connect()
+
+        @given(st.lists(frames(shaped_like_a_result), min_size=1, max_size=3))
+        def some_frames(sent):
+            marker = next(pushed)
+
+            async def exchange():
+                for kind, payload in sent:
+                    await socket.communicator.send_input({"type": "websocket.receive", kind: payload})
+                # The consumer handles its messages in order: the push comes after every frame above.
+                await layer.group_send(group, {"type": "install.event", "event": {"type": "test.push", "n": marker}})
+                return await next_output(socket.communicator)
+
+            output = socket.run(exchange())
+            assert output["type"] == "websocket.send", f"the socket must stay open and quiet, got {output}"
+            assert json.loads(output["text"]) == {"type": "test.push", "n": marker}, output
+
+        some_frames()
+        assert not socket.communicator.future.done(), "the events socket's application finished"
+    finally:
+        socket.close()

@@ -1,8 +1,11 @@
 """Fuzzing the HTTP doors: ``proxy:result``, ``proxy:complete`` (POST) and ``proxy:webhook`` (with its secret).
 
-Any body, bytes or JSON, gets a JSON answer: an ack (or, for the webhook, a ``status``), or a
-4xx refusal with a stable ``code`` and a sentence, never a 500; a refusal writes nothing
-(the webhook keeps a JSON object from a caller with the secret, by design, and nothing else).
+Any body, bytes or JSON, under any ``Content-Type`` (JSON with any charset, forms, multipart with good
+and bad boundaries, text, any printable header), gets a JSON answer: an ack (or, for the webhook, a
+``status``), or a 4xx refusal with a stable ``code`` and a sentence, never a 500; a refusal writes
+nothing (the webhook keeps a JSON object from a caller with the secret, by design, and nothing else).
+The result doors are fuzzed with CSRF enforced too, with the right token, a wrong one or none: the
+doors check it themselves, and no body may reach Django's form parser on the way.
 
 Each test opens its launch once and sends every example through Django's test client.
 Bodies without a Content-Length (chunked) go through the real ASGI application.
@@ -18,14 +21,14 @@ from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.http import parse_header_parameters
 from hypothesis import given
-from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.asgi import application
 from proxy.models import Launch, WebhookDelivery
 
-from .fuzzing import LIMIT, as_bytes, deep_json_text, frames, json_values, mutated, with_deep_key
+from .fuzzing import LIMIT, as_bytes, content_types, deep_json_text, form_bodies, frames, json_values, mutated, with_deep_key
 from .test_webhooks import SECRET, notified, webhook_secret  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_commits", "unlimited")]
@@ -34,14 +37,14 @@ WEBHOOK_ANSWERS = {"accepted", "recorded", "ignored"}
 DELIVERIES = WebhookDelivery._meta.db_table
 
 
-def post(client, path, body):
-    """``client.post`` of ``body``; returns the response and the tables the request wrote to.
+def post(client, path, body, content_type="application/json", **headers):
+    """POST ``body`` as ``content_type``; returns the response and the tables the request wrote to.
 
     The request runs in this thread on this connection, so its statements are all captured:
     "writes nothing" is checked without querying the database around every example.
     """
     with CaptureQueriesContext(connection) as queries:
-        response = client.post(path, body, content_type="application/json")
+        response = client.generic("POST", path, body, content_type=content_type, **headers)
     return response, {_written_table(query["sql"]) for query in queries} - {None}
 
 
@@ -84,44 +87,66 @@ class PendingLaunch:
             self.launch, _ = self.launch_for(self.user)
 
 
-def check_delivery(client, path, body, pending):
-    response, tables = post(client, path(), body)
+def check_delivery(client, path, body, pending, content_type="application/json", csrf_token=None, expected_code=None):
+    headers = {"HTTP_X_CSRFTOKEN": csrf_token} if csrf_token is not None else {}
+    response, tables = post(client, path(), body, content_type, **headers)
     answer = json_answer(response)
+    if expected_code is not None:  # refused before the body is read
+        assert answer.get("code") == expected_code, (response.status_code, answer)
     if response.status_code == 200:
         assert answer["type"] == "ack" and answer["status"] in Launch.Status.values, answer
         pending.renew_if_settled()
     else:
         assert_refusal(response.status_code, answer)
-        assert answer["type"] == "error", answer
+        assert answer["type"] == "error" and isinstance(answer["terminal"], bool), answer
         assert not tables, f"a refused body wrote to {tables}"
 
 
+def sent_as_json(content_type, body):
+    """True if a door reads this request as a JSON message: what Django makes of the header (the test
+    client sends no Content-Type with an empty body)."""
+    return bool(body) and parse_header_parameters(content_type)[0] == "application/json"
+
+
 def bodies(data):
-    """HTTP bodies for the result doors: every frame the socket fuzzing sends, as bytes."""
-    return frames(data).map(as_bytes)
+    """HTTP bodies for the result doors: every frame the socket fuzzing sends, as bytes, and form-shaped ones."""
+    return frames(data).map(as_bytes) | form_bodies
 
 
-@pytest.fixture
-def browser(user):
-    client = Client(raise_request_exception=False)  # a crash must show as the 500 it would be
+CSRF = _get_new_csrf_string()  # the page's token: the cookie, and the header when it is sent right
+
+
+def signed_in_client(user, *, enforce_csrf_checks):
+    client = Client(enforce_csrf_checks=enforce_csrf_checks, raise_request_exception=False)  # a crash shows as a 500
     client.force_login(user)
+    client.cookies[settings.CSRF_COOKIE_NAME] = CSRF
     return client
 
 
+@pytest.mark.parametrize("csrf", ["not-enforced", "enforced"])
 @pytest.mark.parametrize("door", ["proxy:result", "proxy:complete"])
-def test_the_result_doors_answer_any_body_in_json_and_refusals_write_nothing(installed, launch_for, user, browser, door):
+def test_the_result_doors_answer_any_body_in_json_and_refusals_write_nothing(installed, launch_for, user, door, csrf):
     # proxy:result and proxy:complete read the message with one reader and differ in how they find
-    # the launch (its URL, or the binding in the message): each door gets the profile's examples.
+    # the launch (its URL, or the binding in the message): each door gets the profile's examples. With
+    # CSRF enforced, each example also draws the token it sends: the right one, a wrong one, or none.
     _, data = installed()
     pending = PendingLaunch(launch_for, user)
     doors = {
         "proxy:result": lambda: reverse("proxy:result", args=[pending.launch.pk]),
         "proxy:complete": lambda: reverse("proxy:complete"),
     }
+    enforced = csrf == "enforced"
+    client = signed_in_client(user, enforce_csrf_checks=enforced)
+    tokens = st.sampled_from([CSRF, CSRF, _get_new_csrf_string(), "", None]) if enforced else st.just(None)
 
-    @given(bodies(data))
-    def deliver(body):
-        check_delivery(browser, doors[door], body, pending)
+    @given(bodies(data), content_types, tokens)
+    def deliver(body, content_type, token):
+        expected = None
+        if enforced and token != CSRF:
+            expected = "csrf_failed"
+        elif not sent_as_json(content_type, body):
+            expected = "unsupported_media_type"
+        check_delivery(client, doors[door], body, pending, content_type, token, expected)
 
     deliver()
 
@@ -138,9 +163,10 @@ def test_proxy_webhook_answers_any_body_in_json_and_stores_only_json_objects(not
         deep_json_text.map(lambda nested: with_deep_key(notification, nested).encode()),
     )
 
-    @given(webhook_bodies)
-    def notify(body):
-        response, tables = post(client, path, body)
+    # Cyclr's Content-Type is not documented: the webhook reads the body whatever the header says.
+    @given(webhook_bodies, content_types)
+    def notify(body, content_type):
+        response, tables = post(client, path, body, content_type)
         answer = json_answer(response)
         if response.status_code == 200:
             assert answer["status"] in WEBHOOK_ANSWERS, answer
@@ -194,13 +220,11 @@ def test_chunked_bodies_of_any_size_get_a_json_answer(installed, user):
     message = json.dumps({"type": "result", "id": "m1", "result": data}).encode()
     loop = asyncio.new_event_loop()
 
-    # Sizes around MAX_RESULT_BYTES and past Django's DATA_UPLOAD_MAX_MEMORY_SIZE. A multi-megabyte
-    # body per example is costly and the input space is small (a size and a chunk size), so this
-    # property runs on a twentieth of the profile's examples.
+    # Sizes around MAX_RESULT_BYTES and past Django's DATA_UPLOAD_MAX_MEMORY_SIZE, on the profile's
+    # examples (2,000 in CI: about 40 s, multi-megabyte bodies included).
     sizes = st.one_of(st.integers(0, 2 * LIMIT), st.integers(settings.DATA_UPLOAD_MAX_MEMORY_SIZE - 10,
                                                              settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 2 * LIMIT))
 
-    @hypothesis_settings(max_examples=max(20, hypothesis_settings.default.max_examples // 20))
     @given(sizes, st.integers(min_value=LIMIT, max_value=1 << 20), st.sampled_from(["result", "complete"]))
     def post(size, chunk_size, door):
         body = message[:-1] + b" " * max(0, size - len(message)) + b"}"  # valid JSON, padded to size

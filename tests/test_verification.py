@@ -325,6 +325,69 @@ def test_a_replay_over_http_gets_the_replayed_code(cyclr, installed, launch_for,
     assert response.status_code >= 400 and response.json()["code"] == "replayed"
 
 
+# --- a claim that fails lets go of the cycles Cyclr did not vouch for ------------------------------------
+
+
+def post_result_over_http(user, launch, data, message_id="m1"):
+    browser = Client()
+    browser.force_login(user)
+    return browser.post(reverse("proxy:result", args=[launch.pk]),
+                        json.dumps({"type": "result", "id": message_id, "result": data}), content_type="application/json")
+
+
+def recorded_cycles(launch):
+    return set(RecordedCycle.objects.filter(launch=launch).values_list("cycle_id", flat=True))
+
+
+def cycle_ids(data):
+    return {c["cycleId"] for c in data["cycles"]}
+
+
+@pytest.mark.parametrize("forgery, code", [("as_the_victims_account", "account_mismatch"),
+                                            ("with_the_forgers_own_cycles", "unknown_cycle")])
+def test_a_forged_claim_to_another_accounts_cycles_does_not_lock_out_their_own_launch(
+        cyclr, installed, user, other_user, forgery, code, completed_receiver):
+    # Alice installs; before her window delivers, mallory (who saw her result) claims its cycles on her own launch.
+    alices_launch, genuine = installed()
+    mallorys_launch, mallorys_own = installed(owner=other_user)
+    if forgery == "as_the_victims_account":
+        forged = genuine
+    else:  # under mallory's own account id, beside cycles she really installed: Cyclr vouches for those alone
+        forged = {**mallorys_own, "cycles": [*mallorys_own["cycles"], *genuine["cycles"]]}
+
+    refused = post_result_over_http(other_user, mallorys_launch, forged)
+    assert refused.status_code == 200 and refused.json()["status"] == "received"  # taken, then verified
+    mallorys_launch.refresh_from_db()
+    assert mallorys_launch.status == Launch.Status.FAILED and mallorys_launch.failure_code == code
+    # What Cyclr vouched for (mallory's own cycles, in her account) stays hers; alice's cycles are let go.
+    assert recorded_cycles(mallorys_launch) == (cycle_ids(mallorys_own) if forgery != "as_the_victims_account" else set())
+
+    taken = post_result_over_http(user, alices_launch, genuine)
+    assert taken.status_code == 200 and taken.json()["type"] == "ack", taken.content
+    alices_launch.refresh_from_db()
+    assert alices_launch.status == Launch.Status.COMPLETED
+    assert recorded_cycles(alices_launch) == cycle_ids(genuine)
+    completed_receiver.assert_called_once()
+
+
+def test_a_claim_that_disagrees_with_cyclr_lets_go_of_the_disputed_cycle_only(cyclr, installed, user):
+    launch, data = installed(package_id=2)
+    assert len(data["cycles"]) >= 2, "package 2 installs several cycles"
+    disputed, agreed = data["cycles"][0]["cycleId"], {c["cycleId"] for c in data["cycles"][1:]}
+    data["cycles"][0]["status"] = "Stopped"
+
+    launch = settle(launch, data, user)
+
+    assert launch.failure_code == "claim_mismatch"
+    assert recorded_cycles(launch) == agreed and disputed not in agreed
+
+
+def test_a_launch_that_completes_keeps_every_cycle(cyclr, installed, user):
+    launch, data = installed()
+    assert settle(launch, data, user).status == Launch.Status.COMPLETED
+    assert recorded_cycles(launch) == cycle_ids(data)
+
+
 def test_the_same_result_for_the_same_launch_stays_a_duplicate(cyclr, installed, user, completed_receiver):
     launch, data = installed()
     settle(launch, data, user)
@@ -387,6 +450,18 @@ class TestCyclesCreatedBeforeTheLaunch:
         assert mismatch["field"] == "created_on_utc"
         assert mismatch["cyclr"] == cyclr.cycles[earlier["cycles"][0]["cycleId"]]["CreatedOnUtc"]
         assert failed_receiver.call_args.kwargs["reason"].code == "replayed"
+
+    def test_they_are_let_go_so_that_their_own_launch_still_completes(self, cyclr, installed, launch_for, user,
+                                                                       completed_receiver):
+        self.offset = timedelta(minutes=10)
+        own_launch, earlier = installed()  # its window has not delivered yet
+        Launch.objects.filter(pk=own_launch.pk).update(created_at=own_launch.created_at - timedelta(minutes=20))
+        later, _ = launch_for(user)
+
+        assert settle(later, earlier, user).failure_code == "replayed"
+        assert recorded_cycles(later) == set()
+        assert settle(own_launch, earlier, user).status == Launch.Status.COMPLETED
+        completed_receiver.assert_called_once()
 
     def test_a_little_clock_skew_is_allowed(self, cyclr, installed, user, completed_receiver):
         self.offset = timedelta(seconds=60)

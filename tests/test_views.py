@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from proxy import errors
 from proxy.launches import unsign_launch_id
 from proxy.models import Arrival, Launch
 from proxy.testing.marketplace import install_over_http
@@ -300,6 +301,15 @@ def test_status_of_a_completed_launch_carries_the_result(installed, user, settle
     assert body["completed_at"]
 
 
+def test_status_of_a_launch_that_expired_while_pending_gives_the_registrys_reason(launch_for, user):
+    # The host page shows the server's sentence for a verdict: it keeps none of its own.
+    launch, _ = launch_for(user)
+    Launch.objects.filter(pk=launch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    body = logged_in(user).get(reverse("proxy:status", args=[launch.pk])).json()
+    assert body["status"] == "expired"
+    assert body["reason"] == {"code": "expired", "message": errors.REGISTRY["expired"].message}
+
+
 def test_status_is_404_for_another_user(launch_for, user, other_user):
     launch, _ = launch_for(user)
     response = logged_in(other_user).get(reverse("proxy:status", args=[launch.pk]))
@@ -325,6 +335,7 @@ def test_result_without_a_csrf_token_is_403(installed, user):
     launch, data = installed()
     response = post_result(logged_in(user, enforce_csrf_checks=True), launch, result_body(data))
     assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed" and response.json()["terminal"] is True
     assert_nothing_written(launch)
 
 
@@ -345,7 +356,7 @@ def test_result_with_a_wrong_csrf_token_is_403(installed, user):
     client = logged_in(user, enforce_csrf_checks=True)
     client.get(LAUNCH_URL)  # sets the CSRF cookie
     response = post_result(client, launch, result_body(data), headers={"X-CSRFToken": "x" * 64})
-    assert response.status_code == 403
+    assert response.status_code == 403 and response.json()["code"] == "csrf_failed"
     assert_nothing_written(launch)
 
 
@@ -410,7 +421,7 @@ def test_an_unknown_launch_is_404(cyclr, user):
 
 @pytest.mark.parametrize("body", [
     "{not json",
-    "",
+    " ",  # (an empty body would go without a Content-Type: the test client sends none, and that is 415)
     "[]",
     json.dumps({"type": "hello", "id": "m1", "result": {}}),
     json.dumps({"type": "result", "result": {}}),
@@ -500,11 +511,27 @@ def test_a_conflicting_second_result_is_409(installed, user, settled):
 
 
 def test_result_requires_login(installed):
+    # The page that posts is a script: it gets the kit's JSON, with the registry's sentence, not the login page.
     launch, data = installed()
-    path = reverse("proxy:result", args=[launch.pk])
-    response = Client().post(path, result_body(data), content_type="application/json")
-    assert response.status_code == 302 and response["Location"] == login_redirect(path)
+    response = Client().post(reverse("proxy:result", args=[launch.pk]), result_body(data), content_type="application/json")
+    assert response.status_code == 401
+    assert response.json() == {"type": "error", "id": None, "code": "unauthenticated", "terminal": True,
+                               "message": errors.REGISTRY["unauthenticated"].message}
     assert_nothing_written(launch)
+
+
+@pytest.mark.parametrize("name", ["proxy:result", "proxy:complete"])
+def test_under_login_required_middleware_the_doors_still_answer_in_json(installed, user, settings, name):
+    # The doors are login_not_required and check the session themselves: the middleware would redirect.
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.contrib.auth.middleware.LoginRequiredMiddleware"]
+    launch, data = installed()
+    path = reverse(name, args=[launch.pk]) if name == "proxy:result" else reverse(name)
+    response = Client().post(path, result_body(data), content_type="application/json")
+    assert response.status_code == 401 and response.json()["code"] == "unauthenticated"
+    assert_nothing_written(launch)
+    if name == "proxy:complete":  # its page (GET) still sends a signed-out person to sign in
+        page = Client().get(path)
+        assert page.status_code == 302 and page["Location"] == login_redirect(path)
 
 
 def test_get_on_result_is_405(launch_for, user):
@@ -512,3 +539,4 @@ def test_get_on_result_is_405(launch_for, user):
     response = logged_in(user).get(reverse("proxy:result", args=[launch.pk]))
     assert response.status_code == 405
     assert response["Allow"] == "POST"
+    assert response.json()["code"] == "method_not_allowed" and response.json()["message"]

@@ -8,8 +8,9 @@
  * so, tells the host page, and polls proxy:status for the verdict before doing the rest.
  *
  * States: sending --(ack)--> completed | failed; sending --(ack: received)--> verifying --(status)--> completed
- *         | failed; sending --(refusal: 4xx, or a terminal code)--> error;
- *         sending --(5xx, network)--> sending (after a pause); broken (no result).
+ *         | failed; sending --(a refusal the server calls terminal)--> error;
+ *         sending --(any other error, a 5xx, no network)--> sending (after a pause); broken (no result, or no config).
+ * Whether a refusal is final is the server's to say (`terminal`, from its registry): this page keeps no list.
  * ES2017 syntax, no dependencies.
  */
 (() => {
@@ -28,16 +29,21 @@
   const parse = (t) => { try { return JSON.parse(t); } catch (e) { return undefined; } };
   const session = (f) => { try { return f(sessionStorage); } catch (e) { return null; } };
 
-  const config = parse((document.getElementById("complete-config") || {}).textContent) || {};
-  const terminal = config.terminalCodes || ["unauthenticated", "forbidden", "not_found", "expired",
-                                            "invalid_result", "too_large", "malformed", "conflict", "replayed"];
+  const config = parse((document.getElementById("complete-config") || {}).textContent);
   const match = /(?:^#|&)result=([^&]*)/.exec(location.hash);
   // Take the result out of the address bar and history at once: its webhook URLs are secrets.
   if (location.hash) { history.replaceState(null, "", location.pathname + location.search); }
+  // The view always writes the config; without it (a template overridden badly) nothing could be posted
+  // or followed: say so once, rather than post without a CSRF token or poll nowhere.
+  if (!config || typeof config.statusUrl != "string") {
+    go("broken", { code: "no_config" },
+       "This page is missing its settings. Close it and check your integrations in the app.");
+    return;
+  }
   let result;
   try { result = match && JSON.parse(decodeURIComponent(match[1])); } catch (e) { /* below */ }
   if (!result || typeof result != "object" || Array.isArray(result)) {
-    go("broken", { code: "malformed" },
+    go("broken", { code: "no_result" },
        "This page did not receive an integration result. Close it and check your integrations in the app.");
     return;
   }
@@ -94,19 +100,13 @@
       method: "POST",
       credentials: "same-origin",
       keepalive: body.length < 60000, // a window closed mid-request still delivers
-      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken || "" },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken },
       body: body
-    }).then((response) => response.json().then((reply) => {
-      // A refusal (4xx) is final whatever its code; a 5xx or 429 (rate_limited) is worth another try.
-      if (reply.type == "error" && response.status < 500 && response.status != 429) { reply.final = true; }
-      return reply;
-    }, () => (response.redirected // login_required sent us to the login page
-      ? { type: "error", code: "unauthenticated", final: true, message: "You are signed out. Sign in to the app, then check your integrations." }
-      : { type: "error", code: "server_error", message: "The app could not save the result (HTTP " + response.status + ")." })),
-    () => ({ type: "error", code: "server_error",
-             message: "The app could not be reached. Check your connection; this page keeps trying." })
+    }).then((response) => response.json().catch(() => ( // not the kit's JSON: a proxy's error page, say
+      { type: "error", message: "The app could not save the result (HTTP " + response.status + ")." })),
+    () => ({ type: "error", message: "The app could not be reached. Check your connection; this page keeps trying." })
     ).then((reply) => {
-      if (reply.type == "error" && !reply.final && terminal.indexOf(reply.code) < 0) { // the server may be restarting
+      if (reply.type == "error" && !reply.terminal) { // the server may be restarting, or asks us to slow down
         go("sending", reply, reply.message + " Trying again shortly…");
         setTimeout(send, Math.min(30000, 1000 << Math.min(retries++, 5)));
         return;

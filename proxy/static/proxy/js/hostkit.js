@@ -28,13 +28,12 @@
   const RECEIVED = "proxy.install.received"; // the server holds the result and is verifying it with Cyclr
   const DONE = "proxy.install.completed";
   const MODES = ["popup", "inline", "redirect", "direct"];
+  // Sentences for what only this page can know; a server's verdict comes with the server's own sentence.
   const TEXT = {
     popup_blocked: "The browser blocked the window: allow pop-ups for this site.",
     closed: "The window was closed.",
     cancelled: "Cancelled.",
-    timeout: "It took too long.",
-    expired: "The link expired.",
-    install_failed: "The integration could not be installed."
+    timeout: "It took too long."
   };
   const test = window.__hostkitTest = { ignored: 0 }; // read by the browser tests
 
@@ -160,7 +159,7 @@
         undo.push(delivering = socket("/ws/proxy/launches/" + launch + "/", (d) => {
           if (d.type == "ack") answer(), news(d);
           else if (d.type != "error") hear(d, 1); // the verdict, pushed once the server has verified it
-          else if (d.code != "server_error") answer(), news({ status: "failed", reason: d }); // a final refusal
+          else if (d.terminal) answer(), news({ status: "failed", reason: d }); // final, says the server's registry
         }, JSON.stringify({ type: "result", id: id(), result: e.data.result })));
       };
 

@@ -13,7 +13,8 @@
  *   sending --ack: received--> verifying --verdict (push or proxy:status)--> done
  *   waiting | sending --terminal error--> refused;  sending --other error--> sending (retried)
  * The page's texts live in the template (data-* on #proxy-status), so they can be translated; its settings
- * in #proxy-config (the view writes every key). The script sets the iframe's src itself, once its listener
+ * in #proxy-config (the view writes every key). Whether a refusal is final is the server's to say (the error
+ * frame's `terminal`), and so is its sentence. The script sets the iframe's src itself, once its listener
  * is in place. ES2017, no secure-context-only API (staging hosts run plain http). The page serves
  * proxy.min.js, made by scripts/minify_js.py (tdewolff/minify, which renames locals).
  */
@@ -74,12 +75,10 @@
     clearTimeout(timer);
     if (state != "sending") return;
     if (overHttp) {
-      // Not the kit's JSON: the login page (signed out), or a proxy's error page.
-      const failed = (r) => {
-        const out = r && r.redirected;
-        return { type: "error", code: out ? "unauthenticated" : "server_error", message: text(out ? "signed-out" : "unreachable") };
-      };
-      post().then((r) => r.json().catch(() => failed(r)), failed).then(answer);
+      // Not the kit's JSON (a proxy's error page, no network): worth another try. The kit's own refusals,
+      // a signed-out page's included, come in JSON and say whether they are terminal.
+      const failed = () => ({ type: "error", message: text("unreachable") });
+      post().then((r) => r.json().catch(failed), failed).then(answer);
     } else if (ws.readyState == 1) {
       ws.send(body());
       timer = setTimeout(() => ws.close(), 15000); // an open socket that never answers counts as lost
@@ -117,7 +116,7 @@
     if (m.type == "error") {
       if (state == "verifying") return; // proxy:status could not answer: the next poll asks again
       const error = { code: m.code, message: m.message || text("unreachable") };
-      if (config.terminalCodes.indexOf(m.code) >= 0) {
+      if (m.terminal) { // the server's verdict, from its registry of codes (proxy/errors.py)
         forget("refused");
         say(error.message, "error"); // the window stays open so the person can read it
         tell("install.failed", { result: null, error });

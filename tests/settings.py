@@ -86,8 +86,6 @@ if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
     # Named explicitly: a live test server's process derives its database from TEST["NAME"].
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
-    # As the quickstart advises for PostgreSQL under ASGI: psycopg's pool (needs psycopg[pool]).
-    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": 10}}
 else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3",

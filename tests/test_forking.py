@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_the_parent_closes_its_sqlite_connection_before_a_fork_and_keeps_a_pooled_one():
     # SQLite: no connection may cross a fork (WAL's per-process lock state would be wrong in the child).
-    # PostgreSQL: the pool stays the parent's; the child forgets it (test_scaleout).
+    # PostgreSQL: the pool stays the parent's; the child forgets it (tests/example/test_forking_pool.py).
     Launch.objects.exists()  # the parent holds an open connection
     assert connection.connection is not None
     pid = os.fork()

@@ -15,7 +15,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.db.models import Sum
 
@@ -174,35 +173,3 @@ def test_the_redis_layer_carries_group_messages_between_layer_instances():
 
     assert async_to_sync(scenario)() == {"type": "install.event", "event": {"ok": True}}
 
-
-def test_a_forked_child_uses_its_own_connection_pool_not_its_parents(user):
-    """A preforking server's child must not query over its parent's pooled sockets (``proxy.forking``)."""
-    assert connection.settings_dict["OPTIONS"].get("pool"), "the test settings pool PostgreSQL connections"
-    with connection.cursor() as cursor:  # the parent holds a pooled connection, and its pool is open
-        cursor.execute("SELECT pg_backend_pid()")
-        parent_backend = cursor.fetchone()[0]
-    parent_pool = connection.pool
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report its pool and backend, then leave without running any teardown
-        code = 1
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                child_backend = cursor.fetchone()[0]
-            os.write(write, f"{child_backend} {int(connection.pool is parent_pool)}".encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write)
-    _, status = os.waitpid(pid, 0)
-    child_backend, shares_pool = map(int, os.read(read, 100).split())
-    os.close(read)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert shares_pool == 0
-    assert child_backend != parent_backend
-    # The parent's connection still works: the child neither used nor closed it.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        assert cursor.fetchone()[0] == parent_backend
-    assert User.objects.filter(pk=user.pk).exists()

@@ -7,7 +7,5 @@ class ProxyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # Registers the system checks and the settings reloader.
+        # Registers the system checks, the settings reloader and the fork hooks.
         from . import checks, conf, forking  # noqa: F401
-
-        forking.register()

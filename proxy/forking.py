@@ -12,12 +12,10 @@ state about the file's locks and its write-ahead log's shared memory, which a ch
 locks it does not hold. In WAL mode (the example host's) a test's live server, forked while the test
 process held its connection, read a snapshot from before the previous test's teardown for good: a user
 the next test created could not sign in. So the parent closes its SQLite connections just before it
-forks (outside a transaction; they reopen on next use). Both hooks are registered once, by
-``ProxyConfig.ready``.
+forks (outside a transaction; they reopen on next use). Both hooks are registered once, when
+``ProxyConfig.ready`` imports this module.
 """
 import os
-
-_registered = False
 
 
 def forget_parents_pools():
@@ -48,8 +46,5 @@ def close_sqlite_before_fork():
             wrapper.close()
 
 
-def register():
-    global _registered
-    if not _registered and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=close_sqlite_before_fork, after_in_child=forget_parents_pools)
-        _registered = True
+if hasattr(os, "register_at_fork"):  # once, on first import (as proxy.settlement registers its own hook)
+    os.register_at_fork(before=close_sqlite_before_fork, after_in_child=forget_parents_pools)

@@ -145,9 +145,22 @@ def close_socket(user):
 
 # The cache may be across the network (Redis): count off the event loop, and off the one thread
 # that database_sync_to_async runs on, so that a flood of frames never queues behind the database.
-acount = sync_to_async(count, thread_sensitive=False)
-_aopen_socket = sync_to_async(open_socket, thread_sensitive=False)
+_count_off_loop = sync_to_async(count, thread_sensitive=False)
+_open_socket_off_loop = sync_to_async(open_socket, thread_sensitive=False)
 _aclose_socket = sync_to_async(close_socket, thread_sensitive=False)
+
+
+async def acount(kind, user):
+    """``count`` off the event loop; no thread and no cache call when there is nothing to count."""
+    if counted_limit(kind) is not None and _user_key(kind, user) is not None:
+        await _count_off_loop(kind, user)
+
+
+async def _aopen_socket(user):
+    """``open_socket`` off the event loop; False at once when there is nothing to count."""
+    if socket_limit() is None or _user_key(SOCKETS, user) is None:
+        return False
+    return await _open_socket_off_loop(user)
 
 
 class SocketLimits:
@@ -167,9 +180,7 @@ class SocketLimits:
         user = self.scope.get("user")
         self._limits_user = user if user is not None and user.is_authenticated else None
         try:
-            # No cache round trip (nor a thread) when there is nothing to count.
-            if self._limits_user is not None and socket_limit() is not None:
-                self._holds_socket = await _aopen_socket(self._limits_user)
+            self._holds_socket = await _aopen_socket(self._limits_user)
         except RateLimited as exc:
             await self.accept()  # a close before accept reaches the browser as 1006, without our code
             await self._cut_off_for(exc)
@@ -184,8 +195,7 @@ class SocketLimits:
         if self._cut_off:
             return
         try:
-            if self._limits_user is not None and counted_limit(FRAMES) is not None:
-                await acount(FRAMES, self._limits_user)
+            await acount(FRAMES, self._limits_user)
         except RateLimited as exc:
             await self._cut_off_for(exc)
             return

@@ -9,8 +9,8 @@ launch already recorded is refused as ``replayed``.
 
 ``settle_launch`` verifies with Cyclr, stores what Cyclr vouches for and marks the launch
 ``completed`` or ``failed`` (a failed launch releases the cycles Cyclr did not vouch for as its own,
-``release_cycles``, so that a forged claim cannot lock their real launch out); ``deliver_signal`` then sends its signal and push, and marks it sent only
-after it went out (see its docstring for the guarantee).
+``release_cycles``, so that a forged claim cannot lock their real launch out); ``deliver_signal`` then
+sends its signal and push, and marks it sent only after it went out (see its docstring for the guarantee).
 """
 import hashlib
 import json

@@ -8,16 +8,21 @@ socket re-reads its session on each message it receives and before each event it
 once the session has ended (logout, a flushed session, a changed password), it sends an
 ``unauthenticated`` error frame and closes with 4401. Close codes are 4000 + the HTTP status
 of the error code (``proxy.errors``).
+
+The consumers' database work runs through ``database_call``: in the event loop's thread pool, not on
+Channels' one shared ``database_sync_to_async`` thread, so deliveries to different sockets are stored
+side by side instead of queueing behind each other (and behind every handshake's session lookup).
 """
 import json
 import logging
 from importlib import import_module
 from types import SimpleNamespace
 
-from channels.db import database_sync_to_async
+from asgiref.sync import SyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
+from django.db import close_old_connections
 
 from . import errors, limits, protocol
 from .conf import proxy_settings
@@ -30,6 +35,34 @@ logger = logging.getLogger(__name__)
 
 CLOSE_BAD_ORIGIN = errors.close_code_of("bad_origin")  # 4403, before accepting: the handshake fails
 CLOSE_UNAUTHENTICATED = errors.close_code_of("unauthenticated")  # 4401
+
+
+class DatabaseCall(SyncToAsync):
+    """A synchronous function as a coroutine function run in a pool thread, with Django's connection upkeep.
+
+    Channels' ``database_sync_to_async`` sends every call of every consumer to one shared thread. Each
+    call here is whole in itself (its own transaction, nothing kept on the thread between calls), so it
+    may run on any thread: with ``thread_sensitive=False`` the calls run side by side, and that thread's
+    expired connections are closed before and after (a pooled database takes them back), as Channels
+    does. Django keeps one connection per thread.
+
+    Channels' own test communicators turn its ``close_old_connections`` into a no-op (its calls share the
+    test's thread and connection); these threads are never the test's, so the upkeep here stays on and no
+    pool thread keeps a connection open past its call.
+    """
+
+    def __init__(self, func):
+        super().__init__(func, thread_sensitive=False)
+
+    def thread_handler(self, loop, *args, **kwargs):
+        close_old_connections()
+        try:
+            return super().thread_handler(loop, *args, **kwargs)
+        finally:
+            close_old_connections()
+
+
+database_call = DatabaseCall
 
 
 def origin_of_scope(scope):
@@ -72,7 +105,7 @@ class KitConsumer(AsyncWebsocketConsumer):
         return True
 
     async def session_is_current(self):
-        return await database_sync_to_async(self.session_is_current_sync)()
+        return await database_call(self.session_is_current_sync)()
 
     def session_is_current_sync(self):
         """Re-read the session from its store: still signed in as the same user, password unchanged?
@@ -137,7 +170,7 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
         except Exception:  # the channel layer is down: results still arrive here, and the page polls proxy:status
             logger.exception("Launch %s's socket gets no pushed verdict: could not join its group", self.launch_id)
 
-    @database_sync_to_async
+    @database_call
     def check_launch(self, user):
         launch = Launch.objects.filter(pk=self.launch_id).first()
         if launch is None:
@@ -171,7 +204,7 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
             await self.send(text_data=json.dumps(protocol.error(
                 ProxyError("server_error", "The server could not store the result. It will be retried."), message_id)))
 
-    @database_sync_to_async
+    @database_call
     def take_result(self, message):
         """The session check, the delivery limit and ``accept_result``, in one database call (one thread hop).
 

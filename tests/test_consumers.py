@@ -1,4 +1,5 @@
 """The sockets, through the project's real ASGI stack (origin check, session auth, routing)."""
+import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -538,3 +539,42 @@ def test_a_message_nested_just_deep_enough_is_taken(installed, user):
         return ack
 
     assert run(scenario)["type"] == "ack"
+
+
+def test_two_sockets_store_their_results_side_by_side_not_one_after_the_other(installed, user, monkeypatch):
+    """Each socket's database call runs in a pool thread of its own (``database_call``), not on Channels'
+    one shared thread: here each call waits inside ``accept_result`` until the other has entered it, which
+    two calls queued on one thread never would (the barrier then breaks and the frames get ``server_error``)."""
+    import threading
+
+    from proxy import consumers
+
+    both_inside = threading.Barrier(2, timeout=10)
+    threads = set()
+    real_accept = consumers.accept_result
+
+    def accept_when_both_are_inside(*args, **kwargs):
+        threads.add(threading.get_ident())
+        both_inside.wait()
+        return real_accept(*args, **kwargs)
+
+    monkeypatch.setattr(consumers, "accept_result", accept_when_both_are_inside)
+    (first, first_data), (second, second_data) = installed(), installed()
+    cookie = cookie_for(user)
+
+    async def deliver(launch, data):
+        socket = launch_socket(launch, cookie)
+        connected, _ = await socket.connect()
+        assert connected
+        await socket.send_to(text_data=result_message(data))
+        answer = await socket.receive_json_from(timeout=20)
+        await socket.disconnect()
+        return answer
+
+    async def scenario():
+        return await asyncio.gather(deliver(first, first_data), deliver(second, second_data))
+
+    answers = run(scenario)
+    assert [a["type"] for a in answers] == ["ack", "ack"], answers
+    assert {a["launch"] for a in answers} == {str(first.pk), str(second.pk)}
+    assert len(threads) == 2 and threading.get_ident() not in threads

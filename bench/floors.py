@@ -2,19 +2,20 @@
 
 Each floor parses the same message the kit takes (``{"type": "result", "id", "result"}``), checks
 its shape, stores one row and acks; ``GetFloor`` also asks Cyclr about each claimed cycle, as any
-receiver that verifies must. They share the kit's middleware, database and (for sockets)
-Channels' ``database_sync_to_async`` thread, so a ratio to them is the kit's own overhead.
+receiver that verifies must. They share the kit's middleware, database and (for sockets) the way the
+kit's consumers reach the database (``proxy.consumers.database_call``, a pool thread per call), so a
+ratio to them is the kit's own overhead.
 """
 import json
 
 import requests
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from proxy.conf import proxy_settings
+from proxy.consumers import database_call
 from proxy.cyclr import CyclrClient
 
 from .models import FloorRow
@@ -72,7 +73,7 @@ class InsertFloor(AsyncWebsocketConsumer):
         await self.handle(message)
         await self.send(text_data=json.dumps(ack(message["id"])))
 
-    @database_sync_to_async
+    @database_call
     def handle(self, message):
         store(message)
 
@@ -80,7 +81,7 @@ class InsertFloor(AsyncWebsocketConsumer):
 class GetFloor(InsertFloor):
     """Parse, shape check, one Cyclr GET per claimed cycle, INSERT, ack."""
 
-    @database_sync_to_async
+    @database_call
     def handle(self, message):
         ask_cyclr(message)
         store(message)

@@ -392,16 +392,41 @@ def profile_accept_result(fixtures, calls):
     """cProfile of the kit's ``accept_result`` in this process (same database, same fake): the top of the time."""
     from proxy.services import accept_result
 
-    items = fixtures.launches(calls)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for user, launch_id, message in items:
-        accept_result(launch_id, message["result"], source="socket", user=user, message_id=message["id"])
-    profiler.disable()
+    from django.db import connection
+
     from proxy.settlement import drain
 
+    items = fixtures.launches(calls + 1)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for user, launch_id, message in items[:-1]:
+        accept_result(launch_id, message["result"], source="socket", user=user, message_id=message["id"])
+    profiler.disable()
     drain(120)  # the settlements the calls scheduled (in the kit's threads) finish before the database goes
+    # One more, alone, statement by statement: what the frame's database call sends (the session re-check's
+    # two reads come before it, on the socket).
+    statements = []
+
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append((time.perf_counter() - started, sql))
+
+    user, launch_id, message = items[-1]
+    started = time.perf_counter()
+    with connection.execute_wrapper(timed):
+        accept_result(launch_id, message["result"], source="socket", user=user, message_id=message["id"])
+    whole = time.perf_counter() - started
+    drain(120)
     out = io.StringIO()
+    out.write(f"One accept_result() alone: {whole * 1000:.2f} ms, {len(statements)} statements through the ORM "
+              f"(COMMIT, and on PostgreSQL BEGIN, are not among them), {sum(t for t, _ in statements) * 1000:.2f} ms "
+              "of them waiting for the database:\n")
+    for took, sql in statements:
+        out.write(f"  {took * 1000:6.2f} ms  {' '.join(sql.split())[:100]}\n")
+    out.write("\n")
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(r"(proxy|django/db|requests|sqlite3|psycopg)", 25)
     return out.getvalue()

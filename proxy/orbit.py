@@ -6,22 +6,29 @@ here (a beacon); the POST reconciles the account with Cyclr's API, so every stop
 uninstall made in ORBIT reaches the installation records and the lifecycle signals even if Cyclr's
 notifications are late or lost, and pushes ``{"type": "proxy.integrations.changed", "changes"}``
 to the person's pages over ``ws/proxy/events/``.
+
+The POST is ``csrf_exempt`` and ``login_not_required`` and checks both itself (``close_refusal``), like the
+result doors: Django's ``CsrfViewMiddleware`` would parse the body as a form before the view, and a body it
+cannot parse (too many fields, too large, a bad multipart boundary) got Django's HTML 400. The beacon's body
+is a small form carrying only the CSRF token; it is read here within Django's upload limits, and every
+refusal is the kit's JSON with a registered code.
 """
 import logging
 import secrets
 
-from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import JsonResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import csrf_exempt
 
 from .accounts import resolve_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
-from .exceptions import CyclrAPIError
+from .exceptions import CyclrAPIError, ProxyError
 from .notify import push_to_user
 from .origins import origin_of
 from .reconcile import reconcile
@@ -31,17 +38,79 @@ logger = logging.getLogger(__name__)
 CHANGED = "proxy.integrations.changed"
 
 
-@require_http_methods(["GET", "POST"])
-@login_required
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+# The close notice is one field, the CSRF token (64 characters): anything much larger is not the kit's page.
+CLOSE_NOTICE_MAX_BYTES = 4096
+METHODS = ("GET", "POST")
+
+
+@csrf_exempt  # the POST checks CSRF in close_refusal, reading the body within its own limit
+@login_not_required  # the GET keeps login_required (orbit_page); the POST answers unauthenticated in JSON
 @never_cache
 @xframe_options_sameorigin
 def orbit(request):
     """GET: the ORBIT page for the person's account. POST: it closed; reconcile the account and tell the pages."""
+    from .views import json_error  # the kit's JSON refusal
+
+    if request.method == "POST":
+        return orbit_closed(request)
+    if request.method != "GET":
+        response = json_error(ProxyError("method_not_allowed"))
+        response["Allow"] = ", ".join(METHODS)
+        return response
+    return orbit_page(request)
+
+
+def orbit_closed(request):
+    """The ORBIT page went away: reconcile the person's account now and push what changed (JSON)."""
+    from .views import json_error  # the kit's JSON refusal
+
+    refusal = close_refusal(request)
+    if refusal is not None:
+        return json_error(refusal)
+    account = resolve_account(request)
+    return JsonResponse(reconcile_after_orbit(request.user, account.api_id))
+
+
+def close_refusal(request):
+    """The ``ProxyError`` refusing ORBIT's close notice, or None to go on.
+
+    In order: the session (``unauthenticated``), the body's size (``too_large`` past
+    ``CLOSE_NOTICE_MAX_BYTES``), its type (``unsupported_media_type``: a body, if any, is a form; the page's
+    beacon sends one with the CSRF token, since ``sendBeacon`` cannot set a header), its fields (``malformed``
+    past ``DATA_UPLOAD_MAX_NUMBER_FIELDS``), then Django's CSRF check (``csrf_failed``) with the form's token, or
+    the ``X-CSRFToken`` header when the form has none.
+    """
+    from .views import content_length, csrf_rejected  # the doors' own reading of a request
+
+    if not request.user.is_authenticated:
+        return ProxyError("unauthenticated")
+    too_large = ProxyError("too_large", f"The close notice is larger than {CLOSE_NOTICE_MAX_BYTES} bytes.")
+    if content_length(request) > CLOSE_NOTICE_MAX_BYTES:
+        return too_large
+    try:
+        body = request.body
+    except RequestDataTooBig:  # a chunked body declares no length
+        return too_large
+    if len(body) > CLOSE_NOTICE_MAX_BYTES:
+        return too_large
+    if body and request.content_type != FORM_MEDIA_TYPE:
+        return ProxyError("unsupported_media_type", "Send the close notice as a form "
+                                                    f"(Content-Type: {FORM_MEDIA_TYPE}), or with no body.")
+    try:
+        form = QueryDict(body, encoding="utf-8")
+    except TooManyFieldsSent:
+        return ProxyError("malformed", "The close notice has more fields than the kit accepts.")
+    if csrf_rejected(request, form_token=form.get("csrfmiddlewaretoken")):
+        return ProxyError("csrf_failed")
+    return None
+
+
+@login_required
+def orbit_page(request):
     from .views import page_csp, private_page  # the kit's one CSP builder and page renderer
 
     account = resolve_account(request)
-    if request.method == "POST":
-        return JsonResponse(reconcile_after_orbit(request.user, account.api_id))
     try:
         minted = CyclrClient().mint_orbit_url(account.api_id)
     except CyclrAPIError as exc:

@@ -197,7 +197,7 @@ def redirect_page(request, launch, marketplace_url, csp_nonce):
     return response
 
 
-def _content_length(request):
+def content_length(request):
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -229,7 +229,7 @@ def read_result_message(request):
     # reading request.body then raises RequestDataTooBig, which Django answers with an HTML 400.
     limit = proxy_settings.MAX_RESULT_BYTES
     too_large = InvalidResult("too_large", f"The message is larger than {limit} bytes.")
-    if _content_length(request) > limit:
+    if content_length(request) > limit:
         raise too_large
     try:
         body = request.body
@@ -249,13 +249,17 @@ def read_result_message(request):
 JSON_MEDIA_TYPE = "application/json"
 
 
-def csrf_rejected(request) -> bool:
+def csrf_rejected(request, form_token=None) -> bool:
     """True if ``request`` fails Django's CSRF check (Origin, Referer on https, the token), run without a form.
 
-    The form data is set empty first, so the check never parses the body: the token counts only from
-    the ``X-CSRFToken`` header, which is how the kit's pages send it (a JSON body has no form field anyway).
+    The form data is set first, so the check never parses the body: the token counts from the
+    ``X-CSRFToken`` header, which is how the kit's pages send it (a JSON body has no form field anyway),
+    or from ``form_token``, a ``csrfmiddlewaretoken`` the caller read from the body itself (ORBIT's beacon).
     """
-    request._post, request._files = QueryDict(), MultiValueDict()
+    form = QueryDict(mutable=True)
+    if form_token is not None:
+        form["csrfmiddlewaretoken"] = form_token
+    request._post, request._files = form, MultiValueDict()
     return CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is not None
 
 

@@ -448,7 +448,7 @@ def test_closing_orbit_pushes_each_change_to_the_users_events_sockets(installed,
         for action in expected:  # in ORBIT, without telling the kit (no Notification URL): then the window closes
             orbit = await database_sync_to_async(CyclrClient().mint_orbit_url)(account)
             await database_sync_to_async(orbit_over_http)(orbit.url, action=action, install_id=install_id)
-            answer = await database_sync_to_async(page.post)(reverse("proxy:orbit"))
+            answer = await database_sync_to_async(page.post)(reverse("proxy:orbit"), "", "application/x-www-form-urlencoded")
             answers[action] = (answer.status_code, answer.json())
             pushed[action] = await events.receive_json_from(timeout=10)
         nothing_for_bystander = await bystander.receive_nothing(timeout=0.3)

@@ -1,4 +1,4 @@
-"""Fuzzing the HTTP doors: ``proxy:result``, ``proxy:complete`` (POST) and ``proxy:webhook`` (with its secret).
+"""Fuzzing the HTTP doors: ``proxy:result``, ``proxy:complete`` (POST), ``proxy:orbit`` (POST) and ``proxy:webhook``.
 
 Any body, bytes or JSON, under any ``Content-Type`` (JSON with any charset, forms, multipart with good
 and bad boundaries, text, any printable header), gets a JSON answer: an ack (or, for the webhook, a
@@ -149,6 +149,41 @@ def test_the_result_doors_answer_any_body_in_json_and_refusals_write_nothing(ins
         check_delivery(client, doors[door], body, pending, content_type, token, expected)
 
     deliver()
+
+
+def test_orbits_close_notice_answers_any_body_in_json_and_refusals_write_nothing(cyclr, user):
+    """``proxy:orbit``'s POST (the ORBIT page's beacon as it goes away), with CSRF enforced: any body under any
+    Content-Type gets the reconciled changes or a coded refusal, and no body reaches Django's form parser."""
+    from proxy.orbit import CLOSE_NOTICE_MAX_BYTES, FORM_MEDIA_TYPE
+
+    client = signed_in_client(user, enforce_csrf_checks=True)
+    path = reverse("proxy:orbit")
+    tokens = st.sampled_from([CSRF, _get_new_csrf_string(), "", "x" * 64])
+    notices = st.one_of(
+        st.builds(lambda token, extra: f"csrfmiddlewaretoken={token}".encode() + extra, tokens, form_bodies),
+        form_bodies,
+        st.binary(max_size=300),
+        st.integers(min_value=CLOSE_NOTICE_MAX_BYTES - 100, max_value=LIMIT)
+        .map(lambda n: f"csrfmiddlewaretoken={CSRF}&pad=".encode() + b"x" * n),
+    )
+
+    taken = []
+
+    @given(notices, st.just(FORM_MEDIA_TYPE) | content_types)
+    def close(body, content_type):
+        response, tables = post(client, path, body, content_type)
+        answer = json_answer(response)
+        if response.status_code == 200:
+            taken.append(body)
+            assert answer["type"] == "proxy.integrations.changed" and isinstance(answer["ok"], bool), answer
+            assert parse_header_parameters(content_type)[0] == FORM_MEDIA_TYPE and f"={CSRF}".encode() in body
+        else:
+            assert_refusal(response.status_code, answer)
+            assert answer["type"] == "error" and isinstance(answer["terminal"], bool), answer
+            assert not tables, f"a refused close notice wrote to {tables}"
+
+    close()
+    assert taken, "no example carried the page's token in a form: the property never reached the reconcile"
 
 
 def test_proxy_webhook_answers_any_body_in_json_and_stores_only_json_objects(notified):

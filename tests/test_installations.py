@@ -715,6 +715,11 @@ def test_the_orbit_page_needs_a_signed_in_person(cyclr, client):
     assert response.status_code == 302 and "login" in response["Location"]
 
 
+def orbit_close(client, body, content_type="application/x-www-form-urlencoded", **headers):
+    """POST ``proxy:orbit`` as the ORBIT page's beacon does (a form, by default)."""
+    return client.generic("POST", reverse("proxy:orbit"), body, content_type=content_type, **headers)
+
+
 def test_closing_orbit_reconciles_the_account_and_reports_the_changes(installed_launch, cyclr, user, client, lifecycle_receivers):
     from proxy.testing.marketplace import orbit_over_http
 
@@ -722,12 +727,12 @@ def test_closing_orbit_reconciles_the_account_and_reports_the_changes(installed_
     orbit_over_http(CyclrClient().mint_orbit_url(launch.account_api_id).url, action="stop", install_id=install_id)
     client.force_login(user)
 
-    answer = client.post(reverse("proxy:orbit")).json()
+    answer = orbit_close(client, "").json()
 
     assert answer["type"] == "proxy.integrations.changed" and answer["ok"] is True
     assert any("is Stopped in Cyclr" in line for line in answer["changes"])
     assert lifecycle_receivers["stopped"].call_count == 1
-    assert client.post(reverse("proxy:orbit")).json()["changes"] == []
+    assert orbit_close(client, "").json()["changes"] == []
 
 
 def test_closing_orbit_is_csrf_protected(cyclr, user):
@@ -735,7 +740,55 @@ def test_closing_orbit_is_csrf_protected(cyclr, user):
 
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(user)
-    assert strict.post(reverse("proxy:orbit")).status_code == 403
+    for body in ("", "csrfmiddlewaretoken=not-the-token"):
+        answer = orbit_close(strict, body)
+        assert answer.status_code == 403 and answer.json()["code"] == "csrf_failed"
+
+
+def test_orbits_beacon_with_the_pages_token_is_taken_with_csrf_enforced(cyclr, user):
+    """What orbit.js sends: a small form carrying the page's CSRF token (sendBeacon cannot set a header)."""
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    page = strict.get(reverse("proxy:orbit"))
+    token = page.context["orbit_config"]["csrfToken"]
+
+    answer = orbit_close(strict, f"csrfmiddlewaretoken={token}")
+    with_header = orbit_close(strict, "", HTTP_X_CSRFTOKEN=token)
+
+    assert answer.status_code == 200 and answer.json()["type"] == "proxy.integrations.changed"
+    assert with_header.status_code == 200 and with_header.json()["type"] == "proxy.integrations.changed"
+
+
+@pytest.mark.parametrize("body, content_type, status, code", [
+    ("&".join(["f"] * 1001), "application/x-www-form-urlencoded", 400, "malformed"),  # DATA_UPLOAD_MAX_NUMBER_FIELDS
+    ("csrfmiddlewaretoken=t&pad=" + "x" * 5000, "application/x-www-form-urlencoded", 413, "too_large"),
+    ('--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n1\r\n--b', "multipart/form-data; boundary=zz", 415,
+     "unsupported_media_type"),
+    ('{"csrfmiddlewaretoken": "t"}', "application/json", 415, "unsupported_media_type"),
+    ("csrfmiddlewaretoken=caf\xe9", "application/x-www-form-urlencoded; charset=latin-1", 403, "csrf_failed"),
+])
+def test_a_bad_close_notice_gets_a_coded_json_refusal_and_reconciles_nothing(cyclr, user, body, content_type, status,
+                                                                              code):
+    """Django's CSRF middleware used to parse these as a form first and answer with its HTML 400."""
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    strict.force_login(user)
+    calls_before = len(cyclr.api_calls)
+
+    answer = orbit_close(strict, body.encode("latin-1"), content_type)
+
+    assert (answer.status_code, answer.json()["code"]) == (status, code)
+    assert answer.json()["message"] and len(cyclr.api_calls) == calls_before
+
+
+def test_closing_orbit_signed_out_or_with_another_method_is_answered_in_json(cyclr, client):
+    signed_out = orbit_close(client, "csrfmiddlewaretoken=t")
+    assert signed_out.status_code == 401 and signed_out.json()["code"] == "unauthenticated"
+    put = client.put(reverse("proxy:orbit"))
+    assert put.status_code == 405 and put.json()["code"] == "method_not_allowed" and put["Allow"] == "GET, POST"
 
 
 def test_orbit_on_an_unlisted_origin_is_refused_with_a_page(cyclr, user, client, settings):

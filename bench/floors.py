@@ -105,6 +105,18 @@ def result(request):
     return JsonResponse(ack(message["id"]))
 
 
+@require_POST
+@login_required
+def result_after_get(request):
+    """The same, plus one Cyclr GET per claimed cycle before the INSERT (the HTTP twin of ``GetFloor``)."""
+    message = parse(request.body)
+    if message is None:
+        return JsonResponse(error(), status=400)
+    ask_cyclr(message)
+    store(message)
+    return JsonResponse(ack(message["id"]))
+
+
 @require_GET
 @login_required
 def launch(request):

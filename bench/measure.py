@@ -358,12 +358,17 @@ def idle_memory(env, fixtures, path, counts):
     return out
 
 
-def http_latency(server, fixtures, kit_pool, floor_pool, count):
-    samples, errors = {"kit": [], "floor": []}, {"kit": 0, "floor": 0}
+HTTP_FLOOR_PATHS = {"floor": "/bench/floor/result/", "floor_get": "/bench/floor/result-after-get/"}
+
+
+def http_latency(server, fixtures, pools, count):
+    """POST→JSON ack of one delivery at a time over ``http.client``, the targets interleaved (``pools``: kit,
+    floor, floor_get), each measured once the kit's earlier deliveries have settled."""
+    samples, errors = {target: [] for target in pools}, {target: 0 for target in pools}
     for _ in range(count):
-        for target, pool in (("kit", kit_pool), ("floor", floor_pool)):
+        for target, pool in pools.items():
             user, launch_id, message = pool.pop()
-            path = f"/proxy/launches/{launch_id}/result/" if target == "kit" else "/bench/floor/result/"
+            path = f"/proxy/launches/{launch_id}/result/" if target == "kit" else HTTP_FLOOR_PATHS[target]
             status, took = http_request(server.port, "POST", path, body=json.dumps(message),
                                         headers=fixtures.http_headers(user))
             if status == 200:
@@ -509,7 +514,7 @@ def one_run(env, fixtures, settings, fake_conn):
     n, slow = settings["latency"], settings["slow_latency"]
     needed = n + slow + sum(c * settings["per_client"] for c in settings["concurrency"])
     pools = {target: fixtures.launches(needed) for target in ("kit", "floor_insert", "floor_get")}
-    http_pools = (fixtures.launches(settings["http"]), fixtures.launches(settings["http"]))
+    http_pools = {target: fixtures.launches(settings["http"]) for target in ("kit", "floor", "floor_get")}
     with Server(env) as server:
         client = Client(server, fixtures)
         # Warm-up: the first delivery of each kind pays imports, the token, the first connection.
@@ -526,7 +531,7 @@ def one_run(env, fixtures, settings, fake_conn):
             fake_conn.recv()
         figures["socket_slow_cyclr"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
 
-        samples, errors = http_latency(server, fixtures, *http_pools, settings["http"])
+        samples, errors = http_latency(server, fixtures, http_pools, settings["http"])
         figures["http"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
 
         figures["throughput"] = {}

@@ -113,6 +113,14 @@ def figures(concurrency, idle):
          lambda r: g(r, "socket_slow_cyclr", "floor_get", "p50"), None, "ms", "(context)", None),
         ("HTTP fallback p50, kit vs parse + INSERT + JSON ack", lambda r: g(r, "http", "kit", "p50"),
          lambda r: g(r, "http", "floor", "p50"), "ms", "≤ 1.5×", lambda x: x <= 1.5),
+        ("HTTP fallback p95, kit vs parse + INSERT + JSON ack", lambda r: g(r, "http", "kit", "p95"),
+         lambda r: g(r, "http", "floor", "p95"), "ms", "(none)", None),
+        ("HTTP fallback p99, kit vs parse + INSERT + JSON ack", lambda r: g(r, "http", "kit", "p99"),
+         lambda r: g(r, "http", "floor", "p99"), "ms", "(none)", None),
+        ("HTTP fallback p50, kit vs parse + Cyclr GET per cycle + INSERT + JSON ack", lambda r: g(r, "http", "kit", "p50"),
+         lambda r: g(r, "http", "floor_get", "p50"), "ms", "(context)", None),
+        ("HTTP fallback p99, kit vs parse + Cyclr GET per cycle + INSERT + JSON ack", lambda r: g(r, "http", "kit", "p99"),
+         lambda r: g(r, "http", "floor_get", "p99"), "ms", "(context)", None),
         ("Kit socket p50 vs kit HTTP fallback p50", lambda r: g(r, "socket", "kit", "p50"),
          lambda r: g(r, "http", "kit", "p50"), "ms", "< 1× (socket faster)", lambda x: x < 1.0),
     ]
@@ -268,7 +276,7 @@ def document(report):
              "- *parse + Cyclr GET per cycle + INSERT + ack*: the same, plus `GET /v1.0/cycles/{id}` for each claimed "
              "cycle over one pooled session: the least a receiver that verifies before acking must do.",
              "- HTTP: a `login_required` view that parses, inserts and answers JSON, behind the same middleware "
-             "(sessions, CSRF) as `proxy:result`.",
+             "(sessions, CSRF) as `proxy:result`; and its twin that first asks Cyclr about each claimed cycle.",
              "- `proxy:launch`: an empty `login_required` view plus the one mint call.",
              "- Memory: a socket that just accepts, against the kit's `ws/proxy/events/`.", "",
              "Each kit delivery goes to its own pending launch (created in bulk through the ORM) with a real result "

@@ -217,8 +217,10 @@ as it stands. Figures quoted from earlier runs say so.
   times them one by one against the whole call; on PostgreSQL on 2026-12-06 they waited 1.4 ms of a 3.7 ms
   `accept_result()`, the ORM's Python taking most of the rest (on SQLite the `COMMIT`, which waits for the
   disk, is not in the list). The kit's SQLite p99 swings between runs (see the spread); that was not
-  investigated. Reaching 1.3x would take dropping a guarantee, or one hand-written SQL statement per database for the
-  whole arrival in place of the ORM; neither is done. What is done: the frame's work is one database call,
+  investigated. Reaching 1.3x would take dropping a guarantee: even with hand-written SQL in place of the ORM,
+  the session's two reads and the arrival's transaction are at least three round trips to the floor's one.
+  Whether that would come within 1.3x was not measured; it is not done, because one hand-written statement
+  per database for the arrival would replace the ORM code every other part of the kit shares. What is done: the frame's work is one database call,
   pooled connections (PostgreSQL), no savepoint, and since commit a5d5d80 the sockets' calls run side by
   side in pool threads instead of queueing on Channels' one shared thread.
 - **The 150 ms row.** The kit's ack does not move when Cyclr answers in 150 ms (compare its p50 with the

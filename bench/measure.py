@@ -315,8 +315,9 @@ async def throughput(client, target, pool, clients, per_client):
     return out
 
 
-async def open_idle(client, path, users, n, sockets):
-    """Open ``n`` more idle sockets (100 handshakes at a time), keeping them in ``sockets``; returns failures."""
+async def open_idle(client, path, users, n, sockets, errors=None):
+    """Open ``n`` more idle sockets (100 handshakes at a time), keeping them in ``sockets``; returns failures,
+    counted by kind in ``errors``."""
     failures = 0
     gate = asyncio.Semaphore(100)
 
@@ -326,8 +327,10 @@ async def open_idle(client, path, users, n, sockets):
             try:
                 ws = await client.connect(path, users[i % len(users)], open_timeout=30).__aenter__()
                 sockets.append(ws)
-            except Exception:
+            except Exception as exc:  # counted, and named, never hidden
                 failures += 1
+                if errors is not None:
+                    count_error(errors, f"{type(exc).__name__}: {str(exc)[:80]}")
 
     await asyncio.gather(*(one(i) for i in range(n)))
     return failures
@@ -347,11 +350,12 @@ def idle_memory(env, fixtures, path, counts):
             base = server.rss()
             opened = 1
             for n in counts:
-                failures = await open_idle(client, path, fixtures.users, n - (opened - 1), sockets)
+                errors = {}
+                failures = await open_idle(client, path, fixtures.users, n - (opened - 1), sockets, errors)
                 opened = len(sockets)
                 await asyncio.sleep(1)  # let the server finish the handshakes it acked
                 out[n] = {"bytes_per_socket": round((server.rss() - base) / max(1, opened - 1)),
-                          "open": opened - 1, "failures": failures}
+                          "open": opened - 1, "failures": failures, "errors": errors}
             await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
         asyncio.run(measure())

@@ -241,7 +241,9 @@ as it stands. Figures quoted from earlier runs say so.
   some at 200 clients, floors included: every WebSocket connect runs `AuthMiddlewareStack`'s session and user
   lookups on Channels' one `database_sync_to_async` thread, and daphne drops a socket whose application has not accepted
   it within 5 s. The kit's own handshake work (`check_launch`) now runs in a pool thread; the session lookups
-  are the host's middleware.
+  are the host's middleware. An idle events socket that fails to open is named with its error in the errors
+  line under each table; one of 2,000 failed on PostgreSQL in one run of 2026-12-06 before that was recorded,
+  and none in the runs made afterwards to find it.
 - **`proxy:launch` (1.15x).** The view creates the launch row, resolves the account, mints over the pooled
   session, renders the proxy page's template and sets its nonce'd CSP, where the floor returns the minted URL
   as text. Measured in process on PostgreSQL (not by this run): 4.0 ms a launch against the floor's 2.6 ms, one
@@ -303,8 +305,11 @@ def document(report):
             lines.append(f"| {row['figure']} | {kit} | {floor} | {fmt(row['ratio'], '×') + '×' if row['ratio'] else '–'}"
                          f" | {row['target']} | {met} |")
         errors = report["passes"][db]["runs"]
-        lines += ["", "Errors counted in the runs (not in the figures above): " + json.dumps(
-            [{k: {t: v.get("errors") for t, v in run[k].items()} for k in ("socket", "socket_slow_cyclr", "http", "launch_ttfb")}
+        lines += ["", "Errors counted in the runs (not in the figures above; idle sockets: per count, each failure "
+                  "named): " + json.dumps(
+            [{**{k: {t: v.get("errors") for t, v in run[k].items()} for k in ("socket", "socket_slow_cyclr", "http",
+                                                                             "launch_ttfb")},
+              "idle_memory": {t: {n: v.get("errors") for n, v in m.items()} for t, m in run["idle_memory"].items()}}
              for run in errors]), ""]
     js = report["js"]
     lines += ["## JavaScript weight", "", "| file | source | minified | gzip -9 | how |", "|---|---|---|---|---|"]

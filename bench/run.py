@@ -269,8 +269,9 @@ def document(report):
              f"- Date: {m['date']}; mode: {report['mode']}; runs per database: {report['runs']}; "
              f"measured on commit {m.get('commit', 'unknown')}",
              f"- Load average (1, 5, 15 min) before: {m['loadavg_before']}, after: {m['loadavg_after']}. "
-             + ("Something else was running: absolute times are inflated and noisy; " if m["loadavg_before"][0] > 1.5
-                else "Nothing else was running (the 1-minute load before the run is under 1.5); ")
+             + ("The machine was busy just before the run (a 1-minute load of 1.5 or more on 2 cores): absolute times "
+                "may be inflated and noisy; " if m["loadavg_before"][0] >= 1.5
+                else "The machine was quiet before the run (a 1-minute load under 1.5); ")
              + "the ratios (kit and floor measured in the same server, interleaved) are the figures to read.",
              f"- Duration of the whole benchmark: {report['seconds']:.0f} s (the full run's budget is 600 s on 2 idle "
              f"cores: {'within it' if report['seconds'] <= 600 else 'over it on this loaded machine'})", "",

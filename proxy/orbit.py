@@ -10,7 +10,7 @@ to the person's pages over ``ws/proxy/events/``.
 The POST is ``csrf_exempt`` and ``login_not_required`` and checks both itself (``close_refusal``), like the
 result doors: Django's ``CsrfViewMiddleware`` would parse the body as a form before the view, and a body it
 cannot parse (too many fields, too large, a bad multipart boundary) got Django's HTML 400. The beacon's body
-is a small form carrying only the CSRF token; it is read here within Django's upload limits, and every
+is a small form carrying only the CSRF token; it is read here, up to ``CLOSE_NOTICE_MAX_BYTES``, and every
 refusal is the kit's JSON with a registered code.
 """
 import logging

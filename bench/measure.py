@@ -399,10 +399,9 @@ def launch_ttfb(server, fixtures, count):
 
 def profile_accept_result(fixtures, calls):
     """cProfile of the kit's ``accept_result`` in this process (same database, same fake): the top of the time."""
-    from proxy.services import accept_result
-
     from django.db import connection
 
+    from proxy.services import accept_result
     from proxy.settlement import drain
 
     items = fixtures.launches(calls + 1)

@@ -94,27 +94,28 @@ class IdleFloor(AsyncWebsocketConsumer):
         await self.accept()
 
 
+def take_over_http(request, *, ask_first):
+    message = parse(request.body)
+    if message is None:
+        return JsonResponse(error(), status=400)
+    if ask_first:
+        ask_cyclr(message)
+    store(message)
+    return JsonResponse(ack(message["id"]))
+
+
 @require_POST
 @login_required
 def result(request):
     """The HTTP fallback's floor: parse, shape check, INSERT, JSON ack."""
-    message = parse(request.body)
-    if message is None:
-        return JsonResponse(error(), status=400)
-    store(message)
-    return JsonResponse(ack(message["id"]))
+    return take_over_http(request, ask_first=False)
 
 
 @require_POST
 @login_required
 def result_after_get(request):
     """The same, plus one Cyclr GET per claimed cycle before the INSERT (the HTTP twin of ``GetFloor``)."""
-    message = parse(request.body)
-    if message is None:
-        return JsonResponse(error(), status=400)
-    ask_cyclr(message)
-    store(message)
-    return JsonResponse(ack(message["id"]))
+    return take_over_http(request, ask_first=True)
 
 
 @require_GET

@@ -50,14 +50,12 @@ METHODS = ("GET", "POST")
 @xframe_options_sameorigin
 def orbit(request):
     """GET: the ORBIT page for the person's account. POST: it closed; reconcile the account and tell the pages."""
-    from .views import json_error  # the kit's JSON refusal
+    from .views import method_not_allowed  # the kit's JSON 405
 
     if request.method == "POST":
         return orbit_closed(request)
     if request.method != "GET":
-        response = json_error(ProxyError("method_not_allowed"))
-        response["Allow"] = ", ".join(METHODS)
-        return response
+        return method_not_allowed(METHODS)
     return orbit_page(request)
 
 

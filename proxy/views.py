@@ -67,6 +67,13 @@ def json_error(exc, message_id=None):
     return JsonResponse(frame, status=errors.status_of(frame["code"]))
 
 
+def method_not_allowed(allowed_methods):
+    """405 ``method_not_allowed`` in the kit's JSON, with the ``Allow`` header naming ``allowed_methods``."""
+    response = json_error(ProxyError("method_not_allowed"))
+    response["Allow"] = ", ".join(allowed_methods)
+    return response
+
+
 @require_GET
 @login_required
 @never_cache
@@ -271,9 +278,7 @@ def door_refusal(request, allowed_methods):
     ``unsupported_media_type``: the message is JSON; a form or multipart body is never parsed).
     """
     if request.method != "POST":
-        response = json_error(ProxyError("method_not_allowed"))
-        response["Allow"] = ", ".join(allowed_methods)
-        return response
+        return method_not_allowed(allowed_methods)
     if not request.user.is_authenticated:
         return json_error(ProxyError("unauthenticated"))
     if csrf_rejected(request):

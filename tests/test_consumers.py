@@ -44,18 +44,23 @@ def result_message(data, message_id="m1"):
     return json.dumps({"type": "result", "id": message_id, "result": data})
 
 
+async def deliver_once(launch, cookie, data, timeout=10):
+    """Open the launch's socket, send ``data`` as one result, return the first frame answering it."""
+    socket = launch_socket(launch, cookie)
+    connected, _ = await socket.connect()
+    assert connected
+    await socket.send_to(text_data=result_message(data))
+    answer = await socket.receive_json_from(timeout=timeout)
+    await socket.disconnect()
+    return answer
+
+
 def test_a_result_is_acked_with_the_normalized_result(installed, user, settled):
     launch, data = installed()
     cookie = cookie_for(user)
 
     async def scenario():
-        socket = launch_socket(launch, cookie)
-        connected, _ = await socket.connect()
-        assert connected
-        await socket.send_to(text_data=result_message(data))
-        ack = await socket.receive_json_from(timeout=10)
-        await socket.disconnect()
-        return ack
+        return await deliver_once(launch, cookie, data)
 
     ack = run(scenario)
     assert ack["type"] == "ack" and ack["id"] == "m1" and ack["launch"] == str(launch.pk)
@@ -562,17 +567,9 @@ def test_two_sockets_store_their_results_side_by_side_not_one_after_the_other(in
     (first, first_data), (second, second_data) = installed(), installed()
     cookie = cookie_for(user)
 
-    async def deliver(launch, data):
-        socket = launch_socket(launch, cookie)
-        connected, _ = await socket.connect()
-        assert connected
-        await socket.send_to(text_data=result_message(data))
-        answer = await socket.receive_json_from(timeout=20)
-        await socket.disconnect()
-        return answer
-
     async def scenario():
-        return await asyncio.gather(deliver(first, first_data), deliver(second, second_data))
+        return await asyncio.gather(deliver_once(first, cookie, first_data, timeout=20),
+                                    deliver_once(second, cookie, second_data, timeout=20))
 
     answers = run(scenario)
     assert [a["type"] for a in answers] == ["ack", "ack"], answers

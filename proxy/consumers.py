@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.db import close_old_connections
 
-from . import errors, limits, protocol
+from . import errors, limits, protocol, settlement
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
 from .models import Launch
@@ -191,11 +191,15 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
                 raise InvalidResult("malformed", "Send results as JSON text frames.")
             message = protocol.parse_result_message(text_data)
             message_id = message["id"]
-            outcome = await self.take_result(message)
-            if outcome is None:
+            taken = await self.take_result(message)
+            if taken is None:
                 await self.refuse(LaunchRejected("unauthenticated"))
                 return
-            await self.send(text_data=json.dumps(protocol.ack(outcome.launch, message_id)))
+            outcome, held = taken
+            try:
+                await self.send(text_data=json.dumps(protocol.ack(outcome.launch, message_id)))
+            finally:
+                held.release()  # verification starts once the ack is out, not against it
         except ProxyError as exc:
             if not await self.signed_out():  # a refused frame, too, is a chance to notice a logout
                 await self.send(text_data=json.dumps(protocol.error(exc, message_id)))
@@ -208,12 +212,16 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
     def take_result(self, message):
         """The session check, the delivery limit and ``accept_result``, in one database call (one thread hop).
 
+        ``(outcome, held)``, ``held`` the settlement to release once the ack is sent (``settlement.holding``);
         None when the session has ended: nothing is counted or written.
         """
         if not self.session_is_current_sync():
             return None
         limits.count(limits.DELIVERIES, self.scope["user"])  # RateLimited: an error frame, nothing written
-        return accept_result(self.launch_id, message["result"], source="socket", user=self.scope["user"], message_id=message["id"])
+        with settlement.holding() as held:
+            outcome = accept_result(self.launch_id, message["result"], source="socket", user=self.scope["user"],
+                                    message_id=message["id"])
+        return outcome, held
 
 
 class EventsConsumer(limits.SocketLimits, KitConsumer):

@@ -97,26 +97,36 @@ def push_event(launch):
 
     The proxy page that was acked ``received`` waits on its launch's socket for the verified outcome.
     """
-    event = protocol.install_event(launch)
-    push_to_user(launch.user_id, event)
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(protocol.launch_group(launch.pk), {"type": "install.event", "event": event})
-    except Exception:  # the page also polls proxy:status; a lost push only costs the live update
-        logger.exception("Could not push a %s event to launch %s's socket", event["type"], launch.pk)
+    push(protocol.install_event(launch), protocol.user_group(launch.user_id), protocol.launch_group(launch.pk))
 
 
 def push_to_user(user_id, event):
     """Push one event (a JSON-ready dict with a ``type``) to a user's open ``ws/proxy/events/`` sockets."""
+    push(event, protocol.user_group(user_id))
+
+
+def push(event, *groups):
+    """Send ``event`` to the sockets of each of ``groups``, in one trip to the event loop.
+
+    What it reports is stored and the page also polls ``proxy:status``: a push the channel layer loses
+    only costs the live update, so a failure is logged, per group, and never raised.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "install.event", "event": event}
+
+    async def send_to_all():
+        for group in groups:
+            try:
+                await layer.group_send(group, message)
+            except Exception:
+                logger.exception("Could not push a %s event to the sockets of %s", event.get("type"), group)
+
     try:
-        async_to_sync(layer.group_send)(protocol.user_group(user_id), {"type": "install.event", "event": event})
-    except Exception:  # what it reports is stored; a lost push only costs the live update
-        logger.exception("Could not push a %s event to user %s", event.get("type"), user_id)
+        async_to_sync(send_to_all)()
+    except Exception:  # no event loop to send on (an interpreter shutting down, a layer that cannot start)
+        logger.exception("Could not push a %s event to %s", event.get("type"), ", ".join(groups))
 
 
 def notify(launch, result, reason=None):

@@ -3,9 +3,9 @@
 ``accept_result`` calls ``schedule(launch_id)`` on commit; where the settling runs depends on
 ``CYCLR_PROXY["TASK_BACKEND"]``:
 
-- ``None`` (the default): in this process, in a small pool of the kit's own threads, right after the door
-  answers. Nothing else to run (``make run`` needs no worker), but a process that dies takes its
-  in-flight settlements with it: the sweeper (``manage.py proxy_replay``, from cron) finishes them.
+- ``None`` (the default): in this process, in a small pool of the kit's own threads, once the door has
+  answered (``holding``). Nothing else to run (``make run`` needs no worker), but a process that dies takes
+  its in-flight settlements with it: the sweeper (``manage.py proxy_replay``, from cron) finishes them.
 - an alias of ``settings.TASKS``: ``settle_launch_task`` is enqueued on that backend. With
   ``django_tasks_db.DatabaseBackend`` and its ``manage.py db_worker`` this is the durable production
   path; a launch Cyclr could not be asked about is re-enqueued with ``run_after`` at its next attempt
@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
@@ -75,6 +76,8 @@ def schedule(launch_id, *, client=None):
                 # The arrival is not visible to other connections yet (a test case's transaction, run by
                 # captureOnCommitCallbacks): a thread could not find it, so settle it here.
                 run_settlement(launch_id, client=client)
+            elif getattr(_thread, "held", None) is not None:
+                _thread.held.add(launch_id, client, _server_loop())
             else:
                 submit_in_process(launch_id, client=client)
         else:
@@ -162,15 +165,78 @@ def submit_in_process(launch_id, *, client=None, loop=None):
 
     ``loop``: the ASGI server's event loop to push on (a retry passes the first attempt's); else this
     thread's, if it serves one."""
-    global _executor
+    run = _in_flight_run(launch_id)
+    _start(run, client, loop or _server_loop())
+    return run
+
+
+def _in_flight_run(launch_id):
+    """A new ``InProcessRun``, counted in flight (``drain`` waits for it) before it starts."""
     run = InProcessRun(launch_id)
+    with _lock:
+        _in_flight.add(run)
+    return run
+
+
+def _start(run, client, loop):
+    global _executor
     with _lock:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=IN_PROCESS_THREADS, thread_name_prefix="proxy-settle")
-        _in_flight.add(run)
         executor = _executor
-    executor.submit(_settle_in_thread, run, client, loop or _server_loop())
-    return run
+    executor.submit(_settle_in_thread, run, client, loop)
+
+
+class Held:
+    """In-process settlements scheduled inside ``holding()``, started by ``release()`` once the door has answered.
+
+    Counted in flight from the start (``drain`` waits for them). Released at most once each; one that is
+    never released (a door that forgot, a response a middleware replaced) starts when this object is
+    garbage-collected, so that nothing waits for the sweeper.
+    """
+
+    def __init__(self):
+        self._runs = []
+        self._finalizer = weakref.finalize(self, _start_all, self._runs)
+        self._finalizer.atexit = False  # an exiting interpreter starts nothing: the sweeper settles it
+
+    def add(self, launch_id, client, loop):
+        self._runs.append((_in_flight_run(launch_id), client, loop))
+
+    def release(self):
+        """Start what is held (in the kit's threads); safe to call more than once, from any thread; never raises."""
+        self._finalizer()
+
+
+def _start_all(runs):
+    """Start held runs; never raises (a door calls it after answering): what cannot start is the sweeper's."""
+    while runs:
+        run, client, loop = runs.pop(0)
+        try:
+            _start(run, client, loop)
+        except Exception:  # no thread to start (an interpreter shutting down)
+            logger.exception("Could not start the settlement of launch %s; the sweeper (proxy_replay) will.", run.launch_id)
+            run.finish()
+
+
+@contextmanager
+def holding():
+    """Hold the in-process settlements that ``schedule`` gets inside the block, in this thread; yields a ``Held``.
+
+    A door wraps ``accept_result`` in it and calls ``release()`` once its answer is sent: the settlement
+    then starts right after the answer instead of competing with it for the interpreter (Python runs one
+    thread at a time, and a thread that must wait for another may wait up to 5 ms). If the block raises,
+    what it held starts at once. Other backends are not held: an enqueue happens on commit, as before.
+    """
+    held, outer = Held(), getattr(_thread, "held", None)
+    _thread.held = held
+    try:
+        yield held
+    except BaseException:
+        held.release()
+        raise
+    finally:
+        _thread.held = outer
 
 
 def _server_loop():

@@ -16,7 +16,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from . import errors, limits, protocol
+from . import errors, limits, protocol, settlement
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError, RateLimited
 from .launches import check_next_url, launch_for_completion, launch_preset, open_launch
@@ -302,7 +302,9 @@ def deliver_over_http(request, find_launch, *, allowed_methods=("POST",), with_n
         message = read_result_message(request)
         message_id = message["id"]
         launch_id = find_launch(message)
-        outcome = accept_result(launch_id, message["result"], source="http", user=request.user, message_id=message_id)
+        with settlement.holding() as held:
+            outcome = accept_result(launch_id, message["result"], source="http", user=request.user,
+                                    message_id=message_id)
     except RateLimited as exc:
         return rate_limited_response(exc, message_id)
     except ProxyError as exc:  # InvalidResult, LaunchRejected: their codes' statuses (proxy.errors)
@@ -310,7 +312,26 @@ def deliver_over_http(request, find_launch, *, allowed_methods=("POST",), with_n
     ack = protocol.ack(outcome.launch, message_id)
     if with_next:
         ack["next"] = outcome.launch.next_url or None
-    return JsonResponse(ack)
+    return Ack(ack, held)
+
+
+class Ack(JsonResponse):
+    """An HTTP door's ack: the settlement its arrival scheduled starts once the server has sent it.
+
+    Servers call ``close()`` after the last byte (WSGI and ASGI alike; Django's test client at once);
+    a middleware that swaps the response for another leaves this one to the garbage collector, which
+    releases it too (``settlement.Held``).
+    """
+
+    def __init__(self, data, held):
+        super().__init__(data)
+        self.held = held
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self.held.release()
 
 
 @csrf_exempt  # checked in door_refusal, without parsing the body as a form

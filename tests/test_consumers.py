@@ -301,6 +301,46 @@ def test_a_launch_socket_gets_no_push_once_its_session_has_ended(installed, user
     assert closed == {"type": "websocket.close", "code": 4401}
 
 
+def test_a_settled_launch_is_pushed_to_both_its_sockets_and_one_groups_failure_spares_the_other(installed, user, caplog):
+    from unittest import mock
+
+    from channels.layers import InMemoryChannelLayer
+
+    from proxy import protocol
+    from proxy.notify import push_event
+
+    launch, _ = installed()
+    launch.status = Launch.Status.COMPLETED
+    _, cookie = signed_in(user)
+    real_send = InMemoryChannelLayer.group_send
+
+    async def user_group_down(layer, group, message):
+        if group == protocol.user_group(user.pk):
+            raise ConnectionError("the user's group is unreachable")
+        await real_send(layer, group, message)
+
+    async def scenario():
+        events = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN, cookie])
+        socket = launch_socket(launch, cookie)
+        assert (await events.connect())[0] and (await socket.connect())[0]
+        await database_sync_to_async(push_event)(launch)  # both groups, one trip to the loop
+        both = [await events.receive_json_from(timeout=5), await socket.receive_json_from(timeout=5)]
+        with mock.patch.object(InMemoryChannelLayer, "group_send", user_group_down):
+            await database_sync_to_async(push_event)(launch)
+        launch_only = await socket.receive_json_from(timeout=5)
+        events_quiet = await events.receive_nothing(timeout=0.2)
+        await events.disconnect()
+        await socket.disconnect()
+        return both, launch_only, events_quiet
+
+    with caplog.at_level(logging.ERROR, logger="proxy.notify"):
+        both, launch_only, events_quiet = run(scenario)
+    assert [frame["type"] for frame in both] == ["proxy.install.completed"] * 2
+    assert both[0]["launch"] == both[1]["launch"] == str(launch.pk)
+    assert launch_only["type"] == "proxy.install.completed" and events_quiet
+    assert f"to the sockets of {protocol.user_group(user.pk)}" in caplog.text
+
+
 def test_the_events_socket_refuses_anonymous_users():
     async def scenario():
         socket = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN])

@@ -8,6 +8,7 @@ tests use the default: settling in the kit's own threads (``CYCLR_PROXY["TASK_BA
 import json
 import threading
 import time
+from types import SimpleNamespace
 from datetime import timedelta
 from unittest import mock
 
@@ -129,6 +130,108 @@ def test_the_webhook_answers_while_cyclr_is_still_being_asked(held_cyclr, launch
     settled(launch)
     assert launch.status == Launch.Status.COMPLETED
     completed_receiver.assert_called_once()
+
+
+# --- (a2) verification starts once the door has answered, not against its answer -----------------------
+
+
+@pytest.fixture
+def handovers():
+    """The in-process settlements handed to the kit's threads (``settlement._start``), recorded as they are
+    handed over, then run: ``calls`` holds what ``probe()`` returned at each handover."""
+    real = settlement._start
+    record = SimpleNamespace(calls=[], probe=lambda: None)
+
+    def start(*args):
+        record.calls.append(record.probe())
+        return real(*args)
+
+    with mock.patch.object(settlement, "_start", start):
+        yield record
+
+
+@pytest.mark.usefixtures("in_memory_layer")
+def test_the_socket_hands_verification_over_only_once_its_ack_is_sent(cyclr, installed, user, handovers, settled):
+    launch, data = installed()
+    client = signed_in_client(user)
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+    async def deliver():
+        socket = WebsocketCommunicator(application, f"/ws/proxy/launches/{launch.pk}/", headers=[ORIGIN, cookie])
+        connected, _ = await socket.connect()
+        assert connected
+        # The consumer runs on this loop: at the handover, how many of its frames are already sent to us?
+        handovers.probe = socket.output_queue.qsize
+        await socket.send_to(text_data=json.dumps({"type": "result", "id": "m1", "result": data}))
+        ack = await socket.receive_json_from(timeout=20)
+        await socket.disconnect()
+        return ack
+
+    ack = async_to_sync(deliver)()
+    assert ack["status"] == "received", ack
+    assert handovers.calls == [1]  # handed over once, its ack already sent
+    assert settled(launch).status == Launch.Status.COMPLETED
+
+
+def test_the_http_door_hands_verification_over_only_once_its_answer_is_sent(cyclr, installed, user, handovers, settled):
+    from django.test import RequestFactory
+
+    from proxy import views
+
+    launch, data = installed()
+    request = RequestFactory().post(reverse("proxy:result", args=[launch.pk]),
+                                    {"type": "result", "id": "h1", "result": data}, content_type="application/json")
+    request.user, request._dont_enforce_csrf_checks = user, True
+    response = views.result(request, launch.pk)  # the view's answer, not yet sent: no server has closed it
+    assert response.status_code == 200 and json.loads(response.content)["status"] == "received", response.content
+    assert handovers.calls == []
+    assert not settlement.drain(timeout=0)  # counted in flight, so that tests and shutdowns wait for it
+
+    response.close()  # what a server does once the last byte is out (WSGI and ASGI alike)
+    assert len(handovers.calls) == 1
+    assert settled(launch).status == Launch.Status.COMPLETED
+    response.close()
+    assert len(handovers.calls) == 1
+
+
+def test_held_settlements_start_once_on_release_at_once_if_the_block_raises_and_when_forgotten(
+        cyclr, installed, user, handovers, settled):
+    import gc
+
+    first, second, third = (installed() for _ in range(3))
+    with settlement.holding() as held:
+        accept_result(first[0].pk, first[1], source="http", user=user)
+    assert len(handovers.calls) == 0
+    held.release()
+    held.release()
+    assert len(handovers.calls) == 1
+
+    with pytest.raises(RuntimeError), settlement.holding():
+        accept_result(second[0].pk, second[1], source="http", user=user)
+        raise RuntimeError("the door failed after the commit")
+    assert len(handovers.calls) == 2  # not left waiting for an answer that will not come
+
+    with settlement.holding() as held:
+        accept_result(third[0].pk, third[1], source="http", user=user)
+    assert len(handovers.calls) == 2
+    del held  # a door that never released it (a response a middleware swapped for another)
+    gc.collect()
+    assert len(handovers.calls) == 3
+    for launch, _ in (first, second, third):
+        assert settled(launch).status == Launch.Status.COMPLETED
+
+
+def test_a_held_settlement_that_cannot_start_is_logged_for_the_sweeper_and_never_raises_into_the_door(
+        cyclr, installed, user, caplog):
+    launch, data = installed()
+    with settlement.holding() as held:
+        accept_result(launch.pk, data, source="http", user=user)
+    with mock.patch.object(settlement, "_start", side_effect=RuntimeError("cannot schedule new futures")):
+        held.release()  # the door has answered: nothing may reach it now
+    assert settlement.drain(timeout=0)  # not left counted in flight
+    assert "the sweeper (proxy_replay) will" in caplog.text
+    assert Launch.objects.get(pk=launch.pk).status == Launch.Status.RECEIVED
+    assert sweep("--grace", "0") and Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED
 
 
 def test_a_five_second_cyclr_leaves_the_ack_alone(cyclr, installed, user, settled):

@@ -202,6 +202,8 @@ class Held:
 
     def add(self, launch_id, client, loop):
         self._runs.append((_in_flight_run(launch_id), client, loop))
+        if not self._finalizer.alive:  # added after the release: nothing will start it later
+            _start_all(self._runs)
 
     def release(self):
         """Start what is held (in the kit's threads); safe to call more than once, from any thread; never raises."""

@@ -241,19 +241,23 @@ class Client:
 
 
 def wait_settled(launch_ids, timeout=120):
-    """Wait until the kit has settled ``launch_ids`` (none is still ``received``); False on time-out.
+    """Wait until the kit has settled ``launch_ids`` to the end: verified (none is still ``received``) and
+    signalled (``signal_sent_at``: the receivers ran and the pushes went out); False on time-out.
 
     The kit verifies a result after its ack, in the server's threads. Measured beside that work, a floor
     would be slowed by the kit's own verification and the kit would look better than it is: every floor
-    (and the next kit delivery) is measured once the kit's earlier deliveries have settled.
+    (and the next kit delivery) is measured once the kit's earlier deliveries have settled. The signal is
+    the settlement's last step; waiting for the status alone left it running beside the next measurement.
     """
     from django.db import close_old_connections
+    from django.db.models import Q
 
     from proxy.models import Launch
 
+    unsettled = Q(status=Launch.Status.RECEIVED) | Q(signal_sent_at__isnull=True)
     deadline = time.monotonic() + timeout
     try:
-        while Launch.objects.filter(pk__in=launch_ids, status=Launch.Status.RECEIVED).exists():
+        while Launch.objects.filter(unsettled, pk__in=launch_ids).exists():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.005)
@@ -288,7 +292,7 @@ async def throughput(client, target, pool, clients, per_client):
     """``clients`` concurrent clients, each delivering ``per_client`` results on fresh sockets.
 
     ``per_second`` counts acks. For the kit, ``settled_per_second`` counts the same deliveries until the
-    last of them is verified too (the floor with a Cyclr GET verifies before its ack); the next burst
+    last of them is verified and signalled too (the floor with a Cyclr GET verifies before its ack); the next burst
     starts only then, so no floor is measured beside the kit's verifications.
     """
     errors = {}

@@ -131,7 +131,7 @@ def figures(concurrency, idle):
                     "/s", "≥ 0.8×", lambda x: x >= 0.8))
         out.append((f"Throughput at {clients} clients, floor with a Cyclr GET (for scale)",
                     lambda r, c=clients: g(r, "throughput", c, "floor_get", "per_second"), None, "/s", "(context)", None))
-        out.append((f"Throughput at {clients} clients counted until every delivery is verified too, kit vs parse + "
+        out.append((f"Throughput at {clients} clients counted until every delivery is verified (and signalled) too, kit vs parse + "
                     "Cyclr GET per cycle + INSERT + ack (deliveries/s)",
                     lambda r, c=clients: g(r, "throughput", c, "kit", "settled_per_second"),
                     lambda r, c=clients: g(r, "throughput", c, "floor_get", "per_second"), "/s", "(context)", None))
@@ -201,42 +201,57 @@ OBSTACLES = """\
 ## What stands in the way of the unmet targets
 
 Read from the tables above, the statement lists and profiles below (all written by this run), and the code
-as it stands. Figures quoted from earlier runs say so.
+as it stands. Figures quoted from earlier runs, or measured apart from this run, say so.
 
-- **How the floors are measured.** The kit verifies each result after its ack, in the server's own threads.
-  Until commit 0618a94 the floors were measured while that work was still running, and it slowed them: on
-  PostgreSQL the parse + INSERT floor took 3.8 ms beside the kit's verifications and 1.9 ms alone, so the
-  ratios published before then (socket ack 1.84x, HTTP 1.18x, throughput 0.34x) flattered the kit. Every floor
-  is now measured once the kit's earlier deliveries have settled; the kit did not get slower, its floors got
-  faster.
+- **How the floors are measured, and what the earlier figures were worth.** The kit verifies each result after
+  its ack, in the server's own threads. Measured beside that work, a floor is slowed by it and the kit looks
+  better than it is. Commit 0618a94 made every floor (and every next kit delivery) wait until the kit's
+  earlier deliveries had left `received`; that still left the settlement's last step running, the signal to
+  the receivers and the pushes. Now `wait_settled` also waits for `signal_sent_at`. On
+  2026-12-06, on the same machine within the hour, the PostgreSQL parse + INSERT floor's p50 went from 5.1 ms
+  to 2.8 ms and its HTTP twin's from 17.9 ms to 10.2 ms (where the kit's HTTP door had come out *faster* than
+  its floor, 0.93x, a sign of the bias). So every ratio published before these runs flattered the kit, the
+  1.84x socket ack of commit 3a84144 among them: against floors measured alone, the kit's ack is 3-4x.
+  Absolute times also vary by day on this machine (its floors by up to 1.5x): read ratios of one run.
 - **Socket ack (1.3x, p99 2x).** The floor makes one round trip to the database: an `INSERT` in autocommit.
   The kit's frame makes nine, each buying a guarantee the issues ask for: the session re-check (the session row
   and the user row: a socket must stop working at logout), then one transaction (`BEGIN`; `SELECT ... FOR
   UPDATE` of the launch, so racing deliveries make one record; the read of the claimed cycles, so a replay
   writes nothing; their insert; the launch's update; the arrival's row; `COMMIT`). The statement list below
-  times them one by one against the whole call; on PostgreSQL on 2026-12-06 they waited 1.4 ms of a 3.7 ms
-  `accept_result()`, the ORM's Python taking most of the rest (on SQLite the `COMMIT`, which waits for the
-  disk, is not in the list). The kit's SQLite p99 swings between runs (see the spread); that was not
-  investigated. Reaching 1.3x would take dropping a guarantee: even with hand-written SQL in place of the ORM,
-  the session's two reads and the arrival's transaction are at least three round trips to the floor's one.
-  Whether that would come within 1.3x was not measured; it is not done, because one hand-written statement
-  per database for the arrival would replace the ORM code every other part of the kit shares. What is done: the frame's work is one database call,
-  pooled connections (PostgreSQL), no savepoint, and since commit a5d5d80 the sockets' calls run side by
-  side in pool threads instead of queueing on Channels' one shared thread.
-- **The 150 ms row.** The kit's ack does not move when Cyclr answers in 150 ms (compare its p50 with the
-  first row): that is the point of the row, and it holds. Its ratio is about the first row's: the same nine
+  times them one by one against the whole call: on PostgreSQL they wait about 2 ms of a 5.5 ms
+  `accept_result()`, and the ORM's Python (building five queries, binding the result's JSON three times in
+  the launch's `UPDATE`) takes most of the rest; the session re-check adds about 1.9 ms more in the server
+  (measured apart from this run). On SQLite the `COMMIT` is not in the list, and every database call of kit
+  and floors alike opens its connection (`CONN_MAX_AGE` 0; about 0.7 ms, measured apart). Reaching 1.3x
+  would take dropping a guarantee, or hand-written SQL in place of the ORM for the arrival: not done, because
+  it would replace the ORM code every other part of the kit shares, and the session's two reads plus the
+  arrival's transaction would still be at least three round trips to the floor's one. What is done: the
+  frame's work is one database call, pooled connections (PostgreSQL), no savepoint; since commit a5d5d80 the
+  sockets' calls run side by side in pool threads; and since commit 16687f5 the verification starts only once
+  the ack is sent (`proxy.settlement.holding`). Before that it started on commit, inside the door, and its
+  thread competed with the ack for Python's lock: in quick runs on 2026-12-06 (not this run) the socket p50
+  fell from 10-12 ms to 9-10 ms and the HTTP fallback's from 17-20 ms to 13-14 ms. The kit's p99 swings
+  from run to run (see the spread; it met its 2x in earlier runs against the biased floors); why was not
+  investigated.
+- **The 150 ms row.** The kit's ack does not wait when Cyclr answers in 150 ms (compare its p50 with the
+  first row's, and with the floor that asks Cyclr first): that is the point of the row, and it holds. Its ratio is about the first row's: the same nine
   round trips against the same `INSERT`.
 - **HTTP fallback (1.5x).** Behind the same middleware as its floor, the kit's door runs the same
   `accept_result()` as the socket; against a one-`INSERT` floor, the transaction above is most of the gap.
 - **Throughput (0.8x).** Each delivery is a handshake, the frame and the ack; the kit's handshake also checks
   the launch (one more read) and joins the launch's group in the channel layer. Acks are counted in the main
-  rows. The kit then verifies each result in the same process (`GET /v1.0/cycles/{id}` per cycle, a second
-  transaction, the installation records, the receivers, two pushes: 21 statements, counted in process on
-  2026-12-06), and the *verified too* rows count deliveries until the last one is verified: against the floor
-  that verifies before it acks, that is the whole cost of a verified delivery. On two cores the verification competes with the acks for the
-  CPU and Python's lock; `TASK_BACKEND` naming a `db_worker` queue moves it to another process, and on more
-  cores, away from the acks. Since commit a5d5d80 concurrent frames no longer queue on one thread: in quick
-  PostgreSQL runs acked deliveries per second rose from about 50 to 70-90; verified ones did not move.
+  rows. The kit then verifies each result in the same process: `GET /v1.0/cycles/{id}` per cycle, a second
+  transaction, the installation records, the receivers (the example host's writes its own row), and the
+  pushes. One settlement, run alone in process on 2026-12-06 (not this run), took 13 ms on SQLite: 24
+  statements (21 on PostgreSQL, where `BEGIN` is not one), about 1 ms of them waiting for the database, and
+  the rest Python: the installation records 4 ms, Cyclr's call 2.3 ms, the signal's claim, receivers and mark
+  2.5 ms, the pushes 2 ms (4 before commit 16687f5 sent both in one trip to the event loop). The *verified
+  too* rows count deliveries until the last one is verified and signalled: against the floor that verifies
+  before it acks, that is the whole cost of a verified delivery. In one process, Python runs one thread at a
+  time, so on any number of cores the verification competes with the acks; `TASK_BACKEND` naming a
+  `db_worker` queue moves it to another process. There, outside a server's event loop, each push starts a
+  new event loop, and channels-redis a new connection: 3.4 ms a push against 0.9 ms on a loop kept running
+  (measured apart, on 2026-12-06); not changed yet.
 - **Handshakes (zero failures).** The rows above count this run's. Earlier runs on a loaded machine lost
   some at 200 clients, floors included: every WebSocket connect runs `AuthMiddlewareStack`'s session and user
   lookups on Channels' one `database_sync_to_async` thread, and daphne drops a socket whose application has not accepted
@@ -246,8 +261,10 @@ as it stands. Figures quoted from earlier runs say so.
   and none in the runs made afterwards to find it.
 - **`proxy:launch` (1.15x).** The view creates the launch row, resolves the account, mints over the pooled
   session, renders the proxy page's template and sets its nonce'd CSP, where the floor returns the minted URL
-  as text. Measured in process on PostgreSQL (not by this run): 4.0 ms a launch against the floor's 2.6 ms, one
-  `INSERT` more (the launch row, which binds the result to the person) and about 0.4 ms of template. Against
+  as text. Measured in process on PostgreSQL through the test client (2026-12-06, not by this run): 6.4-6.9 ms
+  a launch against the floor's 3.3-3.8 ms; under the profiler, the launch row's `INSERT` (which binds the
+  result to the person) took the most of the difference, then the template (0.7 ms), the two `reverse()`
+  calls and the CSRF token (0.5 ms together). Against
   a real Cyclr's mint (hundreds of milliseconds, where the fake takes 2) the ratio falls under the target by
   itself.
 - **JS weight.** {js_note}
@@ -290,9 +307,10 @@ def document(report):
              "Latency is send→ack on an open socket (the handshake is not counted); throughput opens a socket per "
              "delivery, the way a proxy page does. The kit verifies each result after its ack, in the server's own "
              "threads: every floor, and every next kit delivery, is measured only once the kit's earlier deliveries "
-             "are settled (`wait_settled` in `bench/measure.py`), so that no floor is slowed by the kit's work. "
-             "Throughput counts acks; the *verified too* row counts the kit's deliveries until the last one is "
-             "verified, against the floor that verifies before it acks.", ""]
+             "are settled to the end, verified and signalled (`wait_settled` in `bench/measure.py`), so that no "
+             "floor is slowed by the kit's work. Throughput counts acks; the *verified too* row counts the kit's "
+             "deliveries until the last one is verified and signalled, against the floor that verifies before it "
+             "acks.", ""]
     for db, rows in report["evaluation"].items():
         title = {"sqlite": "SQLite, in-memory channel layer", "postgres": "PostgreSQL + Redis (channels-redis)"}[db]
         lines += [f"## {title}", "", "Median over the runs, (min–max) when they differ. A ratio target is judged on the "

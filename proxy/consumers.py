@@ -154,21 +154,24 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
     """
 
     async def connect(self):
-        await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            await self.accept()  # a refusal before the accept reaches the browser as 1006, without its code
             await self.refuse(LaunchRejected("unauthenticated", "Sign in to the app, then connect again."))
             return
         self.user_id = user.pk
         self.launch_id = self.scope["url_route"]["kwargs"]["launch_id"]
+        # The launch is checked and its group joined before the handshake completes: once the page sees the
+        # socket open, the server is ready, and a result sent at once does not wait behind this work.
         problem = await self.check_launch(user)
+        if problem is None:
+            try:
+                await self.join_group(protocol.launch_group(self.launch_id))
+            except Exception:  # the channel layer is down: results still arrive here, and the page polls proxy:status
+                logger.exception("Launch %s's socket gets no pushed verdict: could not join its group", self.launch_id)
+        await self.accept()
         if problem:
             await self.refuse(problem)
-            return
-        try:
-            await self.join_group(protocol.launch_group(self.launch_id))
-        except Exception:  # the channel layer is down: results still arrive here, and the page polls proxy:status
-            logger.exception("Launch %s's socket gets no pushed verdict: could not join its group", self.launch_id)
 
     @database_call
     def check_launch(self, user):

@@ -3,6 +3,7 @@ import asyncio
 import json
 import logging
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -13,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.asgi import application
+from proxy.consumers import LaunchConsumer
 from proxy.models import Arrival, Launch
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_layer")]
@@ -67,6 +69,35 @@ def test_a_result_is_acked_with_the_normalized_result(installed, user, settled):
     assert ack["status"] == "received" and ack["reason"] is None  # stored: verified after the ack
     assert ack["result"]["cycles"][0]["cycle_id"] == data["cycles"][0]["cycleId"]
     assert settled(Launch.objects.get(pk=launch.pk)).status == Launch.Status.COMPLETED
+
+
+def test_the_launch_socket_opens_only_once_its_launch_is_checked_and_its_group_joined(installed, user):
+    """Open means ready: a result the page sends at once waits behind no handshake work, and the pushed verdict
+    has a group to reach the socket by."""
+    from channels.layers import get_channel_layer
+
+    from proxy import protocol
+
+    launch, _ = installed()
+    cookie = cookie_for(user)
+    checked = []
+    real_check = LaunchConsumer.__dict__["check_launch"]  # a database_call: bound through its __get__
+
+    async def check_launch(consumer, user):
+        checked.append(consumer.launch_id)
+        return await real_check.__get__(consumer, LaunchConsumer)(user)
+
+    async def scenario():
+        socket = launch_socket(launch, cookie)
+        with mock.patch.object(LaunchConsumer, "check_launch", check_launch):
+            connected, _ = await socket.connect()
+            joined = set(get_channel_layer().groups.get(protocol.launch_group(launch.pk), ()))
+        await socket.disconnect()
+        return connected, joined
+
+    connected, joined = run(scenario)
+    assert connected and checked == [launch.pk]
+    assert len(joined) == 1  # this socket's channel, in the launch's group when the handshake completed
 
 
 def test_a_resent_result_is_acked_again_and_recorded_once(installed, user):
@@ -302,8 +333,6 @@ def test_a_launch_socket_gets_no_push_once_its_session_has_ended(installed, user
 
 
 def test_a_settled_launch_is_pushed_to_both_its_sockets_and_one_groups_failure_spares_the_other(installed, user, caplog):
-    from unittest import mock
-
     from channels.layers import InMemoryChannelLayer
 
     from proxy import protocol

@@ -211,14 +211,14 @@ as it stands. Figures quoted from earlier runs, or measured apart from this run,
   2026-12-06, on the same machine within the hour, the PostgreSQL parse + INSERT floor's p50 went from 5.1 ms
   to 2.8 ms and its HTTP twin's from 17.9 ms to 10.2 ms (where the kit's HTTP door had come out *faster* than
   its floor, 0.93x, a sign of the bias). So every ratio published before these runs flattered the kit, the
-  1.84x socket ack of commit 3a84144 among them: against floors measured alone, the kit's ack is 3-4x.
+  1.84x socket ack of commit 3a84144 among them: against floors measured alone, that code's ack was 3-4x.
   Absolute times also vary by day on this machine (its floors by up to 1.5x): read ratios of one run.
 - **Socket ack (1.3x, p99 2x).** The floor makes one round trip to the database: an `INSERT` in autocommit.
   The kit's frame makes nine, each buying a guarantee the issues ask for: the session re-check (the session row
   and the user row: a socket must stop working at logout), then one transaction (`BEGIN`; `SELECT ... FOR
   UPDATE` of the launch, so racing deliveries make one record; the read of the claimed cycles, so a replay
   writes nothing; their insert; the launch's update; the arrival's row; `COMMIT`). The statement list below
-  times them one by one against the whole call: on PostgreSQL they wait about 2 ms of a 5.5 ms
+  times them one by one against the whole call: on PostgreSQL they wait about 2 ms of a 4.5-5.5 ms
   `accept_result()`, and the ORM's Python (building five queries, binding the result's JSON three times in
   the launch's `UPDATE`) takes most of the rest; the session re-check adds about 1.9 ms more in the server
   (measured apart from this run). On SQLite the `COMMIT` is not in the list, and every database call of kit
@@ -227,10 +227,14 @@ as it stands. Figures quoted from earlier runs, or measured apart from this run,
   it would replace the ORM code every other part of the kit shares, and the session's two reads plus the
   arrival's transaction would still be at least three round trips to the floor's one. What is done: the
   frame's work is one database call, pooled connections (PostgreSQL), no savepoint; since commit a5d5d80 the
-  sockets' calls run side by side in pool threads; and since commit 16687f5 the verification starts only once
+  sockets' calls run side by side in pool threads; since commit 16687f5 the verification starts only once
   the ack is sent (`proxy.settlement.holding`). Before that it started on commit, inside the door, and its
   thread competed with the ack for Python's lock: in quick runs on 2026-12-06 (not this run) the socket p50
-  fell from 10-12 ms to 9-10 ms and the HTTP fallback's from 17-20 ms to 13-14 ms. The kit's p99 swings
+  fell from 10-12 ms to 9-10 ms and the HTTP fallback's from 17-20 ms to 13-14 ms. Since commit a75a5b3 the
+  launch socket checks its launch and joins its group before it accepts, not after: a frame sent as soon as
+  the socket opened used to wait behind that work (timed around `receive()`, about 3 ms of the kit's
+  PostgreSQL send→ack happened outside it, against the floor's 1), and full runs of the hour before and
+  after it put the kit's PostgreSQL p50 at 11.3 and 7.8 ms against floors of 2.8 and 2.4 ms. The kit's p99 swings
   from run to run (see the spread; it met its 2x in earlier runs against the biased floors); why was not
   investigated.
 - **The 150 ms row.** The kit's ack does not wait when Cyclr answers in 150 ms (compare its p50 with the

@@ -7,11 +7,15 @@ receiver and records each one that raises as a ``ReceiverFailure``, and ``mark_s
 sending and marking (or receivers running longer than ``SIGNAL_CLAIM_TIMEOUT``), where the sweeper
 (``manage.py proxy_replay``) sends it again: **at least once**. It is never lost.
 """
+import asyncio
 import logging
+import os
+import threading
 import traceback
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Q
@@ -124,9 +128,64 @@ def push(event, *groups):
                 logger.exception("Could not push a %s event to the sockets of %s", event.get("type"), group)
 
     try:
-        async_to_sync(send_to_all)()
+        run_push(send_to_all)
     except Exception:  # no event loop to send on (an interpreter shutting down, a layer that cannot start)
         logger.exception("Could not push a %s event to %s", event.get("type"), ", ".join(groups))
+
+
+# How long a push from outside a server's loop may take before the caller stops waiting for it.
+PUSH_TIMEOUT = 10
+_push_lock = threading.Lock()
+_push_loop = None
+
+
+def run_push(coroutine_function):
+    """Run ``coroutine_function()`` from synchronous code on the event loop a push belongs on; wait for it.
+
+    In a thread that serves an ASGI server's loop (a sync view; a kit thread settling for it, see
+    ``proxy.settlement.pushing_on_the_server_loop``), ``async_to_sync`` runs it on that loop, where the
+    in-memory layer's queues belong. Elsewhere (a ``db_worker``, the sweeper, a WSGI server) ``async_to_sync``
+    would start a new event loop, in a new thread, for every push, and channels-redis a new connection with
+    it: there the kit's one push loop, kept running in a daemon thread of the process, serves every push.
+    """
+    server_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if (server_loop is not None and server_loop.is_running()) or _loop_running_here():
+        return async_to_sync(coroutine_function)()  # in a loop's own thread, this raises: the caller logs it
+    future = asyncio.run_coroutine_threadsafe(coroutine_function(), push_loop())
+    try:
+        return future.result(PUSH_TIMEOUT)
+    except FutureTimeout:
+        future.cancel()
+        raise
+
+
+def _loop_running_here():
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def push_loop():
+    """The kit's push loop of this process, started on first use."""
+    global _push_loop
+    with _push_lock:
+        if _push_loop is None or _push_loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="proxy-push", daemon=True).start()
+            _push_loop = loop
+        return _push_loop
+
+
+def _forget_parents_push_loop():
+    """In a forked child the parent's push loop has no thread left to run it: start a new one on first use."""
+    global _push_lock, _push_loop
+    _push_lock, _push_loop = threading.Lock(), None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parents_push_loop)
 
 
 def notify(launch, result, reason=None):

@@ -370,6 +370,39 @@ def test_a_settled_launch_is_pushed_to_both_its_sockets_and_one_groups_failure_s
     assert f"to the sockets of {protocol.user_group(user.pk)}" in caplog.text
 
 
+def test_pushes_run_on_the_servers_loop_there_and_on_one_kept_loop_elsewhere():
+    """In a server's thread a push runs on the server's loop (the in-memory layer's queues are there); in a
+    worker's thread, on the kit's one push loop: not a new loop (and a new Redis connection) per push."""
+    import threading
+
+    from channels.layers import InMemoryChannelLayer
+
+    from proxy.notify import push, push_loop
+
+    loops = []
+    real_send = InMemoryChannelLayer.group_send
+
+    async def recording_send(layer, group, message):
+        loops.append(asyncio.get_running_loop())
+        await real_send(layer, group, message)
+
+    def from_a_worker_thread():
+        thread = threading.Thread(target=push, args=({"type": "proxy.test"}, "proxy.user.1", "proxy.user.2"))
+        thread.start()
+        thread.join(10)
+
+    async def from_a_servers_thread():
+        await database_sync_to_async(push)({"type": "proxy.test"}, "proxy.user.1")
+        return asyncio.get_running_loop()
+
+    with mock.patch.object(InMemoryChannelLayer, "group_send", recording_send):
+        from_a_worker_thread()
+        from_a_worker_thread()
+        server_loop = run(from_a_servers_thread)
+    assert loops[:4] == [push_loop()] * 4  # two pushes of two groups each, from two threads: one loop
+    assert loops[4:] == [server_loop]
+
+
 def test_the_events_socket_refuses_anonymous_users():
     async def scenario():
         socket = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN])

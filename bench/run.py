@@ -254,9 +254,10 @@ as it stands. Figures quoted from earlier runs, or measured apart from this run,
   too* rows count deliveries until the last one is verified and signalled: against the floor that verifies
   before it acks, that is the whole cost of a verified delivery. In one process, Python runs one thread at a
   time, so on any number of cores the verification competes with the acks; `TASK_BACKEND` naming a
-  `db_worker` queue moves it to another process. There, outside a server's event loop, each push starts a
-  new event loop, and channels-redis a new connection: 3.4 ms a push against 0.9 ms on a loop kept running
-  (measured apart, on 2026-12-06); not changed yet.
+  `db_worker` queue moves it to another process. There, outside a server's event loop, each push used to
+  start a new event loop, and channels-redis a new connection: 3.4 ms a push; since commit d832cbc
+  the kit keeps one push loop per process (`proxy.notify.push_loop`), and a push takes 1.1-1.3 ms
+  (measured apart, on 2026-12-06).
 - **Handshakes (zero failures).** The rows above count this run's. Earlier runs on a loaded machine lost
   some at 200 clients, floors included: every WebSocket connect runs `AuthMiddlewareStack`'s session and user
   lookups on Channels' one `database_sync_to_async` thread, and daphne drops a socket whose application has not accepted

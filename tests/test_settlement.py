@@ -47,6 +47,28 @@ def signed_in_client(user):
     return client
 
 
+def deliver_over_the_socket(launch, user, data, *, on_open=None):
+    """Open the launch's socket signed in as ``user``, send ``data`` as one result and return the answer.
+
+    ``on_open(socket)`` runs once the socket is open, before the result is sent.
+    """
+    client = signed_in_client(user)
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+    async def deliver():
+        socket = WebsocketCommunicator(application, f"/ws/proxy/launches/{launch.pk}/", headers=[ORIGIN, cookie])
+        connected, _ = await socket.connect()
+        assert connected
+        if on_open is not None:
+            on_open(socket)
+        await socket.send_to(text_data=json.dumps({"type": "result", "id": "m1", "result": data}))
+        ack = await socket.receive_json_from(timeout=20)
+        await socket.disconnect()
+        return ack
+
+    return async_to_sync(deliver)()
+
+
 def sweep(*args):
     """Run the sweeper as cron does; return what it printed."""
     from io import StringIO
@@ -62,19 +84,7 @@ def sweep(*args):
 @pytest.mark.usefixtures("in_memory_layer")
 def test_the_socket_acks_received_while_cyclr_is_still_being_asked(held_cyclr, installed, user, completed_receiver, settled):
     launch, data = installed()
-    client = signed_in_client(user)
-    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-
-    async def deliver():
-        socket = WebsocketCommunicator(application, f"/ws/proxy/launches/{launch.pk}/", headers=[ORIGIN, cookie])
-        connected, _ = await socket.connect()
-        assert connected
-        await socket.send_to(text_data=json.dumps({"type": "result", "id": "m1", "result": data}))
-        ack = await socket.receive_json_from(timeout=20)
-        await socket.disconnect()
-        return ack
-
-    ack = async_to_sync(deliver)()
+    ack = deliver_over_the_socket(launch, user, data)
     # The ack is here, and Cyclr's answer to the verification call is still held at the gate.
     assert (ack["type"], ack["status"], ack["launch"]) == ("ack", "received", str(launch.pk)), ack
     assert held_cyclr.cycle_gate.wait_for_held(1, timeout=20)
@@ -153,21 +163,12 @@ def handovers():
 @pytest.mark.usefixtures("in_memory_layer")
 def test_the_socket_hands_verification_over_only_once_its_ack_is_sent(cyclr, installed, user, handovers, settled):
     launch, data = installed()
-    client = signed_in_client(user)
-    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
-    async def deliver():
-        socket = WebsocketCommunicator(application, f"/ws/proxy/launches/{launch.pk}/", headers=[ORIGIN, cookie])
-        connected, _ = await socket.connect()
-        assert connected
+    def probe_the_sent_frames(socket):
         # The consumer runs on this loop: at the handover, how many of its frames are already sent to us?
         handovers.probe = socket.output_queue.qsize
-        await socket.send_to(text_data=json.dumps({"type": "result", "id": "m1", "result": data}))
-        ack = await socket.receive_json_from(timeout=20)
-        await socket.disconnect()
-        return ack
 
-    ack = async_to_sync(deliver)()
+    ack = deliver_over_the_socket(launch, user, data, on_open=probe_the_sent_frames)
     assert ack["status"] == "received", ack
     assert handovers.calls == [1]  # handed over once, its ack already sent
     assert settled(launch).status == Launch.Status.COMPLETED

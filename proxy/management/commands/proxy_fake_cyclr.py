@@ -7,13 +7,14 @@ Complete snippet configured on it (for ``CYCLR_PROXY["HOST_ORIGINS"]``, or ``--o
 import json
 import signal
 import threading
+from types import SimpleNamespace
 
 from django.core.management.base import BaseCommand, CommandError
 
 from proxy.conf import proxy_settings
 from proxy.exceptions import ProxyError
 from proxy.snippet import check_origin
-from proxy.testing.fake_cyclr import FakeCyclr
+from proxy.testing.fake_cyclr.server import FakeCyclr, add_shape_arguments, shape_options
 from proxy.testing.wiring import launch_complete_html
 
 DEMO_CLIENT_ID = "demo-client"
@@ -35,8 +36,10 @@ class Command(BaseCommand):
         parser.add_argument("--notification-url", metavar="URL",
                             help="your Marketplace Notification URL (http://localhost:8000/proxy/webhook/<secret>/): "
                                  "the fake POSTs Cyclr's webhook there after each install")
+        add_shape_arguments(parser)
 
     def handle(self, *args, port, host, origins, notification_url, **options):
+        shape = shape_options(SimpleNamespace(**options))
         origins = origins or _configured_origins()
         if not origins:
             raise CommandError('There is no origin of your site to put in the snippet: set CYCLR_PROXY["HOST_ORIGINS"] '
@@ -56,7 +59,8 @@ class Command(BaseCommand):
             marketplace_id = 1
         # The fake's own demo credentials, never the project's: those may be real Cyclr secrets.
         fake = FakeCyclr(host=host, port=port, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                         marketplace_ids=(marketplace_id,), complete_html=snippet, notification_url=notification_url)
+                         marketplace_ids=(marketplace_id,), complete_html=snippet, notification_url=notification_url,
+                         **shape)
         try:
             fake.start()
         except OSError as exc:

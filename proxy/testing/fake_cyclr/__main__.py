@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .server import FakeCyclr
+from .server import FakeCyclr, add_shape_arguments, shape_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the host's Marketplace Notification URL: POST Cyclr's webhook there after each install "
         "(e.g. http://localhost:8000/proxy/webhook/<secret>/)",
     )
+    add_shape_arguments(parser)
     return parser
 
 
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         coop=args.coop,
         complete_delay=args.complete_delay,
         instant_complete=args.instant_complete,
+        **shape_options(args),
     )
     try:
         fake.start()

@@ -7,6 +7,7 @@ cross-site iframe.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -42,6 +43,10 @@ MAX_BODY_BYTES = 1024 * 1024
 # A client that sends more than this after a 413 is cut off rather than drained.
 _MAX_DRAIN_BYTES = 8 * MAX_BODY_BYTES
 DENIED = "Authorization has been denied for this request."
+ACCOUNT_NOT_FOUND = "Account not found."
+# Which id an answer carries where Cyclr's pages disagree (see `FakeCyclr`'s docstring): the documented one first.
+ACCOUNT_ID_KINDS = ("api", "guid")
+ACCOUNT_HEADER_KINDS = ("api_id", "id", "either")
 # Exactly a Marketplace page path: no scheme, no host, no `//`, no dot segments, no query.
 _RETURN_URL = re.compile(r"/launch/marketplace/([0-9]{1,9})|/launch/cycles|/orbit")
 # Where each kind of minted link signs in to.
@@ -180,7 +185,7 @@ def mint_marketplace_url(fake: FakeCyclr, request: Request) -> Response:
         200,
         {
             "MarketplaceUrl": f"{fake.url}/account/signinwithtoken?{query}",
-            "AccountId": account["Id"],
+            "AccountId": fake.minted_account_id(account),
             "Token": token,
             "ExpiresAtUtc": format_utc(expires_at),
         },
@@ -203,7 +208,7 @@ def mint_launch_url(fake: FakeCyclr, request: Request) -> Response:
             options[flag] = value
     complete_parameter = _optional(body, "CompleteParameter", str, "a string")
     account, token, expires_at = _mint(fake, request, body, complete_parameter, "launch", tuple(sorted(options.items())))
-    return json_response(200, {"AccountId": account["Id"], "ExpiresAtUtc": format_utc(expires_at),
+    return json_response(200, {"AccountId": fake.minted_account_id(account), "ExpiresAtUtc": format_utc(expires_at),
                                "LaunchUrl": _signin_url(fake, token, "/launch/cycles"), "Token": token})
 
 
@@ -211,7 +216,7 @@ def mint_orbit_url(fake: FakeCyclr, request: Request) -> Response:
     """ORBIT: a 5-minute, single-use link to manage the account's installed integrations."""
     body = parse_json_object(request) if request.body else {}
     account, token, expires_at = _mint(fake, request, body, None, "orbit", ())
-    return json_response(200, {"AccountId": account["Id"], "ExpiresAtUtc": format_utc(expires_at),
+    return json_response(200, {"AccountId": fake.minted_account_id(account), "ExpiresAtUtc": format_utc(expires_at),
                                "OrbitUrl": _signin_url(fake, token, "/orbit"), "Token": token})
 
 
@@ -232,15 +237,23 @@ def _signin_url(fake: FakeCyclr, token: str, return_url: str) -> str:
 def get_account(fake: FakeCyclr, request: Request) -> Response:
     account = fake.state.find_account(request.params["account"])
     if account is None:
-        raise api_error(404, "Account not found.")
-    return json_response(200, account)
+        raise api_error(404, ACCOUNT_NOT_FOUND)
+    return json_response(200, fake.account_resource(account))
 
 
-def _account_header(request: Request) -> str:
+def _account_header(fake: FakeCyclr, request: Request) -> str:
+    """The account `X-Cyclr-Account` names, as the reference the state looks accounts up by.
+
+    Which id the header must hold is `fake.account_header`'s: a reference of the other kind is an account
+    Cyclr does not know (404 "Account not found."), which is how a Cyclr that wants the other id answers.
+    """
     reference = request.headers.get("X-Cyclr-Account", "").strip()
     if not reference:
         raise api_error(400, "The X-Cyclr-Account header is required for account-level calls.")
-    return reference
+    account = fake.state.find_account(reference)
+    if account is None or not fake.header_accepts(account, reference):
+        raise api_error(404, ACCOUNT_NOT_FOUND)
+    return account["ApiId"]
 
 
 def _positive_int(request: Request, name: str, default: int) -> int:
@@ -253,26 +266,24 @@ def _positive_int(request: Request, name: str, default: int) -> int:
 
 
 def list_cycles(fake: FakeCyclr, request: Request) -> Response:
-    reference = _account_header(request)
+    reference = _account_header(fake, request)
     page = _positive_int(request, "page", 1)
     page_size = _positive_int(request, "pageSize", 50)
+    if fake.max_page_size:  # a Cyclr that caps pages lower than asked, which no page documents against
+        page_size = min(page_size, fake.max_page_size)
     cycles = fake.state.account_cycles(reference)
     if cycles is None:
-        raise api_error(404, "Account not found.")
+        raise api_error(404, ACCOUNT_NOT_FOUND)
     start = (page - 1) * page_size
-    return json_response(200, [_public_cycle(c) for c in cycles[start : start + page_size]])
+    return json_response(200, [fake.public_cycle(c) for c in cycles[start : start + page_size]])
 
 
 def get_cycle(fake: FakeCyclr, request: Request) -> Response:
-    reference = _account_header(request)
+    reference = _account_header(fake, request)
     cycle = fake.state.account_cycle(reference, request.params["cycle"])
     if cycle is None:
         raise api_error(404, "Cycle not found.")
-    return json_response(200, _public_cycle(cycle))
-
-
-def _public_cycle(cycle: dict) -> dict:
-    return {name: cycle[name] for name in CYCLE_API_FIELDS}
+    return json_response(200, fake.public_cycle(cycle))
 
 
 def activate_cycle(fake: FakeCyclr, request: Request) -> Response:
@@ -284,7 +295,7 @@ def deactivate_cycle(fake: FakeCyclr, request: Request) -> Response:
 
 
 def _change_cycle(fake: FakeCyclr, request: Request, status: str) -> Response:
-    reference = _account_header(request)
+    reference = _account_header(fake, request)
     activation = None
     if status == "Active":
         activation = parse_json_object(request) if request.body else {}
@@ -301,7 +312,7 @@ def _change_cycle(fake: FakeCyclr, request: Request, status: str) -> Response:
 
 
 def delete_cycle(fake: FakeCyclr, request: Request) -> Response:
-    reference = _account_header(request)
+    reference = _account_header(fake, request)
     install = fake.state.delete_cycle(reference, request.params["cycle"])
     if install is None:
         raise api_error(404, "Cycle not found.")
@@ -709,6 +720,31 @@ class _FakeCyclrHTTPServer(ThreadingHTTPServer):
         super().__init__(address, FakeCyclrHandler)
 
 
+# --- the command line's knobs for the shapes Cyclr's pages disagree on ----------------------------------
+
+
+def add_shape_arguments(parser) -> None:
+    """Add `FakeCyclr`'s documented-shape knobs to an argparse parser (the fake's command and manage.py's)."""
+    parser.add_argument("--account-ids", choices=ACCOUNT_ID_KINDS, default="api",
+                        help="which id the mint answers' AccountId and the account resource's Id hold: the API id "
+                             "(default, as Cyclr's current pages show) or Cyclr's GUID (older pages)")
+    parser.add_argument("--account-header", choices=ACCOUNT_HEADER_KINDS, default="api_id",
+                        help="which id X-Cyclr-Account must hold (default: the API id, as Cyclr's current pages say)")
+    parser.add_argument("--stopped-status", choices=("Paused", "Stopped"), default="Paused",
+                        help="the API's word for an installed cycle that is not running (default: Paused)")
+    parser.add_argument("--cycle-webhooks", action="store_true",
+                        help="show the cycle's Webhooks on GET /v1.0/cycles/{id} (undocumented there; off by default)")
+    parser.add_argument("--max-page-size", type=int, default=None, metavar="N",
+                        help="cap every GET /v1.0/cycles page at N cycles, whatever pageSize asks")
+
+
+def shape_options(args) -> dict:
+    """`FakeCyclr`'s keyword arguments from a namespace parsed with `add_shape_arguments`."""
+    return {"account_ids": args.account_ids, "account_header": args.account_header,
+            "stopped_status": args.stopped_status, "cycle_webhooks": args.cycle_webhooks,
+            "max_page_size": args.max_page_size}
+
+
 # --- the service ------------------------------------------------------------------------------------
 
 
@@ -757,6 +793,28 @@ class FakeCyclr:
     Partner API calls (named by `X-Cyclr-Account` or in the path) answer 500, as Cyclr does when one
     account's data cannot be read while the others' can.
 
+    Where Cyclr's published pages disagree with each other or are silent, the fake answers as the current
+    pages show by default, and a knob gives the other shape (constructor options, also attributes; each
+    has a `--flag` on the command line):
+
+    - `account_ids="api"` (default): the mint answers' `AccountId` (Marketplace, LAUNCH, ORBIT) and
+      `GET /v1.0/accounts/{id}`'s `Id` are the account's API id: cyclr/docs
+      `pages/marketplaces/marketplace-deployment.md` shows `"AccountId": "CYCLR_ACCOUNT_API_ID"` ("the ID
+      of the newly created account, or the existing account you provided in your Request"), and Create an
+      account calls `Id` "The External Account ID". `"guid"`: both are Cyclr's internal GUID, as older pages
+      suggest.
+    - `account_header="api_id"` (default): `X-Cyclr-Account` must hold the API id (docs.cyclr.com
+      Authentication: "provide the account's API ID as an HTTP header"); a GUID there is an account Cyclr
+      does not know, answered 404 "Account not found.". `"id"`: the GUID only (the 2023 v1 page's "Account
+      ID"). `"either"`: both.
+    - `stopped_status="Paused"` (default): the API's word for a cycle that is installed and not running
+      (Install a cycle; Activate a cycle), while the Launch Complete result and the notification say
+      `Stopped`. `"Stopped"`: the API says `Stopped` too.
+    - `cycle_webhooks=False` (default): the cycle resource has no `Webhooks` (none is documented on it);
+      True adds `[{"StepName", "Url"}]`, the shape of the notification's.
+    - `max_page_size=None` (default): `GET /v1.0/cycles` gives the `pageSize` asked for; a number caps it
+      lower, as no page documents Cyclr not doing.
+
     For assertions: `api_calls` lists every Partner API request (`(method, path)`, oldest first, query
     strings left out), and `activations` every activate call on a known cycle with the body it carried
     (`{"cycle_id", "account_id", "body"}`).
@@ -782,6 +840,11 @@ class FakeCyclr:
         api_delay: float = 0,
         api_down: bool = False,
         failing_accounts: Iterable[str] = (),
+        account_ids: str = "api",
+        account_header: str = "api_id",
+        stopped_status: str = "Paused",
+        cycle_webhooks: bool = False,
+        max_page_size: int | None = None,
     ) -> None:
         if coop and opener_policy not in (None, "same-origin"):
             raise ValueError(f"coop=True means opener_policy='same-origin', not {opener_policy!r}.")
@@ -794,6 +857,17 @@ class FakeCyclr:
         self.api_delay = api_delay
         self.api_down = bool(api_down)
         self.failing_accounts = set(failing_accounts)
+        if account_ids not in ACCOUNT_ID_KINDS:
+            raise ValueError(f"account_ids must be one of {ACCOUNT_ID_KINDS}, not {account_ids!r}.")
+        if account_header not in ACCOUNT_HEADER_KINDS:
+            raise ValueError(f"account_header must be one of {ACCOUNT_HEADER_KINDS}, not {account_header!r}.")
+        if stopped_status not in ("Paused", "Stopped"):
+            raise ValueError(f"stopped_status must be 'Paused' or 'Stopped', not {stopped_status!r}.")
+        self.account_ids = account_ids
+        self.account_header = account_header
+        self.stopped_status = stopped_status
+        self.cycle_webhooks = bool(cycle_webhooks)
+        self.max_page_size = max_page_size
         self.cycle_gate = Gate()
         self.state = FakeCyclrState(
             client_id=client_id,
@@ -973,6 +1047,34 @@ class FakeCyclr:
     def activations(self) -> list[dict]:
         """Every `PUT /v1.0/cycles/{id}/activate` on a known cycle: `{"cycle_id", "account_id", "body"}`."""
         return self.state.activations
+
+    # --- the shapes that follow the knobs -------------------------------------------------------------
+
+    def minted_account_id(self, account: dict) -> str:
+        """The `AccountId` a mint answer carries for `account` (see `account_ids`)."""
+        return account["ApiId"] if self.account_ids == "api" else account["Id"]
+
+    def account_resource(self, account: dict) -> dict:
+        """`GET /v1.0/accounts/{id}`'s answer: `Id` is the API id or the GUID (see `account_ids`)."""
+        answer = {"Id": self.minted_account_id(account), "Name": account["Name"], "Description": account["Description"]}
+        if self.account_ids == "guid":
+            answer["ApiId"] = account["ApiId"]
+        return answer
+
+    def header_accepts(self, account: dict, reference: str) -> bool:
+        """True if `X-Cyclr-Account: reference` names `account` in this fake's mode (see `account_header`)."""
+        by_api_id = reference == account["ApiId"]
+        by_guid = reference.lower() == account["Id"].lower()
+        return {"api_id": by_api_id, "id": by_guid, "either": by_api_id or by_guid}[self.account_header]
+
+    def public_cycle(self, cycle: dict) -> dict:
+        """A cycle as the Partner API shows it (see `stopped_status` and `cycle_webhooks`)."""
+        answer = {name: cycle[name] for name in CYCLE_API_FIELDS}
+        if answer["Status"] == "Stopped":
+            answer["Status"] = self.stopped_status
+        if self.cycle_webhooks:
+            answer["Webhooks"] = copy.deepcopy(cycle["Webhooks"])
+        return answer
 
     def failing_account(self, header: str, path: str) -> bool:
         """True if a Partner API call naming this account (its `X-Cyclr-Account`, or `/v1.0/accounts/{id}/...`)

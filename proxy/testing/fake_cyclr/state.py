@@ -122,10 +122,12 @@ class _MarketplaceToken:
     options: tuple = ()
 
 
-# Cycle fields the Partner API returns; the stored record also names its owner account. `Webhooks` lists the
-# cycle's webhook trigger steps (`[{"StepName", "Url"}]`, empty for a cycle without one), in the shape of the
-# Marketplace notification's `Webhooks`: the same URLs the browser's result carries for that cycle.
-CYCLE_API_FIELDS = ("Id", "Name", "Status", "TemplateId", "TemplateReleaseId", "Connectors", "CreatedOnUtc", "Webhooks")
+# Cycle fields the Partner API returns (cyclr/docs, Install a cycle: `Id`, `Name`, `Status`, `TemplateId`,
+# `Connectors`, `CreatedOnUtc`, ...); the stored record also names its owner account and keeps `Webhooks`, the
+# cycle's webhook trigger steps (`[{"StepName", "Url"}]`) that the API shows only with `cycle_webhooks=True`
+# (none is documented on the cycle resource). `TemplateReleaseId` is not documented there either; the fake
+# sends it, and the kit treats a cycle without it as saying nothing about the release.
+CYCLE_API_FIELDS = ("Id", "Name", "Status", "TemplateId", "TemplateReleaseId", "Connectors", "CreatedOnUtc")
 
 
 def marketplace_result(install: dict) -> dict:

@@ -402,13 +402,13 @@ def test_framing_verdict(xfo, csp, hosts, allowed):
 
 class _Refusing(BaseHTTPRequestHandler):
     def do_GET(self):
+        self.server.paths.append(self.path)  # before answering, so the client never sees it unrecorded
         self.send_response(302)
         self.send_header("Location", "/launch/marketplace/1")
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Content-Security-Policy", "frame-ancestors 'none'")
         self.send_header("Content-Length", "0")
         self.end_headers()
-        self.server.paths.append(self.path)
 
     def log_message(self, *args):
         pass
@@ -465,3 +465,39 @@ def test_allowed_hosts_follow_djangos_rules(allowed_hosts, debug, origin, refuse
 def test_csrf_trusted_origins_follow_djangos_rules(trusted, origin, ok):
     with override_settings(CSRF_TRUSTED_ORIGINS=trusted):
         assert doctor.csrf_trusted(origin) is ok
+
+
+class RefusedFramingClient(CyclrClient):
+    """The real client against the fake, whose second minted URL (the one the framing check opens) is
+    re-aimed at a server that refuses framing: the fake itself has no such knob yet."""
+
+    refusing_origin = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mints = 0
+
+    def mint_marketplace_url(self, *args, **kwargs):
+        minted = super().mint_marketplace_url(*args, **kwargs)
+        self.mints += 1
+        if self.mints == 2:
+            query = minted.url.split("?", 1)[1]
+            minted = type(minted)(f"{self.refusing_origin}/account/signinwithtoken?{query}", minted.account_id,
+                                  minted.expires_at)
+        return minted
+
+
+@pytest.mark.parametrize("framing_required, status", [(True, "fail"), (False, "warning")])
+def test_a_marketplace_that_refuses_framing_is_reported_with_what_to_do(fake, refusing_server, framing_required,
+                                                                        status):
+    client = RefusedFramingClient()
+    client.refusing_origin = f"http://127.0.0.1:{refusing_server.server_address[1]}"
+    report = run_checks(ACCOUNT, client=client, framing_required=framing_required)
+    framing = report.get("framing")
+    assert framing.status == status and report.ok is not framing_required
+    assert framing.message.startswith("The Marketplace refuses to be framed by this site: Content-Security-Policy "
+                                      "frame-ancestors 'none' does not include http://localhost:8000")
+    assert "Settings > General Settings" in framing.fix and "Host Source Whitelist" in framing.fix
+    assert "mode=redirect/direct" in framing.fix and "docs/framing.md" in framing.fix
+    assert len(refusing_server.paths) == 1 and "token=[hidden]" not in framing.message
+    assert "token=" not in framing.message + framing.fix

@@ -420,9 +420,10 @@ def _check_mint(report, client, account_api_id):
         report.add("account_id", WARNING, f"The mint answer's AccountId is neither the API id nor a GUID ({what}): "
                                           "the kit does not rely on it.",
                    "Nothing to set; tell the kit's maintainers what Cyclr answered.")
-    if guid is None:
-        if isinstance(after, dict) and isinstance(after.get("Id"), str) and _GUID.fullmatch(after["Id"]):
-            guid = after["Id"]
+    if guid is None and isinstance(after, dict) and isinstance(after.get("Id"), str) and _GUID.fullmatch(after["Id"]):
+        guid = after["Id"]
+    if guid and guid.lower() == account_api_id.lower():  # a host whose API ids are GUIDs: nothing else to try
+        guid = None
     return guid
 
 

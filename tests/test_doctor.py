@@ -501,3 +501,11 @@ def test_a_marketplace_that_refuses_framing_is_reported_with_what_to_do(fake, re
     assert "mode=redirect/direct" in framing.fix and "docs/framing.md" in framing.fix
     assert len(refusing_server.paths) == 1 and "token=[hidden]" not in framing.message
     assert "token=" not in framing.message + framing.fix
+
+
+def test_an_api_id_that_is_itself_a_guid_is_not_tried_twice(fake):
+    api_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    report = run_checks(api_id)
+    assert report.get("account_id").message.startswith("The mint answer's AccountId holds the account's API id")
+    assert report.get("account_header").status == "ok"
+    assert [call for call in fake.api_calls if call == ("GET", "/v1.0/cycles")] == [("GET", "/v1.0/cycles")]

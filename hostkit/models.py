@@ -6,7 +6,8 @@ from django.db import models
 class Integration(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="integrations")
     launch_id = models.UUIDField(unique=True)
-    cyclr_account_id = models.CharField(max_length=64)
+    # The Cyclr account, by the API id the site chose for it (proxy.accounts).
+    account_api_id = models.CharField(max_length=255)
     package_id = models.PositiveIntegerField(null=True)
     message = models.CharField(max_length=2000, blank=True)
     # [{"id", "name", "status"}]; webhook URLs are secrets and are not copied here.

@@ -19,7 +19,7 @@ def record_integration(sender, launch, result, source, **kwargs):
         launch_id=launch.id,
         defaults={
             "user_id": launch.user_id,
-            "cyclr_account_id": result.account_id,
+            "account_api_id": launch.account_api_id,
             "package_id": result.marketplace_package_id,
             "message": result.install_complete_message,
             "cycles": [{"id": c.cycle_id, "name": c.name, "status": c.status} for c in result.cycles],
@@ -40,7 +40,7 @@ def activate_stopped_cycles(sender, launch, result, source, **kwargs):
     client = CyclrClient()
     for cycle in result.cycles:
         if cycle.status != "Active":
-            client.activate_cycle(cycle.cycle_id, account=launch.cyclr_account_id, interval=60)
+            client.activate_cycle(cycle.cycle_id, account=launch.x_cyclr_account, interval=60)
             logger.info("Started cycle %s of launch %s", cycle.cycle_id, launch.pk)
 
 

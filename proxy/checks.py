@@ -12,6 +12,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.module_loading import import_string
 
+from .accounts import ACCOUNT_HEADERS, HEADER_API_ID
 from .conf import SETTING_NAME, proxy_settings
 from .origins import is_origin
 
@@ -144,6 +145,16 @@ def check_account_resolver(app_configs=None, **kwargs):
     return []
 
 
+def check_account_header(app_configs=None, **kwargs):
+    """proxy.E015: ``ACCOUNT_HEADER`` is not one of the ids ``X-Cyclr-Account`` can carry."""
+    user = _user_settings()
+    if user is None or user.get("ACCOUNT_HEADER", HEADER_API_ID) in ACCOUNT_HEADERS:
+        return []
+    return [_error("E015", f"{SETTING_NAME}['ACCOUNT_HEADER'] is {user['ACCOUNT_HEADER']!r}; it must be 'api_id' "
+                           "(the account's API id, as Cyclr's current docs say) or 'id' (Cyclr's GUID for it).",
+                   "Leave it out for 'api_id'; run `manage.py proxy_doctor --account <API id>` to see which your Cyclr takes.")]
+
+
 def check_positive_numbers(app_configs=None, **kwargs):
     """proxy.E008: ``LAUNCH_TTL`` or ``MAX_RESULT_BYTES`` is not a positive integer."""
     user = _user_settings()
@@ -204,6 +215,7 @@ SETTINGS_CHECKS = (
     check_marketplace_id,
     check_origins,
     check_account_resolver,
+    check_account_header,
     check_positive_numbers,
     check_verification,
     check_webhook_secret,

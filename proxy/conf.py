@@ -25,6 +25,9 @@ DEFAULTS = {
     "HOST_ORIGINS": [],
     # Dotted path to callable(request) -> account API id (str) or proxy.accounts.CyclrAccount.
     "ACCOUNT_RESOLVER": "proxy.accounts.user_account",
+    # Which id X-Cyclr-Account carries: "api_id" (the account's API id, as Cyclr's current docs say) or
+    # "id" (Cyclr's GUID for it, for a Cyclr that wants that; `manage.py proxy_doctor` tells which).
+    "ACCOUNT_HEADER": "api_id",
     # Seconds a launch stays open for its result.
     "LAUNCH_TTL": 30 * 60,
     # Confirm each claimed cycle with GET /v1.0/cycles/{id} before install_completed.

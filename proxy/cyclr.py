@@ -41,6 +41,26 @@ def pooled_session():
         return _pool["session"]
 
 
+ACCOUNT_NOT_FOUND = "account_not_found"
+
+
+def names_an_account(exc) -> bool:
+    """True if Cyclr's 404 is about the account, not the cycle. Its words are not documented: its
+    ``Message`` ("Account not found.") naming an account and no cycle is what the kit takes as that."""
+    words = exc.message.partition(": ")[2].lower()  # Cyclr's own Message, after "Cyclr answered 404 to …: "
+    return "account" in words and "cycle" not in words
+
+
+def account_not_found(account, exc):
+    """The ``CyclrAPIError`` for a 404 naming the ``X-Cyclr-Account`` account: which setting to change."""
+    setting = proxy_settings.ACCOUNT_HEADER
+    other = "id" if setting == "api_id" else "api_id"
+    return CyclrAPIError(ACCOUNT_NOT_FOUND, (
+        f"Cyclr does not know the account {account!r} sent as X-Cyclr-Account ({exc.message}). "
+        f"CYCLR_PROXY[\"ACCOUNT_HEADER\"] is {setting!r}: if this account exists in Cyclr, set it to {other!r} "
+        "(`manage.py proxy_doctor --account <API id>` shows which id your Cyclr takes)."), status=404)
+
+
 @dataclass(frozen=True)
 class MarketplaceURL:
     url: str
@@ -149,11 +169,14 @@ class CyclrClient:
                               expires_at=str(data.get("ExpiresAtUtc") or ""))
 
     def get_cycle(self, cycle_id, *, account):
-        """The cycle as Cyclr has it for ``account`` (id or API id), or None if Cyclr says 404."""
+        """The cycle as Cyclr has it for ``account`` (its ``X-Cyclr-Account`` value), or None if Cyclr says 404.
+
+        A 404 that names the account rather than the cycle is ``CyclrAPIError`` ``account_not_found``.
+        """
         try:
             return self.call("GET", f"/v1.0/cycles/{quote(cycle_id, safe='')}", account=account)
         except CyclrAPIError as exc:
-            if exc.status == 404:
+            if exc.status == 404 and exc.code != ACCOUNT_NOT_FOUND:
                 return None
             raise
 
@@ -165,19 +188,24 @@ class CyclrClient:
         return data
 
     def account_cycles(self, *, account, page_size=50, max_pages=20):
-        """Every cycle of the account, page by page; at most ``max_pages`` calls.
+        """Every cycle of the account, page by page until Cyclr answers an empty page; at most ``max_pages`` calls.
 
-        Raises ``CyclrAPIError`` with code ``too_many_cycles`` if the account has more cycles than
-        ``page_size * max_pages``: a partial list would make every missing cycle look uninstalled.
+        No maximum ``pageSize`` and no total-count header are documented, so a page shorter than asked
+        does not prove it was the last (Cyclr may cap pages lower): only an empty page ends the list.
+        Raises ``CyclrAPIError`` with code ``too_many_cycles`` if no empty page came within ``max_pages``
+        calls: a partial list would make every missing cycle look uninstalled.
         """
-        cycles = []
+        cycles = {}
         for page in range(1, max_pages + 1):
             batch = self.list_cycles(account=account, page=page, page_size=page_size)
-            cycles.extend(item for item in batch if isinstance(item, dict))
-            if len(batch) < page_size:
-                return cycles
+            if not batch:
+                return list(cycles.values())
+            for item in batch:  # keyed by id: a cycle listed on two pages (the list moved meanwhile) counts once
+                if isinstance(item, dict):
+                    cycles.setdefault(str(item.get("Id", "")).lower() or id(item), item)
         raise CyclrAPIError("too_many_cycles",
-                            f"The account has more than {page_size * max_pages} cycles; raise max_pages to list them all.")
+                            f"Cyclr listed cycles on all {max_pages} pages read for this account without an empty one; "
+                            "raise max_pages to list them all.")
 
     def get_account(self, account):
         """The account (``GET /v1.0/accounts/{id}``), by its Cyclr id or API id."""
@@ -205,7 +233,7 @@ class CyclrClient:
         try:
             return self.call("PUT", f"/v1.0/cycles/{quote(cycle_id, safe='')}/{action}", account=account, **kwargs)
         except CyclrAPIError as exc:
-            if exc.status == 404:  # uninstalled meanwhile, or another account's: a retry cannot find it
+            if exc.status == 404 and exc.code != ACCOUNT_NOT_FOUND:  # uninstalled meanwhile, or another account's
                 raise CyclrAPIError("cycle_not_found", exc.message, status=404) from None
             raise
 
@@ -218,6 +246,8 @@ class CyclrClient:
             try:
                 return self._send(method, path, headers=headers, **kwargs)
             except CyclrAPIError as exc:
+                if account and exc.status == 404 and names_an_account(exc):
+                    raise account_not_found(account, exc) from None
                 if exc.status != 401 or attempt == 1:
                     raise
                 logger.info("Cyclr answered 401; renewing the access token")

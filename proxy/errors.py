@@ -93,6 +93,9 @@ register("cycle_not_found", 404, "Cyclr does not know this cycle in this account
          terminal=True)
 register("cyclr_unauthorized", 502, "Cyclr refused this site's API credentials. Please tell the site's administrator.",
          terminal=False)
+# X-Cyclr-Account named an account Cyclr does not know: it wants the account's other id (CYCLR_PROXY["ACCOUNT_HEADER"]).
+register("account_not_found", 502, "Cyclr does not know this site's account under the id the kit sent. "
+         "Please tell the site's administrator.", terminal=False)
 register("too_many_cycles", 502, "Cyclr listed more cycles for this account than the kit reads at once.",
          terminal=False)
 register("cyclr_timeout", 502, "Cyclr's API did not answer in time. Try again in a minute.", terminal=False)

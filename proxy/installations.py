@@ -15,12 +15,13 @@ last cycle uninstalls it (``integration_uninstalled``). Likewise ``integration_s
 ``integration_started`` report the installation ceasing or starting to run, whatever the event.
 """
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import signals
+from .accounts import account_q, learned_guid
 from .models import Installation, InstallationChange, InstallationCycle
 from .notify import claim_signal, mark_signal_sent, run_receivers
 
@@ -40,10 +41,11 @@ class CycleState:
     """One cycle as an event reports it."""
 
     cycle_id: str
-    status: str = ""
+    status: str = ""  # "Active" or "Stopped"
     template_id: str = ""
     template_release_id: str = ""
     name: str = ""
+    cyclr_status: str = ""  # Cyclr's own word for it ("Paused" from the API)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ class IntegrationEvent:
 
     ``status`` is ``installed``, ``uninstalled``, ``started`` or ``stopped``; ``cycles`` are the
     ``CycleState``s it names; ``raw`` keeps what it was made from (the notification body, or
-    Cyclr's cycle list for reconciliation).
+    Cyclr's cycle list for reconciliation). The account is named by its API id (``account_api_id``)
+    when the source gives it, and by ``account_id``, which may hold either id (``proxy.accounts``).
     """
 
     status: str
@@ -66,7 +69,8 @@ class IntegrationEvent:
     def from_result(cls, status, result, raw=None):
         """From a Marketplace notification already checked by ``InstallResult.parse``."""
         cycles = tuple(CycleState(cycle_id=c.cycle_id, status=c.status, template_id=c.template_id,
-                                  template_release_id=c.template_release_id, name=c.name) for c in result.cycles)
+                                  template_release_id=c.template_release_id, name=c.name, cyclr_status=c.cyclr_status)
+                       for c in result.cycles)
         return cls(status=status, account_id=result.account_id, account_api_id=result.account_api_id,
                    package_id=result.marketplace_package_id, cycles=cycles, raw=raw if raw is not None else result.raw)
 
@@ -84,8 +88,8 @@ def record_install(launch, result, *, source="install"):
     because ``install_completed`` already reports it.
     """
     event = IntegrationEvent.from_result("installed", result, raw={"launch": str(launch.pk)})
-    if not event.account_id:
-        event = IntegrationEvent(**{**asdict(event), "account_id": launch.cyclr_account_id, "raw": event.raw})
+    # The launch's account, by the ids the kit holds for it: the API id it was minted for, the GUID once learned.
+    event = replace(event, account_id=launch.cyclr_account_id, account_api_id=launch.account_api_id)
     return apply_event(event, source=source, launch=launch)
 
 
@@ -109,11 +113,13 @@ def apply_event(event, *, source, launch=None, installation=None):
 def _apply(event, *, source, launch, installation=None):
     now = timezone.now()
     installation = installation or _installation_for(event)
+    # An account created without an API id gets Cyclr's own id as one (cyclr/docs, Create an account).
+    api_id = event.account_api_id or event.account_id
     if installation is None:
         if event.status == "uninstalled":
             return []  # never known as installed here: nothing to take back
         installation = Installation.objects.create(
-            cyclr_account_id=event.account_id, account_api_id=event.account_api_id,
+            account_api_id=api_id, cyclr_account_id=learned_guid(event.account_id, api_id),
             package_id=event.package_id or 0, changed_by=source, launch=launch,
         )
         was_installed = False
@@ -121,8 +127,8 @@ def _apply(event, *, source, launch, installation=None):
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
         was_installed = installation.is_installed
     was_running = was_installed and _any_running(installation)
-    if event.account_api_id and not installation.account_api_id:
-        installation.account_api_id = event.account_api_id
+    if not installation.cyclr_account_id and event.account_api_id == installation.account_api_id:
+        installation.cyclr_account_id = learned_guid(event.account_id, installation.account_api_id)
 
     if event.status == "uninstalled":
         _remove_cycles(installation, [c.cycle_id for c in event.cycles], now)
@@ -136,8 +142,8 @@ def _apply(event, *, source, launch, installation=None):
     installation.state = Installation.State.INSTALLED if installed else Installation.State.UNINSTALLED
 
     kinds = state_changes(event.status, was=(was_installed, was_running), now=(installed, running))
-    if not kinds:  # the account id or launch may still have been filled in
-        installation.save(update_fields=["account_api_id", "state", "launch"])
+    if not kinds:  # the account's GUID or the launch may still have been filled in
+        installation.save(update_fields=["cyclr_account_id", "state", "launch"])
         return []
     installation.changed_at, installation.changed_by = now, source
     installation.save()
@@ -199,12 +205,12 @@ def _installation_for(event):
     cycles already recorded: it goes to the installation holding them, whatever package it names.
     Otherwise by package; with no package, the account's unattributed cycles (package 0).
     """
-    account = Installation.objects.filter(cyclr_account_id=event.account_id)
+    account = Installation.objects.filter(account_q(account_id=event.account_id, account_api_id=event.account_api_id))
     by_package = account.filter(package_id=event.package_id).first() if event.package_id else None
     by_cycles = None
     cycle_ids = [c.cycle_id for c in event.cycles]
     if cycle_ids:
-        cycle = InstallationCycle.objects.filter(cycle_id__in=cycle_ids, installation__cyclr_account_id=event.account_id).first()
+        cycle = InstallationCycle.objects.filter(cycle_id__in=cycle_ids, installation__in=account).first()
         by_cycles = cycle.installation if cycle else None
     found = (by_package or by_cycles) if event.status == "installed" else (by_cycles or by_package)
     if found is None and not event.package_id:
@@ -217,10 +223,11 @@ def _write_cycles(installation, event, now):
     default_status = STATUS_OF_EVENT.get(event.status, "")
     for cycle in event.cycles:
         status = cycle.status or default_status
+        word = cycle.cyclr_status if cycle.status else status
         record = InstallationCycle.objects.filter(cycle_id=cycle.cycle_id).first()
         if record is None:
             InstallationCycle.objects.create(
-                installation=installation, cycle_id=cycle.cycle_id, name=cycle.name, status=status,
+                installation=installation, cycle_id=cycle.cycle_id, name=cycle.name, status=status, cyclr_status=word,
                 template_id=cycle.template_id, template_release_id=cycle.template_release_id, changed_at=now,
             )
             continue
@@ -229,7 +236,8 @@ def _write_cycles(installation, event, now):
         record.template_id = cycle.template_id or record.template_id
         record.template_release_id = cycle.template_release_id or record.template_release_id
         record.name = cycle.name or record.name
-        record.status = status or record.status
+        if status:
+            record.status, record.cyclr_status = status, word
         record.changed_at = now
         record.save()
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .accounts import resolve_account
+from .accounts import account_q, learned_guid, resolve_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
@@ -124,7 +124,8 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
         minted = client.mint_launch_url(account.api_id, **options, **common)
     else:
         minted = client.mint_marketplace_url(account.api_id, marketplace_id=launch.marketplace_id, **common)
-    launch.cyclr_account_id = minted.account_id.lower()
+    # Documented as the API id, once shown as the GUID (docs/cyclr-api.md): only a GUID teaches anything.
+    launch.cyclr_account_id = learned_guid(minted.account_id, account.api_id)
     launch.marketplace_origin = origin_of(minted.url)
     if launch.marketplace_origin not in proxy_settings.MARKETPLACE_ORIGINS:
         # Framing it would be pointless: the proxy page would refuse every result it posts.
@@ -187,10 +188,11 @@ def _is_uuid(value):
     return True
 
 
-def newest_open_launch(cyclr_account_id, *, user=None):
-    """The newest pending, unexpired launch minted for a Cyclr account (and ``user``, if given), or None."""
-    launches = Launch.objects.filter(cyclr_account_id=cyclr_account_id, status=Launch.Status.PENDING,
-                                     expires_at__gt=timezone.now())
+def newest_open_launch(*, account_id="", account_api_id="", user=None):
+    """The newest pending, unexpired launch minted for an account (named by either id, see ``account_q``)
+    (and ``user``, if given), or None."""
+    launches = Launch.objects.filter(account_q(account_id=account_id, account_api_id=account_api_id),
+                                     status=Launch.Status.PENDING, expires_at__gt=timezone.now())
     if user is not None:
         launches = launches.filter(user=user)
     return launches.order_by("-created_at").first()

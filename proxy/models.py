@@ -25,7 +25,8 @@ class Launch(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cyclr_launches")
     account_api_id = models.CharField("account API id", max_length=255, help_text="The host's own id for the Cyclr account.")
-    cyclr_account_id = models.CharField("Cyclr account id", max_length=64, blank=True, help_text="The GUID Cyclr returned when the URL was minted.")
+    cyclr_account_id = models.CharField("Cyclr account GUID", max_length=255, blank=True,
+                                        help_text="Cyclr's internal id for the account, once learned; empty until then.")
     marketplace_id = models.PositiveIntegerField()
     marketplace_origin = models.CharField(max_length=255, blank=True)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.POPUP)
@@ -68,6 +69,13 @@ class Launch(models.Model):
 
     def __str__(self):
         return f"Launch {self.id} ({self.status})"
+
+    @property
+    def x_cyclr_account(self) -> str:
+        """The ``X-Cyclr-Account`` value for this launch's account (``CYCLR_PROXY["ACCOUNT_HEADER"]``)."""
+        from .accounts import account_header
+
+        return account_header(self.account_api_id, self.cyclr_account_id)
 
     @property
     def is_expired(self) -> bool:
@@ -198,8 +206,8 @@ class Installation(models.Model):
         INSTALLED = "installed", "Installed"
         UNINSTALLED = "uninstalled", "Uninstalled"
 
-    cyclr_account_id = models.CharField("Cyclr account id", max_length=64)
-    account_api_id = models.CharField("account API id", max_length=255, blank=True)
+    account_api_id = models.CharField("account API id", max_length=255)
+    cyclr_account_id = models.CharField("Cyclr account GUID", max_length=255, blank=True)
     package_id = models.PositiveIntegerField("Marketplace package", default=0)
     state = models.CharField(max_length=16, choices=State.choices, default=State.INSTALLED)
     launch = models.ForeignKey(Launch, on_delete=models.SET_NULL, null=True, blank=True, related_name="installations",
@@ -210,11 +218,18 @@ class Installation(models.Model):
 
     class Meta:
         ordering = ["-changed_at"]
-        constraints = [models.UniqueConstraint(fields=["cyclr_account_id", "package_id"], name="proxy_installation_account_package")]
+        constraints = [models.UniqueConstraint(fields=["account_api_id", "package_id"], name="proxy_installation_api_id_package")]
 
     def __str__(self):
         package = f"package {self.package_id}" if self.package_id else "unattributed cycles"
-        return f"{package} of {self.account_api_id or self.cyclr_account_id} ({self.state})"
+        return f"{package} of {self.account_api_id} ({self.state})"
+
+    @property
+    def x_cyclr_account(self) -> str:
+        """The ``X-Cyclr-Account`` value for this installation's account (``CYCLR_PROXY["ACCOUNT_HEADER"]``)."""
+        from .accounts import account_header
+
+        return account_header(self.account_api_id, self.cyclr_account_id)
 
     @property
     def is_installed(self):
@@ -234,7 +249,8 @@ class InstallationCycle(models.Model):
     name = models.CharField(max_length=255, blank=True)
     template_id = models.CharField(max_length=64, blank=True)
     template_release_id = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=16, blank=True, help_text="Cyclr's status: Active, Stopped or Paused.")
+    status = models.CharField(max_length=16, blank=True, help_text="Active or Stopped (the API's Paused is Stopped).")
+    cyclr_status = models.CharField(max_length=16, blank=True, help_text="Cyclr's own word for the status, as last reported.")
     removed_at = models.DateTimeField(null=True, blank=True, help_text="When Cyclr stopped listing it (uninstalled).")
     changed_at = models.DateTimeField(default=timezone.now)
 

@@ -22,6 +22,7 @@ import logging
 import re
 
 from . import errors
+from .accounts import account_q, names_account
 from .exceptions import InvalidResult, LaunchRejected
 from .installations import IntegrationEvent, apply_event
 from .launches import newest_open_launch, unsign_launch_id
@@ -138,13 +139,14 @@ def launch_for_notification(result):
         if launch is None:
             raise LaunchRejected("not_found", "The launch this notification names no longer exists.")
         return launch
+    account = dict(account_id=result.account_id, account_api_id=result.account_api_id)
     if result.cycles:  # an install with no cycle cannot be told from another one
-        settled = (Launch.objects.filter(cyclr_account_id=result.account_id, result__isnull=False)
+        settled = (Launch.objects.filter(account_q(**account), result__isnull=False)
                    .exclude(status=Launch.Status.PENDING).order_by("-created_at")[:SETTLED_LOOKBACK])
         for launch in settled:
             if result.same_install(launch.install_result()):
                 return launch
-    launch = newest_open_launch(result.account_id)
+    launch = newest_open_launch(**account)
     if launch is None:
         raise LaunchRejected("not_found", "No open launch was minted for this Cyclr account.")
     return launch
@@ -191,12 +193,13 @@ def _process(delivery):
     except LaunchRejected as exc:
         # An install of a known account that no open launch explains (Cyclr's console, ORBIT, a launch
         # that expired): Cyclr vouches for it, so the installation records are updated all the same.
-        if exc.code != "not_found" or not _known_account(result.account_id):
+        if exc.code != "not_found" or not _known_account(result):
             raise
         return _record_change(delivery, status, result)
     delivery.launch = launch
-    if launch.cyclr_account_id != result.account_id:
-        raise LaunchRejected("account_mismatch", "The notification's AccountId is not the Cyclr account its launch was minted for.")
+    if not notification_names(launch, result):
+        raise LaunchRejected("account_mismatch", "The notification's AccountApiId or AccountId is not the Cyclr account "
+                                                 "its launch was minted for.")
     try:
         outcome = accept_result(launch.pk, data, source=Arrival.Source.WEBHOOK, user=None)
     except LaunchRejected as exc:
@@ -210,14 +213,23 @@ def _process(delivery):
     return 200, {"status": "accepted", "launch": str(launch.pk), "duplicate": outcome.duplicate}
 
 
-def _known_account(cyclr_account_id):
-    return (Launch.objects.filter(cyclr_account_id=cyclr_account_id).exists()
-            or Installation.objects.filter(cyclr_account_id=cyclr_account_id).exists())
+def notification_names(launch, result):
+    """True if a notification is about ``launch``'s account: its ``AccountApiId`` is the launch's API id, and
+    its ``AccountId`` is either of the account's ids (``proxy.accounts.names_account``: the pages disagree on
+    which one Cyclr sends where)."""
+    if result.account_api_id and result.account_api_id != launch.account_api_id:
+        return False
+    return names_account(result.account_id, account_api_id=launch.account_api_id, cyclr_account_id=launch.cyclr_account_id)
+
+
+def _known_account(result):
+    account = account_q(account_id=result.account_id, account_api_id=result.account_api_id)
+    return Launch.objects.filter(account).exists() or Installation.objects.filter(account).exists()
 
 
 def _record_change(delivery, status, result):
     """Apply a notification to the installation records (``proxy.installations``); say what changed."""
-    if not _known_account(result.account_id):
+    if not _known_account(result):
         raise LaunchRejected("not_found", "This Cyclr account is not one this site opened the Marketplace for.")
     event = IntegrationEvent.from_result(status, result, raw=load_json(delivery.body, "notification"))
     changes = apply_event(event, source="webhook")

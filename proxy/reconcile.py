@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from .accounts import account_header
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError
 from .installations import CycleState, IntegrationEvent, apply_event, remove_cycles
@@ -65,18 +66,20 @@ class Report:
 
 
 def accounts_to_reconcile(account_api_id=None):
-    """``(cyclr_account_id, account_api_id)`` pairs the kit knows, or the one asked for."""
+    """``(account_api_id, cyclr_account_id)`` for each account the kit knows (the GUID "" until learned), or the
+    one asked for. Accounts are identified by their API id (``proxy.accounts``)."""
     installations = Installation.objects.all()
-    launches = Launch.objects.exclude(cyclr_account_id="").filter(
-        status__in=[Launch.Status.RECEIVED, Launch.Status.COMPLETED, Launch.Status.FAILED])
+    launches = Launch.objects.filter(status__in=[Launch.Status.RECEIVED, Launch.Status.COMPLETED, Launch.Status.FAILED])
     if account_api_id is not None:
         installations = installations.filter(account_api_id=account_api_id)
         launches = launches.filter(account_api_id=account_api_id)
-    pairs = dict(installations.values_list("cyclr_account_id", "account_api_id"))
-    for cyclr_id, api_id in launches.values_list("cyclr_account_id", "account_api_id"):
-        pairs.setdefault(cyclr_id, api_id)
+    pairs = {}
+    for api_id, guid in [*installations.values_list("account_api_id", "cyclr_account_id"),
+                         *launches.values_list("account_api_id", "cyclr_account_id")]:
+        if not pairs.get(api_id):
+            pairs[api_id] = guid
     if account_api_id is not None and not pairs:
-        return [(None, account_api_id)]  # unknown here: Cyclr still answers by API id
+        return [(account_api_id, "")]  # unknown here: Cyclr still answers by API id
     return sorted(pairs.items())
 
 
@@ -90,27 +93,26 @@ def reconcile(*, account_api_id=None, dry_run=False, client=None, page_size=None
     report = Report(dry_run=dry_run)
     report.expired_launches = close_expired_launches(dry_run=dry_run, account_api_id=account_api_id)
     settle_unverified(client=client, account_api_id=account_api_id, report=report, limit=max_settlements, dry_run=dry_run)
-    for cyclr_account_id, api_id in accounts_to_reconcile(account_api_id):
+    for api_id, guid in accounts_to_reconcile(account_api_id):
         report.accounts += 1
-        label = api_id or cyclr_account_id
         try:
-            listed = client.account_cycles(account=cyclr_account_id or api_id, page_size=page_size or PAGE_SIZE,
+            # Only a complete listing (to Cyclr's empty page) is compared: an incomplete one raises, and the
+            # account is reported and left as it is, never uninstalled from a partial list.
+            listed = client.account_cycles(account=account_header(api_id, guid), page_size=page_size or PAGE_SIZE,
                                            max_pages=max_pages)
-            if cyclr_account_id is None:
-                cyclr_account_id = _account_id(client, api_id)
         except CyclrAPIError as exc:
-            report.account_failed(label, exc)
+            report.account_failed(api_id, exc)
             continue
-        reconcile_account(cyclr_account_id, api_id, listed, report=report, dry_run=dry_run)
+        reconcile_account(api_id, listed, report=report, dry_run=dry_run, cyclr_account_id=guid)
     return report
 
 
-def reconcile_account(cyclr_account_id, account_api_id, listed, *, report, dry_run=False):
-    """Repair one account's records from ``listed`` (Cyclr's cycle objects)."""
-    label = account_api_id or cyclr_account_id
+def reconcile_account(account_api_id, listed, *, report, dry_run=False, cyclr_account_id=""):
+    """Repair one account's records (by its API id) from ``listed``, Cyclr's complete list of its cycle objects."""
+    label = account_api_id
     cyclr = {str(c.get("Id", "")).lower(): c for c in listed if c.get("Id")}
     records = {c.cycle_id: c for c in InstallationCycle.objects.select_related("installation").filter(
-        installation__cyclr_account_id=cyclr_account_id, removed_at__isnull=True)}
+        installation__account_api_id=account_api_id, removed_at__isnull=True)}
 
     # Extra: recorded, but Cyclr no longer has them.
     gone = {}
@@ -135,7 +137,7 @@ def reconcile_account(cyclr_account_id, account_api_id, listed, *, report, dry_r
             report.lines.append(f"{label}: cycle {record.cycle_id} is {status} in Cyclr, recorded as {record.status or 'unknown'}.")
         event = IntegrationEvent(
             status="started" if any(s == "Active" for _, s in pairs) else "stopped",
-            account_id=cyclr_account_id, account_api_id=account_api_id or "", package_id=installation.package_id or None,
+            account_id=cyclr_account_id, account_api_id=account_api_id, package_id=installation.package_id or None,
             cycles=tuple(_state(cyclr[r.cycle_id]) for r, _ in pairs),
             raw={"reconcile": "status drift", "cycles": [cyclr[r.cycle_id] for r, _ in pairs]},
         )
@@ -160,7 +162,7 @@ def reconcile_account(cyclr_account_id, account_api_id, listed, *, report, dry_r
         report.changes += 1
         if not dry_run:
             apply_event(IntegrationEvent(
-                status="installed", account_id=cyclr_account_id, account_api_id=account_api_id or "",
+                status="installed", account_id=cyclr_account_id, account_api_id=account_api_id,
                 cycles=tuple(_state(c) for c in missing), raw={"reconcile": "missing", "cycles": missing},
             ), source=SOURCE)
 
@@ -207,24 +209,18 @@ def settle_unverified(*, client, account_api_id=None, report=None, limit=MAX_SET
 
 
 def _status(cycle):
+    """The state Cyclr lists a cycle in (its ``Paused`` is ``Stopped``), "" if it says none."""
     value = cycle.get("Status")
-    return STATUSES.get(value.lower(), value) if isinstance(value, str) else ""
+    return STATUSES.get(value.lower(), value[:16]) if isinstance(value, str) else ""
 
 
 def _state(cycle):
+    word = cycle.get("Status")
     return CycleState(cycle_id=str(cycle["Id"]).lower(), status=_status(cycle),
+                      cyclr_status=word[:16] if isinstance(word, str) else "",
                       template_id=str(cycle.get("TemplateId") or "").lower(),
                       template_release_id=str(cycle.get("TemplateReleaseId") or "").lower(),
                       name=str(cycle.get("Name") or "")[:255])
-
-
-def _account_id(client, account_api_id):
-    """The GUID of an account the kit has no record of, from ``GET /v1.0/accounts/{id}``."""
-    data = client.get_account(account_api_id)
-    account_id = data.get("Id") if isinstance(data, dict) else None
-    if not isinstance(account_id, str) or not account_id:
-        raise CyclrAPIError("cyclr_bad_response", "Cyclr answered the account lookup without an Id.")
-    return account_id.lower()
 
 
 __all__ = ["Report", "reconcile", "reconcile_account", "close_expired_launches", "settle_unverified"]

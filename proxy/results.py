@@ -12,8 +12,15 @@ from urllib.parse import urlsplit
 
 from .exceptions import InvalidResult
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-STATUSES = {"active": "Active", "stopped": "Stopped", "paused": "Paused"}
+from .accounts import is_guid
+
+# Cyclr's words for a cycle's state, lower-cased, and the one state each names. The Launch Complete result
+# and the notification say Active or Stopped; the API calls an installed, never-started cycle Paused
+# (cyclr/docs, Install a cycle; Activate a cycle): Stopped and Paused are one state, stored as Stopped,
+# with Cyclr's own word kept beside it (``InstalledCycle.cyclr_status``).
+STATUSES = {"active": "Active", "stopped": "Stopped", "paused": "Stopped"}
+CYCLR_WORDS = {"active": "Active", "stopped": "Stopped", "paused": "Paused"}
+MAX_ACCOUNT_ID = 255
 MAX_TEXT = 2000
 MAX_URL = 2048
 MAX_CYCLES = 100
@@ -32,9 +39,14 @@ class InstalledCycle:
     cycle_id: str
     template_id: str = ""
     template_release_id: str = ""
-    status: str = ""
-    webhooks: tuple = ()
+    status: str = ""  # "Active" or "Stopped" (see STATUSES)
+    webhooks: tuple = ()  # the URLs Cyclr vouches for (its API, or its notification), once verified
     name: str = ""  # Cyclr's name for the cycle, from its API at verification (a browser result has none)
+    cyclr_status: str = ""  # Cyclr's own word for ``status`` ("Paused" from the API), as the source said it
+    # Webhook URLs on Cyclr's hosts that only the browser claimed, and Cyclr did not vouch for: a LAUNCH
+    # install's, whose cycle resource lists none and for which no notification is documented. Claims,
+    # kept apart from ``webhooks`` (docs/cyclr-api.md, "Webhook URLs").
+    claimed_webhooks: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -58,12 +70,16 @@ class InstallResult:
         return not self.errors
 
     def same_install(self, other: "InstallResult") -> bool:
-        """True if both describe one install: the same account and the same cycles.
+        """True if both describe one install: the same cycles of one account.
 
         The browser's result and Cyclr's webhook describe an install in different shapes and
-        with different extras; this is what must agree for them to be one arrival.
+        with different extras (and may name the account by either of its ids); this is what must
+        agree for them to be one arrival. Cycle ids are Cyclr's GUIDs, unique across accounts.
         """
-        return self.account_id == other.account_id and {c.cycle_id for c in self.cycles} == {c.cycle_id for c in other.cycles}
+        if {c.cycle_id for c in self.cycles} != {c.cycle_id for c in other.cycles}:
+            return False
+        # Two installs with no cycle (each failed) are one only for the same account, by either id.
+        return bool(self.cycles) or bool({self.account_id, self.account_api_id} & {other.account_id, other.account_api_id} - {""})
 
     def as_json(self) -> dict:
         """The normalized result as JSON-ready data (without ``raw``)."""
@@ -77,7 +93,9 @@ class InstallResult:
     def from_json(cls, data: dict, raw: dict | None = None) -> "InstallResult":
         """Rebuild from ``as_json()`` output (trusted: it is what we stored)."""
         cycles = tuple(
-            InstalledCycle(**{**c, "webhooks": tuple(Webhook(**w) for w in c["webhooks"])}) for c in data["cycles"]
+            InstalledCycle(**{**c, "webhooks": tuple(Webhook(**w) for w in c["webhooks"]),
+                              "claimed_webhooks": tuple(Webhook(**w) for w in c.get("claimed_webhooks", ()))})
+            for c in data["cycles"]
         )
         return cls(**{**data, "cycles": cycles, "errors": tuple(data["errors"]), "raw": raw or {}})
 
@@ -86,10 +104,10 @@ class InstallResult:
         """Check and normalize a browser result; raise ``InvalidResult`` (with a code) if it is not one."""
         if not isinstance(data, dict):
             raise InvalidResult("not_an_object", "The result must be a JSON object.")
-        account_id = _guid(data, "accountId", required=True)
+        account_api_id = _text(data, "accountApiId", limit=MAX_ACCOUNT_ID)
         common = dict(
-            account_id=account_id,
-            account_api_id=_text(data, "accountApiId"),
+            account_id=_account_id(data, required=not account_api_id),
+            account_api_id=account_api_id,
             user_id=_text(data, "userId"),
             install_complete_message=_text(data, "installCompleteMessage"),
             marketplace_package_id=_int(data, "marketplacePackageId"),
@@ -131,9 +149,20 @@ def _text(data, key, path="", *, required=False, limit=MAX_TEXT):
 
 def _guid(data, key, path="", *, required=False):
     value = _text(data, key, path, required=required)
-    if value and not GUID.match(value):
+    if value and not is_guid(value):
         raise InvalidResult("invalid_value", f"{_where(path, key)} is not a Cyclr id (a GUID).")
     return value.lower()
+
+
+def _account_id(data, *, required):
+    """``accountId``: Cyclr's GUID for the account as documented, lower-cased; or, where an answer carries the
+    other id (CYCLR.md, "Account identity"), an API id, kept as written. Required only without ``accountApiId``."""
+    value = _text(data, "accountId", required=required, limit=MAX_ACCOUNT_ID)
+    if is_guid(value):
+        return value.lower()
+    if value and not value.isprintable():
+        raise InvalidResult("invalid_value", "accountId is neither a Cyclr id (a GUID) nor an account API id.")
+    return value
 
 
 def _int(data, key):
@@ -171,11 +200,12 @@ def _errors(data):
 
 
 def _status(data, key, path):
+    """``(state, Cyclr's word)`` for a cycle's status (``("", "")`` if none is given)."""
     value = _text(data, key, path)
     if not value:
-        return ""
+        return "", ""
     try:
-        return STATUSES[value.lower()]
+        return STATUSES[value.lower()], CYCLR_WORDS[value.lower()]
     except KeyError:
         raise InvalidResult("invalid_value", f"{_where(path, key)} {value!r} is not a cycle status Cyclr reports.") from None
 
@@ -203,11 +233,13 @@ def _cycle(item, path):
         if not isinstance(hook, dict):
             raise InvalidResult("wrong_type", f"{where} must be an object with stepName and url.")
         webhooks.append(Webhook(step_name=_text(hook, "stepName", where), url=_url(hook.get("url"), f"{where}.url")))
+    status, word = _status(item, "status", path)
     return InstalledCycle(
         cycle_id=_guid(item, "cycleId", path, required=True),
         template_id=_guid(item, "templateId", path),
         template_release_id=_guid(item, "templateReleaseId", path),
-        status=_status(item, "status", path),
+        status=status,
+        cyclr_status=word,
         webhooks=tuple(webhooks),
     )
 
@@ -217,10 +249,12 @@ def _launch_cycle(data):
         Webhook(step_name="", url=_url(url, f"webhooks[{i}]"))
         for i, url in enumerate(_list(data, "webhooks", MAX_WEBHOOKS))
     )
+    status, word = _status(data, "status", "")
     return InstalledCycle(
         cycle_id=_guid(data, "cycleId", required=True),
         template_id=_guid(data, "templateId"),
         template_release_id=_guid(data, "templateReleaseId"),
-        status=_status(data, "status", ""),
+        status=status,
+        cyclr_status=word,
         webhooks=webhooks,
     )

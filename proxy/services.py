@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .accounts import learned_guid
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, LaunchRejected, ProxyError
 from .installations import record_install
@@ -114,6 +115,15 @@ def in_launch_terms(claim, launch):
     return claim
 
 
+def learn_account_guid(launch, claim, *, source):
+    """Set ``launch.cyclr_account_id`` from Cyclr's notification, which pairs the account's GUID with its API id
+    (the browser's claim waits for verification: ``Verdict.account_guid``). True if it learned it now (not saved)."""
+    if launch.cyclr_account_id or source != NOTIFIED or claim.account_api_id != launch.account_api_id:
+        return False
+    launch.cyclr_account_id = learned_guid(claim.account_id, launch.account_api_id)
+    return bool(launch.cyclr_account_id)
+
+
 def record_arrival(launch, *, source, message_id, digest, duplicate):
     """One ``Arrival`` row per distinct arrival: a repeat (same source, and same message id or content) counts on its row."""
     now = timezone.now()
@@ -163,9 +173,10 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
                 raise LaunchRejected("conflict", "This launch already has a different result.")
             stored = launch.install_result()
             merged = absorb(stored, claim, source=source)
-            if merged != stored:  # errors it alone reported, or URLs the notification vouches for
+            learned = learn_account_guid(launch, claim, source=source)
+            if merged != stored or learned:  # errors it alone reported, URLs or the GUID the notification vouches for
                 launch.result = merged.as_json()
-                launch.save(update_fields=["result"])
+                launch.save(update_fields=["result", "cyclr_account_id"])
             record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=True)
             return Outcome(launch=launch, duplicate=True)
         check_unexpired(launch)
@@ -177,7 +188,8 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
         launch.status = Launch.Status.RECEIVED
         launch.source = source
         launch.completed_at = timezone.now()
-        launch.save(update_fields=["result_raw", "claim", "result", "status", "source", "completed_at"])
+        learn_account_guid(launch, claim, source=source)
+        launch.save(update_fields=["result_raw", "claim", "result", "status", "source", "completed_at", "cyclr_account_id"])
         record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=False)
         # Verification runs after the commit, outside the door: the ack need not wait for Cyclr.
         transaction.on_commit(lambda: schedule(launch.pk, client=client))
@@ -236,6 +248,8 @@ def settle_launch(launch_id, *, client=None):
         launch.status = Launch.Status.FAILED if reason else Launch.Status.COMPLETED
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.next_attempt_at = None
+        if verdict.account_guid and not launch.cyclr_account_id:
+            launch.cyclr_account_id = verdict.account_guid
         launch.save()
         if reason:
             release_cycles(launch, verdict.unvouched_cycles)

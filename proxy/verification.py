@@ -8,7 +8,10 @@ The browser's result is a claim: its owner can forge every field of it. The kit 
 - webhook URLs only where Cyclr vouches for them: the cycle's ``Webhooks`` in that answer, or the
   Marketplace notification (server to server, authenticated by its secret); and only URLs on
   Cyclr's own hosts (``API_URL``'s and ``MARKETPLACE_ORIGINS``'); any other is never recorded;
-- errors from every arrival, united: no later or other arrival can drop an error one reported.
+  the URLs on Cyclr's hosts that only the browser claimed are kept apart, as ``claimed_webhooks``
+  (a LAUNCH install's have no other source);
+- errors from every arrival, united: no later or other arrival can drop an error one reported;
+- the account's GUID, from a claim whose cycles Cyclr listed under the launch's API id.
 
 A claim that disagrees with Cyclr fails the launch: ``account_mismatch``, ``unknown_cycle``,
 ``replayed`` (a cycle Cyclr created before the launch opened) or ``claim_mismatch`` (status,
@@ -25,10 +28,11 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from urllib.parse import urlsplit
 
+from .accounts import learned_guid, names_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import ProxyError
-from .results import STATUSES, InstallResult, Webhook
+from .results import CYCLR_WORDS, STATUSES, InstallResult, Webhook
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ class Verdict:
     reason: ProxyError | None = None
     mismatches: tuple = ()
     unvouched_cycles: tuple = ()
+    # The account's GUID, from a claim whose cycles Cyclr listed under the launch's account (its API id).
+    account_guid: str = ""
 
 
 # --- Cyclr's hosts ------------------------------------------------------------------------------------
@@ -123,14 +129,35 @@ def provisional_result(claim: InstallResult, *, source) -> InstallResult:
 def absorb(stored: InstallResult, arrival: InstallResult, *, source) -> InstallResult:
     """``stored`` after another arrival of the same install: its errors join; a notification's URLs too.
 
-    Nothing else of a repeat is taken: the first arrival's claim is what verification compares.
+    Nothing else of a repeat is taken: the first arrival's claim is what verification compares. A URL
+    the notification vouches for is no longer only claimed.
     """
     cycles = stored.cycles
     if source == NOTIFICATION_SOURCE:
         hosts = cyclr_hosts()
         hooks = {c.cycle_id: _on_host(c.webhooks, hosts) for c in arrival.cycles}
-        cycles = tuple(replace(c, webhooks=_union_webhooks(c.webhooks, hooks.get(c.cycle_id, ()))) for c in cycles)
+        cycles = tuple(_only_claimed(replace(c, webhooks=_union_webhooks(c.webhooks, hooks.get(c.cycle_id, ()))))
+                       for c in cycles)
     return replace(stored, cycles=cycles, errors=union_errors(stored.errors, arrival.errors))
+
+
+def _only_claimed(cycle, claimed=None):
+    """``cycle`` with ``claimed_webhooks``: the URLs on Cyclr's hosts that ``claimed`` (default: the cycle's
+    own ``claimed_webhooks``) names and Cyclr has not vouched for (``cycle.webhooks``)."""
+    vouched = {h.url for h in cycle.webhooks}
+    claimed = cycle.claimed_webhooks if claimed is None else _on_host(claimed, cyclr_hosts(), f" for cycle {cycle.cycle_id}")
+    return replace(cycle, claimed_webhooks=tuple(h for h in claimed if h.url not in vouched))
+
+
+def with_claimed_webhooks(result: InstallResult, claim: InstallResult) -> InstallResult:
+    """``result`` (what Cyclr vouches for) with each cycle's ``claimed_webhooks`` from the browser's ``claim``.
+
+    Cyclr's cycle resource documents no ``Webhooks`` and no notification is documented for LAUNCH installs,
+    so a LAUNCH install's webhook URLs (which its docs call the way to send data to the cycle) are only
+    ever claimed by the browser. They are kept as what they are: claims, on Cyclr's hosts, apart.
+    """
+    claimed = {c.cycle_id: c.webhooks for c in claim.cycles}
+    return replace(result, cycles=tuple(_only_claimed(c, claimed.get(c.cycle_id, ())) for c in result.cycles))
 
 
 # --- verification -------------------------------------------------------------------------------------
@@ -141,9 +168,11 @@ def _mismatch(cycle_id, field, claimed, cyclr):
 
 
 def _cyclr_status(value):
+    """``(state, Cyclr's word)`` for the API's ``Status``: its ``Paused`` is the result's ``Stopped``."""
     if not isinstance(value, str) or not value:
-        return ""
-    return STATUSES.get(value.lower(), value)
+        return "", ""
+    value = value.strip()[:16]
+    return STATUSES.get(value.lower(), value), CYCLR_WORDS.get(value.lower(), value)
 
 
 def _cyclr_guid(value):
@@ -175,9 +204,9 @@ def parse_utc(value):
     return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
 
 
-# Claimed and Cyclr statuses that do not disagree: Cyclr documents a cycle as ``Paused`` right after install
-# while the Launch Complete page already calls it ``Active`` (it is started as the install finishes).
-COMPATIBLE_STATUSES = {("Active", "Paused")}
+# Claimed and Cyclr states that do not disagree: Cyclr documents a cycle as ``Paused`` (Stopped) right after
+# install while the Launch Complete page already calls it ``Active`` (it is started as the install finishes).
+COMPATIBLE_STATUSES = {("Active", "Stopped")}
 
 
 def _disagree(field, claim, cyclr):
@@ -188,7 +217,7 @@ def _disagree(field, claim, cyclr):
 
 def _check_cycle(launch, claimed, data, vouched_hooks, hosts):
     """``(cycle as Cyclr has it, disagreements, replayed)`` for one claimed cycle and Cyclr's answer for it."""
-    status = _cyclr_status(data.get("Status"))
+    status, word = _cyclr_status(data.get("Status"))
     template_id = _cyclr_guid(data.get("TemplateId"))
     release_id = _cyclr_guid(data.get("TemplateReleaseId"))
     api_hooks = _cyclr_webhooks(data)
@@ -208,7 +237,7 @@ def _check_cycle(launch, claimed, data, vouched_hooks, hosts):
         replayed = True
         mismatches.append(_mismatch(claimed.cycle_id, "created_on_utc",
                                     f"on or after {launch.created_at.isoformat()}", data.get("CreatedOnUtc")))
-    cycle = replace(claimed, status=status, template_id=template_id, template_release_id=release_id,
+    cycle = replace(claimed, status=status, cyclr_status=word, template_id=template_id, template_release_id=release_id,
                     name=_cyclr_name(data.get("Name")), webhooks=_on_host(cyclr_hooks, hosts, f" for cycle {claimed.cycle_id}"))
     return cycle, mismatches, replayed
 
@@ -217,7 +246,8 @@ def _ids_only(result, vouched):
     """A failed launch's result: the claimed cycles with what Cyclr vouched for so far, nothing claimed."""
     hooks = {c.cycle_id: c.webhooks for c in vouched.cycles}
     return replace(result, cycles=tuple(
-        replace(c, status="", template_id="", template_release_id="", webhooks=hooks.get(c.cycle_id, ()))
+        replace(c, status="", cyclr_status="", template_id="", template_release_id="", webhooks=hooks.get(c.cycle_id, ()),
+                claimed_webhooks=())
         for c in result.cycles))
 
 
@@ -233,8 +263,9 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
         vouched = provisional_result(claim, source=launch.source)
     base = replace(vouched, errors=union_errors(claim.errors, vouched.errors))
     mismatches = []
-    if launch.cyclr_account_id and claim.account_id != launch.cyclr_account_id:
-        mismatches.append(_mismatch("", "account_id", claim.account_id, launch.cyclr_account_id))
+    # Either id of the launch's account (CYCLR.md, "Account identity"); the API id is the one the host chose.
+    if not names_account(claim.account_id, account_api_id=launch.account_api_id, cyclr_account_id=launch.cyclr_account_id):
+        mismatches.append(_mismatch("", "account_id", claim.account_id, launch.cyclr_account_id or launch.account_api_id))
     if claim.account_api_id and claim.account_api_id != launch.account_api_id:
         mismatches.append(_mismatch("", "account_api_id", claim.account_api_id, launch.account_api_id))
     if mismatches:  # Cyclr was not asked: it vouches for none of the cycles
@@ -245,10 +276,10 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
         detail = "; ".join(base.errors) or "no integration was installed"
         return Verdict(base, ProxyError("install_errors", f"Cyclr reported the install failed: {detail}"))
     if not proxy_settings.VERIFY_WITH_API:
-        return Verdict(base)  # nothing more is vouched: see the module's docstring
+        return Verdict(with_claimed_webhooks(base, claim))  # nothing more is vouched: see the module's docstring
 
     client = client or CyclrClient()
-    account = launch.cyclr_account_id or launch.account_api_id
+    account = launch.x_cyclr_account
     hosts = cyclr_hosts()
     hooks = {c.cycle_id: c.webhooks for c in vouched.cycles}
     cycles, replayed_ids = [], []
@@ -275,7 +306,7 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
         return Verdict(result, ProxyError(
             "claim_mismatch", f"The result disagrees with what Cyclr has ({fields}); Cyclr's data was kept."), tuple(mismatches),
             _disputed(mismatches))
-    return Verdict(result)
+    return Verdict(with_claimed_webhooks(result, claim), account_guid=learned_guid(claim.account_id, launch.account_api_id))
 
 
 def _cycle_ids(cycles):

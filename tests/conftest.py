@@ -60,6 +60,32 @@ def fake_cyclr_settings():
     return dict(PROXY_TEST_SETTINGS)
 
 
+# The two ways Cyclr's pages say it answers where they disagree (docs/cyclr-api.md): "documented", the fake's
+# defaults (mint AccountId and X-Cyclr-Account by API id, Paused, no Webhooks on the cycle), and "guid", the
+# older pages' shape, with the setting that goes with it. A module runs its tests under both with
+# ``fake_cyclr_options = cyclr_shape_options`` and ``fake_cyclr_settings = cyclr_shape_settings``.
+CYCLR_SHAPES = {
+    "documented": ({}, {}),
+    "guid": ({"account_ids": "guid", "account_header": "id", "stopped_status": "Stopped", "cycle_webhooks": True},
+             {"ACCOUNT_HEADER": "id"}),
+}
+
+
+@pytest.fixture(params=sorted(CYCLR_SHAPES))
+def cyclr_shape(request):
+    return request.param
+
+
+@pytest.fixture
+def cyclr_shape_options(cyclr_shape):
+    return {**FAKE_CYCLR_OPTIONS, **CYCLR_SHAPES[cyclr_shape][0]}
+
+
+@pytest.fixture
+def cyclr_shape_settings(cyclr_shape):
+    return {**PROXY_TEST_SETTINGS, **CYCLR_SHAPES[cyclr_shape][1]}
+
+
 def proxy_settings_for(fake, **overrides):
     """This suite's ``CYCLR_PROXY`` for ``fake``, for tests that build one by hand."""
     return cyclr_proxy_for(fake, {}, **{**PROXY_TEST_SETTINGS, **overrides})

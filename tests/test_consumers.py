@@ -190,7 +190,7 @@ def test_a_foreign_origin_cannot_open_the_socket(installed, user):
         (json.dumps({"type": "result", "result": {}}), "malformed"),
         (json.dumps({"type": "result", "id": "x" * 65, "result": {}}), "malformed"),
         (json.dumps({"type": "result", "id": "m1", "result": "{}"}), "invalid_result"),
-        (json.dumps({"type": "result", "id": "m1", "result": {"accountId": "nope", "cycles": []}}), "invalid_result"),
+        (json.dumps({"type": "result", "id": "m1", "result": {"accountId": "no\npe", "cycles": []}}), "invalid_result"),
         (json.dumps({"type": "result", "id": "m1", "result": {"pad": "x" * 70_000}}), "too_large"),
         # Text no database keeps: an unpaired surrogate (a valid JSON escape) and a NUL.
         (json.dumps({"type": "result", "id": "\ud800", "result": {}}), "malformed"),

@@ -11,7 +11,7 @@ from proxy.launches import sign_launch_id, unsign_launch_id
 from proxy.testing.fake_cyclr import FakeCyclr
 from proxy.testing.marketplace import install_over_http
 
-from .conftest import CLIENT_ID, CLIENT_SECRET
+from .conftest import CLIENT_ID, CLIENT_SECRET, CYCLR_SHAPES, FAKE_CYCLR_OPTIONS, PROXY_TEST_SETTINGS
 
 UNKNOWN_CYCLE = "00000000-0000-4000-8000-000000000000"
 
@@ -147,7 +147,7 @@ def test_mint_sends_inline_oauth_false_and_the_complete_parameter(cyclr):
 
     account = cyclr.accounts["tenant-42"]
     assert isinstance(minted, MarketplaceURL)
-    assert minted.account_id == account["Id"]
+    assert minted.account_id == "tenant-42"  # the API id, as Cyclr's Deploy Marketplace page shows it
     assert account["Name"] == "Acme Ltd"
     assert minted.expires_at.endswith("Z")
     parts = urlsplit(minted.url)
@@ -166,7 +166,7 @@ def test_an_account_api_id_is_quoted_into_one_path_segment(cyclr):
     account = "acme/eu tenant?x=1#y"
     minted = mint(CyclrClient(), account=account)
     assert cyclr.marketplace_requests[0]["account_api_id"] == account
-    assert cyclr.accounts[account]["Id"] == minted.account_id
+    assert cyclr.accounts[account]["ApiId"] == minted.account_id == account
 
 
 def test_the_same_account_gets_the_same_cyclr_account(cyclr):
@@ -205,19 +205,19 @@ def test_get_cycle_returns_a_real_cycle_and_none_for_an_unknown_one(cyclr, insta
     client = CyclrClient()
     cycle_id = result["cycles"][0]["cycleId"]
 
-    cycle = client.get_cycle(cycle_id, account=launch.cyclr_account_id)
+    cycle = client.get_cycle(cycle_id, account=launch.x_cyclr_account)
+    assert launch.x_cyclr_account == launch.account_api_id  # X-Cyclr-Account holds the API id, as documented
     assert cycle["Id"] == cycle_id
     assert cycle["Status"] == "Active"
     assert cycle["TemplateId"] == result["cycles"][0]["templateId"]
-    assert client.get_cycle(cycle_id, account=launch.account_api_id)["Id"] == cycle_id  # the API id works too
-    assert client.get_cycle(UNKNOWN_CYCLE, account=launch.cyclr_account_id) is None
+    assert client.get_cycle(UNKNOWN_CYCLE, account=launch.x_cyclr_account) is None
 
 
 @pytest.mark.django_db(transaction=True)
 def test_get_cycle_is_none_for_another_accounts_cycle(cyclr, installed, user, other_user):
     _, others = installed(owner=other_user)
     mine, _ = installed()
-    assert CyclrClient().get_cycle(others["cycles"][0]["cycleId"], account=mine.cyclr_account_id) is None
+    assert CyclrClient().get_cycle(others["cycles"][0]["cycleId"], account=mine.x_cyclr_account) is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -226,12 +226,35 @@ def test_get_cycle_renews_a_revoked_token(cyclr, installed):
     client = CyclrClient()
     client.token()
     cyclr.revoke_tokens()
-    assert client.get_cycle(result["cycles"][0]["cycleId"], account=launch.cyclr_account_id) is not None
+    assert client.get_cycle(result["cycles"][0]["cycleId"], account=launch.x_cyclr_account) is not None
     assert cyclr.token_requests == 2
 
 
-def test_get_cycle_for_an_unknown_account_is_none(cyclr):
-    assert CyclrClient().get_cycle(UNKNOWN_CYCLE, account="no-such-account") is None
+def test_a_404_naming_the_account_is_account_not_found_and_says_which_setting_to_change(cyclr):
+    # Cyclr's 404 for the account (not the cycle): the header holds an id Cyclr does not know it by.
+    with pytest.raises(CyclrAPIError) as caught:
+        CyclrClient().get_cycle(UNKNOWN_CYCLE, account="no-such-account")
+    assert caught.value.code == "account_not_found" and caught.value.status == 404
+    assert "'no-such-account'" in caught.value.message and 'ACCOUNT_HEADER"] is \'api_id\'' in caught.value.message
+    assert "set it to 'id'" in caught.value.message and "proxy_doctor" in caught.value.message
+
+
+def test_a_404_naming_the_cycle_is_still_none(cyclr):
+    # A message that names a cycle is about the cycle, whatever else it says.
+    mint(CyclrClient(), account="tenant-1")
+    assert CyclrClient().get_cycle(UNKNOWN_CYCLE, account="tenant-1") is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("fake_cyclr_options", "fake_cyclr_settings"), [
+    ({**FAKE_CYCLR_OPTIONS, **CYCLR_SHAPES["guid"][0]}, {**PROXY_TEST_SETTINGS, **CYCLR_SHAPES["guid"][1]})])
+def test_a_cyclr_that_wants_the_guid_in_the_header_is_asked_with_it_once_set(cyclr, installed):
+    launch, result = installed()
+    assert launch.cyclr_account_id and launch.x_cyclr_account == launch.cyclr_account_id  # the mint said the GUID
+    assert CyclrClient().get_cycle(result["cycles"][0]["cycleId"], account=launch.x_cyclr_account)["Id"]
+    with pytest.raises(CyclrAPIError) as caught:  # the API id is an account this Cyclr does not know
+        CyclrClient().get_cycle(result["cycles"][0]["cycleId"], account=launch.account_api_id)
+    assert caught.value.code == "account_not_found"
 
 
 def test_other_errors_than_404_are_raised_by_get_cycle(cyclr):
@@ -246,9 +269,9 @@ def test_other_errors_than_404_are_raised_by_get_cycle(cyclr):
 def test_list_cycles_pages_through_the_accounts_cycles(cyclr, installed):
     launch, result = installed(package_id=2)  # two templates: two cycles
     client = CyclrClient()
-    listed = client.list_cycles(account=launch.cyclr_account_id)
+    listed = client.list_cycles(account=launch.x_cyclr_account)
     assert [c["Id"] for c in listed] == [c["cycleId"] for c in result["cycles"]]
-    page_two = client.list_cycles(account=launch.cyclr_account_id, page=2, page_size=1)
+    page_two = client.list_cycles(account=launch.x_cyclr_account, page=2, page_size=1)
     assert [c["Id"] for c in page_two] == [result["cycles"][1]["cycleId"]]
 
 
@@ -257,7 +280,8 @@ def test_an_installed_url_from_the_client_gives_a_result(cyclr):
     launch_id = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
     minted = mint(CyclrClient(), complete_parameter=sign_launch_id(launch_id))
     result = install_over_http(minted.url)
-    assert result["accountId"] == minted.account_id
+    assert result["accountApiId"] == minted.account_id == "tenant-42"  # the mint's AccountId is the API id
+    assert result["accountId"] == cyclr.accounts["tenant-42"]["Id"]  # the result's, the GUID
     (install,) = cyclr.installs
     assert str(unsign_launch_id(install["complete_parameter"])) == launch_id
 

@@ -246,14 +246,16 @@ def test_mint_returns_a_marketplace_url_and_creates_the_account_once(fake, http,
     assert f"{url.scheme}://{url.netloc}" == fake.url
     assert url.path == "/account/signinwithtoken"
     assert url.query == f"token={body['Token']}&returnUrl=%2Flaunch%2Fmarketplace%2F1"
-    assert GUID.match(body["AccountId"])
+    assert body["AccountId"] == "acct-1"  # the API id, as cyclr/docs marketplace-deployment.md shows it
     assert body["ExpiresAtUtc"] == "2030-01-01T12:05:00.000Z"
 
     second = mint(fake, http, "acct-1", AccountName="Renamed Ltd")
     assert second.json()["AccountId"] == body["AccountId"]
     assert second.json()["Token"] != body["Token"]
+    (guid,) = [a["Id"] for a in fake.accounts.values()]
+    assert GUID.match(guid)  # Cyclr's own id for the account, which the mint does not show
     assert fake.accounts == {
-        "acct-1": {"Id": body["AccountId"], "ApiId": "acct-1", "Name": "Acme Ltd", "Description": "Acme's account"}
+        "acct-1": {"Id": guid, "ApiId": "acct-1", "Name": "Acme Ltd", "Description": "Acme's account"}
     }
     recorded = fake.marketplace_requests
     assert [r["account_api_id"] for r in recorded] == ["acct-1", "acct-1"]
@@ -289,12 +291,14 @@ def test_mint_rejects_malformed_bodies(fake, http, payload):
 
 
 def test_get_account_by_guid_or_api_id(fake, http):
-    account_id = mint(fake, http, "acct-1", AccountName="Acme").json()["AccountId"]
+    mint(fake, http, "acct-1", AccountName="Acme")
+    account_id = fake.accounts["acct-1"]["Id"]
     headers = {"Authorization": f"Bearer {get_token(fake, http)}"}
     for reference in (account_id, account_id.upper(), "acct-1"):
         response = http.get(f"{fake.url}/v1.0/accounts/{reference}", headers=headers)
         assert response.status_code == 200
-        assert response.json() == {"Id": account_id, "ApiId": "acct-1", "Name": "Acme", "Description": ""}
+        # Create an account: Id is "The External Account ID", the API id.
+        assert response.json() == {"Id": "acct-1", "Name": "Acme", "Description": ""}
     missing = http.get(f"{fake.url}/v1.0/accounts/nobody", headers=headers)
     assert missing.status_code == 404
     assert missing.json() == {"Message": "Account not found."}
@@ -369,7 +373,8 @@ def test_lookalike_return_urls_are_rejected_without_spending_the_token(fake, htt
 
 
 def test_full_install_flow_yields_the_documented_result(fake, http):
-    account_id = mint(fake, http, "acct-1").json()["AccountId"]
+    mint(fake, http, "acct-1")
+    account_id = fake.accounts["acct-1"]["Id"]  # the result's accountId is Cyclr's GUID for the account
     marketplace_url = sign_in(fake, http, "acct-1", CompleteParameter="launch-42")
     marketplace = http.get(marketplace_url)
     assert marketplace.status_code == 200
@@ -450,7 +455,9 @@ def test_installing_without_starting_gives_stopped_cycles_and_errors(fake, http)
         f"{fake.url}/v1.0/cycles/{cycle['cycleId']}",
         headers={"Authorization": f"Bearer {get_token(fake, http)}", "X-Cyclr-Account": "acct-1"},
     )
-    assert response.json()["Status"] == "Stopped"
+    assert response.json()["Status"] == "Paused"  # the API's word for it (Install a cycle; Activate a cycle)
+    fake.stopped_status = "Stopped"  # the knob for a Cyclr whose API says Stopped too
+    assert http.get(response.url, headers=response.request.headers).json()["Status"] == "Stopped"
 
 
 def test_a_package_without_webhook_step_has_no_webhooks(fake, http):
@@ -690,6 +697,27 @@ def test_install_over_http_returns_an_instant_install(http):
 # --- cycles through the API ----------------------------------------------------------------------------
 
 
+def test_the_older_pages_shape_gives_the_guid_in_mint_answers_and_the_account_resource(clock, http):
+    with FakeCyclr(clock=clock, account_ids="guid", account_header="id") as fake:
+        minted = mint(fake, http, "acct-1").json()
+        guid = fake.accounts["acct-1"]["Id"]
+        assert minted["AccountId"] == guid
+        token = get_token(fake, http)
+        account = http.get(f"{fake.url}/v1.0/accounts/acct-1", headers={"Authorization": f"Bearer {token}"}).json()
+        assert account["Id"] == guid and account["ApiId"] == "acct-1"
+        listed = http.get(f"{fake.url}/v1.0/cycles", headers={"Authorization": f"Bearer {token}", "X-Cyclr-Account": guid})
+        assert listed.status_code == 200
+        by_api_id = http.get(f"{fake.url}/v1.0/cycles",
+                             headers={"Authorization": f"Bearer {token}", "X-Cyclr-Account": "acct-1"})
+        assert by_api_id.status_code == 404 and by_api_id.json() == {"Message": "Account not found."}
+
+
+@pytest.mark.parametrize("knobs", [{"account_ids": "uuid"}, {"account_header": "guid"}, {"stopped_status": "paused"}])
+def test_a_knob_outside_its_choices_is_refused_at_once(knobs):
+    with pytest.raises(ValueError):
+        FakeCyclr(**knobs)
+
+
 def test_a_cycle_is_visible_only_under_its_own_account(fake, http):
     result = page_result(install(fake, http, package_id=1, start=True, account_api_id="acct-1").text)
     cycle_id = result["cycles"][0]["cycleId"]
@@ -702,6 +730,9 @@ def test_a_cycle_is_visible_only_under_its_own_account(fake, http):
             headers["X-Cyclr-Account"] = account
         return http.get(f"{fake.url}/v1.0/cycles/{cycle_id}", headers=headers)
 
+    response = get(result["accountId"])  # the GUID: an account this Cyclr does not know in the header
+    assert response.status_code == 404 and response.json() == {"Message": "Account not found."}
+    fake.account_header = "either"
     for owner in ("acct-1", result["accountId"]):
         response = get(owner)
         assert response.status_code == 200
@@ -713,13 +744,17 @@ def test_a_cycle_is_visible_only_under_its_own_account(fake, http):
         assert body["TemplateReleaseId"] == result["cycles"][0]["templateReleaseId"]
         assert body["Connectors"] == [{"Name": "Salesforce", "Version": "1.0"}]
         assert body["CreatedOnUtc"] == "2030-01-01T12:00:00.000Z"
-        # The API and the browser's result agree on the cycle's webhook step and its URL.
-        assert body["Webhooks"] == [{"StepName": w["stepName"], "Url": w["url"]} for w in result["cycles"][0]["webhooks"]]
-        assert body["Webhooks"] and body["Webhooks"][0]["StepName"] == "Contact updated"
-    for stranger in ("acct-2", fake.accounts["acct-2"]["Id"], "nobody"):
+        assert "Webhooks" not in body  # none is documented on the cycle resource
+    fake.cycle_webhooks = True
+    # With the knob on, the API and the browser's result agree on the cycle's webhook step and its URL.
+    body = get("acct-1").json()
+    assert body["Webhooks"] == [{"StepName": w["stepName"], "Url": w["url"]} for w in result["cycles"][0]["webhooks"]]
+    assert body["Webhooks"] and body["Webhooks"][0]["StepName"] == "Contact updated"
+    for stranger in ("acct-2", fake.accounts["acct-2"]["Id"]):
         response = get(stranger)
         assert response.status_code == 404
         assert response.json() == {"Message": "Cycle not found."}
+    assert get("nobody").json() == {"Message": "Account not found."}
     missing_header = get(None)
     assert missing_header.status_code == 400
     assert "X-Cyclr-Account" in missing_header.json()["Message"]
@@ -734,9 +769,12 @@ def test_cycles_are_listed_per_account_and_paged(fake, http):
     everything = http.get(f"{fake.url}/v1.0/cycles?page=1&pageSize=50", headers=headers).json()
     owned = [c["Id"] for c in fake.cycles.values() if c["AccountApiId"] == "acct-1"]
     assert [c["Id"] for c in everything] == owned and len(owned) == 3
-    assert [c["Status"] for c in everything] == ["Active", "Active", "Stopped"]
+    assert [c["Status"] for c in everything] == ["Active", "Active", "Paused"]
     second_page = http.get(f"{fake.url}/v1.0/cycles?page=2&pageSize=2", headers=headers).json()
     assert [c["Id"] for c in second_page] == owned[2:]
+    fake.max_page_size = 1  # a Cyclr that gives fewer than asked: page 2 is then the second cycle
+    capped = http.get(f"{fake.url}/v1.0/cycles?page=2&pageSize=50", headers=headers).json()
+    assert [c["Id"] for c in capped] == owned[1:2]
     assert http.get(f"{fake.url}/v1.0/cycles?page=0", headers=headers).status_code == 400
 
 

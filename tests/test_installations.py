@@ -19,6 +19,8 @@ from proxy.reconcile import reconcile
 from proxy.replay import replay_change
 from proxy.services import accept_result
 
+from .conftest import FAKE_CYCLR_OPTIONS
+
 # What verification decides, not where it runs: settled at once, in the caller (an ImmediateBackend alias).
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("immediate_tasks")]
 
@@ -461,7 +463,19 @@ def test_reconcile_exits_1_and_says_why_when_cyclr_cannot_be_asked(installed_lau
 def test_reconcile_is_bounded_in_api_calls(installed_launch, cyclr):
     installed_launch(package_id=2)  # two cycles
     report = reconcile(client=CyclrClient(), page_size=1, max_pages=1)
-    assert not report.ok and "more than 1 cycles" in report.errors[0]
+    assert not report.ok and "on all 1 pages read for this account without an empty one" in report.errors[0]
+
+
+@pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "max_page_size": 1}])
+def test_a_cyclr_that_gives_shorter_pages_than_asked_loses_no_install(installed_launch, cyclr):
+    # No maximum pageSize is documented: a page shorter than asked is not the last, only an empty one is.
+    installed_launch(package_id=2)  # two cycles; this Cyclr lists one a page, whatever pageSize says
+    before = len(cyclr.api_calls)
+    report = reconcile(client=CyclrClient())
+    assert report.ok and report.changes == 0, report.lines
+    assert cycle_calls(cyclr, before)[0] == 3  # two pages of one, then the empty one
+    assert not InstallationCycle.objects.filter(removed_at__isnull=False).exists()
+    assert Installation.objects.get().state == "installed"
 
 
 def cycle_calls(fake, since=0):
@@ -482,7 +496,7 @@ def test_max_pages_bounds_the_cycle_list_calls_per_account(installed_launch, cyc
     assert cycle_calls(cyclr, before)[0] == pages_read
     assert (code == 0) is ok
     if not ok:  # a partial list would make the unlisted cycle look uninstalled: nothing is changed
-        assert f"more than {max_pages} cycles" in err and "made 0 change(s)" in out
+        assert f"on all {max_pages} pages read" in err and "made 0 change(s)" in out
         assert not InstallationCycle.objects.filter(removed_at__isnull=False).exists()
 
 
@@ -550,14 +564,14 @@ def test_reconcile_when_cyclr_lists_no_cycles_for_an_unknown_account(cyclr, inst
 def test_the_client_stops_and_starts_a_cycle_and_lists_every_page(installed_launch, cyclr, notifying, lifecycle_receivers):
     launch, _ = installed_launch(package_id=2)
     client = CyclrClient()
-    cycles = client.account_cycles(account=launch.cyclr_account_id, page_size=1)
+    cycles = client.account_cycles(account=launch.x_cyclr_account, page_size=1)
     assert len(cycles) == 2 and {c["Status"] for c in cycles} == {"Active"}
 
-    client.deactivate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id)
+    client.deactivate_cycle(cycles[0]["Id"], account=launch.x_cyclr_account)
     assert cyclr.cycles[cycles[0]["Id"]]["Status"] == "Stopped"
-    client.activate_cycle(cycles[0]["Id"], account=launch.cyclr_account_id, interval=60, run_once=False)
+    client.activate_cycle(cycles[0]["Id"], account=launch.x_cyclr_account, interval=60, run_once=False)
     assert cyclr.cycles[cycles[0]["Id"]]["Status"] == "Active"
-    assert cyclr.activations == [{"cycle_id": cycles[0]["Id"], "account_id": launch.cyclr_account_id,
+    assert cyclr.activations == [{"cycle_id": cycles[0]["Id"], "account_id": cyclr.accounts[launch.account_api_id]["Id"],
                                   "body": {"Interval": 60, "RunOnce": False}}]
     assert cyclr.wait_for_notifications(2)
 
@@ -575,7 +589,7 @@ def test_acting_on_a_cycle_cyclr_does_not_know_is_cycle_not_found(cyclr, install
     (gone,) = [c["cycleId"] for c in cyclr.installs[-1]["cycles"]]
 
     with pytest.raises(CyclrAPIError) as missing:
-        act(CyclrClient(), gone, launch.cyclr_account_id)
+        act(CyclrClient(), gone, launch.x_cyclr_account)
 
     assert (missing.value.code, missing.value.status) == ("cycle_not_found", 404)
     assert "Cycle not found" in missing.value.message  # Cyclr's own Message, for the log
@@ -588,10 +602,10 @@ def test_another_cyclr_error_on_a_cycle_stays_cyclr_api_error(cyclr, installed_l
 
     launch, install_id = installed_launch()
     cycle_id = cyclr.installs[-1]["cycles"][0]["cycleId"]
-    cyclr.failing_accounts.add(launch.cyclr_account_id)
+    cyclr.failing_accounts.add(launch.account_api_id)
 
     with pytest.raises(CyclrAPIError) as failed:
-        CyclrClient().deactivate_cycle(cycle_id, account=launch.cyclr_account_id)
+        CyclrClient().deactivate_cycle(cycle_id, account=launch.x_cyclr_account)
 
     assert (failed.value.code, failed.value.status) == ("cyclr_api_error", 500)
     assert cyclr.cycles[cycle_id]["Status"] == "Active"
@@ -660,7 +674,8 @@ def test_a_launch_url_installs_the_tagged_template_and_gives_a_launch_result(cyc
     assert len(parsed.cycles) == 1 and parsed.cycles[0].status == "Active"
     assert all(isinstance(url, str) for url in result["webhooks"]) and result["webhooks"]
     assert cyclr.cycles[result["cycleId"]]["Name"] == "Add customers to Mailchimp"
-    assert minted.account_id == cyclr.accounts["acct-launch"]["Id"]
+    assert minted.account_id == "acct-launch"  # the API id, as the LAUNCH pages show (CustomerXYZ)
+    assert result["accountApiId"] == "acct-launch" and result["accountId"] == cyclr.accounts["acct-launch"]["Id"]
 
 
 def test_a_launch_url_works_once(cyclr):

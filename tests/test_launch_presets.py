@@ -40,7 +40,10 @@ def test_a_preset_installs_and_delivers_once(presets, user, completed_receiver, 
     result = completed_receiver.call_args.kwargs["result"]
     assert result.flow == "launch" and len(result.cycles) == 1
     (cycle,) = result.cycles
-    assert cycle.status == "Active" and cycle.webhooks  # Cyclr's cycle, with the webhook Cyclr vouches for
+    assert cycle.status == "Active"  # Cyclr's cycle
+    # Cyclr's cycle resource shows no Webhooks and LAUNCH sends no notification: the URL is the browser's claim.
+    assert cycle.webhooks == () and len(cycle.claimed_webhooks) == 1
+    assert cycle.claimed_webhooks[0].url.startswith(presets.url + "/api/webhook/")
     assert presets.cycles[cycle.cycle_id]["Name"] == "Add customers to Mailchimp"
     assert Installation.objects.get().cycles.get().cycle_id == cycle.cycle_id
 

@@ -71,11 +71,35 @@ def test_launch_shape_every_field():
     assert [w.step_name for w in cycle.webhooks] == [""]
 
 
-@pytest.mark.parametrize("old, new", [("active", "Active"), ("paused", "Paused"), ("stopped", "Stopped"), ("STOPPED", "Stopped")])
-def test_older_lower_case_statuses(old, new):
+@pytest.mark.parametrize("old, new, word", [("active", "Active", "Active"), ("paused", "Stopped", "Paused"),
+                                            ("stopped", "Stopped", "Stopped"), ("STOPPED", "Stopped", "Stopped")])
+def test_older_lower_case_statuses_and_paused_is_stopped_with_cyclrs_word_kept(old, new, word):
     data = copy.deepcopy(MARKETPLACE)
     data["cycles"][0]["status"] = old
-    assert InstallResult.parse(data).cycles[0].status == new
+    cycle = InstallResult.parse(data).cycles[0]
+    assert (cycle.status, cycle.cyclr_status) == (new, word)
+
+
+def test_an_account_id_that_is_the_api_id_is_taken_as_written():
+    # Where an answer carries the API id in accountId (CYCLR.md, "Account identity"), the install is not refused.
+    data = {**copy.deepcopy(MARKETPLACE), "accountId": "tenant-42"}
+    assert InstallResult.parse(data).account_id == "tenant-42"
+    data = {**copy.deepcopy(MARKETPLACE), "accountId": ACCOUNT.upper()}
+    assert InstallResult.parse(data).account_id == ACCOUNT  # a GUID is lower-cased
+
+
+def test_without_an_account_id_the_api_id_names_the_account():
+    data = copy.deepcopy(MARKETPLACE)
+    del data["accountId"]
+    result = InstallResult.parse(data)
+    assert (result.account_id, result.account_api_id) == ("", MARKETPLACE["accountApiId"])
+
+
+def test_a_guid_with_a_trailing_newline_is_not_a_guid():
+    # Identifiers are matched whole: "$" would let "<id>\n" through.
+    with pytest.raises(InvalidResult) as caught:
+        InstallResult.parse({**copy.deepcopy(MARKETPLACE), "cycles": [{"cycleId": CYCLE + "\n"}]})
+    assert caught.value.code == "invalid_value"
 
 
 def test_older_pages_with_fewer_fields():
@@ -133,9 +157,11 @@ def _without(key):
         ("a string", "not_an_object"),
         ([MARKETPLACE], "not_an_object"),
         (None, "not_an_object"),
-        (_without("accountId"), "missing_field"),
+        ({k: v for k, v in MARKETPLACE.items() if k not in ("accountId", "accountApiId")}, "missing_field"),
         ({"accountId": ACCOUNT}, "missing_field"),
-        (_with(["accountId"], "not-a-guid"), "invalid_value"),
+        (_with(["accountId"], "tenant\n42"), "invalid_value"),
+        (_with(["accountId"], "x" * 256), "too_long"),
+        (_with(["accountApiId"], "x" * 256), "too_long"),
         (_with(["accountId"], {"$ne": ""}), "wrong_type"),
         (_with(["accountApiId"], ["x"]), "wrong_type"),
         (_with(["accountApiId"], "x" * (MAX_TEXT + 1)), "too_long"),

@@ -119,7 +119,7 @@ def test_an_unknown_launch_is_refused(user):
 def test_a_malformed_result_writes_nothing(launch_for, user):
     launch, _ = launch_for(user)
     with pytest.raises(InvalidResult):
-        accept_result(launch.pk, {"accountId": "nope", "cycles": []}, source="socket", user=user)
+        accept_result(launch.pk, {"accountId": "no\npe", "cycles": []}, source="socket", user=user)
     assert Launch.objects.get(pk=launch.pk).status == Launch.Status.PENDING
     assert not Arrival.objects.exists()
 

@@ -16,6 +16,8 @@ from proxy.services import accept_result
 from proxy.testing.fake_cyclr.state import marketplace_notification
 from proxy.verification import on_cyclr_host
 
+from .conftest import FAKE_CYCLR_OPTIONS
+
 
 # What verification decides, not where it runs: settled at once, in the caller (an ImmediateBackend alias).
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("immediate_tasks")]
@@ -49,6 +51,7 @@ def all_urls(result):
 # --- the stored result is Cyclr's -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "cycle_webhooks": True}])  # Cyclr shows them
 def test_the_stored_and_signalled_result_is_cyclrs_even_when_the_claim_says_less(cyclr, installed, user, completed_receiver):
     launch, data = installed()
     cycle_id = data["cycles"][0]["cycleId"]
@@ -101,6 +104,7 @@ def test_a_claim_that_disagrees_with_cyclr_fails_and_keeps_the_disagreement(
     assert getattr(kwargs["result"].cycles[0], stored_field) == truth
 
 
+@pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "cycle_webhooks": True}])  # Cyclr shows them
 def test_a_forged_webhook_url_fails_and_is_never_stored(cyclr, installed, user, failed_receiver):
     launch, data = installed()
     real_url = data["cycles"][0]["webhooks"][0]["url"]
@@ -116,6 +120,7 @@ def test_a_forged_webhook_url_fails_and_is_never_stored(cyclr, installed, user, 
     assert INTERNAL_URL not in [w.url for c in failed_receiver.call_args.kwargs["result"].cycles for w in c.webhooks]
 
 
+@pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "cycle_webhooks": True}])  # Cyclr shows them
 def test_a_webhook_url_claimed_for_a_cycle_cyclr_lists_none_for_fails(cyclr, installed, user):
     launch, data = installed(package_id=3)  # a scheduled cycle: Cyclr lists no webhook step
     assert data["cycles"][0]["webhooks"] == []
@@ -130,8 +135,8 @@ def test_an_account_mismatch_is_kept_for_the_admin(cyclr, installed, user, other
     launch, _ = installed()
     launch = settle(launch, others, user)
     assert launch.failure_code == "account_mismatch"
-    assert {"cycle_id": "", "field": "account_id", "claimed": others["accountId"].lower(),
-            "cyclr": launch.cyclr_account_id} in launch.claim_mismatches
+    assert {"cycle_id": "", "field": "account_api_id", "claimed": others["accountApiId"],
+            "cyclr": launch.account_api_id} in launch.claim_mismatches
     assert all_urls(launch.result) == [] and {c["status"] for c in launch.result["cycles"]} == {""}
 
 
@@ -503,10 +508,56 @@ def test_cyclr_reporting_paused_right_after_install_does_not_contradict_a_claime
         cyclr, installed, user, completed_receiver):
     launch, data = installed()
     cycle_id = data["cycles"][0]["cycleId"]
-    cyclr.state.set_cycle_status(launch.cyclr_account_id, cycle_id, "Paused")  # as CYCLR.md says Cyclr does
+    cyclr.state.set_cycle_status(launch.account_api_id, cycle_id, "Paused")  # as CYCLR.md says Cyclr does
 
     launch = settle(launch, data, user)
 
     assert launch.status == Launch.Status.COMPLETED and launch.claim_mismatches == []
-    assert launch.result["cycles"][0]["status"] == "Paused"  # Cyclr's word is what is recorded
+    # Cyclr's state is what is recorded, in the one vocabulary, with its own word beside it.
+    assert (launch.result["cycles"][0]["status"], launch.result["cycles"][0]["cyclr_status"]) == ("Stopped", "Paused")
+    assert launch.installations.get().cycles.get().cyclr_status == "Paused"
     completed_receiver.assert_called_once()
+
+
+@pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "stopped_status": "Paused"},
+                                                {**FAKE_CYCLR_OPTIONS, "stopped_status": "Stopped"}])
+def test_an_install_left_stopped_completes_once_with_its_cycles_recorded_stopped(cyclr, installed, user,
+                                                                                   completed_receiver):
+    # "Start after installing" unticked: the result says Stopped, the API Paused (or Stopped): one state.
+    launch, data = installed(start_cycles=False)
+    assert data["cycles"][0]["status"] == "Stopped"
+    launch = settle(launch, data, user)
+    assert launch.status == Launch.Status.COMPLETED and launch.claim_mismatches == []
+    (cycle,) = launch.installations.get().cycles.all()
+    assert (cycle.status, cycle.cyclr_status) == ("Stopped", cyclr.stopped_status)
+    completed_receiver.assert_called_once()
+    assert completed_receiver.call_args.kwargs["result"].cycles[0].status == "Stopped"
+
+
+# --- webhook URLs Cyclr does not show: claimed, kept apart -----------------------------------------------
+
+
+def test_webhook_urls_cyclr_does_not_show_are_kept_as_the_browsers_claim(cyclr, installed, user, completed_receiver):
+    # As documented, the cycle resource has no Webhooks: the browser's URLs on Cyclr's host are claims.
+    launch, data = installed()
+    real_url = data["cycles"][0]["webhooks"][0]["url"]
+    data["cycles"][0]["webhooks"].append({"stepName": "elsewhere", "url": INTERNAL_URL})  # off Cyclr's hosts
+    launch = settle(launch, data, user)
+
+    assert launch.status == Launch.Status.COMPLETED
+    (stored,) = launch.result["cycles"]
+    assert stored["webhooks"] == []  # nothing Cyclr vouched for
+    assert stored["claimed_webhooks"] == [{"step_name": "Contact updated", "url": real_url}]
+    assert INTERNAL_URL not in json.dumps(launch.result)
+    (signalled,) = completed_receiver.call_args.kwargs["result"].cycles
+    assert signalled.webhooks == () and [w.url for w in signalled.claimed_webhooks] == [real_url]
+
+
+def test_a_notification_moves_a_claimed_url_to_the_vouched_ones(cyclr, installed, user, notify):
+    launch, data = installed()
+    launch = settle(launch, data, user)
+    assert all_urls(launch.result) == [] and launch.result["cycles"][0]["claimed_webhooks"]
+    assert notify(marketplace_notification(cyclr.installs[-1]))["duplicate"] is True
+    launch.refresh_from_db()
+    assert all_urls(launch.result) == [data["cycles"][0]["webhooks"][0]["url"]]
+    assert launch.result["cycles"][0]["claimed_webhooks"] == []

@@ -88,7 +88,8 @@ def test_launch_renders_the_proxy_page_framing_the_minted_url(cyclr, user):
     assert launch.mode == Launch.Mode.POPUP and launch.marketplace_id == 1
     account = cyclr.accounts[f"user-{user.pk}"]
     assert launch.account_api_id == f"user-{user.pk}"
-    assert launch.cyclr_account_id == account["Id"].lower()
+    # The mint's AccountId is the API id (Deploy Marketplace): no GUID is learned from it.
+    assert launch.cyclr_account_id == "" and account["ApiId"] == launch.account_api_id
     assert launch.marketplace_origin == cyclr.origin
     assert launch.expires_at - launch.created_at == timedelta(seconds=600)
 
@@ -471,7 +472,7 @@ def test_a_body_at_the_limit_is_taken(installed, user):
 
 def test_an_invalid_result_is_400_invalid_result_with_detail(installed, user):
     launch, data = installed()
-    response = post_result(logged_in(user), launch, result_body({**data, "accountId": "not-a-guid"}))
+    response = post_result(logged_in(user), launch, result_body({**data, "accountId": "not\ta-guid"}))
     assert response.status_code == 400
     error = response.json()
     assert error["code"] == "invalid_result" and error["detail"] == "invalid_value"

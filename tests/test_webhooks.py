@@ -321,8 +321,9 @@ INVALID = [
     ("no Status", lambda b: _drop(b, "Status"), "missing_field", "Status"),
     ("unknown Status", lambda b: b.update(Status="exploded"), "invalid_value", "Status"),
     ("Status not a string", lambda b: b.update(Status=["installed"]), "invalid_value", "Status"),
-    ("no AccountId", lambda b: _drop(b, "AccountId"), "missing_field", "AccountId"),
-    ("AccountId not a GUID", lambda b: b.update(AccountId="acct-1"), "invalid_value", "AccountId"),
+    ("no AccountId nor AccountApiId", lambda b: (_drop(b, "AccountId"), _drop(b, "AccountApiId")), "missing_field",
+     "AccountId"),
+    ("AccountId neither id", lambda b: b.update(AccountId="acct\n1"), "invalid_value", "AccountId"),
     ("details not a list", lambda b: b.update(MarketplaceInstallDetails={"CycleId": "x"}), "wrong_type",
      "MarketplaceInstallDetails must be a list"),
     ("a detail not an object", lambda b: b["MarketplaceInstallDetails"].append("cycle"), "wrong_type",
@@ -361,7 +362,7 @@ def test_an_invalid_notification_is_400_invalid_result_and_kept_for_an_operator(
 
 def test_refusals_and_failures_never_log_the_path_with_its_secret(notified, request_log):
     _, _, body = notified()
-    assert post({**body, "AccountId": "acct-1"}).status_code == 400
+    assert post({**body, "AccountId": "acct\n1"}).status_code == 400
     assert post("nope").status_code == 400
     assert Client().get(reverse("proxy:webhook", args=[SECRET])).status_code == 405
     assert post(body, secret=SECRET + "-wrong").status_code == 404
@@ -384,10 +385,17 @@ def test_a_forged_complete_parameter_is_400_bad_signature(notified):
     assert delivery.valid and not delivery.processed and delivery.error_code == "bad_signature"
 
 
-def test_another_accounts_notification_for_this_launch_is_409_account_mismatch(notified, installed, other_user, cyclr):
+@pytest.mark.parametrize("guid_learned", [False, True])
+def test_another_accounts_notification_for_this_launch_is_409_account_mismatch(notified, installed, other_user, cyclr,
+                                                                                guid_learned):
     launch, _, body = notified()
     installed(owner=other_user)
-    body["AccountId"] = cyclr.installs[-1]["account_id"]  # mallory's account, alice's CompleteParameter
+    if guid_learned:  # the launch knows its GUID: another GUID alone (under its own API id) is another account
+        Launch.objects.filter(pk=launch.pk).update(cyclr_account_id=body["AccountId"].lower())
+        launch.refresh_from_db()
+    else:  # mallory's account by both ids, alice's CompleteParameter
+        body["AccountApiId"] = cyclr.installs[-1]["account_api_id"]
+    body["AccountId"] = cyclr.installs[-1]["account_id"]
 
     response = post(body)
 
@@ -410,7 +418,8 @@ def test_an_expired_launch_is_left_unchanged_but_the_install_cyclr_vouches_for_i
     assert delivery.valid and delivery.processed and delivery.error_code == ""
     assert delivery.launch_id == launch.pk
     installation = Installation.objects.get()
-    assert installation.cyclr_account_id == launch.cyclr_account_id and installation.is_installed
+    assert installation.account_api_id == launch.account_api_id and installation.is_installed
+    assert installation.cyclr_account_id == body["AccountId"].lower()  # learned from the notification, which pairs both
 
 
 def test_an_expired_launch_is_not_found_by_account_either_but_the_install_is_recorded(notified):
@@ -420,14 +429,14 @@ def test_an_expired_launch_is_not_found_by_account_either_but_the_install_is_rec
     assert post(body).json() == {"status": "recorded", "changes": ["installed"]}
     assert_launch_untouched(launch)
     installation = Installation.objects.get()
-    assert installation.cyclr_account_id == launch.cyclr_account_id and installation.is_installed
+    assert installation.account_api_id == launch.account_api_id and installation.is_installed
     assert installation.launch is None
 
 
 def test_an_unknown_account_is_ignored(notified):
     launch, _, body = notified()
     del body["CompleteParameter"]
-    body["AccountId"] = UNKNOWN_ACCOUNT
+    body["AccountId"], body["AccountApiId"] = UNKNOWN_ACCOUNT, "nobody-here"
 
     response = post(body)
 

@@ -397,7 +397,7 @@ def check_limits(app_configs=None, **kwargs):
                        "For example {'launches': (20, 60), 'deliveries': (30, 60), 'frames': (60, 10), 'sockets': 30}.")]
     messages = [
         _error("E010", f"{SETTING_NAME}['LIMITS'][{name!r}] {problem}.",
-               "Limits are launches, deliveries and frames as (count, seconds), and sockets as a count; "
+               "Limits are launches, deliveries, frames, orbits and orbit_closes as (count, seconds), and sockets as a count; "
                "None turns one off. See the README's Limits section.")
         for name, value in limits.items()
         if (problem := _limit_problem(name, value))

@@ -163,10 +163,15 @@ def marketplace_not_offered_page(request, marketplace_id):
 
 def launch_limit_page(request):
     """The 429 page when the user has launched too often (each launch is a Cyclr API call), else None."""
+    return limit_page(request, limits.LAUNCHES, "Too many launches")
+
+
+def limit_page(request, kind, title):
+    """Count one of the user's ``kind``: the 429 page with ``Retry-After`` past its limit, else None."""
     try:
-        limits.count(limits.LAUNCHES, request.user)
+        limits.count(kind, request.user)
     except RateLimited as exc:
-        response = error_page(request, "Too many launches", exc.message, code=exc.code, status=errors.status_of(exc.code),
+        response = error_page(request, title, exc.message, code=exc.code, status=errors.status_of(exc.code),
                               frame_ancestors="'self'")
         response["Retry-After"] = str(exc.retry_after)
         return response

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from .exceptions import InvalidResult
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Matched whole (fullmatch): with match() and "$", "<a recorded id>\n" passed, "$" matching before a final newline.
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 STATUSES = {"active": "Active", "stopped": "Stopped", "paused": "Paused"}
 MAX_TEXT = 2000
 MAX_URL = 2048
@@ -131,7 +132,7 @@ def _text(data, key, path="", *, required=False, limit=MAX_TEXT):
 
 def _guid(data, key, path="", *, required=False):
     value = _text(data, key, path, required=required)
-    if value and not GUID.match(value):
+    if value and not GUID.fullmatch(value):
         raise InvalidResult("invalid_value", f"{_where(path, key)} is not a Cyclr id (a GUID).")
     return value.lower()
 
@@ -140,7 +141,8 @@ def _int(data, key):
     value = data.get(key)
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.isdigit() and len(value) < 12:
+    # ASCII digits only: str.isdigit() also takes "²", on which int() raises.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
         raise InvalidResult("wrong_type", f"{key} must be a whole number.")

@@ -136,6 +136,13 @@ def _without(key):
         (_without("accountId"), "missing_field"),
         ({"accountId": ACCOUNT}, "missing_field"),
         (_with(["accountId"], "not-a-guid"), "invalid_value"),
+        # A GUID is matched whole: a recorded id with a trailing newline is not that id.
+        (_with(["accountId"], ACCOUNT + "\n"), "invalid_value"),
+        (_with(["cycles", 0, "cycleId"], CYCLE + "\n"), "invalid_value"),
+        (_with(["cycles", 0, "templateId"], TEMPLATE + "\n"), "invalid_value"),
+        (_with(["cycles", 0, "templateReleaseId"], RELEASE + "\n"), "invalid_value"),
+        ({**LAUNCH, "cycleId": CYCLE + "\n"}, "invalid_value"),
+        (_with(["marketplacePackageId"], "\u00b2"), "wrong_type"),  # a digit to str.isdigit(), not to int()
         (_with(["accountId"], {"$ne": ""}), "wrong_type"),
         (_with(["accountApiId"], ["x"]), "wrong_type"),
         (_with(["accountApiId"], "x" * (MAX_TEXT + 1)), "too_long"),
@@ -170,3 +177,12 @@ def test_rejections_carry_a_code_and_a_sentence(data, code):
     assert caught.value.code == code
     assert caught.value.message.endswith(".")
     assert len(caught.value.message) > 10
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", " ", "\x00"])
+def test_a_recorded_id_with_a_trailing_newline_is_not_that_id(suffix):
+    """GUIDs are matched whole: ``re.match`` with ``$`` let ``"<id>\\n"`` through (``$`` matches before a final newline)."""
+    for data in (_with(["accountId"], ACCOUNT + suffix), _with(["cycles", 0, "cycleId"], CYCLE + suffix)):
+        with pytest.raises(InvalidResult) as caught:
+            InstallResult.parse(data)
+        assert caught.value.code == "invalid_value" and "is not a Cyclr id (a GUID)." in caught.value.message

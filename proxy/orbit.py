@@ -30,6 +30,7 @@ from .accounts import resolve_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, ProxyError, RateLimited
+from .logs import loggable
 from .notify import push_to_user
 from .origins import origin_of
 from .reconcile import reconcile
@@ -120,12 +121,12 @@ def orbit_page(request):
     try:
         minted = CyclrClient().mint_orbit_url(account.api_id)
     except CyclrAPIError as exc:
-        logger.error("Could not open ORBIT: %s", exc.message)
+        logger.error("Could not open ORBIT: %s", loggable(exc.message))  # may quote Cyclr's answer
         return _error_page(request, "Cyclr did not give us a link to your integrations just now. Close this window "
                                     "and try again in a minute.", exc.code, 502)
     origin = origin_of(minted.url)
     if origin not in proxy_settings.MARKETPLACE_ORIGINS:
-        logger.error('ORBIT is served from %s, which is not in CYCLR_PROXY["MARKETPLACE_ORIGINS"]', origin)
+        logger.error('ORBIT is served from %s, which is not in CYCLR_PROXY["MARKETPLACE_ORIGINS"]', loggable(origin))
         return _error_page(request, "This site is not set up to manage integrations yet. Please tell the site's "
                                     "administrator.", "origin_not_allowed", 500)
     nonce = secrets.token_urlsafe(18)

@@ -20,6 +20,7 @@ from . import errors, limits, protocol, settlement
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError, RateLimited
 from .launches import check_next_url, launch_for_completion, launch_preset, open_launch
+from .logs import loggable
 from .models import Launch
 from .services import accept_result
 
@@ -115,7 +116,7 @@ def launch(request):
         launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id, next_url=next_url,
                                               preset=preset)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
-        logger.error("Could not open the Marketplace: %s", exc.message)
+        logger.error("Could not open the Marketplace: %s", loggable(exc.message))  # may quote Cyclr's answer
         status = errors.status_of(exc.code)  # 502: Cyclr's API failed; 500: the kit is misconfigured
         if exc.code == "marketplace_not_found":  # a wrong id in the settings: waiting will not fix it
             message = (f"Cyclr does not know Marketplace {marketplace_id or proxy_settings.MARKETPLACE_ID}. "

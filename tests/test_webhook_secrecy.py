@@ -97,3 +97,14 @@ def test_refusals_with_the_right_secret_repeat_nothing_either(site, path, every_
     assert [a.json()["code"] for a in answers] == ["method_not_allowed", "malformed", "invalid_result"]
     for response in answers:
         assert_secret_kept(response, every_log_record.records, SECRET)
+
+
+def test_the_webhooks_log_lines_escape_the_callers_address(cyclr, settings, caplog):
+    """The address can come from a header (daphne --proxy-headers): a newline in it starts no forged line."""
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
+    with caplog.at_level(logging.WARNING, logger="proxy.webhooks"):
+        response = Client(REMOTE_ADDR="10.0.0.1\nERROR forged line").post(f"/proxy/webhook/{WRONG}/", "{}",
+                                                                          content_type="application/json")
+    assert response.status_code == 404
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "proxy.webhooks"]
+    assert line == "Refused a Marketplace webhook from 10.0.0.1\\nERROR forged line: wrong secret."

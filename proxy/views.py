@@ -131,7 +131,8 @@ def launch(request):
     if launch.mode in (Launch.Mode.REDIRECT, Launch.Mode.DIRECT):
         return redirect_page(request, launch, marketplace_url, nonce)
     # The proxy page frames the Marketplace only; inline mode frames the proxy page in the host's own page.
-    csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src="'self' ws: wss:", frame_ancestors="'self'")
+    csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src=f"'self' {socket_origin(request)}",
+                   frame_ancestors="'self'")
     return private_page(request, "proxy/launch.html", {
         "launch": launch,
         "marketplace_url": marketplace_url,
@@ -147,6 +148,16 @@ def launch(request):
             "csrfToken": get_token(request),
         },
     }, csp)
+
+
+def socket_origin(request):
+    """The origin of the page's own WebSocket: this request's host, over ``wss`` when it came over https, else ``ws``.
+
+    The proxy page opens its socket on its own origin (``location.origin`` with ``ws`` for ``http``); ``'self'``
+    does not cover ``ws:`` in every browser, and ``ws: wss:`` would let the page reach any host.
+    ``get_host()`` is checked against ``ALLOWED_HOSTS``, so it is a bare host and port.
+    """
+    return f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
 
 
 def offered_marketplace_ids():

@@ -129,6 +129,19 @@ def test_launch_sends_a_nonced_csp_framing_only_the_marketplace(cyclr, user):
     assert again["script-src"] != csp["script-src"]  # a fresh nonce per page
 
 
+@pytest.mark.parametrize("secure, host, socket_origin", [
+    (False, "testserver", "ws://testserver"),
+    (True, "testserver", "wss://testserver"),
+    (False, "localhost:8000", "ws://localhost:8000"),
+])
+def test_the_proxy_pages_csp_connects_only_to_its_own_sockets_origin(cyclr, user, settings, secure, host, socket_origin):
+    """``connect-src`` names this page's own socket origin (its host, ws or wss as its scheme), never ``ws:``/``wss:``."""
+    settings.ALLOWED_HOSTS = ["testserver", "localhost"]
+    response = logged_in(user).get(LAUNCH_URL, secure=secure, HTTP_HOST=host)
+    assert response.status_code == 200
+    assert csp_directives(response)["connect-src"] == ["'self'", socket_origin]
+
+
 def test_launch_sets_the_privacy_and_caching_headers(cyclr, user):
     response = logged_in(user).get(LAUNCH_URL)
     assert response["Referrer-Policy"] == "no-referrer"

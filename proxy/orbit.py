@@ -112,9 +112,9 @@ def close_refusal(request):
 
 @login_required
 def orbit_page(request):
-    from .views import limit_page, page_csp, private_page  # the kit's CSP builder, page renderer and 429 page
+    from .views import limit_page, not_a_navigation_page, page_csp, private_page  # the kit's pages and refusals
 
-    refused = limit_page(request, limits.ORBITS, "Too many openings of your integrations")
+    refused = not_a_navigation_page(request) or limit_page(request, limits.ORBITS, "Too many openings of your integrations")
     if refused is not None:  # before the ORBIT URL is minted: a refused load costs no Cyclr call
         return refused
     account = resolve_account(request)

@@ -81,6 +81,9 @@ def method_not_allowed(allowed_methods):
 @xframe_options_sameorigin  # inline mode frames the proxy page in the host's own page
 def launch(request):
     """Create a launch, mint its Marketplace URL and render the proxy page that frames it."""
+    refused = not_a_navigation_page(request)  # before anything is read, counted or written
+    if refused is not None:
+        return refused
     mode = request.GET.get("mode", Launch.Mode.POPUP)
     if mode not in Launch.Mode.values:
         return error_page(request, "Unknown mode",
@@ -171,6 +174,27 @@ def marketplace_not_offered_page(request, marketplace_id):
                       f"Marketplace {marketplace_id} is not one this site offers. Start again from the site's Connect button.",
                       code="marketplace_not_offered", status=errors.status_of("marketplace_not_offered"),
                       frame_ancestors="'self'")
+
+
+# Fetch Metadata (https://www.w3.org/TR/fetch-metadata/): what a browser says it is loading the page as.
+NAVIGATION_DESTINATIONS = ("document", "iframe")
+
+
+def not_a_navigation_page(request):
+    """The 403 page (``not_a_navigation``) for a request a browser says is not a navigation to a page, else None.
+
+    ``proxy:launch`` and ``proxy:orbit`` create a row and call Cyclr on a GET, so an ``<img>``, a ``<script>`` or a
+    ``fetch()`` on any same-site page could run them with the person's cookies. A request whose ``Sec-Fetch-Dest``
+    is present and is not ``document`` or ``iframe``, or whose ``Sec-Fetch-Mode`` is present and is not
+    ``navigate``, is refused before anything is written or counted. Without those headers (browsers without
+    Fetch Metadata, scripts, tests) the request is taken: a missing header proves nothing either way.
+    """
+    dest = request.headers.get("Sec-Fetch-Dest")
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if (dest is None or dest in NAVIGATION_DESTINATIONS) and (mode is None or mode == "navigate"):
+        return None
+    return error_page(request, "This page cannot be loaded this way", errors.default_message("not_a_navigation"),
+                      code="not_a_navigation", status=errors.status_of("not_a_navigation"), frame_ancestors="'self'")
 
 
 def launch_limit_page(request):

@@ -37,7 +37,8 @@ def mask_webhook_path(path):
     """``path`` (a raw request path, query string and all) with what follows ``/webhook`` replaced by ``…``.
 
     The segment is looked for in the percent-decoded path, in any case (``/proxy/%77ebhook%2F<secret>`` is the
-    webhook to the server); a path without it is returned as it is, a masked one decoded and escaped up to it.
+    webhook to the server); a path without it is returned as it is, a masked one decoded up to it. Neither is
+    escaped: pass the result through ``loggable``.
     """
     if not isinstance(path, str):
         return path
@@ -45,27 +46,32 @@ def mask_webhook_path(path):
     match = _WEBHOOK_SEGMENT.search(decoded)
     if match is None:
         return path
-    return loggable(decoded[:match.end()]) + "/" + MASK
+    return decoded[:match.end()] + "/" + MASK
+
+
+def _masked_token(token):
+    masked = mask_webhook_path(token)
+    return token if masked == token else loggable(masked)
 
 
 def mask_webhook_paths_in(text):
     """``text`` (a formatted log line) with every path-like token that reaches a webhook masked."""
     if not isinstance(text, str) or "webhook" not in unquote(text).lower():
         return text
-    return _PATH_TOKEN.sub(lambda match: mask_webhook_path(match[0]), text)
+    return _PATH_TOKEN.sub(lambda match: _masked_token(match[0]), text)
 
 
 class WebhookSecretFilter(logging.Filter):
     """Masks the webhook's secret in every record it sees (it never drops one).
 
-    Records whose arguments are a mapping with a ``path`` (daphne's ``runserver``) get that path masked;
+    Records whose arguments are a mapping with a ``path`` (daphne's ``runserver``) get that path masked and escaped;
     any other record gets its formatted message masked (Django's ``runserver``: ``"POST /proxy/webhook/… HTTP/1.1"``).
     """
 
     def filter(self, record):
         args = record.args
         if isinstance(args, dict) and isinstance(args.get("path"), str):
-            record.args = {**args, "path": mask_webhook_path(args["path"])}
+            record.args = {**args, "path": loggable(mask_webhook_path(args["path"]))}
         else:
             message = record.getMessage()
             masked = mask_webhook_paths_in(message)

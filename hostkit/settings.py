@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Under DEBUG (make run), anonymous visitors get Django's plain 404, not the technical page with the URL list.
+    "hostkit.middleware.PlainNotFoundForAnonymousMiddleware",
 ]
 # Every worker serves static files itself, no separate file server needed: right after SecurityMiddleware,
 # as WhiteNoise asks. In production the collected, hashed files; in DEBUG straight from the apps' folders

@@ -9,7 +9,9 @@ The secret must never reach a log line or another URL: the view is login-free (s
 ``LoginRequiredMiddleware`` cannot redirect it to the login page with the path in ``next``),
 answers with and without the trailing slash (so ``APPEND_SLASH`` never redirects it, and no
 404 page echoes it), and writes its own log lines, which name the caller's address, never the
-path. Django's request log, which quotes the path, is told each answer is already logged.
+path. Django's request log, which quotes the path, is told each answer is already logged. The servers'
+access logs show the path as ``/webhook/…``: ``python -m proxy.server`` (daphne) and, for ``runserver``,
+``proxy.logs.WebhookSecretFilter`` in ``LOGGING`` (``proxy.W008``).
 
 What is stored, and when (the dj-stripe habit: keep the arrival first, then process it):
 

@@ -49,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Under DEBUG (make run), anonymous visitors get Django's plain 404, not the technical page with the URL list.
+    "hostkit.middleware.PlainNotFoundForAnonymousMiddleware",
 ]
 # Every worker serves static files itself, no separate file server needed: right after SecurityMiddleware,
 # as WhiteNoise asks. In production the collected, hashed files; in DEBUG straight from the apps' folders
@@ -217,9 +219,13 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=CYCLR_PROXY["HOS
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # The Marketplace webhook's path holds its secret: runserver's access lines show it as /webhook/… (proxy.W008).
+    # In production, `python -m proxy.server` masks daphne's own access log the same way (README, "Production").
+    "filters": {"mask_webhook_secret": {"()": "proxy.logs.WebhookSecretFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.channels.server": {"filters": ["mask_webhook_secret"]},
         "proxy": {"handlers": ["console"], "level": env("PROXY_LOG_LEVEL", default="INFO")},
     },
 }

@@ -64,6 +64,52 @@ def check_webhook_secret(app_configs=None, **kwargs):
     return []
 
 
+# Webhook secrets printed in this kit's own README and demo script: anyone can read them, so in production they
+# authenticate nobody. Compared as given (the demo's value is exact).
+PUBLISHED_WEBHOOK_SECRETS = ("demo-webhook-secret-change-me",)
+
+
+@register(Tags.security, deploy=True)
+def check_webhook_secret_not_published(app_configs=None, **kwargs):
+    """proxy.W007 (``check --deploy``) when a ``WEBHOOK_SECRET`` is one this kit publishes (the demo's)."""
+    user = _user_settings()
+    value = user.get("WEBHOOK_SECRET", "") if user is not None else ""
+    given = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+    if not any(secret in PUBLISHED_WEBHOOK_SECRETS for secret in given if isinstance(secret, str)):
+        return []
+    return [Warning(f"{SETTING_NAME}['WEBHOOK_SECRET'] is the demo's secret, which the kit's README publishes: "
+                    "anyone can send this site Marketplace notifications with it.",
+                    hint="Set a long random secret of your own (python -c 'import secrets; "
+                         "print(secrets.token_urlsafe(32))') and give Cyclr the new Notification URL.",
+                    id="proxy.W007")]
+
+
+# The logger each development server writes its access lines to: daphne's runserver (the "daphne" app,
+# listed before django.contrib.staticfiles), else Django's.
+RUNSERVER_LOGGERS = {True: "django.channels.server", False: "django.server"}
+
+
+@register(Tags.security, "proxy")
+def check_access_log_masks_the_webhook_secret(app_configs=None, **kwargs):
+    """proxy.W008 when the development server's access log would show the webhook's secret."""
+    from django.apps import apps
+
+    from .logs import filter_installed
+
+    user = _user_settings()
+    if user is None or not user.get("WEBHOOK_SECRET"):
+        return []  # no secret, nothing to show
+    logger_name = RUNSERVER_LOGGERS[apps.is_installed("daphne")]
+    if filter_installed(logger_name):
+        return []
+    return [Warning(f"The {logger_name!r} logger writes each request's path, and the Marketplace webhook's path holds "
+                    "WEBHOOK_SECRET: runserver's log would show it.",
+                    hint=f'Add "filters": {{"mask_webhook_secret": {{"()": "proxy.logs.WebhookSecretFilter"}}}} to '
+                         f'LOGGING and "{logger_name}": {{"filters": ["mask_webhook_secret"]}} to its "loggers" '
+                         "(README, Production). Serve with python -m proxy.server rather than daphne.",
+                    id="proxy.W008")]
+
+
 def check_setting_is_a_dict(app_configs=None, **kwargs):
     """proxy.E001: ``CYCLR_PROXY`` is missing or not a dict."""
     if isinstance(getattr(settings, SETTING_NAME, None), dict):
@@ -409,7 +455,7 @@ def check_limits(app_configs=None, **kwargs):
                        "For example {'launches': (20, 60), 'deliveries': (30, 60), 'frames': (60, 10), 'sockets': 30}.")]
     messages = [
         _error("E010", f"{SETTING_NAME}['LIMITS'][{name!r}] {problem}.",
-               "Limits are launches, deliveries and frames as (count, seconds), and sockets as a count; "
+               "Limits are launches, deliveries, frames, orbits and orbit_closes as (count, seconds), and sockets as a count; "
                "None turns one off. See the README's Limits section.")
         for name, value in limits.items()
         if (problem := _limit_problem(name, value))

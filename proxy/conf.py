@@ -38,13 +38,15 @@ DEFAULTS = {
     "MAX_RESULT_BYTES": 64 * 1024,
     # Seconds to wait for Cyclr's API (connect, read).
     "API_TIMEOUT": (5, 15),
-    # Per-user limits (proxy.limits): (count, seconds) for launches, deliveries and frames, a count of
+    # Per-user limits (proxy.limits): (count, seconds) for launches, deliveries, frames, orbits and orbit_closes, a count of
     # open sockets; None turns one off. A partial dict changes only the limits it names.
     "LIMITS": {
         "launches": (20, 60),    # proxy:launch loads, each one a Cyclr API call
         "deliveries": (30, 60),  # results sent over the socket or POSTed to proxy:result / proxy:complete
         "frames": (60, 10),      # WebSocket frames of any kind, garbage included
         "sockets": 30,           # WebSockets open at once
+        "orbits": (10, 60),      # proxy:orbit loads, each one a Cyclr API call (an ORBIT URL)
+        "orbit_closes": (20, 60),  # ORBIT's close notices, each one a reconcile (the account and its cycle pages)
     },
     # The Django cache alias the limits count in: share it (Redis, Memcached) across server processes.
     "LIMITS_CACHE": "default",

@@ -27,6 +27,7 @@ from django.db import close_old_connections
 from . import errors, limits, protocol, settlement
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
+from .logs import loggable
 from .models import Launch
 from .origins import is_origin
 from .services import accept_result, check_owner, check_unexpired, launch_not_found
@@ -86,7 +87,9 @@ class KitConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message):
         origin = origin_of_scope(self.scope)
         if not origin_allowed(origin):
-            logger.warning("Refused a WebSocket to %s from origin %r: not in HOST_ORIGINS.", self.scope.get("path"), origin)
+            # Both come from the request: escaped, so that "%0A" in the path cannot start a forged log line.
+            logger.warning("Refused a WebSocket to %s from origin %s: not in HOST_ORIGINS.",
+                           loggable(self.scope.get("path")), loggable(repr(origin)))
             await self.close(code=CLOSE_BAD_ORIGIN)
             return
         await super().websocket_connect(message)

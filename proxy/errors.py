@@ -70,6 +70,9 @@ register("unbound", 400, "This result does not say which launch it is for. Start
 register("next_not_allowed", 400, "Only a redirect-mode launch goes back to a next page.", terminal=True)
 register("unsafe_next", 400, "The next page must be on this site.", terminal=True)
 register("unknown_preset", 400, "This integration is not offered here.", terminal=True)
+# proxy:launch and proxy:orbit's GET cost a Cyclr call: only a browser navigating to them (a window or a frame) runs them.
+register("not_a_navigation", 403, "This page opens only in a window or a frame, not as an image, a script or a fetch. "
+         "Open it from the site's Connect or Manage button.", terminal=True)
 register("method_not_allowed", 405, "This address does not take that method.", terminal=True)
 # The result doors (proxy:result, proxy:complete) check CSRF and the content type themselves, in JSON.
 register("csrf_failed", 403, "This request did not carry this site's security token. Reload the page, then try again.",

@@ -1,4 +1,4 @@
-"""Per-user limits on what costs the server: launches, deliveries, socket frames and open sockets.
+"""Per-user limits on what costs the server: launches, ORBIT, deliveries, socket frames and open sockets.
 
 Each limit is set in ``CYCLR_PROXY["LIMITS"]`` (see ``proxy.conf``): ``(count, seconds)`` for the
 counted ones, a number for open sockets, ``None`` to turn one off. Counts live in the Django cache
@@ -30,7 +30,9 @@ LAUNCHES = "launches"      # proxy:launch loads: each one mints a Marketplace UR
 DELIVERIES = "deliveries"  # result messages over the socket, POSTs to proxy:result and proxy:complete
 FRAMES = "frames"          # WebSocket frames of any kind, garbage included
 SOCKETS = "sockets"        # WebSockets open at once (a count, not a rate)
-COUNTED = (LAUNCHES, DELIVERIES, FRAMES)
+ORBITS = "orbits"          # proxy:orbit loads: each one mints an ORBIT URL through Cyclr's API
+ORBIT_CLOSES = "orbit_closes"  # ORBIT's close notices (POST proxy:orbit): each one reconciles an account with Cyclr
+COUNTED = (LAUNCHES, DELIVERIES, FRAMES, ORBITS, ORBIT_CLOSES)
 
 # Close code of a socket refused or cut off by a limit (4000-4999 are the application's; 429 as in HTTP).
 CLOSE_RATE_LIMITED = errors.close_code_of("rate_limited")
@@ -45,6 +47,10 @@ MESSAGES = {
               "Please wait {retry_after} seconds, then try again.",
     DELIVERIES: "Too many results arrived from you in a short while. Please wait {retry_after} seconds.",
     FRAMES: "This connection sent too many messages in a short while, so the server closed it.",
+    ORBITS: "You have opened your integrations too many times in a short while. "
+            "Please wait {retry_after} seconds, then try again.",
+    ORBIT_CLOSES: "Your integrations were checked with Cyclr too many times in a short while. "
+                  "Please wait {retry_after} seconds; they are checked again when you next close them.",
     SOCKETS: "Too many of this site's pages are connected for you at once. Close some tabs or windows, then try again.",
 }
 
@@ -99,7 +105,7 @@ def _add(cache, key, delta, timeout):
 
 
 def count(kind, user):
-    """Count one of the user's ``kind`` (``LAUNCHES``, ``DELIVERIES``, ``FRAMES``); ``RateLimited`` past the limit.
+    """Count one of the user's ``kind`` (one of ``COUNTED``); ``RateLimited`` past the limit.
 
     Call it before the work it guards, so that a refused hit has done nothing.
     """

@@ -25,10 +25,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 
+from . import limits
 from .accounts import resolve_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
-from .exceptions import CyclrAPIError, ProxyError
+from .exceptions import CyclrAPIError, ProxyError, RateLimited
+from .logs import loggable
 from .notify import push_to_user
 from .origins import origin_of
 from .reconcile import reconcile
@@ -61,11 +63,15 @@ def orbit(request):
 
 def orbit_closed(request):
     """The ORBIT page went away: reconcile the person's account now and push what changed (JSON)."""
-    from .views import json_error  # the kit's JSON refusal
+    from .views import json_error, rate_limited_response  # the kit's JSON refusals
 
     refusal = close_refusal(request)
     if refusal is not None:
         return json_error(refusal)
+    try:  # after the checks (a refused notice costs nothing), before the reconcile it would cost
+        limits.count(limits.ORBIT_CLOSES, request.user)
+    except RateLimited as exc:
+        return rate_limited_response(exc)
     account = resolve_account(request)
     return JsonResponse(reconcile_after_orbit(request.user, account.api_id))
 
@@ -106,18 +112,21 @@ def close_refusal(request):
 
 @login_required
 def orbit_page(request):
-    from .views import page_csp, private_page  # the kit's one CSP builder and page renderer
+    from .views import limit_page, not_a_navigation_page, page_csp, private_page  # the kit's pages and refusals
 
+    refused = not_a_navigation_page(request) or limit_page(request, limits.ORBITS, "Too many openings of your integrations")
+    if refused is not None:  # before the ORBIT URL is minted: a refused load costs no Cyclr call
+        return refused
     account = resolve_account(request)
     try:
         minted = CyclrClient().mint_orbit_url(account.api_id)
     except CyclrAPIError as exc:
-        logger.error("Could not open ORBIT: %s", exc.message)
+        logger.error("Could not open ORBIT: %s", loggable(exc.message))  # may quote Cyclr's answer
         return _error_page(request, "Cyclr did not give us a link to your integrations just now. Close this window "
                                     "and try again in a minute.", exc.code, 502)
     origin = origin_of(minted.url)
     if origin not in proxy_settings.MARKETPLACE_ORIGINS:
-        logger.error('ORBIT is served from %s, which is not in CYCLR_PROXY["MARKETPLACE_ORIGINS"]', origin)
+        logger.error('ORBIT is served from %s, which is not in CYCLR_PROXY["MARKETPLACE_ORIGINS"]', loggable(origin))
         return _error_page(request, "This site is not set up to manage integrations yet. Please tell the site's "
                                     "administrator.", "origin_not_allowed", 500)
     nonce = secrets.token_urlsafe(18)

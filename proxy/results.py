@@ -6,7 +6,6 @@
 about types, lengths and counts, because the object comes from a browser and may be forged;
 anything it does not recognise is ignored but kept in ``raw``.
 """
-import re
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -160,7 +159,7 @@ def _account_id(data, *, required):
     value = _text(data, "accountId", required=required, limit=MAX_ACCOUNT_ID)
     if is_guid(value):
         return value.lower()
-    if value and not value.isprintable():
+    if value and (not value.isprintable() or value != value.strip()):  # an id is matched whole, padding included
         raise InvalidResult("invalid_value", "accountId is neither a Cyclr id (a GUID) nor an account API id.")
     return value
 
@@ -169,7 +168,8 @@ def _int(data, key):
     value = data.get(key)
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.isdigit() and len(value) < 12:
+    # ASCII digits only: str.isdigit() also takes "²", on which int() raises.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
         raise InvalidResult("wrong_type", f"{key} must be a whole number.")

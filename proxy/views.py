@@ -20,6 +20,7 @@ from . import errors, limits, protocol, settlement
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError, RateLimited
 from .launches import check_next_url, launch_for_completion, launch_preset, open_launch
+from .logs import loggable
 from .models import Launch
 from .services import accept_result
 
@@ -80,6 +81,9 @@ def method_not_allowed(allowed_methods):
 @xframe_options_sameorigin  # inline mode frames the proxy page in the host's own page
 def launch(request):
     """Create a launch, mint its Marketplace URL and render the proxy page that frames it."""
+    refused = not_a_navigation_page(request)  # before anything is read, counted or written
+    if refused is not None:
+        return refused
     mode = request.GET.get("mode", Launch.Mode.POPUP)
     if mode not in Launch.Mode.values:
         return error_page(request, "Unknown mode",
@@ -115,7 +119,7 @@ def launch(request):
         launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id, next_url=next_url,
                                               preset=preset)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
-        logger.error("Could not open the Marketplace: %s", exc.message)
+        logger.error("Could not open the Marketplace: %s", loggable(exc.message))  # may quote Cyclr's answer
         status = errors.status_of(exc.code)  # 502: Cyclr's API failed; 500: the kit is misconfigured
         if exc.code == "marketplace_not_found":  # a wrong id in the settings: waiting will not fix it
             message = (f"Cyclr does not know Marketplace {marketplace_id or proxy_settings.MARKETPLACE_ID}. "
@@ -130,7 +134,8 @@ def launch(request):
     if launch.mode in (Launch.Mode.REDIRECT, Launch.Mode.DIRECT):
         return redirect_page(request, launch, marketplace_url, nonce)
     # The proxy page frames the Marketplace only; inline mode frames the proxy page in the host's own page.
-    csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src="'self' ws: wss:", frame_ancestors="'self'")
+    csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src=f"'self' {socket_origin(request)}",
+                   frame_ancestors="'self'")
     return private_page(request, "proxy/launch.html", {
         "launch": launch,
         "marketplace_url": marketplace_url,
@@ -148,6 +153,16 @@ def launch(request):
     }, csp)
 
 
+def socket_origin(request):
+    """The origin of the page's own WebSocket: this request's host, over ``wss`` when it came over https, else ``ws``.
+
+    The proxy page opens its socket on its own origin (``location.origin`` with ``ws`` for ``http``); ``'self'``
+    does not cover ``ws:`` in every browser, and ``ws: wss:`` would let the page reach any host.
+    ``get_host()`` is checked against ``ALLOWED_HOSTS``, so it is a bare host and port.
+    """
+    return f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
+
+
 def offered_marketplace_ids():
     """The Marketplace ids ``?marketplace=`` may name: ``MARKETPLACE_IDS`` and always ``MARKETPLACE_ID``."""
     return {*(proxy_settings.MARKETPLACE_IDS or ()), proxy_settings.MARKETPLACE_ID}
@@ -161,12 +176,38 @@ def marketplace_not_offered_page(request, marketplace_id):
                       frame_ancestors="'self'")
 
 
+# Fetch Metadata (https://www.w3.org/TR/fetch-metadata/): what a browser says it is loading the page as.
+NAVIGATION_DESTINATIONS = ("document", "iframe")
+
+
+def not_a_navigation_page(request):
+    """The 403 page (``not_a_navigation``) for a request a browser says is not a navigation to a page, else None.
+
+    ``proxy:launch`` and ``proxy:orbit`` create a row and call Cyclr on a GET, so an ``<img>``, a ``<script>`` or a
+    ``fetch()`` on any same-site page could run them with the person's cookies. A request whose ``Sec-Fetch-Dest``
+    is present and is not ``document`` or ``iframe``, or whose ``Sec-Fetch-Mode`` is present and is not
+    ``navigate``, is refused before anything is written or counted. Without those headers (browsers without
+    Fetch Metadata, scripts, tests) the request is taken: a missing header proves nothing either way.
+    """
+    dest = request.headers.get("Sec-Fetch-Dest")
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if (dest is None or dest in NAVIGATION_DESTINATIONS) and (mode is None or mode == "navigate"):
+        return None
+    return error_page(request, "This page cannot be loaded this way", errors.default_message("not_a_navigation"),
+                      code="not_a_navigation", status=errors.status_of("not_a_navigation"), frame_ancestors="'self'")
+
+
 def launch_limit_page(request):
     """The 429 page when the user has launched too often (each launch is a Cyclr API call), else None."""
+    return limit_page(request, limits.LAUNCHES, "Too many launches")
+
+
+def limit_page(request, kind, title):
+    """Count one of the user's ``kind``: the 429 page with ``Retry-After`` past its limit, else None."""
     try:
-        limits.count(limits.LAUNCHES, request.user)
+        limits.count(kind, request.user)
     except RateLimited as exc:
-        response = error_page(request, "Too many launches", exc.message, code=exc.code, status=errors.status_of(exc.code),
+        response = error_page(request, title, exc.message, code=exc.code, status=errors.status_of(exc.code),
                               frame_ancestors="'self'")
         response["Retry-After"] = str(exc.retry_after)
         return response

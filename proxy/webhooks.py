@@ -9,7 +9,9 @@ The secret must never reach a log line or another URL: the view is login-free (s
 ``LoginRequiredMiddleware`` cannot redirect it to the login page with the path in ``next``),
 answers with and without the trailing slash (so ``APPEND_SLASH`` never redirects it, and no
 404 page echoes it), and writes its own log lines, which name the caller's address, never the
-path. Django's request log, which quotes the path, is told each answer is already logged.
+path. Django's request log, which quotes the path, is told each answer is already logged. The servers'
+access logs show the path as ``/webhook/…``: ``python -m proxy.server`` (daphne) and, for ``runserver``,
+``proxy.logs.WebhookSecretFilter`` in ``LOGGING`` (``proxy.W008``).
 
 What is stored, and when (the dj-stripe habit: keep the arrival first, then process it):
 
@@ -39,6 +41,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import errors
 from .conf import proxy_settings
 from .exceptions import InvalidResult
+from .logs import loggable
 from .models import WebhookDelivery
 from .notifications import process_delivery
 from .protocol import load_json
@@ -83,18 +86,20 @@ def webhook(request, secret):
     try:
         return _receive(request, secret.removesuffix("/"))
     except Exception:  # Django's own report would quote the path, secret included
-        logger.exception("Could not take a Marketplace webhook from %s", request.META.get("REMOTE_ADDR"))
+        logger.exception("Could not take a Marketplace webhook from %s", loggable(request.META.get("REMOTE_ADDR")))
         return _refuse("server_error", "The notification could not be stored; send it again.")
 
 
 def _receive(request, secret):
+    # The address may come from a header (daphne --proxy-headers): escaped, like everything from a request.
     remote_addr = request.META.get("REMOTE_ADDR")
+    logged_addr = loggable(remote_addr)
     if not secret_matches(secret):
         if configured_secrets():
-            logger.warning("Refused a Marketplace webhook from %s: wrong secret.", remote_addr)
+            logger.warning("Refused a Marketplace webhook from %s: wrong secret.", logged_addr)
         else:
             logger.warning("Refused a Marketplace webhook from %s: the webhook is disabled "
-                           '(CYCLR_PROXY["WEBHOOK_SECRET"] is empty).', remote_addr)
+                           '(CYCLR_PROXY["WEBHOOK_SECRET"] is empty).', logged_addr)
         return _refuse("not_found", "Not found.")
     if request.method != "POST":
         response = _refuse("method_not_allowed", "Send Marketplace notifications with POST.")
@@ -106,7 +111,7 @@ def _receive(request, secret):
         if not isinstance(body, dict):
             raise InvalidResult("malformed", "The notification must be a JSON object.")
     except InvalidResult as exc:
-        logger.warning("Refused a Marketplace webhook from %s: [%s] %s", remote_addr, exc.code, exc.message)
+        logger.warning("Refused a Marketplace webhook from %s: [%s] %s", logged_addr, exc.code, loggable(exc.message))
         return _refuse(exc.code, exc.message)
     delivery = WebhookDelivery.objects.create(
         status=body["Status"][:32] if isinstance(body.get("Status"), str) else "",

@@ -211,7 +211,9 @@ def fast_commits():
 @pytest.fixture
 def unlimited(settings, cyclr):
     """The per-user limits off: the fuzz tests send thousands of frames and deliveries as one user on purpose."""
-    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "LIMITS": {"launches": None, "deliveries": None, "frames": None, "sockets": None}}
+    from proxy.conf import DEFAULTS
+
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "LIMITS": {name: None for name in DEFAULTS["LIMITS"]}}
 
 
 @pytest.fixture

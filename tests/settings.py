@@ -108,6 +108,14 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# As the quickstart says (step 7): runserver's access lines show the webhook's path with its secret masked.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"mask_webhook_secret": {"()": "proxy.logs.WebhookSecretFilter"}},
+    "loggers": {"django.channels.server": {"filters": ["mask_webhook_secret"]}},
+}
+
 LOGIN_URL = "login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

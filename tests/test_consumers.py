@@ -677,3 +677,22 @@ def test_two_sockets_store_their_results_side_by_side_not_one_after_the_other(in
     assert [a["type"] for a in answers] == ["ack", "ack"], answers
     assert {a["launch"] for a in answers} == {str(first.pk), str(second.pk)}
     assert len(threads) == 2 and threading.get_ident() not in threads
+
+
+@pytest.mark.parametrize("path", [
+    "/ws/proxy/events/%0A2026-01-01 WARNING forged line",  # the server decodes "%0A" to a newline
+    "/ws/proxy/nowhere/%0D%1B[2K%E2%80%A8forged line",    # carriage return, terminal escape, line separator
+])
+def test_a_refused_socket_path_cannot_write_a_forged_log_line(path, caplog):
+    """The refusal logs the decoded path and the origin escaped: one line, the control characters as ``\\n``."""
+    async def scenario():
+        socket = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost:9999\nforged")])
+        return await socket.connect()
+
+    with caplog.at_level(logging.WARNING, logger="proxy.consumers"):
+        assert run(scenario) == (False, 4403)
+    (record,) = [r for r in caplog.records if r.name == "proxy.consumers"]
+    line = record.getMessage()
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\u2028" not in line
+    assert line.startswith("Refused a WebSocket to /ws/proxy/") and "forged line" in line
+    assert "\\n" in line or "\\r" in line

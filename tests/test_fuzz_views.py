@@ -151,7 +151,7 @@ def test_the_result_doors_answer_any_body_in_json_and_refusals_write_nothing(ins
     deliver()
 
 
-def test_orbits_close_notice_answers_any_body_in_json_and_refusals_write_nothing(cyclr, user):
+def test_orbits_close_notice_answers_any_body_in_json_and_refusals_write_nothing(cyclr, user, unlimited):
     """``proxy:orbit``'s POST (the ORBIT page's beacon as it goes away), with CSRF enforced: any body under any
     Content-Type gets the reconciled changes or a coded refusal, and no body reaches Django's form parser."""
     from proxy.orbit import CLOSE_NOTICE_MAX_BYTES, FORM_MEDIA_TYPE

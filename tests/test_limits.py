@@ -11,6 +11,7 @@ import sys
 import time
 import types
 import uuid
+from unittest import mock
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from django.urls import reverse
 
 from tests.asgi import application
 from proxy import limits
+from proxy.cyclr import CyclrClient
+from proxy.reconcile import reconcile
 from proxy.conf import DEFAULTS
 from proxy.exceptions import RateLimited
 from proxy.models import Arrival, Launch
@@ -100,6 +103,45 @@ def test_the_launch_limit_lifts_when_its_window_ends(set_limits, user):
     assert refused.status_code == 429 and refused["Retry-After"] == "1"
     eventually(lambda: client.get(LAUNCH_URL).status_code == 200)
     assert Launch.objects.count() == 2
+
+
+# --- ORBIT: its page (a Cyclr mint) and its close notice (a reconcile) ------------------------------------
+
+ORBIT_URL = "/proxy/orbit/"
+
+
+def test_orbit_loads_trip_at_their_own_limit_with_a_429_page_and_no_cyclr_call(set_limits, user, other_user):
+    set_limits(launches=(1, 60), orbits=(2, 60))
+    client = logged_in(user)
+    assert client.get(LAUNCH_URL).status_code == 200
+    assert client.get(LAUNCH_URL).status_code == 429  # past the launch limit: ORBIT counts on its own
+    with mock.patch("proxy.orbit.CyclrClient.mint_orbit_url", wraps=CyclrClient().mint_orbit_url) as mint:
+        assert [client.get(ORBIT_URL).status_code for _ in range(2)] == [200, 200]
+        refused = client.get(ORBIT_URL)
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert error_page(refused) == "rate_limited"
+    assert "You have opened your integrations too many times in a short while." in refused.content.decode()
+    assert mint.call_count == 2
+    assert logged_in(other_user).get(ORBIT_URL).status_code == 200  # per user
+
+
+def test_orbit_close_notices_trip_at_their_own_limit_with_a_429_and_reconcile_nothing(set_limits, user):
+    set_limits(launches=(1, 60), orbit_closes=(2, 60))
+    client = logged_in(user)
+    with mock.patch("proxy.orbit.reconcile", wraps=reconcile) as reconciling:
+        answers = [client.post(ORBIT_URL, "", content_type="application/x-www-form-urlencoded") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    refused = answers[-1]
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    body = refused.json()
+    assert body["type"] == "error" and body["code"] == "rate_limited" and body["terminal"] is False
+    assert body["message"].startswith("Your integrations were checked with Cyclr too many times in a short while.")
+    assert reconciling.call_count == 2
+
+
+def test_orbits_limits_are_on_by_default():
+    assert DEFAULTS["LIMITS"]["orbits"] == (10, 60) and DEFAULTS["LIMITS"]["orbit_closes"] == (20, 60)
 
 
 # --- deliveries over HTTP --------------------------------------------------------------------------
@@ -390,6 +432,8 @@ import django
 django.setup()
 from django.test import override_settings
 from proxy import limits
+from proxy.cyclr import CyclrClient
+from proxy.reconcile import reconcile
 from proxy.exceptions import RateLimited
 config = json.loads(os.environ["LIMITS_TEST_CONFIG"])
 user = types.SimpleNamespace(pk=config["user"], is_authenticated=True)

@@ -74,7 +74,9 @@ def test_the_wheel_in_a_fresh_project_checks_clean_renders_the_button_and_instal
     project.mkdir()
     run(tmp_path / "venv" / "bin" / "django-admin", "startproject", "mysite", project, cwd=tmp_path, env=env)
     settings = project / "mysite" / "settings.py"
-    settings.write_text(settings.read_text() + SETTINGS)
+    # The quickstart's LOGGING (step 7): runserver's access log masks the webhook's secret (proxy.W008 without it).
+    logging_block = readme_block('LOGGING = {"version": 1, "disable_existing_loggers": False,')
+    settings.write_text(settings.read_text() + SETTINGS + logging_block)
     urls = project / "mysite" / "urls.py"
     include_line = readme_block('path("proxy/", include("proxy.urls")),').strip()
     urls.write_text(urls.read_text()

@@ -95,13 +95,6 @@ def test_without_an_account_id_the_api_id_names_the_account():
     assert (result.account_id, result.account_api_id) == ("", MARKETPLACE["accountApiId"])
 
 
-def test_a_guid_with_a_trailing_newline_is_not_a_guid():
-    # Identifiers are matched whole: "$" would let "<id>\n" through.
-    with pytest.raises(InvalidResult) as caught:
-        InstallResult.parse({**copy.deepcopy(MARKETPLACE), "cycles": [{"cycleId": CYCLE + "\n"}]})
-    assert caught.value.code == "invalid_value"
-
-
 def test_older_pages_with_fewer_fields():
     result = InstallResult.parse({"accountId": ACCOUNT.upper(), "cycles": [{"cycleId": CYCLE}]})
     assert result.account_id == ACCOUNT  # GUIDs compare in lower case
@@ -162,6 +155,13 @@ def _without(key):
         (_with(["accountId"], "tenant\n42"), "invalid_value"),
         (_with(["accountId"], "x" * 256), "too_long"),
         (_with(["accountApiId"], "x" * 256), "too_long"),
+        # A GUID is matched whole: a recorded id with a trailing newline is not that id.
+        (_with(["accountId"], ACCOUNT + "\n"), "invalid_value"),
+        (_with(["cycles", 0, "cycleId"], CYCLE + "\n"), "invalid_value"),
+        (_with(["cycles", 0, "templateId"], TEMPLATE + "\n"), "invalid_value"),
+        (_with(["cycles", 0, "templateReleaseId"], RELEASE + "\n"), "invalid_value"),
+        ({**LAUNCH, "cycleId": CYCLE + "\n"}, "invalid_value"),
+        (_with(["marketplacePackageId"], "\u00b2"), "wrong_type"),  # a digit to str.isdigit(), not to int()
         (_with(["accountId"], {"$ne": ""}), "wrong_type"),
         (_with(["accountApiId"], ["x"]), "wrong_type"),
         (_with(["accountApiId"], "x" * (MAX_TEXT + 1)), "too_long"),
@@ -196,3 +196,12 @@ def test_rejections_carry_a_code_and_a_sentence(data, code):
     assert caught.value.code == code
     assert caught.value.message.endswith(".")
     assert len(caught.value.message) > 10
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", " ", "\x00"])
+def test_a_recorded_id_with_a_trailing_newline_is_not_that_id(suffix):
+    """GUIDs are matched whole: ``re.match`` with ``$`` let ``"<id>\\n"`` through (``$`` matches before a final newline)."""
+    for data in (_with(["accountId"], ACCOUNT + suffix), _with(["cycles", 0, "cycleId"], CYCLE + suffix)):
+        with pytest.raises(InvalidResult) as caught:
+            InstallResult.parse(data)
+        assert caught.value.code == "invalid_value" and "a Cyclr id (a GUID)" in caught.value.message

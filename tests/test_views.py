@@ -4,6 +4,7 @@ import json
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
+from unittest import mock
 from urllib.parse import quote
 
 import pytest
@@ -128,6 +129,19 @@ def test_launch_sends_a_nonced_csp_framing_only_the_marketplace(cyclr, user):
 
     again = csp_directives(logged_in(user).get(LAUNCH_URL))
     assert again["script-src"] != csp["script-src"]  # a fresh nonce per page
+
+
+@pytest.mark.parametrize("secure, host, socket_origin", [
+    (False, "testserver", "ws://testserver"),
+    (True, "testserver", "wss://testserver"),
+    (False, "localhost:8000", "ws://localhost:8000"),
+])
+def test_the_proxy_pages_csp_connects_only_to_its_own_sockets_origin(cyclr, user, settings, secure, host, socket_origin):
+    """``connect-src`` names this page's own socket origin (its host, ws or wss as its scheme), never ``ws:``/``wss:``."""
+    settings.ALLOWED_HOSTS = ["testserver", "localhost"]
+    response = logged_in(user).get(LAUNCH_URL, secure=secure, HTTP_HOST=host)
+    assert response.status_code == 200
+    assert csp_directives(response)["connect-src"] == ["'self'", socket_origin]
 
 
 def test_launch_sets_the_privacy_and_caching_headers(cyclr, user):
@@ -541,3 +555,36 @@ def test_get_on_result_is_405(launch_for, user):
     assert response.status_code == 405
     assert response["Allow"] == "POST"
     assert response.json()["code"] == "method_not_allowed" and response.json()["message"]
+
+
+# --- Fetch Metadata: proxy:launch and proxy:orbit run only as a navigation -------------------------------
+
+
+@pytest.mark.parametrize("url", [LAUNCH_URL, "/proxy/orbit/"])
+@pytest.mark.parametrize("headers", [
+    {"HTTP_SEC_FETCH_DEST": "image", "HTTP_SEC_FETCH_MODE": "no-cors"},  # <img src> on a same-site page
+    {"HTTP_SEC_FETCH_DEST": "script"},
+    {"HTTP_SEC_FETCH_DEST": "empty", "HTTP_SEC_FETCH_MODE": "cors"},     # fetch()
+    {"HTTP_SEC_FETCH_MODE": "no-cors"},
+    {"HTTP_SEC_FETCH_DEST": "document", "HTTP_SEC_FETCH_MODE": "no-cors"},
+])
+def test_a_launch_or_orbit_loaded_as_anything_but_a_navigation_is_refused_before_any_cyclr_call(cyclr, user, url, headers):
+    with mock.patch("proxy.cyclr.CyclrClient.mint_marketplace_url") as mint, \
+            mock.patch("proxy.cyclr.CyclrClient.mint_orbit_url") as mint_orbit:
+        response = logged_in(user).get(url, **headers)
+    assert response.status_code == 403
+    code, sentence = launch_error(response)
+    assert code == "not_a_navigation" and sentence.startswith("This page opens only in a window or a frame")
+    assert not mint.called and not mint_orbit.called
+    assert not Launch.objects.exists()
+    assert cyclr.marketplace_requests == []
+
+
+@pytest.mark.parametrize("url", [LAUNCH_URL, "/proxy/orbit/"])
+@pytest.mark.parametrize("headers", [
+    {"HTTP_SEC_FETCH_DEST": "document", "HTTP_SEC_FETCH_MODE": "navigate"},  # a popup, a redirect
+    {"HTTP_SEC_FETCH_DEST": "iframe", "HTTP_SEC_FETCH_MODE": "navigate"},    # inline mode
+    {},                                                                       # no Fetch Metadata: allowed
+])
+def test_a_navigation_or_a_browser_without_fetch_metadata_opens_launch_and_orbit(cyclr, user, url, headers):
+    assert logged_in(user).get(url, **headers).status_code == 200

@@ -97,3 +97,79 @@ def test_refusals_with_the_right_secret_repeat_nothing_either(site, path, every_
     assert [a.json()["code"] for a in answers] == ["method_not_allowed", "malformed", "invalid_result"]
     for response in answers:
         assert_secret_kept(response, every_log_record.records, SECRET)
+
+
+def test_the_webhooks_log_lines_escape_the_callers_address(cyclr, settings, caplog):
+    """The address can come from a header (daphne --proxy-headers): a newline in it starts no forged line."""
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
+    with caplog.at_level(logging.WARNING, logger="proxy.webhooks"):
+        response = Client(REMOTE_ADDR="10.0.0.1\nERROR forged line").post(f"/proxy/webhook/{WRONG}/", "{}",
+                                                                          content_type="application/json")
+    assert response.status_code == 404
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "proxy.webhooks"]
+    assert line == "Refused a Marketplace webhook from 10.0.0.1\\nERROR forged line: wrong secret."
+
+
+# --- access logs: the servers' own lines ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    f"/proxy/webhook/{SECRET}/",
+    f"/proxy/webhook/{SECRET}",
+    f"/proxy/webhook%2F{SECRET}%2F",        # the server decodes %2F: the same view
+    f"/proxy/%77ebhook/{SECRET}/?x=1",      # and %77 ("w")
+    f"/proxy/webhook/{SECRET}/%0Aforged",
+])
+def test_the_log_filter_masks_the_webhooks_path_in_runservers_access_lines(path):
+    """daphne's runserver logs ``"HTTP %(method)s %(path)s …"`` with a dict; Django's a formatted request line."""
+    from proxy.logs import WebhookSecretFilter
+
+    daphne_style = logging.LogRecord("django.channels.server", logging.INFO, __file__, 1,
+                                     "HTTP %(method)s %(path)s %(status)s [%(client)s]",
+                                     ({"method": "POST", "path": path, "status": 200, "client": "127.0.0.1:5"},), None)
+    django_style = logging.LogRecord("django.server", logging.INFO, __file__, 1, '"%s" %s %s',
+                                     (f"POST {path} HTTP/1.1", "200", "12"), None)
+    for record in (daphne_style, django_style):
+        assert WebhookSecretFilter().filter(record) is True  # masks, never drops
+        line = record.getMessage()
+        assert SECRET not in line and "\n" not in line
+        assert "/proxy/webhook/…" in line and "200" in line
+
+
+def test_the_log_filter_leaves_other_paths_alone():
+    from proxy.logs import WebhookSecretFilter
+
+    record = logging.LogRecord("django.channels.server", logging.INFO, __file__, 1, "HTTP %(method)s %(path)s",
+                               ({"method": "GET", "path": "/proxy/launch/?mode=popup"},), None)
+    WebhookSecretFilter().filter(record)
+    assert record.getMessage() == "HTTP GET /proxy/launch/?mode=popup"
+
+
+def test_runservers_logger_without_the_filter_is_W008(settings):
+    """The test project installs the filter as the quickstart says; taken off, ``check`` says so."""
+    from proxy.checks import check_access_log_masks_the_webhook_secret
+    from proxy.logs import WebhookSecretFilter
+
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
+    logger = logging.getLogger("django.channels.server")
+    installed = [each for each in logger.filters if isinstance(each, WebhookSecretFilter)]
+    assert installed and check_access_log_masks_the_webhook_secret() == []
+    for each in installed:
+        logger.removeFilter(each)
+    try:
+        assert [message.id for message in check_access_log_masks_the_webhook_secret()] == ["proxy.W008"]
+        settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": ""}
+        assert check_access_log_masks_the_webhook_secret() == []  # no secret, nothing to show
+    finally:
+        for each in installed:
+            logger.addFilter(each)
+
+
+@pytest.mark.parametrize("value", ["demo-webhook-secret-change-me", [SECRET, "demo-webhook-secret-change-me"]])
+def test_the_demos_published_webhook_secret_is_W007_on_deploy(settings, value):
+    from proxy.checks import check_webhook_secret_not_published
+
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": value}
+    assert [message.id for message in check_webhook_secret_not_published()] == ["proxy.W007"]
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
+    assert check_webhook_secret_not_published() == []

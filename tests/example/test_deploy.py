@@ -72,6 +72,15 @@ def test_check_deploy_flags_what_the_example_fills_in_when_it_is_missing():
         assert check_id in checked.stderr + checked.stdout
 
 
+def test_check_deploy_flags_the_demos_published_webhook_secret():
+    """The README and `make run` publish the demo's secret: in production it would authenticate anyone."""
+    env = production_env(CYCLR_WEBHOOK_SECRET="demo-webhook-secret-change-me")
+    checked = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert checked.returncode != 0
+    assert "proxy.W007" in checked.stderr + checked.stdout
+    assert "proxy.W007" not in manage("check", env=env).stderr  # a deploy check: the demo itself runs quietly
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -90,7 +99,9 @@ def production_worker(tmp_path_factory):
     collected = manage("collectstatic", "--noinput", env=env)
     assert collected.returncode == 0, collected.stderr
     port = free_port()
-    daphne = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "hostkit.asgi:application"],
+    # README's production command: daphne's command line, its access log masking the webhook's secret.
+    daphne = subprocess.Popen([sys.executable, "-m", "proxy.server", "-b", "127.0.0.1", "-p", str(port),
+                               "hostkit.asgi:application"],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

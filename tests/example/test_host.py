@@ -42,3 +42,28 @@ def test_the_example_integrations_page_lists_the_kits_installations(cyclr, setti
 
     assert 'data-package="2" data-state="installed"' in page
     assert page.count(": Stopped</span>") == 2
+
+
+TECHNICAL_404 = "Using the URLconf defined in"  # Django's DEBUG 404 page, listing every URL pattern
+
+
+@pytest.mark.parametrize("path", ["/no-such-page/", "/proxy/no-such-page/", "/static/no-such-file.js"])
+def test_under_debug_anonymous_visitors_get_a_plain_404_without_the_url_list(settings, client, path):
+    settings.DEBUG = True  # as `make run` serves the demo
+    response = client.get(path)
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert TECHNICAL_404 not in page and "admin/" not in page and "proxy:" not in page
+    assert "Not Found" in page
+
+
+def test_under_debug_a_signed_in_developer_still_gets_djangos_technical_404(settings, client, django_user_model):
+    settings.DEBUG = True
+    client.force_login(django_user_model.objects.create_user("dev", password="x"))
+    assert TECHNICAL_404 in client.get("/no-such-page/").content.decode()
+
+
+def test_the_kits_own_json_404s_are_left_alone_under_debug(settings, client):
+    settings.DEBUG = True
+    response = client.post("/proxy/webhook/not-the-secret-0123456789/", "{}", content_type="application/json")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"

@@ -35,8 +35,13 @@ class Command(BaseCommand):
         parser.add_argument("--notification-url", metavar="URL",
                             help="your Marketplace Notification URL (http://localhost:8000/proxy/webhook/<secret>/): "
                                  "the fake POSTs Cyclr's webhook there after each install")
+        parser.add_argument("--session-cookie", action="store_true",
+                            help="sign in as Cyclr does, with a SameSite=None session cookie (docs/framing.md)")
+        parser.add_argument("--refuse-framing", action="store_true",
+                            help="refuse to be framed (X-Frame-Options: DENY), as an account without iframe embedding")
 
-    def handle(self, *args, port, host, origins, notification_url, **options):
+    def handle(self, *args, port, host, origins, notification_url, session_cookie=False, refuse_framing=False,
+               **options):
         origins = origins or _configured_origins()
         if not origins:
             raise CommandError('There is no origin of your site to put in the snippet: set CYCLR_PROXY["HOST_ORIGINS"] '
@@ -56,7 +61,8 @@ class Command(BaseCommand):
             marketplace_id = 1
         # The fake's own demo credentials, never the project's: those may be real Cyclr secrets.
         fake = FakeCyclr(host=host, port=port, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                         marketplace_ids=(marketplace_id,), complete_html=snippet, notification_url=notification_url)
+                         marketplace_ids=(marketplace_id,), complete_html=snippet, notification_url=notification_url,
+                         session_cookie=session_cookie, refuse_framing=refuse_framing)
         try:
             fake.start()
         except OSError as exc:

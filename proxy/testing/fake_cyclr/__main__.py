@@ -45,6 +45,15 @@ def _parser() -> argparse.ArgumentParser:
         "--instant-complete", action="store_true",
         help="signing in installs package 1 at once and shows its Launch Complete page",
     )
+    parser.add_argument(
+        "--session-cookie", action="store_true",
+        help="sign in as Cyclr does: the session goes on in a SameSite=None cookie (lost when framed in a browser "
+        "that blocks third-party cookies)",
+    )
+    parser.add_argument(
+        "--refuse-framing", action="store_true",
+        help="answer every Marketplace page with X-Frame-Options: DENY and frame-ancestors 'none'",
+    )
     parser.add_argument("--token-expires-in", type=int, default=1209599, help="access token lifetime in seconds")
     parser.add_argument("--marketplace-url-ttl", type=int, default=300, help="Marketplace URL lifetime in seconds")
     parser.add_argument(
@@ -85,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         coop=args.coop,
         complete_delay=args.complete_delay,
         instant_complete=args.instant_complete,
+        session_cookie=args.session_cookie,
+        refuse_framing=args.refuse_framing,
     )
     try:
         fake.start()

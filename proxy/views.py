@@ -43,11 +43,11 @@ def page_csp(nonce, *, frame_src="'none'", connect_src="'none'", frame_ancestors
     ])
 
 
-def private_page(request, template, context, csp):
-    """Render one of the kit's pages with its CSP; they never send a Referer."""
+def private_page(request, template, context, csp, *, referrer_policy="no-referrer"):
+    """Render one of the kit's pages with its CSP; they never send a Referer to another origin."""
     response = render(request, template, context)
     response["Content-Security-Policy"] = csp
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = referrer_policy
     return response
 
 
@@ -138,7 +138,10 @@ def launch(request):
             "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
             "csrfToken": get_token(request),
         },
-    }, csp)
+    # same-origin, not no-referrer: under no-referrer a form's POST carries "Origin: null", which Django's CSRF
+    # check refuses (and on https no Referer either), so the top-level control could never post. Nothing goes to
+    # another origin: the frame has referrerpolicy="no-referrer", and same-origin sends none cross-origin anyway.
+    }, csp, referrer_policy="same-origin")
 
 
 def mint_failure_page(request, exc, marketplace_id=None):

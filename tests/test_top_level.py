@@ -272,3 +272,39 @@ def test_every_refusal_code_is_registered():
     for code in ("method_not_allowed", "unauthenticated", "csrf_failed", "too_large", "unsupported_media_type",
                  "not_found", "expired", "not_pending", "wrong_mode", "account_mismatch"):
         assert code in errors.REGISTRY
+
+
+def test_a_re_mint_from_another_origin_is_refused_before_anything_moves(cyclr, user, settings):
+    client = browser(user)
+    launch, form, _, _ = proxy_page(client)
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "MARKETPLACE_ORIGINS": ["https://acme-h.cyclr.com"]}
+    response = move(client, form)
+    assert response.status_code == 500 and refusal_code(response) == "origin_not_allowed"
+    assert_unmoved(launch)
+    launch.refresh_from_db()
+    assert launch.marketplace_origin == cyclr.origin
+
+
+def test_a_result_that_lands_while_re_minting_wins(cyclr, user):
+    # The result (or a second move) can land between the checks and the write: the conditional update sees it.
+    from django.test import RequestFactory
+
+    from proxy.cyclr import CyclrClient
+    from proxy.exceptions import LaunchRejected
+    from proxy.launches import move_to_top_level
+
+    client = browser(user)
+    launch, _, _, _ = proxy_page(client)
+
+    class ResultLandsMeanwhile(CyclrClient):
+        def mint_marketplace_url(self, *args, **kwargs):
+            Launch.objects.filter(pk=launch.pk).update(status=Launch.Status.RECEIVED)
+            return super().mint_marketplace_url(*args, **kwargs)
+
+    request = RequestFactory().post("/")
+    request.user = user
+    with pytest.raises(LaunchRejected) as refused:
+        move_to_top_level(request, launch.pk, client=ResultLandsMeanwhile())
+    assert refused.value.code == "not_pending"
+    launch.refresh_from_db()
+    assert launch.mode == Launch.Mode.POPUP and launch.nonce_hash == ""

@@ -117,6 +117,22 @@ class ThirdPartyCookiesBlockedTests(FramingTestCase):
         self.assertEqual(self.driver.execute_script("return window.hostkitEvents;"), ["hostkit:completed"])
 
 
+    def test_once_needed_inline_offers_the_control_at_once(self):
+        # Inline cannot open a window without a click: where this browser needed it before, the control shows
+        # at once, well before its data-after (6 s) would.
+        self.driver.execute_script("localStorage.setItem('proxy.topLevel', '1');")
+        self.integrations_page("inline")
+        self.proxy_page_inline()
+        self.assertGreaterEqual(int(self.driver.find_element(By.ID, "proxy-top-level").get_attribute("data-after")), 6000)
+        self.wait(lambda d: [c for c in d.find_elements(By.CSS_SELECTOR, CONTROL) if c.is_displayed()],
+                  timeout=3, what="the top-level control, at once")
+        self.driver.find_element(By.CSS_SELECTOR, CONTROL).click()
+        self.driver.switch_to.window(self.popup())
+        self.install_at_top_level(1)
+        self.driver.switch_to.window(self.main_window)
+        self.assert_one_launch_moved_to_top_level()
+
+
 class ThirdPartyCookiesBlockedCoopTests(FramingTestCase):
     """The same, with a Marketplace that sends COOP: same-origin (the popup's handle reads closed)."""
 

@@ -123,6 +123,9 @@ def launch(request):
     # form-action: the top-level control posts to proxy:top_level (docs/framing.md).
     csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src="'self' ws: wss:", frame_ancestors="'self'",
                    form_action="'self'")
+    # Referrer-Policy same-origin, not no-referrer: under no-referrer a form's POST carries "Origin: null", which
+    # Django's CSRF check refuses (and on https there is no Referer either), so the control could never post.
+    # Nothing goes to another origin: the frame has referrerpolicy="no-referrer", and same-origin sends none there.
     return private_page(request, "proxy/launch.html", {
         "launch": launch,
         "marketplace_url": marketplace_url,
@@ -138,9 +141,6 @@ def launch(request):
             "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
             "csrfToken": get_token(request),
         },
-    # same-origin, not no-referrer: under no-referrer a form's POST carries "Origin: null", which Django's CSRF
-    # check refuses (and on https no Referer either), so the top-level control could never post. Nothing goes to
-    # another origin: the frame has referrerpolicy="no-referrer", and same-origin sends none cross-origin anyway.
     }, csp, referrer_policy="same-origin")
 
 

@@ -79,6 +79,9 @@ register("csrf_failed", 403, "This request did not carry this site's security to
          terminal=True)
 register("unsupported_media_type", 415, "The message must be sent as JSON (Content-Type: application/json).",
          terminal=True)
+# proxy:top_level moves a pending framed launch to top level (docs/framing.md).
+register("not_pending", 409, "This launch already has its result. Close this window and check your integrations in the app.",
+         terminal=True)
 register("marketplace_not_offered", 400, "This site does not offer that Marketplace. Start again from the Connect button.",
          terminal=True)
 # Failures on this side, or a limit: sending again later can succeed.

@@ -119,13 +119,28 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
         account_description=account.description,
         inline_oauth=mode in COMPLETABLE_MODES,  # at top level; framed otherwise, where OAuth needs its own window
     )
+    minted = _mint(client, launch, account, options, **common)
+    apply_minted(launch, minted)
+    launch.save(force_insert=True)
+    launch.nonce = nonce
+    return launch, minted.url
+
+
+def _mint(client, launch, account, options, **common):
+    """Mint ``launch``'s URL: Cyclr's LAUNCH call for a preset's ``options``, else the Marketplace call."""
     client = client or CyclrClient()
     if options is not None:
-        minted = client.mint_launch_url(account.api_id, **options, **common)
-    else:
-        minted = client.mint_marketplace_url(account.api_id, marketplace_id=launch.marketplace_id, **common)
+        return client.mint_launch_url(account.api_id, **options, **common)
+    return client.mint_marketplace_url(account.api_id, marketplace_id=launch.marketplace_id, **common)
+
+
+def apply_minted(launch, minted):
+    """Take what a mint answer says into ``launch`` (not saved): Cyclr's account id and the Marketplace's origin.
+
+    ``ProxyError("origin_not_allowed")`` if that origin is not in ``MARKETPLACE_ORIGINS``.
+    """
     # Documented as the API id, once shown as the GUID (docs/cyclr-api.md): only a GUID teaches anything.
-    launch.cyclr_account_id = learned_guid(minted.account_id, account.api_id)
+    launch.cyclr_account_id = learned_guid(minted.account_id, launch.account_api_id) or launch.cyclr_account_id
     launch.marketplace_origin = origin_of(minted.url)
     if launch.marketplace_origin not in proxy_settings.MARKETPLACE_ORIGINS:
         # Framing it would be pointless: the proxy page would refuse every result it posts.
@@ -134,9 +149,60 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
             f"Cyclr's Marketplace is served from {launch.marketplace_origin}, which is not in "
             'CYCLR_PROXY["MARKETPLACE_ORIGINS"]: add it there, exactly as written here.',
         )
-    launch.save(force_insert=True)
-    launch.nonce = nonce
+
+
+# The modes whose Marketplace is framed: where the frame cannot work (third-party cookies blocked, framing
+# refused), the same launch goes on at top level (docs/framing.md).
+FRAMED_MODES = (Launch.Mode.POPUP, Launch.Mode.INLINE)
+
+
+def move_to_top_level(request, launch_id, *, client=None):
+    """Carry the request user's pending, framed launch to the Marketplace at top level; ``(launch, url)``.
+
+    Cyclr's URL works once and for five minutes, and the framed one was spent: so mint a new one, for the
+    same account, Marketplace or preset and the same signed ``CompleteParameter`` (one launch, one record),
+    with ``InlineOAuth`` (at top level, OAuth runs in place). The launch becomes a redirect-mode launch
+    with a nonce for its window (``launch.nonce``), so its result ends on ``proxy:complete`` as redirect
+    mode's does. ``LaunchRejected`` (nothing written): ``not_found`` (no such launch of this user),
+    ``expired``, ``not_pending`` (it has its result), ``wrong_mode`` (already at top level),
+    ``account_mismatch`` (the resolver now names another account). Cyclr's errors raise as for
+    ``open_launch``.
+    """
+    launch = Launch.objects.filter(pk=launch_id, user=request.user).first()
+    if launch is None:
+        raise LaunchRejected("not_found", "There is no such launch of yours. Start again from the Connect button.")
+    launch.nonce = None
+    _check_movable(launch)
+    account = resolve_account(request)
+    if account.api_id != launch.account_api_id:
+        raise LaunchRejected("account_mismatch", "This launch was opened for another Cyclr account than yours now. "
+                                                 "Start again from the Connect button.")
+    options = launch_preset(launch.preset) if launch.preset else None
+    minted = _mint(client, launch, account, options, complete_parameter=sign_launch_id(launch.id),
+                   account_name=account.name, account_description=account.description, inline_oauth=True)
+    apply_minted(launch, minted)
+    nonce = secrets.token_urlsafe(32)
+    # Only a launch that is still pending and framed moves: a result (or another move) that came meanwhile wins.
+    moved = Launch.objects.filter(pk=launch.pk, status=Launch.Status.PENDING, mode__in=FRAMED_MODES,
+                                  expires_at__gt=timezone.now()).update(
+        mode=Launch.Mode.REDIRECT, nonce_hash=hash_nonce(nonce), cyclr_account_id=launch.cyclr_account_id,
+        marketplace_origin=launch.marketplace_origin)
+    if not moved:
+        launch.refresh_from_db()
+        _check_movable(launch)
+    launch.mode, launch.nonce_hash, launch.nonce = Launch.Mode.REDIRECT, hash_nonce(nonce), nonce
     return launch, minted.url
+
+
+def _check_movable(launch):
+    if launch.is_expired:
+        raise LaunchRejected("expired", "This launch has expired. Close this window and connect again.")
+    if launch.status != Launch.Status.PENDING:
+        raise LaunchRejected("not_pending", "This launch already has its result: there is nothing left to open. "
+                                            "Close this window and check your integrations in the app.")
+    if launch.mode not in FRAMED_MODES:
+        raise LaunchRejected("wrong_mode", "This launch already runs the Marketplace at top level. "
+                                           "Close this window and connect again.")
 
 
 def launch_for_completion(user, message):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("orbit/", orbit.orbit, name="orbit"),
     path("launches/<uuid:launch_id>/", views.status, name="status"),
     path("launches/<uuid:launch_id>/result/", views.result, name="result"),
+    path("launches/<uuid:launch_id>/top-level/", views.top_level, name="top_level"),
     path("complete/", views.complete, name="complete"),
     path("webhook/<str:secret>/", webhooks.webhook, name="webhook"),
     # Every other path under webhook/ (no trailing slash, or more after it) is answered by the view

@@ -5,7 +5,7 @@ import secrets
 import uuid
 
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import JsonResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.shortcuts import render
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from . import errors, limits, protocol, settlement
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError, RateLimited
-from .launches import check_next_url, launch_for_completion, launch_preset, open_launch
+from .launches import check_next_url, launch_for_completion, launch_preset, move_to_top_level, open_launch
 from .logs import loggable
 from .models import Launch
 from .services import accept_result
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 MARKETPLACE_ID = re.compile(r"[0-9]{1,9}")
 
 
-def page_csp(nonce, *, frame_src="'none'", connect_src="'none'", frame_ancestors="'none'"):
+def page_csp(nonce, *, frame_src="'none'", connect_src="'none'", frame_ancestors="'none'", form_action="'none'"):
     """The kit's pages run only their own nonce'd script and style, and reach only what they name."""
     return "; ".join([
         "default-src 'none'",
@@ -39,16 +39,16 @@ def page_csp(nonce, *, frame_src="'none'", connect_src="'none'", frame_ancestors
         f"connect-src {connect_src}",
         "img-src 'self' data:",
         "base-uri 'none'",
-        "form-action 'none'",
+        f"form-action {form_action}",
         f"frame-ancestors {frame_ancestors}",
     ])
 
 
-def private_page(request, template, context, csp):
-    """Render one of the kit's pages with its CSP; they never send a Referer."""
+def private_page(request, template, context, csp, *, referrer_policy="no-referrer"):
+    """Render one of the kit's pages with its CSP; they never send a Referer to another origin."""
     response = render(request, template, context)
     response["Content-Security-Policy"] = csp
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = referrer_policy
     return response
 
 
@@ -119,23 +119,17 @@ def launch(request):
         launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id, next_url=next_url,
                                               preset=preset)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
-        logger.error("Could not open the Marketplace: %s", loggable(exc.message))  # may quote Cyclr's answer
-        status = errors.status_of(exc.code)  # 502: Cyclr's API failed; 500: the kit is misconfigured
-        if exc.code == "marketplace_not_found":  # a wrong id in the settings: waiting will not fix it
-            message = (f"Cyclr does not know Marketplace {marketplace_id or proxy_settings.MARKETPLACE_ID}. "
-                       "Please tell the site's administrator: the Marketplace id in its settings is wrong.")
-        elif status == 502:
-            message = "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute."
-        else:  # the details are in the server log, for the administrator
-            message = "This site is not set up for the Marketplace yet. Please tell the site's administrator."
-        return error_page(request, "The Marketplace could not be opened", message, code=exc.code, status=status,
-                          frame_ancestors="'self'")
+        return mint_failure_page(request, exc, marketplace_id)
     nonce = secrets.token_urlsafe(18)
     if launch.mode in (Launch.Mode.REDIRECT, Launch.Mode.DIRECT):
         return redirect_page(request, launch, marketplace_url, nonce)
     # The proxy page frames the Marketplace only; inline mode frames the proxy page in the host's own page.
-    csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src=f"'self' {socket_origin(request)}",
-                   frame_ancestors="'self'")
+    # form-action: the top-level control posts to proxy:top_level (docs/framing.md).
+    csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src=f"'self' {socket_origin(request)}", frame_ancestors="'self'",
+                   form_action="'self'")
+    # Referrer-Policy same-origin, not no-referrer: under no-referrer a form's POST carries "Origin: null", which
+    # Django's CSRF check refuses (and on https there is no Referer either), so the control could never post.
+    # Nothing goes to another origin: the frame has referrerpolicy="no-referrer", and same-origin sends none there.
     return private_page(request, "proxy/launch.html", {
         "launch": launch,
         "marketplace_url": marketplace_url,
@@ -146,11 +140,27 @@ def launch(request):
             "socketPath": f"/ws/proxy/launches/{launch.id}/",
             "resultUrl": reverse("proxy:result", args=[launch.id]),
             "statusUrl": reverse("proxy:status", args=[launch.id]),
+            "topLevelUrl": reverse("proxy:top_level", args=[launch.id]),
             "mode": launch.mode,
             "maxResultBytes": proxy_settings.MAX_RESULT_BYTES,
             "csrfToken": get_token(request),
         },
-    }, csp)
+    }, csp, referrer_policy="same-origin")
+
+
+def mint_failure_page(request, exc, marketplace_id=None):
+    """The error page for a launch whose Marketplace URL could not be minted (Cyclr's API, or the settings)."""
+    logger.error("Could not open the Marketplace: %s", loggable(exc.message))  # may quote Cyclr's answer
+    status = errors.status_of(exc.code)  # 502: Cyclr's API failed; 500: the kit is misconfigured
+    if exc.code == "marketplace_not_found":  # a wrong id in the settings: waiting will not fix it
+        message = (f"Cyclr does not know Marketplace {marketplace_id or proxy_settings.MARKETPLACE_ID}. "
+                   "Please tell the site's administrator: the Marketplace id in its settings is wrong.")
+    elif status == 502:
+        message = "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute."
+    else:  # the details are in the server log, for the administrator
+        message = "This site is not set up for the Marketplace yet. Please tell the site's administrator."
+    return error_page(request, "The Marketplace could not be opened", message, code=exc.code, status=status,
+                      frame_ancestors="'self'")
 
 
 def socket_origin(request):
@@ -243,6 +253,74 @@ def redirect_page(request, launch, marketplace_url, csp_nonce):
         # opener the snippet posts to; the host page itself needs same-origin-allow-popups (README).
         response["Cross-Origin-Opener-Policy"] = "unsafe-none"
     return response
+
+
+# A top-level move's body is one field, the CSRF token: anything much larger is not the kit's page.
+TOP_LEVEL_FORM_MAX_BYTES = 4096
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+@csrf_exempt  # checked in top_level_refusal, reading the small form within its own limit
+@login_not_required  # checked in top_level_refusal: a sentence and a code, not a redirect that loses the POST
+@never_cache
+@xframe_options_sameorigin  # the refusal pages may show in an inline proxy page's own window
+def top_level(request, launch_id):
+    """POST (the proxy page's control, a form with the CSRF token): carry a pending framed launch to top level.
+
+    Where the framed Marketplace cannot work (third-party cookies blocked, framing refused: docs/framing.md),
+    the proxy page posts here; the launch is re-minted (Cyclr's URLs work once), becomes a redirect-mode
+    launch with a nonce, and this window goes on to the Marketplace as redirect mode's does, its result
+    ending on ``proxy:complete``. Every refusal is the kit's error page with a registered code.
+    """
+    refusal = top_level_refusal(request)
+    if refusal is not None:
+        response = error_page(request, "The Marketplace could not be opened here", refusal.message, code=refusal.code,
+                              status=errors.status_of(refusal.code), frame_ancestors="'self'")
+        if refusal.code == "method_not_allowed":
+            response["Allow"] = "POST"
+        return response
+    refused = launch_limit_page(request)  # each move mints a URL through Cyclr's API, as a launch does
+    if refused is not None:
+        return refused
+    try:
+        launch, marketplace_url = move_to_top_level(request, launch_id)
+    except LaunchRejected as exc:
+        return error_page(request, "The Marketplace could not be opened here", exc.message, code=exc.code,
+                          status=errors.status_of(exc.code), frame_ancestors="'self'")
+    except ProxyError as exc:  # Cyclr's API failed, or the kit is misconfigured
+        return mint_failure_page(request, exc)
+    return redirect_page(request, launch, marketplace_url, secrets.token_urlsafe(18))
+
+
+def top_level_refusal(request):
+    """The ``ProxyError`` refusing a move to top level before anything is read, or None to go on.
+
+    In order: the method (``method_not_allowed``), the session (``unauthenticated``), the body's size
+    (``too_large``), its type and fields (``unsupported_media_type``, ``malformed``), then Django's CSRF
+    check with the form's token (``csrf_failed``).
+    """
+    if request.method != "POST":
+        return ProxyError("method_not_allowed")
+    if not request.user.is_authenticated:
+        return ProxyError("unauthenticated")
+    too_large = ProxyError("too_large", "This request is larger than the kit accepts here.")
+    if content_length(request) > TOP_LEVEL_FORM_MAX_BYTES:
+        return too_large
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return too_large
+    if len(body) > TOP_LEVEL_FORM_MAX_BYTES:
+        return too_large
+    if request.content_type != FORM_MEDIA_TYPE:
+        return ProxyError("unsupported_media_type", f"This request must be a form ({FORM_MEDIA_TYPE}).")
+    try:
+        form = QueryDict(body, encoding="utf-8")
+    except TooManyFieldsSent:
+        return ProxyError("malformed", "This request has more fields than the kit accepts.")
+    if csrf_rejected(request, form_token=form.get("csrfmiddlewaretoken")):
+        return ProxyError("csrf_failed")
+    return None
 
 
 def content_length(request):

@@ -23,10 +23,14 @@ SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "
 # renaming locals took them from 4,045 bytes (rjsmin) to 3,587, tightening the sources, the `received`
 # handling included, to 3,572, and letting the server say which refusals are final (the error frame's
 # `terminal`) and in which words, to 3,477; the rest would mean dropping behaviour. CEILING_BYTES holds today's
-# weight so that it cannot grow unnoticed: lower it as the scripts shrink.
+# weight so that it cannot grow unnoticed: lower it as the scripts shrink. Issue 22 raised it to 3,657: the
+# proxy page's way on to top level where the framed Marketplace cannot work (docs/framing.md), 181 bytes.
+# DESIGN.md counts the budget per page (PAGES): each page's scripts at most BUDGET_BYTES, which both keep.
 BUDGET_FILES = ("hostkit.js", "proxy.js")
 BUDGET_BYTES = 3072
-CEILING_BYTES = 3477
+CEILING_BYTES = 3657
+# The scripts each page serves: the host page's ({% hostkit_script %}) and the proxy page's (launch.html).
+PAGES = {"host page": ("hostkit.js", "connect-button.js"), "proxy page": ("proxy.js",)}
 # The syntax the scripts keep to (README, "Browser support"): the minifier writes nothing newer.
 JS_VERSION = 2017
 
@@ -50,6 +54,11 @@ def budget_used():
     return gzipped_size("".join(minified(name) for name in BUDGET_FILES))
 
 
+def page_weight(page):
+    """Bytes of one page's scripts (PAGES), each minified and gzipped -9 as served."""
+    return sum(gzipped_size(minified(name)) for name in PAGES[page])
+
+
 def stale():
     """The .min.js files that differ from what their source minifies to."""
     return [min_path(name).name for name in SOURCES
@@ -69,6 +78,8 @@ def sizes():
 def main(argv):
     if "--check" in argv:
         problems = [f"{name} is stale: run python scripts/minify_js.py" for name in stale()]
+        problems += [f"the {page}'s scripts are {page_weight(page)} bytes minified and gzipped, over {BUDGET_BYTES}"
+                     for page in PAGES if page_weight(page) > BUDGET_BYTES]
         used = budget_used()
         if used > CEILING_BYTES:
             problems.append(f"hostkit.js + proxy.js are {used} bytes minified and gzipped, over the {CEILING_BYTES}-byte ceiling")

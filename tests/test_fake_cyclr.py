@@ -536,6 +536,84 @@ def test_no_cookies_and_no_framing_restrictions_anywhere(fake, http):
     assert len(http.cookies) == 0
 
 
+# --- signing in as Cyclr does (session_cookie) and refusing frames (refuse_framing): docs/framing.md ------
+
+
+def test_session_cookie_signs_in_with_a_cookie_the_next_pages_need(http):
+    with FakeCyclr(session_cookie=True, complete_html=CONFIGURED_HTML) as fake:
+        assert fake.session_cookie and not FakeCyclr().session_cookie  # off by default
+        signed_in = http.get(mint(fake, http).json()["MarketplaceUrl"], allow_redirects=False)
+        assert signed_in.status_code == 302
+        assert signed_in.headers["Location"] == "/launch/marketplace/1"  # no session in the URL any more
+        # 127.0.0.1 is a secure origin to a browser: the cookie framed pages would need (third-party) is sent.
+        name, _, rest = signed_in.headers["Set-Cookie"].partition("=")
+        value, _, attributes = rest.partition(";")
+        assert name == "cyclr_session" and value
+        assert [a.strip() for a in attributes.split(";")] == ["Path=/", "HttpOnly", "SameSite=None", "Secure"]
+
+        # Without the cookie (a browser that blocks it where the Marketplace is framed): "session expired".
+        expired = requests.get(fake.url + "/launch/marketplace/1")
+        assert expired.status_code == 403 and 'id="session-expired"' in expired.text
+        assert requests.get(fake.url + "/launch/marketplace/1?session=" + value).status_code == 403
+
+        # With it, the whole install goes through; the links carry no session.
+        cookie = {"Cookie": f"cyclr_session={value}"}
+        page = ElementCollector(requests.get(fake.url + "/launch/marketplace/1", headers=cookie).text)
+        href = next(a["href"] for a in page.find("a", class_="install") if "/packages/2/install" in a["href"])
+        assert "session" not in href
+        posted = requests.post(fake.url + href, data={"api_key": "k", "start_cycles": "1"}, headers=cookie,
+                               allow_redirects=False)
+        assert posted.status_code == 303 and "session" not in posted.headers["Location"]
+        complete = requests.get(fake.url + posted.headers["Location"], headers=cookie)
+        assert complete.status_code == 200 and page_result(complete.text)["accountApiId"] == "acct-1"
+        assert requests.get(fake.url + posted.headers["Location"]).status_code == 403
+
+
+def test_session_cookie_on_a_plain_http_name_is_lax_not_secure(http):
+    # A browser drops a Secure cookie from a plain-http origin it does not count as secure.
+    with FakeCyclr(session_cookie=True) as fake:
+        url = mint(fake, http).json()["MarketplaceUrl"]
+        fake.public_host = "acme-h.cyclr.test"  # the name its pages are served under from now on
+        signed_in = http.get(url, allow_redirects=False)
+        assert signed_in.headers["Set-Cookie"].endswith("; Path=/; HttpOnly; SameSite=Lax")
+
+
+def test_session_cookie_is_an_attribute_too_and_launch_links_use_it(http):
+    with FakeCyclr() as fake:
+        fake.session_cookie = True
+        token = get_token(fake, http)
+        launch = http.post(f"{fake.url}/v1.0/accounts/acct-1/launch", json={"Tags": ["crm"]},
+                           headers={"Authorization": f"Bearer {token}"})
+        signed_in = http.get(launch.json()["LaunchUrl"], allow_redirects=False)
+        assert signed_in.headers["Location"] == "/launch/cycles" and "cyclr_session=" in signed_in.headers["Set-Cookie"]
+        assert 'id="session-expired"' in requests.get(fake.url + "/launch/cycles").text
+
+
+def test_refuse_framing_forbids_frames_on_every_marketplace_page_only(http):
+    with FakeCyclr(refuse_framing=True, complete_html=CONFIGURED_HTML) as fake:
+        install(fake, http, package_id=2, start=True)
+        http.get(f"{fake.url}/account/signinwithtoken?token=used&returnUrl=%2Flaunch%2Fmarketplace%2F1")
+        ui = [r for r in http.seen if not urlsplit(r.url).path.startswith(("/v1.0", "/oauth/"))]
+        assert [urlsplit(r.url).path for r in ui][0] == "/account/signinwithtoken" and len(ui) == 6
+        assert 403 in [r.status_code for r in ui] and 302 in [r.status_code for r in ui]
+        for response in ui:
+            assert response.headers["X-Frame-Options"] == "DENY", response.url
+            assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'", response.url
+        for response in http.seen:
+            if response not in ui:
+                assert "X-Frame-Options" not in response.headers, response.url
+        fake.refuse_framing = False
+        assert "X-Frame-Options" not in http.get(fake.url + "/launch/marketplace/1").headers
+
+
+def test_the_command_line_takes_both_knobs():
+    from proxy.testing.fake_cyclr.__main__ import _parser
+
+    args = _parser().parse_args(["--session-cookie", "--refuse-framing"])
+    assert args.session_cookie and args.refuse_framing
+    assert not _parser().parse_args([]).session_cookie
+
+
 def test_opener_policy_is_sent_on_html_pages_when_configured(http):
     with FakeCyclr(opener_policy="same-origin") as fake:
         page = http.get(f"{fake.url}/account/signinwithtoken?token=none&returnUrl=%2Flaunch%2Fmarketplace%2F1")

@@ -146,7 +146,9 @@ def test_the_proxy_pages_csp_connects_only_to_its_own_sockets_origin(cyclr, user
 
 def test_launch_sets_the_privacy_and_caching_headers(cyclr, user):
     response = logged_in(user).get(LAUNCH_URL)
-    assert response["Referrer-Policy"] == "no-referrer"
+    # Never a Referer to another origin; to its own, so that its top-level control's form POST carries a real
+    # Origin for the CSRF check (under no-referrer it would be "null": docs/framing.md).
+    assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Frame-Options"] == "SAMEORIGIN"
     cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
     assert {"no-store", "no-cache", "must-revalidate", "private", "max-age=0"} <= cache_control

@@ -23,6 +23,11 @@ FLAGS = (
 )
 
 
+# Chromium's cookie controls: 0 allows third-party cookies, 1 blocks them (Debian's headless default, measured
+# on Chromium 156: a cookie set by a cross-site frame with SameSite=None; Secure is not sent back to it).
+ALLOW_THIRD_PARTY_COOKIES = {"profile.cookie_controls_mode": 0}
+
+
 def missing_browser():
     """A sentence naming what is missing, or "" when Chromium and its driver are installed."""
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
@@ -36,10 +41,12 @@ class Browser:
     """A Chromium driven by Selenium, with a fresh profile that is removed on ``quit()``.
 
     ChromeDriver turns Chromium's popup blocker off; ``block_popups=True`` keeps it on, so that
-    ``window.open`` outside a user gesture returns null, as it does for people.
+    ``window.open`` outside a user gesture returns null, as it does for people. ``prefs`` are profile
+    preferences: Debian's Chromium blocks third-party cookies by default (a cookie a cross-site frame sets is
+    not sent back to it), and ``ALLOW_THIRD_PARTY_COOKIES`` turns that off (docs/framing.md).
     """
 
-    def __init__(self, extra_flags=(), *, block_popups=False):
+    def __init__(self, extra_flags=(), *, block_popups=False, prefs=None):
         os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach the network
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -52,6 +59,8 @@ class Browser:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         if block_popups:
             options.add_experimental_option("excludeSwitches", ["disable-popup-blocking"])
+        if prefs:
+            options.add_experimental_option("prefs", dict(prefs))
         self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
     def wait_for_js(self, expression, timeout=20, message=""):
@@ -102,6 +111,7 @@ class BrowserTestCase(LiveCyclrTestCase):
     """
 
     browser_flags = ()
+    browser_prefs = None  # profile preferences, such as ALLOW_THIRD_PARTY_COOKIES
     block_popups = False  # True: window.open outside a user gesture returns null, as for people
 
     @classmethod
@@ -113,7 +123,7 @@ class BrowserTestCase(LiveCyclrTestCase):
             raise unittest.SkipTest(problem)
         super().setUpClass()
         try:
-            cls.browser = Browser(cls.browser_flags, block_popups=cls.block_popups)
+            cls.browser = Browser(cls.browser_flags, block_popups=cls.block_popups, prefs=cls.browser_prefs)
         except Exception:
             super().tearDownClass()
             raise

@@ -2,7 +2,9 @@
 
 Every value that reaches a page goes through `html.escape`, except the Launch Complete HTML, which is
 trusted console content and is inserted verbatim, as Cyclr does. Links and form actions carry the
-session id in the query string: the pages run in a cross-site iframe, where cookies cannot be relied on.
+session id in the query string (the pages run in a cross-site iframe, where cookies cannot be relied on),
+unless the fake signs in as Cyclr does (`FakeCyclr(session_cookie=True)`): then the session is a cookie and
+the links carry none (`session_id=None`).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ label { display: block; margin: .75rem 0 .25rem; }
 """
 
 
-def link(path: str, **query: str) -> str:
-    """A same-origin URL: the path plus its query string (not yet escaped for HTML)."""
+def link(path: str, **query: str | None) -> str:
+    """A same-origin URL: the path plus its query string (not yet escaped for HTML); None values are left out."""
+    query = {name: value for name, value in query.items() if value is not None}
     return f"{path}?{urlencode(query)}" if query else path
 
 
@@ -88,6 +91,17 @@ def session_invalid_page() -> str:
     )
 
 
+def session_expired_page() -> str:
+    """403: no Marketplace session cookie came with the request (what a framed Marketplace shows where the
+    browser blocks third-party cookies: the sign-in set the cookie, the next page never got it back)."""
+    return _problem_page(
+        "Session expired",
+        "session-expired",
+        "Your session has expired",
+        "Close this window and start again from the app.",
+    )
+
+
 def not_found_page(what: str) -> str:
     """404 in the Marketplace UI."""
     advice = "Go back to the Marketplace and try again."
@@ -99,7 +113,7 @@ def bad_request_page(message: str) -> str:
     return _problem_page("Bad request", "bad-request", "This request cannot be handled", message)
 
 
-def marketplace_page(*, marketplace_id: int, account_name: str, packages: list[Package], session_id: str) -> str:
+def marketplace_page(*, marketplace_id: int, account_name: str, packages: list[Package], session_id: str | None) -> str:
     """The Marketplace: the integration packages, each with its install link."""
     items = []
     for package in packages:
@@ -121,7 +135,7 @@ def marketplace_page(*, marketplace_id: int, account_name: str, packages: list[P
 
 
 def install_form_page(
-    *, marketplace_id: int, package: Package, session_id: str, error: str | None = None, start_checked: bool = True
+    *, marketplace_id: int, package: Package, session_id: str | None, error: str | None = None, start_checked: bool = True
 ) -> str:
     """The connector-authentication form of one package."""
     action = link(f"/launch/marketplace/{marketplace_id}/packages/{package.id}/install", session=session_id)
@@ -180,7 +194,7 @@ def complete_page(*, result: dict, complete_html: str | None) -> str:
 # --- LAUNCH and ORBIT ---------------------------------------------------------------------------------
 
 
-def launch_page(*, templates: list, tags: list[str], session_id: str, error: str | None = None) -> str:
+def launch_page(*, templates: list, tags: list[str], session_id: str | None, error: str | None = None) -> str:
     """LAUNCH: the cycle templates the minted tags chose, installed with one click."""
     action = link("/launch/cycles", session=session_id)
     items = "\n".join(
@@ -204,7 +218,7 @@ def launch_page(*, templates: list, tags: list[str], session_id: str, error: str
     return _page("LAUNCH", body)
 
 
-def orbit_page(*, account_name: str, installs: list[dict], packages: dict, session_id: str) -> str:
+def orbit_page(*, account_name: str, installs: list[dict], packages: dict, session_id: str | None) -> str:
     """ORBIT: the account's installed integrations, each with Stop, Start and Uninstall."""
     rows = []
     for install in installs:

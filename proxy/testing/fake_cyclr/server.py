@@ -1,8 +1,8 @@
 """The fake Cyclr's HTTP side: the Partner API, the Marketplace UI, and the `FakeCyclr` service object.
 
 Standard library only, and no Django: it runs in the pytest process beside Django and as a standalone
-process for demos. It sets no cookies and no framing restrictions, so the Marketplace works inside a
-cross-site iframe.
+process for demos. By default it sets no cookies and no framing restrictions, so the Marketplace works inside a
+cross-site iframe; `session_cookie=True` and `refuse_framing=True` make it sign in and refuse frames as Cyclr can.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable
 from urllib.parse import parse_qs, unquote, urlencode
@@ -55,6 +56,8 @@ _LANDING = {"launch": "/launch/cycles", "orbit": "/orbit"}
 _ACCOUNT_PATH = re.compile(r"/v1\.0/accounts/([^/]+)")
 # What `instant_complete` installs: the first package, started.
 INSTANT_PACKAGE_ID = 1
+# The Marketplace session cookie of `FakeCyclr(session_cookie=True)`.
+SESSION_COOKIE = "cyclr_session"
 
 
 # --- requests and responses -----------------------------------------------------------------------
@@ -340,24 +343,60 @@ def sign_in_with_token(fake: FakeCyclr, request: Request) -> Response:
     if session is None:
         raise page_error(403, pages.link_expired_page())
     if session.kind in _LANDING:  # a LAUNCH or ORBIT link lands on its own page, whatever returnUrl says
-        return redirect(302, pages.link(_LANDING[session.kind], session=session.id))
-    if fake.instant_complete:
+        response = redirect(302, pages.link(_LANDING[session.kind], session=_carried(fake, session)))
+    elif fake.instant_complete:
         # A Marketplace that completes at once: the Launch Complete page is the first page the window shows.
-        return _finish_install(fake, session, PACKAGES[INSTANT_PACKAGE_ID], start=True, status=302)
-    return redirect(302, pages.link(return_url, session=session.id))
+        response = _finish_install(fake, session, PACKAGES[INSTANT_PACKAGE_ID], start=True, status=302)
+    else:
+        response = redirect(302, pages.link(return_url, session=_carried(fake, session)))
+    if fake.session_cookie:
+        # As Cyclr does: the token is spent, the session goes on in a cookie. SameSite=None (Cyclr's "Enable
+        # iframe Embedding") needs Secure, which a browser takes only from a secure origin (https, loopback).
+        same_site = "None; Secure" if _secure_origin(fake.url) else "Lax"
+        response.headers.append(("Set-Cookie", f"{SESSION_COOKIE}={session.id}; Path=/; HttpOnly; SameSite={same_site}"))
+    return response
+
+
+def _secure_origin(url: str) -> bool:
+    """True for an origin a browser counts as secure without flags: https, or http on a loopback host."""
+    scheme, _, rest = url.partition("://")
+    host = rest.rsplit(":", 1)[0].strip("[]").lower()
+    return scheme == "https" or host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
+
+
+def _carried(fake: FakeCyclr, session: Session) -> str | None:
+    """The session id for a page's links and redirects; None when the session travels in the cookie."""
+    return None if fake.session_cookie else session.id
+
+
+def _session_id(fake: FakeCyclr, request: Request) -> str:
+    if not fake.session_cookie:
+        return request.query.get("session", "")
+    cookies = SimpleCookie()
+    try:
+        cookies.load(request.headers.get("Cookie", ""))
+    except CookieError:
+        return ""
+    morsel = cookies.get(SESSION_COOKIE)
+    return morsel.value if morsel else ""
+
+
+def _no_session(fake: FakeCyclr) -> HttpError:
+    # Cyclr's answer to a request without its session cookie; a bad session= in the URL is "not valid".
+    return page_error(403, pages.session_expired_page() if fake.session_cookie else pages.session_invalid_page())
 
 
 def _session(fake: FakeCyclr, request: Request) -> Session:
-    session = fake.state.get_session(request.query.get("session", ""))
+    session = fake.state.get_session(_session_id(fake, request))
     if session is None or session.kind != "marketplace" or session.marketplace_id != int(request.params["marketplace"]):
-        raise page_error(403, pages.session_invalid_page())
+        raise _no_session(fake)
     return session
 
 
 def _kind_session(fake: FakeCyclr, request: Request, kind: str) -> Session:
-    session = fake.state.get_session(request.query.get("session", ""))
+    session = fake.state.get_session(_session_id(fake, request))
     if session is None or session.kind != kind:
-        raise page_error(403, pages.session_invalid_page())
+        raise _no_session(fake)
     return session
 
 
@@ -371,7 +410,7 @@ def show_launch(fake: FakeCyclr, request: Request) -> Response:
     session = _kind_session(fake, request, "launch")
     _, templates = _launch_choice(session)
     return html_response(200, pages.launch_page(templates=list(templates), tags=list(session.option("Tags", ())),
-                                                session_id=session.id))
+                                                session_id=_carried(fake, session)))
 
 
 def install_launch(fake: FakeCyclr, request: Request) -> Response:
@@ -381,12 +420,12 @@ def install_launch(fake: FakeCyclr, request: Request) -> Response:
         raise page_error(404, pages.not_found_page("A template with these tags"))
     if not parse_form(request).get("api_key", "").strip():
         return html_response(400, pages.launch_page(templates=list(templates), tags=list(session.option("Tags", ())),
-                                                    session_id=session.id, error="Enter the API key to connect it."))
+                                                    session_id=_carried(fake, session), error="Enter the API key to connect it."))
     install = fake.state.install_package(session=session, package=package, start=bool(session.option("Start", True)),
                                          base_url=fake.url, templates=templates, flow="launch")
     if fake.notification_url:
         fake.notifier.send_in_background(marketplace_notification(install))
-    return redirect(303, pages.link("/launch/cycles/complete", session=session.id, install=install["id"]))
+    return redirect(303, pages.link("/launch/cycles/complete", session=_carried(fake, session), install=install["id"]))
 
 
 def show_launch_complete(fake: FakeCyclr, request: Request) -> Response:
@@ -402,7 +441,7 @@ def show_orbit(fake: FakeCyclr, request: Request) -> Response:
     account = fake.state.find_account(session.account_api_id) or {}
     return html_response(200, pages.orbit_page(account_name=account.get("Name", session.account_api_id),
                                                installs=fake.state.account_installs(session.account_api_id),
-                                               packages=PACKAGES, session_id=session.id))
+                                               packages=PACKAGES, session_id=_carried(fake, session)))
 
 
 def change_in_orbit(fake: FakeCyclr, request: Request) -> Response:
@@ -418,7 +457,7 @@ def change_in_orbit(fake: FakeCyclr, request: Request) -> Response:
         changed, cycle_ids = fake.state.set_install_status(install_id, "Active" if action == "start" else "Stopped")
         if cycle_ids:
             fake.notify_in_background(changed, "started" if action == "start" else "stopped")
-    return redirect(303, pages.link("/orbit", session=session.id))
+    return redirect(303, pages.link("/orbit", session=_carried(fake, session)))
 
 
 def _package(request: Request) -> Package:
@@ -437,7 +476,7 @@ def show_marketplace(fake: FakeCyclr, request: Request) -> Response:
             marketplace_id=session.marketplace_id,
             account_name=account.get("Name", session.account_api_id),
             packages=list(PACKAGES.values()),
-            session_id=session.id,
+            session_id=_carried(fake, session),
         ),
     )
 
@@ -446,7 +485,7 @@ def show_install_form(fake: FakeCyclr, request: Request) -> Response:
     session = _session(fake, request)
     package = _package(request)
     return html_response(
-        200, pages.install_form_page(marketplace_id=session.marketplace_id, package=package, session_id=session.id)
+        200, pages.install_form_page(marketplace_id=session.marketplace_id, package=package, session_id=_carried(fake, session))
     )
 
 
@@ -461,7 +500,7 @@ def install_package(fake: FakeCyclr, request: Request) -> Response:
             pages.install_form_page(
                 marketplace_id=session.marketplace_id,
                 package=package,
-                session_id=session.id,
+                session_id=_carried(fake, session),
                 error=f"Enter the API key for {package.connector} to connect it.",
                 start_checked=start,
             ),
@@ -482,7 +521,7 @@ def _finish_install(fake: FakeCyclr, session: Session, package: Package, *, star
     step = "finishing" if fake.complete_delay > 0 else "complete"
     return redirect(
         status,
-        pages.link(f"/launch/marketplace/{session.marketplace_id}/{step}", session=session.id, install=install["id"]),
+        pages.link(f"/launch/marketplace/{session.marketplace_id}/{step}", session=_carried(fake, session), install=install["id"]),
     )
 
 
@@ -498,7 +537,7 @@ def show_finishing(fake: FakeCyclr, request: Request) -> Response:
     session = _session(fake, request)
     install = _own_install(fake, request, session)
     complete = pages.link(
-        f"/launch/marketplace/{session.marketplace_id}/complete", session=session.id, install=install["id"]
+        f"/launch/marketplace/{session.marketplace_id}/complete", session=_carried(fake, session), install=install["id"]
     )
     return html_response(200, pages.finishing_page(next_url=complete, delay=fake.complete_delay))
 
@@ -606,6 +645,8 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
         # The policy covers the Marketplace's own navigations too (the sign-in and install redirects), as a
         # COOP-sending Marketplace does; never the Partner API or webhook calls, which no window loads.
         marketplace_ui = not path.startswith(("/v1.0", "/oauth/", "/api/"))
+        if marketplace_ui and fake.refuse_framing:  # as an account without "Enable iframe Embedding"
+            response.headers += [("X-Frame-Options", "DENY"), ("Content-Security-Policy", "frame-ancestors 'none'")]
         self._send(response, fake.opener_policy, marketplace_ui)
 
     def _read_body(self) -> bytes:
@@ -724,7 +765,14 @@ class _FakeCyclrHTTPServer(ThreadingHTTPServer):
 
 
 def add_shape_arguments(parser) -> None:
-    """Add `FakeCyclr`'s documented-shape knobs to an argparse parser (the fake's command and manage.py's)."""
+    """Add `FakeCyclr`'s knobs for how Cyclr answers (the shapes its pages disagree on, how it signs in and
+    whether it may be framed) to an argparse parser: the fake's own command line's and manage.py's."""
+    parser.add_argument("--session-cookie", action="store_true",
+                        help="sign in as Cyclr does: the session goes on in a SameSite=None cookie (lost when framed "
+                             "in a browser that blocks third-party cookies; docs/framing.md)")
+    parser.add_argument("--refuse-framing", action="store_true",
+                        help="answer every Marketplace page with X-Frame-Options: DENY and frame-ancestors 'none', "
+                             "as an account without iframe embedding")
     parser.add_argument("--account-ids", choices=ACCOUNT_ID_KINDS, default="api",
                         help="which id the mint answers' AccountId and the account resource's Id hold: the API id "
                              "(default, as Cyclr's current pages show) or Cyclr's GUID (older pages)")
@@ -742,7 +790,8 @@ def shape_options(args) -> dict:
     """`FakeCyclr`'s keyword arguments from a namespace parsed with `add_shape_arguments`."""
     return {"account_ids": args.account_ids, "account_header": args.account_header,
             "stopped_status": args.stopped_status, "cycle_webhooks": args.cycle_webhooks,
-            "max_page_size": args.max_page_size}
+            "max_page_size": args.max_page_size, "session_cookie": args.session_cookie,
+            "refuse_framing": args.refuse_framing}
 
 
 # --- the service ------------------------------------------------------------------------------------
@@ -774,6 +823,21 @@ class FakeCyclr:
       server thread waits). 0, the default, goes straight there.
     - `instant_complete=True`: signing in with the token installs package 1 (started) at once and goes
       straight to its Launch Complete page, so its snippet posts as early as a page can.
+
+    Knobs for how the Marketplace signs in and whether it may be framed (constructor options and attributes,
+    `--session-cookie` and `--refuse-framing` on the command line; docs/framing.md):
+
+    - `session_cookie=True`: signs in as Cyclr does. The sign-in link spends its token and sets the session
+      cookie `cyclr_session` (`SameSite=None; Secure` on a secure origin: https, or http on a loopback host
+      such as 127.0.0.1; `SameSite=Lax` elsewhere, since a browser drops a Secure cookie from another plain-http
+      origin unless it runs with `--unsafely-treat-insecure-origin-as-secure`); the pages after it read the
+      session from that cookie alone and answer 403 "Your session has expired" (`#session-expired`) without it.
+      Framed in a browser that blocks third-party cookies (Debian's headless Chromium by default), the
+      Marketplace then shows that page and never installs; at top level it works. False, the default, carries
+      the session in a `session=` query parameter instead, which works framed in any browser.
+    - `refuse_framing=True`: every Marketplace page (the sign-in and its redirects included) answers
+      `X-Frame-Options: DENY` and `Content-Security-Policy: frame-ancestors 'none'`, as Cyclr does for an
+      account without iframe embedding enabled: a browser shows nothing in the frame.
 
     `api_delay=<seconds>` (also an attribute) makes every Partner API call (`/v1.0/...`) answer that much
     later, as a real Cyclr's distance does (the benchmark's 150 ms figure); the Marketplace pages, the
@@ -845,6 +909,8 @@ class FakeCyclr:
         stopped_status: str = "Paused",
         cycle_webhooks: bool = False,
         max_page_size: int | None = None,
+        session_cookie: bool = False,
+        refuse_framing: bool = False,
     ) -> None:
         if coop and opener_policy not in (None, "same-origin"):
             raise ValueError(f"coop=True means opener_policy='same-origin', not {opener_policy!r}.")
@@ -868,6 +934,8 @@ class FakeCyclr:
         self.stopped_status = stopped_status
         self.cycle_webhooks = bool(cycle_webhooks)
         self.max_page_size = max_page_size
+        self.session_cookie = bool(session_cookie)
+        self.refuse_framing = bool(refuse_framing)
         self.cycle_gate = Gate()
         self.state = FakeCyclrState(
             client_id=client_id,

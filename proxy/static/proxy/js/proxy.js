@@ -17,6 +17,13 @@
  * frame's `terminal`), and so is its sentence. The script sets the iframe's src itself, once its listener
  * is in place. ES2017, no secure-context-only API (staging hosts run plain http). The page serves
  * proxy.min.js, made by scripts/minify_js.py (tdewolff/minify, which renames locals).
+ *
+ * Framed Marketplace without third-party cookies (docs/framing.md): no browser tells the embedding page
+ * whether a cross-site frame keeps its cookies (document.hasStorageAccess answers for the calling document
+ * only), nor whether the frame was refused. So the form #proxy-top-level (proxy:top_level: the same launch,
+ * re-minted, at top level) shows after its data-after ms while no result came, and at once where this
+ * browser needed it before (remembered in localStorage); in a popup it is then used at once, by itself.
+ *   waiting --the form--> leaving (popup: this window goes) | elsewhere (inline: a window of its own)
  */
 (() => {
   "use strict";
@@ -25,6 +32,7 @@
   const byId = (id) => document.getElementById(id);
   const statusEl = byId("proxy-status");
   const frame = byId("proxy-frame");
+  const top = byId("proxy-top-level"); // the way on to top level (below)
   const text = (key) => statusEl.getAttribute("data-" + key);
   const say = (message, tone) => {
     statusEl.textContent = message;
@@ -35,7 +43,10 @@
   const store = (f) => { try { return f(localStorage); } catch (e) { /* storage off or full */ } };
 
   let state;
-  const go = (next) => { state = test.state = next; };
+  const go = (next) => {
+    state = test.state = next;
+    if (top && next != "waiting") top.hidden = true; // the way on is for a page still waiting
+  };
   const config = parse((byId("proxy-config") || {}).textContent);
   if (!Object(config).launch) return go("refused"), say(text("broken"), "error");
 
@@ -186,5 +197,26 @@
   go(held ? "sending" : "waiting");
   if (held) say(text("restored"));
   tell("launch.opened");
+
+  const KNOWN = "proxy.topLevel";
+  const known = store((s) => s.getItem(KNOWN));
+  const move = () => {
+    if (state != "waiting") return false;
+    store((s) => s.setItem(KNOWN, 1));
+    if (popup) return go("leaving"), say(text("moving"));
+    // Inline: this page is a frame of the host page. A window of its own, opened in the click itself (the
+    // form goes there; if the popup was blocked, the named target opens a tab instead).
+    open("", top.target = "proxy-top-level", "popup,width=960,height=760");
+    go("elsewhere");
+    say(text("elsewhere"), "ready");
+    frame.remove();
+  };
+  if (top) {
+    top.onsubmit = move;
+    const offer = () => state == "waiting" && (say(text("stuck"), "ready"), top.hidden = false);
+    setTimeout(offer, known ? 0 : +top.getAttribute("data-after"));
+    if (known && popup && !held) return move(), top.submit(); // before the frame spends its URL
+  }
+
   frame.src = frame.getAttribute("data-src"); // only now: the listener above is in place
 })();

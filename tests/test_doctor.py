@@ -201,6 +201,15 @@ def test_the_fakes_marketplace_may_be_framed_and_third_party_cookies_are_mention
     assert "HTTP 302" in framing.message  # the sign-in's own answer, read without following it
 
 
+@pytest.mark.parametrize("fake", [{"refuse_framing": True}], indirect=True)
+def test_a_marketplace_that_refuses_frames_is_a_failure_naming_what_to_enable(fake):
+    # The fake as an account without iframe embedding: X-Frame-Options DENY, frame-ancestors 'none'.
+    report = run_checks(ACCOUNT)
+    framing = report.get("framing")
+    assert framing.status == "fail" and not report.ok
+    assert "refuses to be framed" in framing.message and "iframe" in framing.fix.lower()
+
+
 def test_a_plain_http_host_other_than_localhost_is_warned_about_for_framing(fake):
     with override_settings(CYCLR_PROXY=proxy_for(fake, HOST_ORIGINS=["http://app.example.com"]),
                            ALLOWED_HOSTS=["app.example.com"], CSRF_TRUSTED_ORIGINS=["http://app.example.com"]):

@@ -46,7 +46,8 @@ def _mask_webhook_list(items):
 def mask_webhook_urls(value):
     """A copy of a JSON-like ``value`` with every webhook URL masked."""
     if isinstance(value, dict):
-        return {key: _mask_webhook_list(item) if isinstance(key, str) and key.lower() == "webhooks"
+        # "webhooks" (a result, the notification), and the stored result's "claimed_webhooks"
+        return {key: _mask_webhook_list(item) if isinstance(key, str) and key.lower().endswith("webhooks")
                 else mask_webhook_urls(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask_webhook_urls(item) for item in value]

@@ -78,6 +78,9 @@ def test_every_shape_of_result_is_masked():
     masked = json.dumps(mask_webhook_urls([camel, launch, pascal, text]), ensure_ascii=False)
     assert "SECRETKEY" not in masked and masked.count("https://h/api/webhook/SECR…") == 4
     assert mask_webhook_urls(camel)["cycles"][0]["webhooks"][0]["stepName"] == "In"  # the rest is untouched
+    # A stored result keeps the browser's unvouched URLs as claimed_webhooks: masked too, whatever their path.
+    stored = {"cycles": [{"webhooks": [], "claimed_webhooks": [{"step_name": "In", "url": "https://h/hooks/SECRETKEY5"}]}]}
+    assert mask_webhook_urls(stored)["cycles"][0]["claimed_webhooks"][0]["url"] == "https://h/hooks/SECR…"
     assert "SECRETKEY" not in mask_text(json.dumps(pascal)) and mask_text("") == ""
 
 

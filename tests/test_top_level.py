@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 from datetime import timedelta
-from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
@@ -21,23 +20,14 @@ from proxy.launches import unsign_launch_id
 from proxy.models import Arrival, Launch
 from proxy.testing.marketplace import install_over_http
 
+from .test_views import Tags
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LAUNCH_URL = reverse("proxy:launch")
 UNKNOWN_LAUNCH = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
 
-class Tags(HTMLParser):
-    def __init__(self, html):
-        super().__init__()
-        self.tags = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def all(self, name):
-        return [attrs for tag, attrs in self.tags if tag == name]
 
 
 def browser(user):

@@ -14,7 +14,7 @@ EXAMPLE_TESTS := --ds=hostkit.settings tests/example
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= $(SCALEOUT_REDIS_URL)
 
-.PHONY: run test test-newest test-fast bench bench-quick screenshots browser services clean minify
+.PHONY: run test test-newest test-fast docs bench bench-quick screenshots browser services clean minify
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,10 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(PY)
 run: $(VENV)/.installed-run
 	PY=$(PY) HOST_PORT=$(HOST_PORT) CYCLR_PORT=$(CYCLR_PORT) scripts/run-demo.sh
 
-## make test: install, ensure Chromium and the services, run the suite on SQLite, then on PostgreSQL + Redis.
+## make test: install, build the docs strictly, ensure Chromium and the services, run the suite on SQLite, then on
+## PostgreSQL + Redis.
 # Each pass runs the kit's tests (tests/settings.py), then the example host's (tests/example/, hostkit.settings).
-test: $(VENV)/.installed-test browser services
+test: $(VENV)/.installed-test docs browser services
 	$(PY) -m pytest -m "not scaleout" $(PYTEST_ARGS)
 	$(PY) -m pytest -m "not scaleout" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
 	# The wheel test and the CI's 2,000-example fuzzing ran in the first pass; this one is about the parts.
@@ -42,6 +43,11 @@ test: $(VENV)/.installed-test browser services
 		HYPOTHESIS_PROFILE=dev $(PY) -m pytest -m "not packaging" $(PYTEST_ARGS)
 	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) CHANNELS_PREFIX=hostkit-test \
 		HYPOTHESIS_PROFILE=dev $(PY) -m pytest -m "not packaging" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
+
+## make docs: the documentation site (mkdocs.yml, docs/) built strictly into var/site/: a broken link or anchor,
+## or a page of docs/ missing from the nav, fails it. `make test` runs it first, so CI (.ci/run) builds it too.
+docs: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
 ## make test-newest: the SQLite pass (browser included) on the newest Python and Django the ranges allow.
 # The first Python 3.13 that runs (a pyenv shim may exist without its version being active).

@@ -1,6 +1,7 @@
 """Done when: the wheel, installed with [test] into a fresh virtualenv and a fresh startproject wired as the
-README says, passes `check`, renders {% connect_button %}, and runs the README's example test (fake_cyclr and
-cyclr_install only) to one install_completed.
+README's quickstart says (its settings, urls.py, asgi.py and page, pasted as they are), passes `check`, renders
+{% connect_button %}, and runs the README's example test (fake_cyclr and cyclr_install only) to one
+install_completed.
 
 Slow (it builds a wheel and installs from PyPI, with pip's cache), so it is one test, marked `packaging`.
 """
@@ -35,22 +36,7 @@ def run(*command, cwd, env, timeout=600):
     return done.stdout
 
 
-SETTINGS = '''
-# Wired as the README's quickstart says.
-INSTALLED_APPS = ["daphne", *INSTALLED_APPS, "channels", "proxy"]
-ASGI_APPLICATION = "mysite.asgi.application"
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-CYCLR_PROXY = {
-    "API_URL": "https://api.eu.cyclr.com",
-    "CLIENT_ID": "client-id", "CLIENT_SECRET": "client-secret",
-    "MARKETPLACE_ID": 12,
-    "MARKETPLACE_ORIGINS": ["https://acme-h.eu.cyclr.com"],
-    "HOST_ORIGINS": ["https://app.example.com"],
-    "WEBHOOK_SECRET": "a-long-random-webhook-secret-0123456789",
-}
-'''
-RENDER = ("from django.template import engines; print(engines['django'].from_string("
-          "'{% load proxy %}{% connect_button \"Connect an integration\" %}{% hostkit_script %}').render())")
+RENDER = "from django.template.loader import render_to_string; print(render_to_string('connect.html'))"
 
 
 @pytest.mark.packaging
@@ -74,16 +60,15 @@ def test_the_wheel_in_a_fresh_project_checks_clean_renders_the_button_and_instal
     project.mkdir()
     run(tmp_path / "venv" / "bin" / "django-admin", "startproject", "mysite", project, cwd=tmp_path, env=env)
     settings = project / "mysite" / "settings.py"
-    # The quickstart's LOGGING (step 7): runserver's access log masks the webhook's secret (proxy.W008 without it).
-    logging_block = readme_block('LOGGING = {"version": 1, "disable_existing_loggers": False,')
-    settings.write_text(settings.read_text() + SETTINGS + logging_block)
-    urls = project / "mysite" / "urls.py"
-    include_line = readme_block('path("proxy/", include("proxy.urls")),').strip()
-    urls.write_text(urls.read_text()
-                    .replace("from django.urls import path", "from django.urls import include, path")
-                    .replace("urlpatterns = [", f"urlpatterns = [\n    {include_line}"))
+    # The quickstart's steps 1 to 4, pasted as they are: its settings (development values, LOGGING's filter
+    # included: runserver's access log masks the webhook's secret, proxy.W008 without it), urls.py, asgi.py, page.
+    settings_block = readme_block("# yourproject/settings.py: append (development values; the production change on each line)")
+    settings.write_text(settings.read_text() + "\n" + settings_block.replace("yourproject", "mysite"))
+    (project / "mysite" / "urls.py").write_text(readme_block("# yourproject/urls.py").replace("yourproject", "mysite"))
     (project / "mysite" / "asgi.py").write_text(
         readme_block("# yourproject/asgi.py").replace("yourproject", "mysite"))
+    (project / "templates").mkdir()
+    (project / "templates" / "connect.html").write_text(readme_block("{% load proxy %}<!doctype html>"))
 
     manage = [python, project / "manage.py"]
     checked = run(*manage, "check", cwd=project, env=env)

@@ -1,6 +1,7 @@
-"""README's Security section names a test for each defence and limit: every one it names must exist.
+"""The Security page (docs/security.md, once the README's Security section) names a test for each defence and
+limit: every one it names must exist.
 
-A renamed or deleted test would otherwise leave the README pointing at nothing, and a defence apparently
+A renamed or deleted test would otherwise leave the page pointing at nothing, and a defence apparently
 proven by a test that no longer runs.
 """
 import ast
@@ -13,10 +14,10 @@ NAME = re.compile(r"^(?:Test\w+::)?test_\w+$")
 
 
 def security_section():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index("\n## Security\n")
-    end = readme.index("\n## ", start + 1)
-    return readme[start:end]
+    """The whole page: the section moved there whole, its subsections one heading level up."""
+    page = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    assert page.startswith("# Security\n")
+    return page
 
 
 def units(section):
@@ -72,7 +73,7 @@ def test_every_defence_row_names_at_least_one_test():
 
 def test_every_limit_names_its_test():
     section = security_section()
-    limits = section[section.index("### Limits, and how to tune them"):section.index("### Fuzzing")]
+    limits = section[section.index("\n## Limits, and how to tune them\n"):section.index("\n## Fuzzing\n")]
     bullets = [unit for unit in units(limits) if unit[0] == "bullet"]
     assert len(bullets) == 4
     assert [start for _, start, text in bullets if not any(name for _, name in named_tests(text))] == []

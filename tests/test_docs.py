@@ -1,0 +1,87 @@
+"""The README stays a page that fits on a screen and points only at what exists; the rest is the docs site.
+
+`make docs` (run by `make test`) builds the site with `mkdocs build --strict`, which fails on a broken link or
+anchor between its pages and on a page of docs/ missing from the nav. These tests cover what it cannot see: the
+README (outside the site), and the example test the README and docs/testing.md both show.
+"""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MAX_README_LINES = 260
+# "issue 7", "Issue 22", "#18" as a reference to an issue (not "#" in a URL fragment or a shell comment).
+ISSUE_REFERENCE = re.compile(r"\bissues? ?#?([1-9][0-9]?)\b|(?<![\w/&#])#([1-9][0-9]?)\b", re.I)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^( *)```[a-z]*\n(.*?)^\1```$", re.S | re.M)
+
+
+def prose(text):
+    """The text outside fenced code blocks (a comment in code is no reference to an issue)."""
+    return FENCE.sub("", text)
+
+
+def test_the_readme_fits_on_a_screen_or_so():
+    assert len(README.splitlines()) <= MAX_README_LINES
+
+
+def test_the_readme_names_no_issue_and_no_design_document_it_does_not_ship():
+    assert [match[0] for match in ISSUE_REFERENCE.finditer(README)] == []
+    assert "DESIGN.md" not in README
+
+
+def test_the_issue_pattern_sees_what_it_must_and_nothing_else():
+    named = ["issue 7", "Issue 22", "issues 11", "issue #18", "see #5.", "(#99)"]
+    assert [text for text in named if not ISSUE_REFERENCE.search(text)] == []
+    innocent = ["issue 100", "#100", "docs/testing.md#testing-your-integration", "&#39;", "page 7", "C#1"]
+    assert [text for text in innocent if ISSUE_REFERENCE.search(text)] == []
+
+
+def test_every_file_the_readme_links_exists():
+    missing = []
+    for target in LINK.findall(README):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        if not (ROOT / target.split("#", 1)[0]).exists():
+            missing.append(target)
+    assert missing == []
+
+
+def test_every_docs_page_the_readme_links_is_in_the_site_and_its_anchor_exists():
+    # The same rule mkdocs applies inside the site: a heading's anchor is its text, lowercased, punctuation
+    # dropped, spaces as hyphens.
+    def anchors(page):
+        headings = re.findall(r"^#{1,6} (.+)$", prose(page.read_text(encoding="utf-8")), re.M)
+        return {re.sub(r"[\s]+", "-", re.sub(r"[^\w\s-]", "", heading).strip().lower()) for heading in headings}
+
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    problems = []
+    for target in LINK.findall(README):
+        path, _, anchor = target.partition("#")
+        if not path.startswith("docs/") or not path.endswith(".md"):
+            continue
+        if f": {path[len('docs/'):]}\n" not in nav:
+            problems.append(f"{path} is not in mkdocs.yml's nav")
+        if anchor and (ROOT / path).exists() and anchor not in anchors(ROOT / path):
+            problems.append(f"{target}: no such heading")
+    assert problems == []
+
+
+def test_the_readme_and_the_testing_page_show_the_same_example_test():
+    def example(text):
+        blocks = [block for _, block in FENCE.findall(text) if block.startswith("# tests/test_cyclr_install.py\n")]
+        assert len(blocks) == 1
+        return blocks[0]
+
+    assert example(README) == example((ROOT / "docs" / "testing.md").read_text(encoding="utf-8"))
+
+
+def test_the_example_test_shares_no_receiver_or_list_across_tests():
+    # Connected inside the test with a dispatch_uid and disconnected in `finally`: nothing at module level
+    # outlives it, so another test of the same suite never sees its installs.
+    block = next(block for _, block in FENCE.findall(README) if block.startswith("# tests/test_cyclr_install.py\n"))
+    module_level = [line for line in block.splitlines() if line and not line.startswith((" ", "#", "from ", "import ", "def ", ")"))]
+    assert module_level == []
+    assert "@receiver" not in block
+    assert re.search(r"install_completed\.connect\(\w+, dispatch_uid=", block)
+    assert re.search(r"finally:\n\s+install_completed\.disconnect\(dispatch_uid=", block)

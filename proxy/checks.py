@@ -106,7 +106,7 @@ def check_access_log_masks_the_webhook_secret(app_configs=None, **kwargs):
                     "WEBHOOK_SECRET: runserver's log would show it.",
                     hint=f'Add "filters": {{"mask_webhook_secret": {{"()": "proxy.logs.WebhookSecretFilter"}}}} to '
                          f'LOGGING and "{logger_name}": {{"filters": ["mask_webhook_secret"]}} to its "loggers" '
-                         "(README, Production). Serve with python -m proxy.server rather than daphne.",
+                         "(docs/production.md). Serve with python -m proxy.server rather than daphne.",
                     id="proxy.W008")]
 
 
@@ -210,7 +210,7 @@ def check_positive_numbers(app_configs=None, **kwargs):
     for key in ("LAUNCH_TTL", "MAX_RESULT_BYTES"):
         value = user.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            messages.append(_error("E008", f"{SETTING_NAME}['{key}'] must be a positive integer.", "See the README's settings table."))
+            messages.append(_error("E008", f"{SETTING_NAME}['{key}'] must be a positive integer.", "See docs/settings.md."))
     return messages
 
 
@@ -237,7 +237,7 @@ def check_task_backend(app_configs=None, **kwargs):
         return []
     return [_error("E014", f"{SETTING_NAME}['TASK_BACKEND'] is {alias!r}, which is not an alias in settings.TASKS.",
                    f"Name one of: {', '.join(map(repr, tasks)) or 'none is configured'}; or None to settle results in "
-                   "a thread of the server process (no worker). See the README's Production section.")]
+                   "a thread of the server process (no worker). See docs/production.md.")]
 
 
 def check_channel_layer_reaches_across_processes(app_configs=None, **kwargs):
@@ -287,7 +287,7 @@ WEBSOCKET_ROUTES = (
 # The kit's views that Cyclr (or a load balancer) calls without a session, by URL name and sample arguments.
 PUBLIC_VIEWS = (("proxy:webhook", ["0123456789abcdef"]), ("proxy:health", []))
 ASGI_HINT = ('Set ASGI_APPLICATION = "yourproject.asgi.application" and mount proxy.routing.websocket_urlpatterns '
-             'under "websocket" in its ProtocolTypeRouter (see the README\'s asgi.py).')
+             'under "websocket" in its ProtocolTypeRouter (see the README\'s quickstart, step 3).')
 
 
 @register(Tags.urls, "proxy")
@@ -456,7 +456,7 @@ def check_limits(app_configs=None, **kwargs):
     messages = [
         _error("E010", f"{SETTING_NAME}['LIMITS'][{name!r}] {problem}.",
                "Limits are launches, deliveries, frames, orbits and orbit_closes as (count, seconds), and sockets as a count; "
-               "None turns one off. See the README's Limits section.")
+               "None turns one off. See docs/settings.md, "Limits".")
         for name, value in limits.items()
         if (problem := _limit_problem(name, value))
     ]

@@ -456,7 +456,7 @@ def check_limits(app_configs=None, **kwargs):
     messages = [
         _error("E010", f"{SETTING_NAME}['LIMITS'][{name!r}] {problem}.",
                "Limits are launches, deliveries, frames, orbits and orbit_closes as (count, seconds), and sockets as a count; "
-               "None turns one off. See docs/settings.md, "Limits".")
+               "None turns one off. See docs/settings.md, Limits.")
         for name, value in limits.items()
         if (problem := _limit_problem(name, value))
     ]

@@ -23,10 +23,11 @@ SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "
 # renaming locals took them from 4,045 bytes (rjsmin) to 3,587, tightening the sources, the `received`
 # handling included, to 3,572, and letting the server say which refusals are final (the error frame's
 # `terminal`) and in which words, to 3,477; the rest would mean dropping behaviour. CEILING_BYTES holds today's
-# weight so that it cannot grow unnoticed: lower it as the scripts shrink.
+# weight so that it cannot grow unnoticed: lower it as the scripts shrink. Issue 18 raised it by 63 bytes to 3,540:
+# the proxy page saying its origin is not in HOST_ORIGINS, and connect()'s origin_not_allowed code.
 BUDGET_FILES = ("hostkit.js", "proxy.js")
 BUDGET_BYTES = 3072
-CEILING_BYTES = 3477
+CEILING_BYTES = 3540
 # The syntax the scripts keep to (README, "Browser support"): the minifier writes nothing newer.
 JS_VERSION = 2017
 

@@ -750,6 +750,19 @@ def test_closing_orbit_reconciles_the_account_and_reports_the_changes(installed_
     assert orbit_close(client, "").json()["changes"] == []
 
 
+def test_closing_orbit_answers_the_errors_sentences_not_a_count(installed_launch, cyclr, user, client):
+    # Issue 18: Hostkit.manage() resolves with this answer, and a count told the person nothing.
+    launch, _ = installed_launch()
+    cyclr.failing_accounts.add(launch.account_api_id)  # Cyclr answers 500 for this account
+    client.force_login(user)
+
+    answer = orbit_close(client, "").json()
+
+    assert answer["ok"] is False and answer["changes"] == []
+    (error,) = answer["errors"]
+    assert isinstance(error, str) and launch.account_api_id in error
+
+
 def test_closing_orbit_is_csrf_protected(cyclr, user):
     from django.test import Client
 

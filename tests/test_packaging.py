@@ -38,6 +38,7 @@ def run(*command, cwd, env, timeout=600):
 SETTINGS = '''
 # Wired as the README's quickstart says.
 INSTALLED_APPS = ["daphne", *INSTALLED_APPS, "channels", "proxy"]
+ALLOWED_HOSTS = ["app.example.com"]
 ASGI_APPLICATION = "mysite.asgi.application"
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CYCLR_PROXY = {

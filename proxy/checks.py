@@ -3,7 +3,8 @@
 One function per check. The checks of ``CYCLR_PROXY``'s values are listed in ``SETTINGS_CHECKS`` (in
 the order they report) and say nothing when the setting is not a dict at all (``proxy.E001`` says that);
 ``check_proxy_settings()`` runs them all. The wiring checks (``proxy.E101``…) look at how the project
-mounts the kit: its URLs, its WebSocket routes, its channel layer, its login middleware.
+mounts the kit: its URLs, its WebSocket routes, its channel layer, its login middleware, runserver, and
+``HOST_ORIGINS`` against ``ALLOWED_HOSTS``.
 """
 from urllib.parse import urlsplit
 
@@ -312,6 +313,10 @@ def check_websocket_routes(app_configs=None, **kwargs):
         application = get_default_application()
     except Exception as exc:  # ImproperlyConfigured, or anything the module raises while importing
         return [_error("E102", f"ASGI_APPLICATION {settings.ASGI_APPLICATION!r} cannot be loaded: {exc}", ASGI_HINT)]
+    if _is_plain_django_asgi(application):
+        return [_error("E106", f"ASGI_APPLICATION {settings.ASGI_APPLICATION!r} is Django's plain ASGI handler "
+                               "(startproject's asgi.py): it serves HTTP only, so every WebSocket is refused and the "
+                               "kit's pages fall back to HTTP without saying so.", ASGI_HINT)]
     messages = []
     for path, consumer in WEBSOCKET_ROUTES:
         reached = websocket_consumer(application, path)
@@ -322,6 +327,13 @@ def check_websocket_routes(app_configs=None, **kwargs):
             messages.append(_error("E103", f"A WebSocket to {path} does not reach {consumer} through "
                                            f"ASGI_APPLICATION {settings.ASGI_APPLICATION!r}.", ASGI_HINT))
     return messages
+
+
+def _is_plain_django_asgi(application):
+    """Django's own ``ASGIHandler`` (``get_asgi_application()``): HTTP only, no ``ProtocolTypeRouter`` around it."""
+    from django.core.handlers.asgi import ASGIHandler
+
+    return isinstance(application, ASGIHandler)
 
 
 UNKNOWN = object()
@@ -376,6 +388,70 @@ def check_channel_layer_importable(app_configs=None, **kwargs):
             hint = "Give the dotted path of a channel layer class, such as channels_redis.core.RedisChannelLayer."
         return [_error("E104", f"CHANNEL_LAYERS['default']['BACKEND'] {backend!r} cannot be imported: {exc}", hint)]
     return []
+
+
+@register("proxy")
+def check_channel_layers_set(app_configs=None, **kwargs):
+    """proxy.E107: no ``CHANNEL_LAYERS`` at all: the server cannot push a verdict or ORBIT's changes to a page."""
+    layers = getattr(settings, "CHANNEL_LAYERS", None)
+    if isinstance(layers, dict) and layers.get("default"):
+        return []
+    return [_error("E107", "CHANNEL_LAYERS has no 'default' layer: the kit's sockets cannot join their groups, so "
+                           "no verdict or ORBIT change is pushed to a page.",
+                   'Set CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", ...}} (README, '
+                   'quickstart step 2), or channels.layers.InMemoryChannelLayer for one development process.')]
+
+
+@register("proxy")
+def check_runserver_is_asgi(app_configs=None, **kwargs):
+    """proxy.W009: ``daphne`` is not in ``INSTALLED_APPS`` before ``django.contrib.staticfiles``, so ``runserver``
+    is Django's WSGI server and every WebSocket gets a 404."""
+    installed = list(getattr(settings, "INSTALLED_APPS", None) or ())
+    staticfiles = "django.contrib.staticfiles"
+    if "daphne" in installed and (staticfiles not in installed or installed.index("daphne") < installed.index(staticfiles)):
+        return []
+    where = "is not in INSTALLED_APPS" if "daphne" not in installed else f"comes after {staticfiles!r} in INSTALLED_APPS"
+    return [Warning(f"'daphne' {where}: `manage.py runserver` is then Django's WSGI server, which serves no WebSocket, "
+                    "so the kit's pages fall back to HTTP.",
+                    hint='Put "daphne" first in INSTALLED_APPS (README, quickstart step 2). If you never use runserver, '
+                         'add "proxy.W009" to SILENCED_SYSTEM_CHECKS.',
+                    id="proxy.W009")]
+
+
+def _host_allowed(host, allowed_hosts):
+    """Whether ``host`` matches an ``ALLOWED_HOSTS`` pattern as Django documents them: "*", ".domain" (the domain
+    and its subdomains), or an exact name, compared without case."""
+    host = host.lower()
+    for pattern in allowed_hosts:
+        pattern = str(pattern).lower()
+        if pattern == "*" or host == pattern or (pattern.startswith(".") and (host.endswith(pattern) or host == pattern[1:])):
+            return True
+    return False
+
+
+@register(Tags.security, "proxy")
+def check_host_origins_allowed(app_configs=None, **kwargs):
+    """proxy.W010: a ``HOST_ORIGINS`` entry whose host ``ALLOWED_HOSTS`` refuses: Django answers its pages 400, and
+    Channels' origin validator refuses its WebSockets."""
+    user = _user_settings()
+    origins = user.get("HOST_ORIGINS") if user is not None else None
+    if not isinstance(origins, (list, tuple)):
+        return []  # proxy.E005 says so
+    allowed = list(getattr(settings, "ALLOWED_HOSTS", None) or ())
+    if settings.DEBUG and not allowed:  # Django's own default while DEBUG is on
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    messages = []
+    for origin in origins:
+        if not is_origin(origin):
+            continue  # proxy.E006 says so
+        host = urlsplit(origin).hostname
+        host = f"[{host}]" if ":" in host else host  # ALLOWED_HOSTS writes IPv6 addresses in brackets
+        if not _host_allowed(host, allowed):
+            messages.append(Warning(
+                f"{SETTING_NAME}['HOST_ORIGINS'] has {origin!r}, but {host!r} is not in ALLOWED_HOSTS: Django answers "
+                "its pages 400 and its WebSockets are refused.",
+                hint=f"Add {host!r} to ALLOWED_HOSTS, or correct the origin.", id="proxy.W010"))
+    return messages
 
 
 @register(Tags.urls, "proxy")

@@ -4,8 +4,8 @@ GET mints a single-use ORBIT URL for the account ``ACCOUNT_RESOLVER`` names and 
 frames it (its origin must be one of ``MARKETPLACE_ORIGINS``). When that page goes away it POSTs
 here (a beacon); the POST reconciles the account with Cyclr's API, so every stop, start and
 uninstall made in ORBIT reaches the installation records and the lifecycle signals even if Cyclr's
-notifications are late or lost, and pushes ``{"type": "proxy.integrations.changed", "changes"}``
-to the person's pages over ``ws/proxy/events/``.
+notifications are late or lost, and pushes ``{"type": "proxy.integrations.changed", "ok", "changes", "errors"}``
+(``changes`` and ``errors`` are lists of sentences) to the person's pages over ``ws/proxy/events/``.
 
 The POST is ``csrf_exempt`` and ``login_not_required`` and checks both itself (``close_refusal``), like the
 result doors: Django's ``CsrfViewMiddleware`` would parse the body as a form before the view, and a body it
@@ -139,7 +139,8 @@ def orbit_page(request):
 def reconcile_after_orbit(user, account_api_id):
     """Reconcile one account now and push what changed to the user's event sockets; the JSON answer."""
     report = reconcile(account_api_id=account_api_id)
-    answer = {"type": CHANGED, "ok": report.ok, "changes": report.lines, "errors": len(report.errors)}
+    # The errors' sentences, not a count: the page that asked (Hostkit.manage) shows them to the person.
+    answer = {"type": CHANGED, "ok": report.ok, "changes": report.lines, "errors": list(report.errors)}
     push_to_user(user.pk, answer)
     return answer
 

@@ -137,6 +137,8 @@ def launch(request):
         "proxy_config": {
             "launch": str(launch.id),
             "marketplaceOrigins": list(proxy_settings.MARKETPLACE_ORIGINS),
+            # The only origins the page's socket and the Marketplace's snippet answer: on another, it says so.
+            "hostOrigins": list(proxy_settings.HOST_ORIGINS),
             "socketPath": f"/ws/proxy/launches/{launch.id}/",
             "resultUrl": reverse("proxy:result", args=[launch.id]),
             "statusUrl": reverse("proxy:status", args=[launch.id]),

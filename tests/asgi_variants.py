@@ -17,6 +17,8 @@ readme = ProtocolTypeRouter({
 })
 # Nested under an empty prefix, beside routes of the host's own: still reaches the kit's consumers.
 nested = ProtocolTypeRouter({"websocket": AuthMiddlewareStack(URLRouter([path("", URLRouter(routes))]))})
+# Django's startproject asgi.py: `application = get_asgi_application()`, HTTP only.
+startproject = django_asgi_app
 # No WebSockets at all.
 http_only = ProtocolTypeRouter({"http": django_asgi_app})
 # The kit's routes under a prefix of their own: the pages connect to /ws/proxy/..., which no longer matches.

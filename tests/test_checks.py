@@ -33,6 +33,7 @@ def production(settings):
     settings.DEBUG = False
     settings.CHANNEL_LAYERS = REDIS_LAYER
     settings.CACHES = REDIS_CACHE
+    settings.ALLOWED_HOSTS = [".example.com"]  # HOST_ORIGINS' hosts (proxy.W010)
     settings.CYCLR_PROXY = dict(GOOD)
     return settings
 

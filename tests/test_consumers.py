@@ -565,7 +565,7 @@ def test_closing_orbit_pushes_each_change_to_the_users_events_sockets(installed,
 
     pushed, answers, nothing_for_bystander = run(scenario)
     for action, lines in expected.items():
-        frame = {"type": "proxy.integrations.changed", "ok": True, "changes": lines, "errors": 0}
+        frame = {"type": "proxy.integrations.changed", "ok": True, "changes": lines, "errors": []}
         assert pushed[action] == frame, action
         assert answers[action] == (200, frame)
     assert nothing_for_bystander

@@ -225,6 +225,26 @@ def test_a_lifecycle_signal_goes_out_after_commit_and_never_for_a_rollback(insta
     assert InstallationChange.objects.get(kind="stopped").signal_sent_at is not None
 
 
+def test_proxy_replay_exits_1_while_a_lifecycle_receiver_is_still_failing(installed_launch, notifying):
+    # Issue 18: the exit code means the same for every command (proxy_reconcile exits 1 on errors).
+    _, install_id = installed_launch()
+
+    def down(sender, **kwargs):
+        raise RuntimeError("the CRM is down")
+
+    signals.integration_stopped.connect(down, dispatch_uid="test-down")
+    try:
+        notifying.stop_install(install_id)
+        change = ReceiverFailure.objects.get().change
+        err = io.StringIO()
+        with mock.patch("proxy.replay.import_string", return_value=down), pytest.raises(SystemExit) as exited:
+            call_command("proxy_replay", stdout=io.StringIO(), stderr=err)
+    finally:
+        signals.integration_stopped.disconnect(dispatch_uid="test-down")
+    assert exited.value.code == 1
+    assert f"error: installation change {change.pk}: a receiver is still failing" in err.getvalue()
+
+
 def test_a_failing_lifecycle_receiver_is_recorded_and_replayed(installed_launch, notifying):
     _, install_id = installed_launch()
     seen = []
@@ -748,6 +768,19 @@ def test_closing_orbit_reconciles_the_account_and_reports_the_changes(installed_
     assert any("is Stopped in Cyclr" in line for line in answer["changes"])
     assert lifecycle_receivers["stopped"].call_count == 1
     assert orbit_close(client, "").json()["changes"] == []
+
+
+def test_closing_orbit_answers_the_errors_sentences_not_a_count(installed_launch, cyclr, user, client):
+    # Issue 18: Hostkit.manage() resolves with this answer, and a count told the person nothing.
+    launch, _ = installed_launch()
+    cyclr.failing_accounts.add(launch.account_api_id)  # Cyclr answers 500 for this account
+    client.force_login(user)
+
+    answer = orbit_close(client, "").json()
+
+    assert answer["ok"] is False and answer["changes"] == []
+    (error,) = answer["errors"]
+    assert isinstance(error, str) and launch.account_api_id in error
 
 
 def test_closing_orbit_is_csrf_protected(cyclr, user):

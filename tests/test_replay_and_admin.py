@@ -51,6 +51,23 @@ def test_replay_without_arguments_reruns_only_unresolved_receiver_failures(cyclr
     assert replay() == NOTHING  # resolved now
 
 
+def test_replay_exits_1_while_a_receiver_is_still_failing_and_0_once_it_passes(cyclr_install, user, flaky):
+    # Issue 18: every command's exit code means the same (proxy_reconcile exits 1 on errors), so cron can alert.
+    from io import StringIO
+
+    failing = cyclr_install(user)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("proxy_replay", stdout=out, stderr=err)
+    assert exited.value.code == 1
+    assert f"{failing.pk}: 0 receiver(s) rerun, 1 still failing" in out.getvalue()
+    assert f"error: launch {failing.pk}: a receiver is still failing" in err.getvalue()
+    with pytest.raises(SystemExit):  # by id too
+        call_command("proxy_replay", str(failing.pk), stdout=StringIO(), stderr=StringIO())
+    flaky["raising"] = False
+    assert replay() == f"{failing.pk}: 1 receiver(s) rerun, 0 still failing\n1 launch(es) replayed.\n{NO_CHANGES}"
+
+
 def test_replay_by_id_still_replays_that_launch(cyclr_install, user):
     launch = cyclr_install(user)
     assert replay(str(launch.pk)) == f"{launch.pk}: 0 receiver(s) rerun, 0 still failing\n1 launch(es) replayed.\n"

@@ -1,4 +1,4 @@
-"""{% load proxy %}: {% hostkit_script %} and {% connect_button %}."""
+"""{% load proxy %}: {% hostkit_script %}, {% connect_button %} and {% orbit_button %}."""
 import pytest
 from django.template import TemplateSyntaxError, engines
 from django.test import RequestFactory
@@ -82,3 +82,24 @@ def test_the_button_comes_from_an_overridable_template(settings, tmp_path):
     (tmp_path / "proxy" / "connect_button.html").write_text('<a href="{{ launch_url }}" data-hostkit-connect>{{ label }}</a>')
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
     assert render('{% connect_button "Mine" %}') == '<a href="/proxy/launch/" data-hostkit-connect>Mine</a>'
+
+
+def test_orbit_button_is_a_labelled_button_wired_to_hostkit_manage():
+    html = render('{% orbit_button %}{% orbit_button "Yours" id="mine" class="secondary" %}')
+    assert '<button type="button" id="hostkit-manage-1" class="hostkit-manage"' in html
+    assert 'data-hostkit-manage data-orbit-url="/proxy/orbit/"' in html
+    assert 'aria-describedby="hostkit-manage-1-status">Manage integrations</button>' in html
+    assert '<span id="hostkit-manage-1-status" class="hostkit-manage-status" role="status" aria-live="polite">' in html
+    assert 'id="mine" class="hostkit-manage secondary"' in html and ">Yours</button>" in html
+
+
+def test_orbit_button_refuses_unknown_arguments_with_a_sentence():
+    with pytest.raises(TemplateSyntaxError, match="orbit_button does not take mode: use id or class"):
+        render('{% orbit_button "Manage" mode="popup" %}')
+
+
+def test_the_orbit_button_comes_from_an_overridable_template(settings, tmp_path):
+    (tmp_path / "proxy").mkdir()
+    (tmp_path / "proxy" / "orbit_button.html").write_text('<a href="{{ orbit_url }}" data-hostkit-manage>{{ label }}</a>')
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    assert render('{% orbit_button "Mine" %}') == '<a href="/proxy/orbit/" data-hostkit-manage>Mine</a>'

@@ -71,6 +71,15 @@ def test_routes_the_pages_cannot_reach_are_E103(settings, name, unreached):
         assert path in message.msg and "proxy.consumers." in message.msg
 
 
+def test_startprojects_plain_asgi_py_is_E106_not_silence(settings):
+    # Django's ASGIHandler has nothing the route walker can follow: before E106 the check said nothing at all.
+    settings.ASGI_APPLICATION = "tests.asgi_variants.startproject"
+    (message,) = checks.check_websocket_routes()
+    assert message.id == "proxy.E106" and message.is_serious()
+    assert "plain ASGI handler" in message.msg and "HTTP only" in message.msg
+    assert "proxy.routing.websocket_urlpatterns" in message.hint
+
+
 def test_an_application_the_check_cannot_see_into_gives_no_message(settings):
     settings.ASGI_APPLICATION = "tests.asgi_variants.opaque"
     assert checks.check_websocket_routes() == []
@@ -109,6 +118,73 @@ def test_a_misspelt_layer_is_E104_without_the_extra(settings):
     assert message.id == "proxy.E104" and "[redis]" not in message.hint
 
 
+# --- proxy.E107: no channel layer at all --------------------------------------------------------------------
+
+
+def test_the_test_projects_channel_layer_passes():
+    assert checks.check_channel_layers_set() == []
+
+
+@pytest.mark.parametrize("layers", [None, {}, {"other": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}])
+def test_no_default_channel_layer_is_E107(settings, layers):
+    if layers is None:
+        del settings.CHANNEL_LAYERS
+    else:
+        settings.CHANNEL_LAYERS = layers
+    (message,) = checks.check_channel_layers_set()
+    assert message.id == "proxy.E107" and message.is_serious() and "CHANNEL_LAYERS" in message.msg
+    assert "InMemoryChannelLayer" in message.hint and "RedisChannelLayer" in message.hint
+
+
+# --- proxy.W009: runserver is daphne's ----------------------------------------------------------------------
+
+
+def test_daphne_first_passes():
+    assert checks.check_runserver_is_asgi() == []
+
+
+@pytest.mark.parametrize("apps, where", [
+    (["django.contrib.staticfiles", "channels", "proxy"], "is not in INSTALLED_APPS"),
+    (["django.contrib.staticfiles", "daphne", "channels", "proxy"], "comes after 'django.contrib.staticfiles'"),
+])
+def test_runserver_without_daphne_first_is_W009(settings, apps, where):
+    settings.INSTALLED_APPS = apps
+    (message,) = checks.check_runserver_is_asgi()
+    assert message.id == "proxy.W009" and not message.is_serious()
+    assert where in message.msg and "runserver" in message.msg and '"daphne" first' in message.hint
+
+
+# --- proxy.W010: HOST_ORIGINS against ALLOWED_HOSTS --------------------------------------------------------
+
+
+def _host_origins(settings, *origins):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "HOST_ORIGINS": list(origins)}
+
+
+@pytest.mark.parametrize("allowed", [["app.test"], ["APP.test"], [".app.test"], ["*"], ["localhost", "app.test"]])
+def test_host_origins_that_allowed_hosts_accepts_pass(settings, allowed):
+    settings.ALLOWED_HOSTS = allowed
+    _host_origins(settings, "http://app.test:8000")
+    assert checks.check_host_origins_allowed() == []
+
+
+def test_a_host_origin_allowed_hosts_refuses_is_W010_naming_the_host(settings):
+    settings.ALLOWED_HOSTS = ["localhost", ".example.com"]
+    _host_origins(settings, "http://localhost:8000", "https://app.example.com", "https://app.example.org",
+                  "http://[::1]:8000")
+    messages = checks.check_host_origins_allowed()
+    assert ids(messages) == ["proxy.W010", "proxy.W010"]
+    assert "'https://app.example.org'" in messages[0].msg and "'app.example.org'" in messages[0].hint
+    assert "'[::1]'" in messages[1].hint
+
+
+def test_with_debug_and_no_allowed_hosts_djangos_local_names_pass(settings):
+    settings.DEBUG, settings.ALLOWED_HOSTS = True, []
+    _host_origins(settings, "http://localhost:8000", "http://127.0.0.1:8000", "http://app.test:8000")
+    (message,) = checks.check_host_origins_allowed()
+    assert message.id == "proxy.W010" and "'app.test'" in message.msg
+
+
 # --- proxy.E105: LoginRequiredMiddleware ------------------------------------------------------------------
 
 
@@ -145,6 +221,20 @@ def test_manage_py_check_reports_wiring_mistakes(settings, capsys):
     assert "proxy.E101" in str(caught.value) and "proxy.E103" in str(caught.value)
 
 
+@pytest.mark.django_db
+def test_manage_py_check_catches_a_startproject_that_followed_only_the_readme(settings):
+    # Issue 18: startproject's asgi.py, runserver without daphne, no CHANNEL_LAYERS, a HOST_ORIGINS host refused.
+    settings.ASGI_APPLICATION = "tests.asgi_variants.startproject"
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "daphne"]
+    del settings.CHANNEL_LAYERS
+    settings.ALLOWED_HOSTS = ["localhost"]
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "HOST_ORIGINS": ["http://app.test:8000"]}
+    with pytest.raises(SystemCheckError) as caught:
+        call_command("check")
+    for id in ("proxy.E106", "proxy.E107", "proxy.W009", "proxy.W010"):
+        assert id in str(caught.value)
+
+
 def test_hints_name_the_kits_settings_not_the_example_hosts_environment(settings):
     settings.DEBUG = False
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -160,7 +250,8 @@ def test_every_check_is_registered_once():
     assert len(registered) == len(set(registered))
     assert set(checks.SETTINGS_CHECKS) <= set(registered)
     assert {checks.check_urls_included, checks.check_websocket_routes, checks.check_channel_layer_importable,
-            checks.check_public_views_not_login_gated} <= set(registered)
+            checks.check_public_views_not_login_gated, checks.check_channel_layers_set, checks.check_runserver_is_asgi,
+            checks.check_host_origins_allowed} <= set(registered)
 
 
 def test_the_kits_health_view_is_public_under_login_required_middleware(settings):

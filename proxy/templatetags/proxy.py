@@ -11,6 +11,10 @@ templates to restyle): an accessible ``<button>`` whose ``data-`` attributes tel
 (``popup``, ``inline``, ``redirect``), ``marketplace`` (a Marketplace id for ``?marketplace=``), ``launch``
 (a LAUNCH preset for ``?launch=``), ``fallback`` (passed to ``Hostkit.connect``), ``container`` (a selector for
 inline mode; default: a box rendered under the button), ``id`` and ``class``.
+
+``{% orbit_button "Manage integrations" %}`` renders ``proxy/orbit_button.html`` (overridable the same way): a
+button that calls ``Hostkit.manage()`` on ``proxy:orbit`` (Cyclr's ORBIT for the person's account) and says in
+its live region what changed once the window closes, and any error's sentence. Optional: ``id`` and ``class``.
 """
 from urllib.parse import urlencode
 
@@ -80,3 +84,20 @@ def connect_button(context, label="Connect an integration", *, mode="popup", mar
         "css_class": attributes.get("class", ""),
     }
 
+
+
+@register.inclusion_tag("proxy/orbit_button.html", takes_context=True)
+def orbit_button(context, label="Manage integrations", *, id=None, **attributes):
+    """A Manage button for ``Hostkit.manage()`` (ORBIT); see the module's docstring for the arguments."""
+    unknown = set(attributes) - {"class"}
+    if unknown:
+        raise template.TemplateSyntaxError(f"orbit_button does not take {', '.join(sorted(unknown))}: use id or class.")
+    if not id:  # numbered per rendered page, so two buttons never share an id
+        number = context.render_context.get("proxy_orbit_buttons", 0) + 1
+        context.render_context["proxy_orbit_buttons"] = number
+    return {
+        "label": label,
+        "orbit_url": reverse("proxy:orbit"),
+        "button_id": id or f"hostkit-manage-{number}",
+        "css_class": attributes.get("class", ""),
+    }

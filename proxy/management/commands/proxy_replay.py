@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = ("The sweeper, for cron: settle what did not settle. Verifies results left unverified (a process "
             "died, Cyclr was down) once their backoff has passed or they have been in flight longer than the "
             "grace period, sends signals that never went out, reruns signal receivers that raised, and sends "
-            "installation changes' signals that never went out. Named launch ids are retried at once.")
+            "installation changes' signals that never went out. Named launch ids are retried at once. Exits 1 "
+            "while a receiver it ran is still failing (as proxy_reconcile exits 1 on errors), so cron can alert.")
 
     def add_arguments(self, parser):
         parser.add_argument("launch", nargs="*",
@@ -33,15 +34,29 @@ class Command(BaseCommand):
             except ValueError:
                 raise CommandError(f"{value!r} is not a launch id: give the launch's UUID, as the admin shows it.") from None
         launches = Launch.objects.filter(pk__in=ids) if ids else launches_needing_replay(grace)
+        failing = []  # what still has a receiver failing after this run: cron's exit status says so
         count = 0
         for item in launches:
             self.stdout.write(f"{item.pk}: {replay_launch(item)}")
             count += 1
+            if _still_failing(item):
+                failing.append(f"launch {item.pk}")
         self.stdout.write(f"{count} launch(es) replayed.")
-        if launch:
-            return
-        replayed = 0
-        for change in changes_needing_replay():
-            self.stdout.write(f"installation change {change.pk} ({change.kind}): {replay_change(change)}")
-            replayed += 1
-        self.stdout.write(f"{replayed} installation change(s) replayed.")
+        if not launch:
+            replayed = 0
+            for change in changes_needing_replay():
+                self.stdout.write(f"installation change {change.pk} ({change.kind}): {replay_change(change)}")
+                replayed += 1
+                if _still_failing(change):
+                    failing.append(f"installation change {change.pk}")
+            self.stdout.write(f"{replayed} installation change(s) replayed.")
+        for name in failing:
+            self.stderr.write(f"error: {name}: a receiver is still failing (its traceback is in the admin); "
+                              "fix it and run proxy_replay again.")
+        if failing:
+            raise SystemExit(1)
+
+
+def _still_failing(item):
+    """A launch or an installation change with a receiver failure not yet resolved."""
+    return item.receiver_failures.filter(resolved_at__isnull=True).exists()

@@ -1,4 +1,5 @@
-/* The kit's Connect button ({% connect_button %}): one delegated click listener that calls Hostkit.connect().
+/* The kit's Connect button ({% connect_button %}): one delegated click listener that calls Hostkit.connect(),
+ * and for the Manage button ({% orbit_button %}) Hostkit.manage(), saying what changed and any error's sentence.
  *
  * It reads the button's data- attributes (launch URL, mode, container, fallback), says how the install went in
  * the button's live region, and keeps the button disabled while a connect is under way. Host pages still
@@ -12,12 +13,16 @@
   var PENDING = "Finish in the Marketplace window…";
   var PENDING_INLINE = "Finish in the Marketplace below…";
   var COMPLETED = "Connected.";
+  var MANAGING = "Manage your integrations in the window; close it when you are done.";
+  var UNCHANGED = "Nothing changed.";
   var MISSING = "The page cannot connect integrations: hostkit.js is not loaded ({% hostkit_script %} adds it).";
 
   function closestButton(node) {
     // Element.closest is missing in old browsers; walk up by hand.
     while (node && node !== document) {
-      if (node.nodeType === 1 && node.hasAttribute("data-hostkit-connect")) { return node; }
+      if (node.nodeType === 1 && (node.hasAttribute("data-hostkit-connect") || node.hasAttribute("data-hostkit-manage"))) {
+        return node;
+      }
       node = node.parentNode;
     }
     return null;
@@ -33,13 +38,35 @@
     button.removeAttribute("aria-busy");
   }
 
+  function failed(button) {
+    return function (error) {
+      settle(button);
+      say(button, (error && error.message) || "The integration was not connected. Try again.");
+    };
+  }
+
+  // ORBIT: Hostkit.manage() resolves once the window has gone and the account is reconciled.
+  function manage(button) {
+    var managing = window.Hostkit.manage({ url: button.getAttribute("data-orbit-url") });
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    say(button, MANAGING);
+    managing.then(function (outcome) {
+      var lines = (outcome.changes || []).concat(outcome.errors || []);
+      settle(button);
+      say(button, lines.length ? lines.join(" ") : UNCHANGED);
+    }, failed(button));
+  }
+
   function onClick(event) {
     var button = closestButton(event.target);
     if (!button || button.disabled) { return; }
-    if (!window.Hostkit || typeof window.Hostkit.connect !== "function") {
+    var managing = button.hasAttribute("data-hostkit-manage");
+    if (!window.Hostkit || typeof window.Hostkit[managing ? "manage" : "connect"] !== "function") {
       say(button, MISSING);
       return;
     }
+    if (managing) { return manage(button); }
     var mode = button.getAttribute("data-mode") || "popup";
     var options = { url: button.getAttribute("data-launch-url"), mode: mode };
     if (button.getAttribute("data-container")) { options.container = button.getAttribute("data-container"); }
@@ -52,10 +79,7 @@
     connecting.then(function () {
       settle(button);
       say(button, COMPLETED);
-    }, function (error) {
-      settle(button);
-      say(button, (error && error.message) || "The integration was not connected. Try again.");
-    });
+    }, failed(button));
   }
 
   document.addEventListener("click", onClick);

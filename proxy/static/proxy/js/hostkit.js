@@ -14,7 +14,8 @@
  * the handle is never the verdict: every channel (the window's messages, the kit's pages over
  * BroadcastChannel or localStorage, the events socket, proxy:status) stays open until one settles the call,
  * and only a verified outcome (proxy.install.completed or .failed) does.
- * Error codes: popup_blocked, closed, timeout, install_failed, expired, invalid_options.
+ * Error codes: popup_blocked, closed, timeout, install_failed, expired, origin_not_allowed (the kit's page is
+ * on an origin HOST_ORIGINS does not list), invalid_options.
  * Hostkit.manage({url}) opens Cyclr's ORBIT through proxy:orbit and resolves with what changed.
  * ES2017, no dependencies, no build step; the pages serve hostkit.min.js, this file minified by
  * scripts/minify_js.py (tdewolff/minify, which renames locals).
@@ -137,7 +138,7 @@
           document.dispatchEvent(new CustomEvent(ok ? "hostkit:completed" : "hostkit:failed",
             { detail: ok ? detail : Object.assign({ error: why }, detail) }));
           ok ? finish("completed", 0, detail)
-            : finish("failed", fail(why.code == "expired" ? "expired" : "install_failed", Object.assign({ detail: why }, detail), why.message));
+            : finish("failed", fail(/^(expired|origin_not_allowed)$/.test(why.code) ? why.code : "install_failed", Object.assign({ detail: why }, detail), why.message));
         }
       };
       // A launch's status (proxy:status, or the server's ack in direct mode) as news.
@@ -195,7 +196,7 @@
   };
 
   // ORBIT (manage installed integrations): resolves with the server's proxy.integrations.changed push
-  // ({changes, ok}), sent once the ORBIT window has gone and the account is reconciled with Cyclr.
+  // ({ok, changes, errors}: sentences), sent once the ORBIT window has gone and the account is reconciled.
   const manage = (o) => new Promise((ok, no) => {
     if (!popup(o.url, "hostkit-orbit")) return no(fail("popup_blocked"));
     const stop = socket("/ws/proxy/events/", (d) => d.type == "proxy.integrations.changed" && (stop(), ok(d)));

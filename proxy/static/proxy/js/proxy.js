@@ -69,6 +69,13 @@
     }
   };
 
+  // The socket (the consumers check the exact origin) and the snippet answer HOST_ORIGINS only: elsewhere
+  // nothing can arrive, so say so now instead of "Connecting…" for ever, and tell the host page why.
+  if (config.hostOrigins.indexOf(location.origin) < 0) {
+    const error = { code: "origin_not_allowed", message: text("origin").replace("{origin}", location.origin) };
+    return go("refused"), say(error.message, "error"), tell("install.failed", { result: null, error });
+  }
+
   let held = parse(store((s) => s.getItem(outbox))); // {id, result} awaiting its ack, kept across a reload
   if (!isObject(Object(held).result)) held = 0;
   let ws;

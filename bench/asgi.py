@@ -24,6 +24,8 @@ application = ProtocolTypeRouter(
             path("ws/bench/floor/insert/", floors.InsertFloor.as_asgi()),
             path("ws/bench/floor/get/", floors.GetFloor.as_asgi()),
             path("ws/bench/floor/idle/", floors.IdleFloor.as_asgi()),
+            path("ws/bench/floor/verdict/", floors.VerdictFloor.as_asgi()),
+            path("ws/bench/floor/verdicts/", floors.VerdictEventsFloor.as_asgi()),
             proxy.routing.fallback_route,
         ]))),
     }

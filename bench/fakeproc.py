@@ -2,8 +2,8 @@
 
 Its own process, so that its HTTP threads never compete for the driver's GIL while the driver's
 clients are timing. Commands: ``("session", token)`` redeems a Marketplace URL's token minted
-through the fake's API and returns the session id; ``("install", session_id, n)`` installs package
-1 (started) ``n`` times in that session and returns the Launch Complete ``result`` objects;
+through the fake's API and returns the session id; ``("install", session_id, n[, package_id])`` installs
+package 1 (or ``package_id``; started) ``n`` times in that session and returns the Launch Complete ``result`` objects;
 ``("delay", seconds)`` sets ``api_delay``; ``("stop",)``.
 """
 
@@ -31,8 +31,8 @@ def serve(conn, client_id, client_secret):
                 session = fake.state.redeem_marketplace_token(args[0])
                 conn.send(session.id if session else None)
             elif command == "install":
-                session = fake.state.get_session(args[0])
+                session, count, package = fake.state.get_session(args[0]), args[1], PACKAGES[args[2] if len(args) > 2 else 1]
                 conn.send([marketplace_result(fake.state.install_package(
-                    session=session, package=PACKAGES[1], start=True, base_url=fake.url)) for _ in range(args[1])])
+                    session=session, package=package, start=True, base_url=fake.url)) for _ in range(count)])
     finally:
         fake.stop()

@@ -7,6 +7,7 @@ kit's consumers reach the database (``proxy.consumers.database_call``, a pool th
 ratio to them is the kit's own overhead.
 """
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -29,6 +30,11 @@ def cyclr():
     return CyclrClient(session=_cyclr_session)
 
 
+# The time-to-truth floor's one round of Cyclr calls: a pool kept for the process (no thread started per
+# delivery), as wide as the kit's rounds (proxy.cyclr.MAX_PARALLEL).
+_cyclr_round = ThreadPoolExecutor(max_workers=10, thread_name_prefix="bench-floor-cyclr")
+
+
 def parse(text):
     """The message, or None when it is not the shape of a result message."""
     try:
@@ -45,10 +51,15 @@ def store(message, launch=""):
     FloorRow.objects.create(launch=launch, message_id=message["id"], result=message["result"])
 
 
+def x_cyclr_account(result):
+    """What ``X-Cyclr-Account`` holds: the account's API id (CYCLR.md, "Account identity"; the kit's default)."""
+    return result.get("accountApiId", "")
+
+
 def ask_cyclr(message):
     result = message["result"]
     for cycle in result.get("cycles") or ():
-        cyclr().get_cycle(cycle["cycleId"], account=result.get("accountId", ""))
+        cyclr().get_cycle(cycle["cycleId"], account=x_cyclr_account(result))
 
 
 def ack(message_id):
@@ -85,6 +96,54 @@ class GetFloor(InsertFloor):
     def handle(self, message):
         ask_cyclr(message)
         store(message)
+
+
+def ask_cyclr_at_once(message):
+    """One round of ``GET /v1.0/cycles/{id}``, every claimed cycle in flight at once; Cyclr's answers in order."""
+    result = message["result"]
+    account = x_cyclr_account(result)
+    return list(_cyclr_round.map(lambda cycle: cyclr().get_cycle(cycle["cycleId"], account=account),
+                                 result.get("cycles") or ()))
+
+
+def verdict_group(user_id):
+    return f"bench-floor-verdicts-{user_id}"
+
+
+class VerdictFloor(InsertFloor):
+    """Time to truth's floor: parse, shape check, one round of Cyclr GETs for all claimed cycles in parallel,
+    INSERT, push the verdict to the person's ``VerdictEventsFloor`` sockets (then ack)."""
+
+    async def receive(self, text_data=None, bytes_data=None):
+        message = parse(text_data)
+        if message is None:
+            await self.send(text_data=json.dumps(error()))
+            return
+        known = await self.handle(message)
+        event = {"type": "proxy.install.completed" if all(known) else "proxy.install.failed", "launch": message["id"]}
+        await self.channel_layer.group_send(verdict_group(self.scope["user"].pk), {"type": "verdict", "event": event})
+        await self.send(text_data=json.dumps(ack(message["id"])))
+
+    @database_call
+    def handle(self, message):
+        answers = ask_cyclr_at_once(message)
+        store(message)
+        return [isinstance(answer, dict) for answer in answers]
+
+
+class VerdictEventsFloor(AsyncWebsocketConsumer):
+    """The events socket's floor: joins the person's group, forwards each verdict pushed to it."""
+
+    async def connect(self):
+        self.group = verdict_group(self.scope["user"].pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def verdict(self, message):
+        await self.send(text_data=json.dumps(message["event"]))
 
 
 class IdleFloor(AsyncWebsocketConsumer):

@@ -33,12 +33,14 @@ CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
 
 # Iterations per run. quick: a smoke run of about a minute (CI); full: the committed figures.
 PROFILES = {
-    "quick": {"runs": 1, "latency": 10, "slow_latency": 3, "http": 10, "ttfb": 8, "per_client": 1,
+    "quick": {"runs": 1, "latency": 10, "slow_latency": 3, "truth": 5, "http": 10, "ttfb": 8, "per_client": 1,
               "concurrency": (20, 40), "idle": (100, 200), "users": 20, "profile_calls": 10},
-    "full": {"runs": 3, "latency": 50, "slow_latency": 10, "http": 30, "ttfb": 20, "per_client": 1,
+    "full": {"runs": 3, "latency": 50, "slow_latency": 10, "truth": 15, "http": 30, "ttfb": 20, "per_client": 1,
              "concurrency": (50, 200), "idle": (1000, 2000), "users": 50, "profile_calls": 30},
 }
 SLOW_CYCLR = 0.150  # seconds: a real Cyclr's distance
+# Time to truth: the fake's package of three cycles (and its package of one, to show the time flat in cycles).
+TRUTH_PACKAGE, ONE_CYCLE_PACKAGE = 4, 1
 
 
 def free_port():
@@ -138,6 +140,7 @@ class Fixtures:
         from django.utils.crypto import get_random_string
 
         from hostkit.accounts import account_api_id
+        from proxy.accounts import learned_guid
         from proxy.cyclr import CyclrClient
 
         self.fake = fake_conn
@@ -158,7 +161,8 @@ class Fixtures:
             token = parse_qs(urlsplit(minted.url).query)["token"][0]
             self.fake.send(("session", token))
             self.cyclr_sessions[user.pk] = self.fake.recv()
-            self.accounts[user.pk] = (account_api_id(user), minted.account_id.lower())
+            # As proxy:launch does: the mint's AccountId is the API id (CYCLR.md), so the GUID is learned later.
+            self.accounts[user.pk] = (account_api_id(user), learned_guid(minted.account_id, account_api_id(user)))
         self.origin = urlsplit(minted.url)
         self.origin = f"{self.origin.scheme}://{self.origin.netloc}"
 
@@ -170,8 +174,9 @@ class Fixtures:
         cookie, csrf = self.cookies[user.pk]
         return {"Cookie": cookie, "X-CSRFToken": csrf, "Content-Type": "application/json"}
 
-    def launches(self, n):
-        """``n`` pending launches spread over the users, each with its valid result: [(user, launch_id, message)]."""
+    def launches(self, n, package_id=1):
+        """``n`` pending launches spread over the users, each with its valid result (an install of the fake's
+        ``package_id``): [(user, launch_id, message)]."""
         from django.utils import timezone
 
         from proxy.models import Launch
@@ -189,7 +194,7 @@ class Fixtures:
         results = {}
         for user in self.users:
             count = sum(1 for row in rows if row.user_id == user.pk)
-            self.fake.send(("install", self.cyclr_sessions[user.pk], count))
+            self.fake.send(("install", self.cyclr_sessions[user.pk], count, package_id))
             results[user.pk] = self.fake.recv()
         out = []
         for row in rows:
@@ -240,6 +245,34 @@ class Client:
         return took, None
 
 
+    async def until_verdict(self, target, user, launch_id, message):
+        """Time to truth: open the person's events socket and the delivery socket, send the result, and wait
+        for the verdict on the events socket: (seconds from send to verdict, error or None)."""
+        events_path, path = {
+            "kit": ("/ws/proxy/events/", f"/ws/proxy/launches/{launch_id}/"),
+            "floor": ("/ws/bench/floor/verdicts/", "/ws/bench/floor/verdict/"),
+        }[target.split("_")[0]]
+        about = launch_id if target.startswith("kit") else message["id"]
+        try:
+            async with self.connect(events_path, user) as events, self.connect(path, user) as ws:
+                started = time.perf_counter()
+                await ws.send(json.dumps(message))
+                while True:  # the person's other launches are not this one's verdict
+                    event = json.loads(await asyncio.wait_for(events.recv(), 60))
+                    if event.get("launch") == about:
+                        break
+                took = time.perf_counter() - started
+        except TimeoutError:
+            return None, "handshake_or_verdict_timeout"
+        except (InvalidMessage, InvalidStatus) as exc:
+            return None, f"handshake_{type(exc).__name__}"
+        except Exception as exc:  # counted, never hidden
+            return None, type(exc).__name__
+        if event.get("type") != "proxy.install.completed":
+            return took, f"verdict:{event.get('type')}:{(event.get('reason') or {}).get('code')}"
+        return took, None
+
+
 def wait_settled(launch_ids, timeout=120):
     """Wait until the kit has settled ``launch_ids`` to the end: verified (none is still ``received``) and
     signalled (``signal_sent_at``: the receivers ran and the pushes went out); False on time-out.
@@ -284,6 +317,24 @@ async def socket_latency(client, pools, count):
             elif took is not None:
                 samples[target].append(took)
             if target == "kit" and not await asyncio.to_thread(wait_settled, [launch_id]):
+                count_error(errors[target], "unsettled")
+    return samples, errors
+
+
+async def time_to_truth(client, pools, count):
+    """Send→verdict of one delivery at a time (the kit's and the floor's with three cycles, the kit's with one),
+    interleaved, each measured once the kit's earlier deliveries have settled (``wait_settled``)."""
+    samples = {target: [] for target in pools}
+    errors = {target: {} for target in pools}
+    for _ in range(count):
+        for target, pool in pools.items():
+            user, launch_id, message = pool.pop()
+            took, error = await client.until_verdict(target, user, launch_id, message)
+            if error:
+                count_error(errors[target], error)
+            elif took is not None:
+                samples[target].append(took)
+            if target.startswith("kit") and not await asyncio.to_thread(wait_settled, [launch_id]):
                 count_error(errors[target], "unsettled")
     return samples, errors
 
@@ -537,6 +588,21 @@ def one_run(env, fixtures, settings, fake_conn):
             fake_conn.send(("delay", 0))
             fake_conn.recv()
         figures["socket_slow_cyclr"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
+
+        # Time to truth, against the same 150 ms Cyclr: the launches are made (and installed) before it slows.
+        truth = settings["truth"]
+        truth_pools = {"kit": fixtures.launches(truth + 1, TRUTH_PACKAGE),
+                       "floor": fixtures.launches(truth + 1, TRUTH_PACKAGE),
+                       "kit_one_cycle": fixtures.launches(truth + 1, ONE_CYCLE_PACKAGE)}
+        fake_conn.send(("delay", SLOW_CYCLR))
+        fake_conn.recv()
+        try:
+            asyncio.run(time_to_truth(client, truth_pools, 1))  # warm-up: the floor's pool, the events sockets
+            samples, errors = asyncio.run(time_to_truth(client, truth_pools, truth))
+        finally:
+            fake_conn.send(("delay", 0))
+            fake_conn.recv()
+        figures["truth"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
 
         samples, errors = http_latency(server, fixtures, http_pools, settings["http"])
         figures["http"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}

@@ -8,7 +8,9 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from urllib.parse import quote
 
 import requests
@@ -19,6 +21,9 @@ from .exceptions import CyclrAPIError
 logger = logging.getLogger(__name__)
 
 TOKEN_MARGIN = 60  # seconds before expiry at which a cached token is renewed
+# Cycle look-ups in flight at once per ``get_cycles`` call: within the pooled session's 16 connections, and
+# few enough that a forged list of ids costs Cyclr at most this many calls (see ``get_cycles``).
+MAX_PARALLEL = 10
 
 _pool_lock = threading.Lock()
 _pool = {"pid": None, "session": None}
@@ -179,6 +184,37 @@ class CyclrClient:
             if exc.status == 404 and exc.code != ACCOUNT_NOT_FOUND:
                 return None
             raise
+
+    def get_cycles(self, cycle_ids, *, account, max_parallel=MAX_PARALLEL):
+        """``get_cycle`` for each of ``cycle_ids`` in rounds of up to ``max_parallel`` calls in flight at once.
+
+        Returns Cyclr's answers in the order of ``cycle_ids``: each a dict, or None for a cycle Cyclr does
+        not know. Answers are read in that order, as if asked one by one: the first error among them is
+        raised (``CyclrAPIError``, ``account_not_found`` included), unless a cycle before it was unknown.
+        A round starts only if Cyclr knew every cycle of the rounds before: the first unknown cycle ends
+        the list (it is its last item, and the later ids are not in it), so a forged list of ids costs at
+        most one round of calls, not a call each. Up to ``max_parallel`` ids the whole list is one round
+        trip's wait, whatever its length.
+
+        The calls share the process's pooled session (its connection pool is thread-safe); the threads are
+        this call's own and end with it.
+        """
+        cycle_ids = list(cycle_ids)
+        max_parallel = max(1, int(max_parallel))
+        answers = []
+        # The caller's thread asks too: max_parallel - 1 more threads, and none for a single id.
+        with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(cycle_ids)) - 1),
+                                thread_name_prefix="proxy-cyclr") as pool:
+            for start in range(0, len(cycle_ids), max_parallel):
+                batch = cycle_ids[start:start + max_parallel]
+                futures = [pool.submit(self.get_cycle, cycle_id, account=account) for cycle_id in batch[1:]]
+                first = self.get_cycle(batch[0], account=account)
+                # In order, lazily: an answer (or error) after an unknown cycle is never read.
+                for answer in chain((first,), (future.result() for future in futures)):
+                    answers.append(answer)
+                    if answer is None:  # the rest of the round was asked too: its answers are dropped
+                        return answers
+        return answers
 
     def list_cycles(self, *, account, page=1, page_size=50):
         """One page of the account's cycles, as Cyclr lists them (a list of cycle objects)."""

@@ -1,4 +1,5 @@
 """CyclrClient against the fake Cyclr over real HTTP: tokens, Marketplace URLs, cycles, errors."""
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -290,3 +291,87 @@ def test_one_number_for_api_timeout_is_both_limits(cyclr, settings):
     settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "API_TIMEOUT": 3}
     assert CyclrClient().timeout == (3, 3)
     assert CyclrClient().token()  # and the client works with it
+
+
+# --- several cycles in one round trip ----------------------------------------------------------------
+
+
+def cycle_calls(fake):
+    return [path for method, path in fake.api_calls if method == "GET" and path.startswith("/v1.0/cycles/")]
+
+
+def forged_ids(n):
+    return [f"00000000-0000-4000-8000-{i:012d}" for i in range(1, n + 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get_cycles_answers_in_the_order_asked(cyclr, installed):
+    launch, result = installed(package_id=4)  # three templates: three cycles
+    ids = [c["cycleId"] for c in result["cycles"]]
+    assert len(ids) == 3
+
+    answers = CyclrClient().get_cycles(list(reversed(ids)), account=launch.x_cyclr_account)
+
+    assert [a["Id"] for a in answers] == list(reversed(ids))
+    assert CyclrClient().get_cycles([], account=launch.x_cyclr_account) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get_cycles_asks_about_every_cycle_at_once(cyclr, installed):
+    launch, result = installed(package_id=4)
+    ids = [c["cycleId"] for c in result["cycles"]]
+    CyclrClient().token()  # the token call is not the gated one either way; fetched first for clarity
+    answers = []
+    cyclr.cycle_gate.close()
+    asking = threading.Thread(target=lambda: answers.extend(CyclrClient().get_cycles(ids, account=launch.x_cyclr_account)))
+    asking.start()
+    try:
+        assert cyclr.cycle_gate.wait_for_held(3)  # all three held by Cyclr at the same moment: in flight together
+    finally:
+        cyclr.cycle_gate.open()
+        asking.join(30)
+    assert [a["Id"] for a in answers] == ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get_cycles_ends_at_the_first_cycle_cyclr_does_not_know(cyclr, installed):
+    launch, result = installed(package_id=4)
+    known = [c["cycleId"] for c in result["cycles"]]
+
+    answers = CyclrClient().get_cycles([known[0], UNKNOWN_CYCLE, known[1]], account=launch.x_cyclr_account)
+
+    assert answers[0]["Id"] == known[0] and answers[1:] == [None]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forged_list_of_ids_costs_one_round_of_calls_not_a_call_each(cyclr, installed):
+    launch, result = installed(package_id=4)
+    known = [c["cycleId"] for c in result["cycles"]]
+    before = len(cycle_calls(cyclr))
+
+    # Rounds of 2: the known pair is one round, the next round meets the first forged id; no third round.
+    answers = CyclrClient().get_cycles([*known[:2], *forged_ids(30)], account=launch.x_cyclr_account, max_parallel=2)
+
+    assert [a["Id"] for a in answers[:2]] == known[:2] and answers[2:] == [None]
+    assert len(cycle_calls(cyclr)) - before == 4
+    before = len(cycle_calls(cyclr))
+    assert CyclrClient().get_cycles(forged_ids(100), account=launch.x_cyclr_account) == [None]
+    assert len(cycle_calls(cyclr)) - before == cyclr_module.MAX_PARALLEL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get_cycles_goes_on_round_after_round_while_cyclr_knows_every_cycle(cyclr, installed):
+    launch, result = installed(package_id=4)
+    ids = [c["cycleId"] for c in result["cycles"]]
+    answers = CyclrClient().get_cycles(ids, account=launch.x_cyclr_account, max_parallel=1)
+    assert [a["Id"] for a in answers] == ids
+
+
+def test_get_cycles_raises_what_get_cycle_raises(cyclr):
+    with pytest.raises(CyclrAPIError) as caught:  # every call of the round answers 404 for the account
+        CyclrClient().get_cycles(forged_ids(3), account="no-such-account")
+    assert caught.value.code == "account_not_found"
+    cyclr.failing_accounts.add("tenant-1")
+    with pytest.raises(CyclrAPIError) as caught:
+        CyclrClient().get_cycles(forged_ids(3), account="tenant-1")
+    assert caught.value.status == 500

@@ -561,3 +561,58 @@ def test_a_notification_moves_a_claimed_url_to_the_vouched_ones(cyclr, installed
     launch.refresh_from_db()
     assert all_urls(launch.result) == [data["cycles"][0]["webhooks"][0]["url"]]
     assert launch.result["cycles"][0]["claimed_webhooks"] == []
+
+
+# --- one round of Cyclr calls ------------------------------------------------------------------------------
+
+
+def cycle_calls(fake):
+    return [path for method, path in fake.api_calls if method == "GET" and path.startswith("/v1.0/cycles/")]
+
+
+def test_every_claimed_cycle_is_asked_about_at_once(cyclr, installed, user, completed_receiver):
+    launch, data = installed(package_id=2)
+    assert len(data["cycles"]) == 2
+    settled = []
+
+    def deliver():
+        try:
+            settled.append(settle(launch, data, user))
+        finally:
+            connections.close_all()
+
+    cyclr.cycle_gate.close()
+    verifying = threading.Thread(target=deliver)
+    verifying.start()
+    try:
+        assert cyclr.cycle_gate.wait_for_held(2)  # both of the launch's cycles held by Cyclr together: one round trip
+    finally:
+        cyclr.cycle_gate.open()
+        verifying.join(60)
+    assert settled[0].status == Launch.Status.COMPLETED
+    assert [c["cycle_id"] for c in settled[0].result["cycles"]] == [c["cycleId"] for c in data["cycles"]]
+    completed_receiver.assert_called_once()
+
+
+def test_a_forged_list_of_cycle_ids_costs_one_round_of_calls(cyclr, installed, user):
+    launch, data = installed(package_id=4)
+    forged = [f"00000000-0000-4000-8000-{i:012d}" for i in range(1, 31)]
+    data["cycles"] += [{**data["cycles"][0], "cycleId": cycle_id} for cycle_id in forged]
+    before = len(cycle_calls(cyclr))
+
+    launch = settle(launch, data, user)
+
+    # The first round (ten ids) met a forged one: no second round, and the verdict is the sequential one's.
+    assert len(cycle_calls(cyclr)) - before == 10
+    assert launch.failure_code == "unknown_cycle"
+    assert launch.claim_mismatches == [{"cycle_id": forged[0], "field": "cycle_id", "claimed": forged[0], "cyclr": None}]
+    assert [c["cycle_id"] for c in launch.result["cycles"]] == [c["cycleId"] for c in data["cycles"]]
+    assert recorded_cycles(launch) == {c["cycleId"] for c in data["cycles"][:3]}  # Cyclr vouched for the real three
+
+
+@pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "account_header": "id"}])  # wants the GUID
+def test_an_account_cyclr_does_not_know_leaves_the_result_to_retry(cyclr, installed, user, completed_receiver):
+    launch, data = installed(package_id=2)
+    launch = settle(launch, data, user)
+    assert launch.status == Launch.Status.RECEIVED  # not failed: the setting is wrong, not the claim
+    completed_receiver.assert_not_called()

@@ -85,6 +85,19 @@ PACKAGES: dict[int, Package] = {
             templates=(_template(3, 1, "Hourly Slack summary", None),),
             tags=("alerts", "slack"),
         ),
+        Package(
+            id=4,
+            name="HubSpot two-way sync",
+            description="Sync contacts, deals and companies between HubSpot and this app.",
+            connector="HubSpot",
+            # Three cycles in one install: what verification asks Cyclr about in one round (the benchmark's package).
+            templates=(
+                _template(4, 1, "Sync HubSpot contacts", "Contact changed"),
+                _template(4, 2, "Sync HubSpot deals", "Deal changed"),
+                _template(4, 3, "Sync HubSpot companies", "Company changed"),
+            ),
+            tags=("hubspot",),
+        ),
     )
 }
 

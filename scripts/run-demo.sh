@@ -29,7 +29,7 @@ mkdir -p var
 
 "$PY" -m proxy.testing.fake_cyclr --host 127.0.0.1 --port "$CYCLR_PORT" \
   --client-id "$CYCLR_CLIENT_ID" --client-secret "$CYCLR_CLIENT_SECRET" --marketplace-id 1 \
-  --complete-html-file var/launch_complete.html \
+  --complete-html-file var/launch_complete.html --state-file var/fake-cyclr-state.json \
   --notification-url "${HOST_ORIGIN}/proxy/webhook/${CYCLR_WEBHOOK_SECRET}/" &
 FAKE_PID=$!
 trap 'kill $FAKE_PID 2>/dev/null || true' EXIT INT TERM

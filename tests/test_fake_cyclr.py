@@ -1210,3 +1210,36 @@ def test_cli_refuses_bad_timing_knobs(arguments):
     assert finished.returncode == 2
     assert "Traceback" not in finished.stderr
     assert "--coop" in finished.stderr or "--complete-delay" in finished.stderr
+
+
+# --- kept across restarts (state_file) -------------------------------------------------------------------------
+
+
+def test_with_a_state_file_a_restarted_fake_keeps_accounts_cycles_and_installs(tmp_path, http, clock):
+    state = tmp_path / "state.json"
+    with FakeCyclr(clock=clock, complete_html=CONFIGURED_HTML, state_file=state) as fake:
+        result = page_result(install(fake, http, package_id=1, start=True).text)
+        install_id = fake.installs[-1]["id"]
+    with FakeCyclr(clock=clock, state_file=state) as restarted:
+        assert restarted.accounts == fake.accounts and set(restarted.cycles) == {result["cycles"][0]["cycleId"]}
+        assert restarted.state.account_installs("acct-1")[0]["id"] == install_id
+        restarted.state.uninstall(install_id)  # and a change is kept too
+    with FakeCyclr(clock=clock, state_file=state) as again:
+        assert again.cycles == {} and again.state.account_installs("acct-1") == []
+
+
+def test_without_a_state_file_a_fake_keeps_nothing(tmp_path, http, clock):
+    with FakeCyclr(clock=clock, complete_html=CONFIGURED_HTML) as fake:
+        install(fake, http, package_id=1, start=True)
+        assert fake.state.state_file is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"accounts": {}}', '{"accounts": [], "cycles": {}, '
+                                     '"installs": [], "webhook_keys": {}}'])
+def test_a_state_file_that_is_not_the_fakes_is_refused_naming_it(tmp_path, content):
+    state = tmp_path / "state.json"
+    state.write_text(content)
+    with pytest.raises(ValueError, match="is not the fake Cyclr's saved state"):
+        FakeCyclr(state_file=state)
+    assert state.read_text() == content  # nothing written over it

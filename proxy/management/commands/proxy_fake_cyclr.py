@@ -18,6 +18,9 @@ from proxy.testing.fake_cyclr.server import FakeCyclr, add_shape_arguments, shap
 from proxy.testing.wiring import launch_complete_html
 
 DEMO_CLIENT_ID = "demo-client"
+# Beside the project (where manage.py runs): restarting the fake keeps what Cyclr would, so reconciliation
+# finds the accounts it knew.
+DEFAULT_STATE_FILE = ".fake-cyclr-state.json"
 DEMO_CLIENT_SECRET = "demo-secret"
 
 
@@ -36,9 +39,15 @@ class Command(BaseCommand):
         parser.add_argument("--notification-url", metavar="URL",
                             help="your Marketplace Notification URL (http://localhost:8000/proxy/webhook/<secret>/): "
                                  "the fake POSTs Cyclr's webhook there after each install")
+        parser.add_argument("--state-file", default=DEFAULT_STATE_FILE, metavar="PATH",
+                            help="where it keeps its accounts, cycles and installs across restarts, as a real Cyclr "
+                                 f"keeps them (default: {DEFAULT_STATE_FILE} in the current directory)")
+        parser.add_argument("--forget", action="store_true",
+                            help="keep nothing: start empty, and forget everything when stopped")
         add_shape_arguments(parser)
 
-    def handle(self, *args, port, host, origins, notification_url, **options):
+    def handle(self, *args, port, host, origins, notification_url, state_file=DEFAULT_STATE_FILE, forget=False,
+               **options):
         shape = shape_options(SimpleNamespace(**options))
         origins = origins or _configured_origins()
         if not origins:
@@ -61,6 +70,11 @@ class Command(BaseCommand):
         fake = FakeCyclr(host=host, port=port, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
                          marketplace_ids=(marketplace_id,), complete_html=snippet, notification_url=notification_url,
                          **shape)
+        if not forget:
+            try:
+                fake.state.keep_in(state_file)
+            except ValueError as exc:
+                raise CommandError(f"{exc} Or pass --forget, or another --state-file.") from exc
         try:
             fake.start()
         except OSError as exc:
@@ -98,6 +112,8 @@ class Command(BaseCommand):
         ]
         if fake.notification_url:
             lines.append("After each install it sends Cyclr's Marketplace webhook to your Notification URL.")
+        if fake.state.state_file is not None:
+            lines.append(f"It keeps its accounts and installs in {fake.state.state_file} across restarts (--forget: not).")
         lines.append("Press Ctrl-C to stop it.")
         return "\n".join(lines)
 

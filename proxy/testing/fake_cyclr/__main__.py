@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the host's Marketplace Notification URL: POST Cyclr's webhook there after each install "
         "(e.g. http://localhost:8000/proxy/webhook/<secret>/)",
     )
+    parser.add_argument("--state-file", type=Path, metavar="PATH",
+                        help="keep the accounts, cycles and installs in this JSON file across restarts "
+                             "(default: forget them when stopped)")
     add_shape_arguments(parser)
     return parser
 
@@ -88,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         instant_complete=args.instant_complete,
         **shape_options(args),
     )
+    if args.state_file is not None:
+        try:
+            fake.state.keep_in(args.state_file)
+        except ValueError as error:
+            parser.error(str(error))
     try:
         fake.start()
     except OSError as error:

@@ -879,6 +879,10 @@ class FakeCyclr:
     - `max_page_size=None` (default): `GET /v1.0/cycles` gives the `pageSize` asked for; a number caps it
       lower, as no page documents Cyclr not doing.
 
+    `state_file=<path>` (`--state-file`): the accounts, cycles and installs are read from that JSON file at
+    start (if it exists) and written back on every change, so a restarted fake still knows them, as a real
+    Cyclr does; without it the fake forgets everything when it stops.
+
     For assertions: `api_calls` lists every Partner API request (`(method, path)`, oldest first, query
     strings left out), and `activations` every activate call on a known cycle with the body it carried
     (`{"cycle_id", "account_id", "body"}`).
@@ -904,6 +908,7 @@ class FakeCyclr:
         api_delay: float = 0,
         api_down: bool = False,
         failing_accounts: Iterable[str] = (),
+        state_file: str | None = None,
         account_ids: str = "api",
         account_header: str = "api_id",
         stopped_status: str = "Paused",
@@ -946,6 +951,8 @@ class FakeCyclr:
             complete_html=complete_html,
             clock=clock,
         )
+        if state_file:  # accounts, cycles and installs kept across restarts, as a real Cyclr keeps them
+            self.state.keep_in(state_file)
         self.notifier = NotificationSender(notification_url)
         self._server: _FakeCyclrHTTPServer | None = None
         self._thread: threading.Thread | None = None

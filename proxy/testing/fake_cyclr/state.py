@@ -8,11 +8,14 @@ clicking through the Marketplace.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import secrets
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable, Iterable
 
 NOT_STARTED_ERROR = "Please set up all the steps correctly before starting the cycle."
@@ -242,6 +245,48 @@ class FakeCyclrState:
         self._webhook_keys: dict[str, str] = {}  # key -> cycle id
         self._api_calls: list[tuple[str, str]] = []
         self._activations: list[dict] = []
+        self._state_file: Path | None = None  # see keep_in
+
+    # --- kept across restarts (the demo's and your project's fake: `keep_in`) ---------------------------------
+
+    # What a restart would otherwise forget, and a real Cyclr keeps: its accounts and what they installed.
+    # Tokens, sign-in links and sessions are short-lived there too: they are not kept.
+    KEPT = ("_accounts", "_cycles", "_installs", "_webhook_keys")
+
+    def keep_in(self, path) -> None:
+        """Load what `path` holds (if it exists) and write the accounts, cycles and installs there on every change.
+
+        A file that cannot be read as the fake's state is `ValueError`, naming it: nothing is loaded over it.
+        """
+        path = Path(path)
+        with self._lock:
+            if path.exists():
+                try:
+                    kept = json.loads(path.read_text(encoding="utf-8"))
+                    loaded = {name: kept[name.lstrip("_")] for name in self.KEPT}
+                    if not all(isinstance(loaded[n], list if n == "_installs" else dict) for n in self.KEPT):
+                        raise TypeError
+                except (ValueError, KeyError, TypeError, OSError) as error:
+                    raise ValueError(f"{path} is not the fake Cyclr's saved state ({type(error).__name__}): "
+                                     "move it away to start afresh.") from None
+                for name, value in loaded.items():
+                    setattr(self, name, value)
+            self._state_file = path
+
+    @property
+    def state_file(self) -> Path | None:
+        """The file the accounts, cycles and installs are kept in (`keep_in`), or None."""
+        return self._state_file
+
+    def _persist(self) -> None:
+        """Write what is kept to the state file, if any (called under the lock, after each change)."""
+        if self._state_file is None:
+            return
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._state_file.with_name(self._state_file.name + ".tmp")
+        temporary.write_text(json.dumps({name.lstrip("_"): getattr(self, name) for name in self.KEPT}, indent=1),
+                             encoding="utf-8")
+        os.replace(temporary, self._state_file)  # a reader never sees half a file
 
     def now(self) -> datetime:
         """The current time from the injected clock (which must return an aware datetime)."""
@@ -324,6 +369,7 @@ class FakeCyclrState:
             self._marketplace_requests.append(
                 {"account_api_id": account_api_id, "body": copy.deepcopy(body), "headers": dict(headers)}
             )
+            self._persist()
             return dict(account), token, expires_at
 
     def redeem_marketplace_token(self, token: str) -> Session | None:
@@ -418,6 +464,7 @@ class FakeCyclrState:
                 "flow": flow,
             }
             self._installs.append(install)
+            self._persist()
             return copy.deepcopy(install)
 
     # --- after the install: stop, start, uninstall (what ORBIT, the console or Cyclr itself do) ---------
@@ -432,6 +479,7 @@ class FakeCyclrState:
             if install is None:
                 return None
             changed = [c["cycleId"] for c in install["cycles"] if self._set_cycle_status(c["cycleId"], status)]
+            self._persist()
             return copy.deepcopy(install), changed
 
     def set_cycle_status(self, account_reference: str, cycle_id: str, status: str,
@@ -448,6 +496,7 @@ class FakeCyclrState:
             if activation is not None:
                 self._activations.append({"cycle_id": cycle_id, "account_id": account["Id"], "body": copy.deepcopy(activation)})
             changed = self._set_cycle_status(cycle_id, status)
+            self._persist()
             return copy.deepcopy(self._install_of(cycle_id)), changed
 
     def uninstall(self, install_id: str) -> dict | None:
@@ -459,6 +508,7 @@ class FakeCyclrState:
             for cycle in install["cycles"]:
                 self._remove_cycle(cycle["cycleId"])
             install["uninstalled"] = True
+            self._persist()
             return copy.deepcopy(install)
 
     def delete_cycle(self, account_reference: str, cycle_id: str) -> dict | None:
@@ -472,6 +522,7 @@ class FakeCyclrState:
             self._remove_cycle(cycle_id)
             if install is not None and not any(c["cycleId"] in self._cycles for c in install["cycles"]):
                 install["uninstalled"] = True
+            self._persist()
             return copy.deepcopy(install)
 
     def _live_install(self, install_id: str) -> dict | None:

@@ -12,7 +12,7 @@ class ProxyError(Exception):
     def __init__(self, code=None, message=""):
         self.code = code or self.code
         self.message = message or default_message(self.code)
-        super().__init__(f"[{self.code}] {message}")
+        super().__init__(f"[{self.code}] {self.message}")  # the registry's sentence when none was given
 
     def as_dict(self):
         return {"code": self.code, "message": self.message}

@@ -158,3 +158,11 @@ def test_the_status_of_a_launch_you_cannot_see_is_a_404_error_in_json(user):
     assert response.status_code == 404
     assert response.json() == {"type": "error", "id": None, "code": "not_found", "terminal": True,
                                "message": errors.REGISTRY["not_found"].message}
+
+
+def test_a_proxy_error_without_a_sentence_says_the_registrys_in_its_str():
+    from proxy.errors import default_message
+    from proxy.exceptions import ProxyError
+
+    error = ProxyError("not_found")
+    assert str(error) == f"[not_found] {default_message('not_found')}" and error.message

@@ -91,7 +91,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE", "timeout": 20,
         # Write-ahead logging: readers and the writer do not block each other, and a commit appends to the
         # log without waiting for the disk (synchronous=NORMAL: a power cut may lose the last commits, never
-        # corrupt the file). No connection may cross a fork in this mode: proxy.forking closes them first.
+        # corrupt the file). No connection may cross a fork in this mode: the live test server's
+        # process (proxy.testing.live) closes them first.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     })
     # A file, never in-memory: ChannelsLiveServerTestCase's server is another process.

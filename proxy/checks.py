@@ -345,6 +345,8 @@ def websocket_consumer(application, path, _depth=0):
     Follows Channels' own routing: ``ProtocolTypeRouter``'s "websocket" entry, middleware (``inner``,
     ``application``) and ``URLRouter`` routes, as ``URLRouter.__call__`` matches them.
     """
+    from channels.routing import URLRouter
+
     if _depth > 32:
         return UNKNOWN
     consumer = getattr(application, "consumer_class", None)
@@ -354,10 +356,9 @@ def websocket_consumer(application, path, _depth=0):
     if isinstance(mapping, dict):
         inner = mapping.get("websocket")
         return None if inner is None else websocket_consumer(inner, path, _depth + 1)
-    routes = getattr(application, "routes", None)
-    if getattr(application, "_path_routing", False) and routes is not None:
+    if isinstance(application, URLRouter):  # its public ``routes``, each a path()/re_path() with pattern and callback
         path = path.lstrip("/")
-        for route in routes:
+        for route in application.routes:
             try:
                 match = route.pattern.match(path)
             except Resolver404:

@@ -13,12 +13,13 @@ The consumers' database work runs through ``database_call``: in the event loop's
 Channels' one shared ``database_sync_to_async`` thread, so deliveries to different sockets are stored
 side by side instead of queueing behind each other (and behind every handshake's session lookup).
 """
+import functools
 import json
 import logging
 from importlib import import_module
 from types import SimpleNamespace
 
-from asgiref.sync import SyncToAsync
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
@@ -38,32 +39,28 @@ CLOSE_BAD_ORIGIN = errors.close_code_of("bad_origin")  # 4403, before accepting:
 CLOSE_UNAUTHENTICATED = errors.close_code_of("unauthenticated")  # 4401
 
 
-class DatabaseCall(SyncToAsync):
-    """A synchronous function as a coroutine function run in a pool thread, with Django's connection upkeep.
+def database_call(func):
+    """``func`` (synchronous) as a coroutine function run in a pool thread, with Django's connection upkeep.
 
     Channels' ``database_sync_to_async`` sends every call of every consumer to one shared thread. Each
     call here is whole in itself (its own transaction, nothing kept on the thread between calls), so it
-    may run on any thread: with ``thread_sensitive=False`` the calls run side by side, and that thread's
-    expired connections are closed before and after (a pooled database takes them back), as Channels
-    does. Django keeps one connection per thread.
+    may run on any thread: with asgiref's ``sync_to_async(thread_sensitive=False)`` the calls run side by
+    side, and that thread's expired connections are closed before and after (a pooled database takes them
+    back), as Channels does. Django keeps one connection per thread. Works on methods, as a decorator.
 
     Channels' own test communicators turn its ``close_old_connections`` into a no-op (its calls share the
     test's thread and connection); these threads are never the test's, so the upkeep here stays on and no
     pool thread keeps a connection open past its call.
     """
-
-    def __init__(self, func):
-        super().__init__(func, thread_sensitive=False)
-
-    def thread_handler(self, loop, *args, **kwargs):
+    @functools.wraps(func)
+    def with_connection_upkeep(*args, **kwargs):
         close_old_connections()
         try:
-            return super().thread_handler(loop, *args, **kwargs)
+            return func(*args, **kwargs)
         finally:
             close_old_connections()
 
-
-database_call = DatabaseCall
+    return sync_to_async(with_connection_upkeep, thread_sensitive=False)
 
 
 def origin_of_scope(scope):

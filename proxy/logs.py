@@ -10,6 +10,9 @@
   ``django.server`` for Django's). Install it in ``LOGGING`` (README, "Production"); ``proxy.W008`` says
   when it is missing. Daphne's own command line writes its access log to a stream, not a logger:
   ``python -m proxy.server`` (``proxy.server``) runs it with the paths masked.
+- ``RequestLogFilter``: on Django's ``django.request`` logger (the kit adds it in ``ProxyConfig.ready``), it
+  drops Django's "Forbidden: <path>" line for an answer of the kit's webhook view, which quotes the path with
+  its secret (the view logs its own line, without it), and masks the path in any other record about one.
 """
 import logging
 import re
@@ -78,6 +81,36 @@ class WebhookSecretFilter(logging.Filter):
             if masked != message:
                 record.msg, record.args = masked, None
         return True
+
+
+# The mark the webhook view sets on its request (``proxy.webhooks``): it logs its answer itself.
+LOGGED_BY_THE_KIT = "proxy_logged_by_the_kit"
+
+
+class RequestLogFilter(logging.Filter):
+    """For Django's ``django.request`` logger, which quotes each 4xx/5xx answer's path (``log_response``).
+
+    An answer the kit's webhook view gave (its request carries ``LOGGED_BY_THE_KIT``) was logged by the view,
+    without the path: Django's line is dropped. Any other record about a webhook path (an error raised before
+    the view, with its traceback) is kept, its message masked, and its ``request`` taken off the record, so
+    that no handler (Django's ``AdminEmailHandler`` mails the request) repeats the path.
+    """
+
+    def filter(self, record):
+        request = getattr(record, "request", None)
+        if getattr(request, LOGGED_BY_THE_KIT, False) and record.exc_info is None:
+            return False
+        path = getattr(request, "path", None)
+        if isinstance(path, str) and mask_webhook_path(path) != path:
+            record.request = None
+        return WebhookSecretFilter().filter(record)
+
+
+def install_request_log_filter():
+    """Add ``RequestLogFilter`` to the ``django.request`` logger, once (``ProxyConfig.ready``)."""
+    logger = logging.getLogger("django.request")
+    if not any(isinstance(each, RequestLogFilter) for each in logger.filters):
+        logger.addFilter(RequestLogFilter())
 
 
 def filter_installed(logger_name):

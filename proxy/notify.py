@@ -15,7 +15,9 @@ import traceback
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from contextlib import contextmanager
+
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Q
@@ -137,26 +139,76 @@ def push(event, *groups):
 PUSH_TIMEOUT = 10
 _push_lock = threading.Lock()
 _push_loop = None
+_pushing = threading.local()  # loop: where this thread's pushes run (pushing_on)
 
 
 def run_push(coroutine_function):
     """Run ``coroutine_function()`` from synchronous code on the event loop a push belongs on; wait for it.
 
-    In a thread that serves an ASGI server's loop (a sync view; a kit thread settling for it, see
-    ``proxy.settlement.pushing_on_the_server_loop``), ``async_to_sync`` runs it on that loop, where the
-    in-memory layer's queues belong. Elsewhere (a ``db_worker``, the sweeper, a WSGI server) ``async_to_sync``
-    would start a new event loop, in a new thread, for every push, and channels-redis a new connection with
-    it: there the kit's one push loop, kept running in a daemon thread of the process, serves every push.
+    The in-memory channel layer's queues belong to the ASGI server's loop, and a write from another loop
+    wakes no consumer. So: in a kit thread settling for a server (``pushing_on``), on that server's loop; in
+    a thread that serves an ASGI server's loop (a sync view, a ``sync_to_async`` call), ``async_to_sync`` runs
+    it there. Elsewhere (a ``db_worker``, the sweeper, a WSGI server) ``async_to_sync`` would start a new event
+    loop, in a new thread, for every push, and channels-redis a new connection with it: there the kit's one
+    push loop, kept running in a daemon thread of the process, serves every push.
     """
-    server_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if (server_loop is not None and server_loop.is_running()) or _loop_running_here():
+    pushing = getattr(_pushing, "loop", None)
+    if _usable(pushing):
+        return _run_on(pushing, coroutine_function)
+    if _loop_running_here() or server_loop() is not None:
         return async_to_sync(coroutine_function)()  # in a loop's own thread, this raises: the caller logs it
-    future = asyncio.run_coroutine_threadsafe(coroutine_function(), push_loop())
+    return _run_on(push_loop(), coroutine_function)
+
+
+def _run_on(loop, coroutine_function):
+    future = asyncio.run_coroutine_threadsafe(coroutine_function(), loop)
     try:
         return future.result(PUSH_TIMEOUT)
     except FutureTimeout:
         future.cancel()
         raise
+
+
+def _usable(loop):
+    return loop is not None and loop.is_running() and not loop.is_closed()
+
+
+async def _running_loop():
+    return asyncio.get_running_loop()
+
+
+def server_loop():
+    """The running event loop of the ASGI server this thread serves, or None.
+
+    Its own, in a loop's thread; in a ``sync_to_async`` thread (a sync view, a consumer's database call),
+    the loop ``async_to_sync`` runs coroutines on, which asgiref documents as the outer one. Asked of
+    ``async_to_sync`` itself (one trip to the loop): in any other thread it runs the question on a new loop
+    of its own, closed by the time it answers, which counts as none.
+    """
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    try:
+        loop = async_to_sync(_running_loop)()
+    except Exception:  # an interpreter shutting down
+        return None
+    return loop if _usable(loop) else None
+
+
+@contextmanager
+def pushing_on(loop):
+    """Within the block, this thread's pushes run on ``loop`` (an ASGI server's, while it runs; None: as usual).
+
+    For the kit's threads that settle a launch a server's door took (``proxy.settlement``): the verdict's
+    push must reach that server's in-memory channel layer.
+    """
+    outer = getattr(_pushing, "loop", None)
+    _pushing.loop = loop
+    try:
+        yield
+    finally:
+        _pushing.loop = outer
 
 
 def _loop_running_here():

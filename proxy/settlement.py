@@ -6,7 +6,7 @@
 - ``None`` (the default): in this process, in a small pool of the kit's own threads, once the door has
   answered (``holding``). Nothing else to run (``make run`` needs no worker), but a process that dies takes
   its in-flight settlements with it: the sweeper (``manage.py proxy_replay``, from cron) finishes them.
-- an alias of ``settings.TASKS``: ``settle_launch_task`` is enqueued on that backend. With
+- an alias of ``settings.TASKS``: ``settle_launch_task`` (``proxy.tasks``) is enqueued on that backend. With
   ``django_tasks_db.DatabaseBackend`` and its ``manage.py db_worker`` this is the durable production
   path; a launch Cyclr could not be asked about is re-enqueued with ``run_after`` at its next attempt
   (backends that can defer). An ``ImmediateBackend`` alias runs it at once, before the door answers:
@@ -16,6 +16,9 @@ Nothing is lost: a launch left ``received`` (the process died, Cyclr was down, t
 *due* once its backoff has passed (``next_attempt_at``) or, if no attempt failed, once it has been in
 flight longer than the grace period; ``launches_due`` finds them for the sweeper. Nothing is doubled:
 ``settle_launch`` writes one verdict under the row lock and ``deliver_signal`` sends one signal.
+
+The scheduling layer of DESIGN.md: the intake (``proxy.services``) calls it, and it calls the settle layer
+(``proxy.settle``) and the task (``proxy.tasks``), neither of which imports it.
 """
 import logging
 import os
@@ -26,8 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 
-from asgiref.sync import SyncToAsync
-
 from django.db import connections, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -35,7 +36,9 @@ from django.utils import timezone
 
 from .conf import proxy_settings
 from .models import Launch
-from .notify import signal_unsent
+from .notify import pushing_on, server_loop, signal_unsent
+from .settle import settle_launch
+from .tasks import enqueue, retry_on_backend
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ _lock = threading.Lock()
 _executor = None
 _in_flight = set()
 _retries = set()  # the in-process default's pending retries (threading.Timer), cancelled by cancel_retries()
-_thread = threading.local()  # server_loop: the ASGI server's event loop, in a kit thread settling for it
+_thread = threading.local()  # server_loop: the ASGI server's event loop, in a kit thread settling for it; held
 
 
 def _forget_parents_threads():
@@ -77,7 +80,7 @@ def schedule(launch_id, *, client=None):
                 # captureOnCommitCallbacks): a thread could not find it, so settle it here.
                 run_settlement(launch_id, client=client)
             elif getattr(_thread, "held", None) is not None:
-                _thread.held.add(launch_id, client, _server_loop())
+                _thread.held.add(launch_id, client, server_loop())
             else:
                 submit_in_process(launch_id, client=client)
         else:
@@ -86,18 +89,9 @@ def schedule(launch_id, *, client=None):
         logger.exception("Could not schedule the settlement of launch %s; the sweeper (proxy_replay) will.", launch_id)
 
 
-def enqueue(launch_id, alias, *, run_after=None):
-    """Enqueue ``settle_launch_task`` for ``launch_id`` on the ``TASKS`` backend ``alias``."""
-    from .tasks import settle_launch_task
-
-    task = settle_launch_task.using(backend=alias, run_after=run_after)
-    return task.enqueue(str(launch_id))
-
-
 def run_settlement(launch_id, *, client=None):
-    """Settle one launch (what the task does); if Cyclr could not be asked, enqueue the retry. Returns the status."""
-    from .services import settle_launch
-
+    """Settle one launch (in this thread: the in-process runs, the sweeper); if Cyclr could not be asked,
+    schedule the retry. Returns the status. (The task, ``proxy.tasks.settle_launch_task``, does the same.)"""
     launch = settle_launch(launch_id, client=client)
     if launch.status == Launch.Status.RECEIVED and launch.next_attempt_at is not None:
         retry_later(launch)
@@ -111,8 +105,6 @@ def retry_later(launch):
     process submits it then (so ``make run`` recovers from a Cyclr outage on its own; a process that
     exits first leaves it to the sweeper). An immediate backend cannot wait: the sweeper retries it.
     """
-    from .tasks import task_backends
-
     alias = proxy_settings.TASK_BACKEND
     if alias is None:
         delay = max((launch.next_attempt_at - timezone.now()).total_seconds(), 0)
@@ -122,10 +114,7 @@ def retry_later(launch):
             _retries.add(timer)
         timer.start()
         return True
-    if not task_backends[alias].supports_defer:
-        return False
-    enqueue(launch.pk, alias, run_after=launch.next_attempt_at)
-    return True
+    return retry_on_backend(launch, alias)
 
 
 def _retry_in_process(launch_id, loop):
@@ -166,7 +155,7 @@ def submit_in_process(launch_id, *, client=None, loop=None):
     ``loop``: the ASGI server's event loop to push on (a retry passes the first attempt's); else this
     thread's, if it serves one."""
     run = _in_flight_run(launch_id)
-    _start(run, client, loop or _server_loop())
+    _start(run, client, loop or server_loop())
     return run
 
 
@@ -241,23 +230,11 @@ def holding():
         _thread.held = outer
 
 
-def _server_loop():
-    """The running event loop of the ASGI server whose ``sync_to_async`` thread this is, or None.
-
-    asgiref records it per thread for ``async_to_sync`` (``SyncToAsync.threadlocal``); read defensively,
-    since it is asgiref's own bookkeeping: without it the settlement still runs, in a plain thread.
-    """
-    local = getattr(SyncToAsync, "threadlocal", None)
-    if getattr(local, "main_event_loop_pid", None) != os.getpid():
-        return None
-    loop = getattr(local, "main_event_loop", None)
-    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
-
-
 def _settle_in_thread(run, client, loop):
     _thread.server_loop = loop
     try:
-        return run_settlement(run.launch_id, client=client)
+        with pushing_on(loop):  # the push (proxy.notify) goes to the loop of the server that took the arrival
+            return run_settlement(run.launch_id, client=client)
     except Exception:  # the launch stays received: the sweeper retries it
         logger.exception("Settling launch %s failed; the sweeper (proxy_replay) will retry it.", run.launch_id)
         return None
@@ -265,27 +242,6 @@ def _settle_in_thread(run, client, loop):
         _thread.server_loop = None
         connections.close_all()  # this thread's connections only: an idle pool thread holds none
         run.finish()
-
-
-@contextmanager
-def pushing_on_the_server_loop():
-    """Within the block, ``async_to_sync`` in a kit thread runs on the ASGI server's event loop, if it runs.
-
-    The push (``proxy.notify``: ``async_to_sync(layer.group_send)``) must run there: the in-memory
-    channel layer's queues belong to that loop, and a write from another loop wakes no consumer. asgiref
-    sends ``async_to_sync`` to the loop its ``SyncToAsync.threadlocal`` names, as it does in its own
-    ``sync_to_async`` threads; this names the loop that served the door. Elsewhere, nothing changes.
-    """
-    loop = getattr(_thread, "server_loop", None)
-    local = getattr(SyncToAsync, "threadlocal", None)
-    if loop is None or local is None or not loop.is_running():
-        yield
-        return
-    local.main_event_loop, local.main_event_loop_pid = loop, os.getpid()
-    try:
-        yield
-    finally:
-        local.main_event_loop = local.main_event_loop_pid = None
 
 
 def drain(timeout=30):

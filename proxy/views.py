@@ -10,7 +10,6 @@ from django.http import JsonResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.datastructures import MultiValueDict
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
@@ -380,14 +379,15 @@ JSON_MEDIA_TYPE = "application/json"
 def csrf_rejected(request, form_token=None) -> bool:
     """True if ``request`` fails Django's CSRF check (Origin, Referer on https, the token), run without a form.
 
-    The form data is set first, so the check never parses the body: the token counts from the
-    ``X-CSRFToken`` header, which is how the kit's pages send it (a JSON body has no form field anyway),
-    or from ``form_token``, a ``csrfmiddlewaretoken`` the caller read from the body itself (ORBIT's beacon).
+    The form data is set first (``request.POST``, which every request class lets one assign), so the check
+    never parses the body: the token counts from the ``X-CSRFToken`` header, which is how the kit's pages send
+    it (a JSON body has no form field anyway), or from ``form_token``, a ``csrfmiddlewaretoken`` the caller read
+    from the body itself (ORBIT's beacon).
     """
     form = QueryDict(mutable=True)
     if form_token is not None:
         form["csrfmiddlewaretoken"] = form_token
-    request._post, request._files = form, MultiValueDict()
+    request.POST = form
     return CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is not None
 
 

@@ -9,7 +9,8 @@ The secret must never reach a log line or another URL: the view is login-free (s
 ``LoginRequiredMiddleware`` cannot redirect it to the login page with the path in ``next``),
 answers with and without the trailing slash (so ``APPEND_SLASH`` never redirects it, and no
 404 page echoes it), and writes its own log lines, which name the caller's address, never the
-path. Django's request log, which quotes the path, is told each answer is already logged. The servers'
+path. Django's request log, which quotes the path, leaves these answers out (``proxy.logs.RequestLogFilter``,
+on ``django.request``: this view marks its request as logged by the kit). The servers'
 access logs show the path as ``/webhook/…``: ``python -m proxy.server`` (daphne) and, for ``runserver``,
 ``proxy.logs.WebhookSecretFilter`` in ``LOGGING`` (``proxy.W008``).
 
@@ -41,7 +42,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import errors
 from .conf import proxy_settings
 from .exceptions import InvalidResult
-from .logs import loggable
+from .logs import LOGGED_BY_THE_KIT, loggable
 from .models import WebhookDelivery
 from .notifications import process_delivery
 from .protocol import load_json
@@ -83,6 +84,7 @@ def webhook(request, secret):
     ``secret`` may come with its trailing slash, or with more path after it (which then matches
     no secret): every path under ``webhook/`` is answered here, so none is logged by Django.
     """
+    setattr(request, LOGGED_BY_THE_KIT, True)  # Django's request log leaves its answer out (proxy.logs)
     try:
         return _receive(request, secret.removesuffix("/"))
     except Exception:  # Django's own report would quote the path, secret included
@@ -157,8 +159,6 @@ def _refuse(code, message):
 
 
 def _answer(status, payload):
-    response = JsonResponse(payload, status=status)
-    # Django would log each 4xx/5xx with the request path, which holds the secret: this module
-    # logs its own line instead.
-    response._has_been_logged = True
-    return response
+    # Django would log each 4xx/5xx with the request path, which holds the secret: this module logs its
+    # own line instead, and proxy.logs.RequestLogFilter leaves Django's out.
+    return JsonResponse(payload, status=status)

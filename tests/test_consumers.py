@@ -403,6 +403,43 @@ def test_pushes_run_on_the_servers_loop_there_and_on_one_kept_loop_elsewhere():
     assert loops[4:] == [server_loop]
 
 
+def test_a_kit_thread_settling_for_a_server_pushes_on_that_servers_loop():
+    """What a door's thread records (``server_loop``: asked of ``async_to_sync``, no asgiref internals) and a kit
+    thread then pushes on (``pushing_on``): the server's own loop, where the in-memory layer's queues are."""
+    import threading
+
+    from channels.layers import InMemoryChannelLayer
+
+    from proxy.notify import push, pushing_on, server_loop
+
+    loops = []
+    real_send = InMemoryChannelLayer.group_send
+
+    async def recording_send(layer, group, message):
+        loops.append(asyncio.get_running_loop())
+        await real_send(layer, group, message)
+
+    def settle_in_a_kit_thread(loop):
+        with pushing_on(loop):
+            push({"type": "proxy.test"}, "proxy.user.1")
+
+    async def scenario():
+        recorded = await database_sync_to_async(server_loop)()  # in a door's thread
+        kit_thread = threading.Thread(target=settle_in_a_kit_thread, args=(recorded,))
+        await asyncio.get_running_loop().run_in_executor(None, lambda: (kit_thread.start(), kit_thread.join(10)))
+        return recorded, asyncio.get_running_loop()
+
+    with mock.patch.object(InMemoryChannelLayer, "group_send", recording_send):
+        recorded, the_servers_loop = run(scenario)
+    assert recorded is the_servers_loop
+    assert loops == [the_servers_loop]
+    outside = []
+    thread = threading.Thread(target=lambda: outside.append(server_loop()))
+    thread.start()
+    thread.join(10)
+    assert outside == [None]  # a thread that serves no server
+
+
 def test_the_events_socket_refuses_anonymous_users():
     async def scenario():
         socket = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN])

@@ -438,7 +438,7 @@ def test_reconcile_closes_expired_launches_and_verifies_unverified_results(insta
     Launch.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     launch, data = installed()
     down = CyclrClient(api_url="http://127.0.0.1:9", timeout=0.5)
-    with mock.patch("proxy.services.CyclrClient", return_value=down):
+    with mock.patch("proxy.settle.CyclrClient", return_value=down):
         accept_result(launch.pk, data, source="socket", user=user)
     assert Launch.objects.get(pk=launch.pk).failure_code == "verification_pending"
 

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.asgi import application
-from proxy import services, settlement
+from proxy import services, settle, settlement
 from proxy.checks import check_task_backend
 from proxy.models import Launch, ReceiverFailure
 from proxy.replay import launches_needing_replay
@@ -296,7 +296,7 @@ def test_cyclr_down_keeps_the_launch_received_counts_attempts_backs_off_and_sett
 def test_the_in_process_default_retries_on_its_own_once_the_backoff_has_passed(
         cyclr, installed, user, completed_receiver, settled, monkeypatch):
     """make run has no sweeper cron: its own process retries a launch a Cyclr outage left received."""
-    monkeypatch.setattr(services, "RETRY_FIRST", timedelta(milliseconds=200))  # the backoff, shortened
+    monkeypatch.setattr(settle, "RETRY_FIRST", timedelta(milliseconds=200))  # the backoff, shortened
     launch, data = installed()
     cyclr.api_down = True
     accept_result(launch.pk, data, source="socket", user=user)
@@ -335,7 +335,7 @@ def test_the_sweeper_leaves_a_settlement_in_flight_alone_until_the_grace_period_
 def test_a_process_dying_between_the_verdict_and_the_signal_loses_no_signal(cyclr, installed, user, completed_receiver,
                                                                             settled):
     launch, data = installed()
-    with mock.patch.object(services, "deliver_signal"):  # dies right after the verdict committed
+    with mock.patch.object(settle, "deliver_signal"):  # dies right after the verdict committed
         accept_result(launch.pk, data, source="socket", user=user)
         settled(launch)
     assert launch.status == Launch.Status.COMPLETED and launch.signal_sent_at is None
@@ -352,7 +352,7 @@ def test_a_process_dying_between_the_verdict_and_the_signal_loses_no_signal(cycl
 def test_a_signal_claimed_elsewhere_is_left_alone_until_its_claim_is_stale(cyclr, installed, user, completed_receiver,
                                                                           settled):
     launch, data = installed()
-    with mock.patch.object(services, "deliver_signal"):
+    with mock.patch.object(settle, "deliver_signal"):
         accept_result(launch.pk, data, source="socket", user=user)
         settled()
     # Another process claimed it a moment ago and is running the receivers.
@@ -368,7 +368,7 @@ def test_a_signal_claimed_elsewhere_is_left_alone_until_its_claim_is_stale(cyclr
 
 def test_racing_signal_deliveries_send_one_signal(cyclr, installed, user, completed_receiver, settled):
     launch, data = installed()
-    with mock.patch.object(services, "deliver_signal"):
+    with mock.patch.object(settle, "deliver_signal"):
         accept_result(launch.pk, data, source="socket", user=user)
         settled()
     barrier = threading.Barrier(4)

@@ -173,3 +173,33 @@ def test_the_demos_published_webhook_secret_is_W007_on_deploy(settings, value):
     assert [message.id for message in check_webhook_secret_not_published()] == ["proxy.W007"]
     settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
     assert check_webhook_secret_not_published() == []
+
+
+def test_djangos_request_log_leaves_out_the_webhooks_answers_and_masks_any_other_line_about_it():
+    """``proxy.logs.RequestLogFilter`` (on ``django.request``, added by the app) in place of a private response flag."""
+    from types import SimpleNamespace
+
+    from proxy.logs import LOGGED_BY_THE_KIT, RequestLogFilter
+
+    assert any(isinstance(each, RequestLogFilter) for each in logging.getLogger("django.request").filters)
+    path = f"/proxy/webhook/{SECRET}/"
+
+    def record(request, exc_info=None):
+        made = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "%s: %s", ("Forbidden", request.path),
+                                 exc_info)
+        made.request = request
+        return made
+
+    answered = record(SimpleNamespace(path=path, **{LOGGED_BY_THE_KIT: True}))
+    assert RequestLogFilter().filter(answered) is False  # the view logged its own line, without the path
+    try:
+        raise RuntimeError("before the view")
+    except RuntimeError:
+        import sys
+
+        failed = record(SimpleNamespace(path=path), sys.exc_info())
+    assert RequestLogFilter().filter(failed) is True
+    assert SECRET not in failed.getMessage() and failed.request is None  # no handler can mail the path
+    other = record(SimpleNamespace(path="/elsewhere/"))
+    assert RequestLogFilter().filter(other) is True and other.getMessage() == "Forbidden: /elsewhere/"
+    assert other.request.path == "/elsewhere/"  # any other record is left as it is

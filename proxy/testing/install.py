@@ -9,7 +9,7 @@ kit verified the result and sent ``install_completed`` / ``install_failed`` to y
 import uuid
 from urllib.parse import urlencode
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.test import Client, TestCase
 from django.urls import NoReverseMatch, reverse
 
@@ -104,6 +104,23 @@ def _opened_launch(page):
     return context["launch"].pk, context["marketplace_url"], None
 
 
+def in_test_case_transaction(using=DEFAULT_DB_ALIAS):
+    """True if the transactions open on ``using`` are only the test case's own (pytest-django's ``db``, Django's
+    ``TestCase``), not one the test opened itself.
+
+    Django lets a durable atomic block (``atomic(durable=True)``) open right inside a test case's transaction,
+    as if it were outermost, and raises ``RuntimeError`` inside any other atomic block: that tells them apart.
+    """
+    if not connections[using].in_atomic_block:
+        return False
+    try:
+        with transaction.atomic(using=using, durable=True):
+            pass
+    except RuntimeError:  # "A durable atomic block cannot be nested within another atomic block."
+        return False
+    return True
+
+
 class _run_on_commit_callbacks:
     """Run the block's on-commit callbacks at its end when it sits in a test case's transaction (which never commits)."""
 
@@ -112,10 +129,9 @@ class _run_on_commit_callbacks:
         self._capture = None
 
     def __enter__(self):
-        blocks = connections[self.using].atomic_blocks
         # Only the test's own transaction: callbacks of a transaction the test opened itself run when it
-        # commits, and running them here too would send the signal twice.
-        if blocks and all(getattr(block, "_from_testcase", False) for block in blocks):
+        # commits, and running them here too would settle the launch inside that transaction.
+        if in_test_case_transaction(self.using):
             self._capture = TestCase.captureOnCommitCallbacks(using=self.using, execute=True)
             self._capture.__enter__()
         return self

@@ -2,7 +2,7 @@
 
 Its SQLite runs in WAL mode. Forked while the test process held an open connection, the server read one
 snapshot for good, from before the previous test's teardown: a user the next test created could not sign in
-(``proxy.forking`` now closes SQLite connections before a fork). No browser: the login form over HTTP.
+(``proxy.testing.live`` now closes the connections before it forks the server). No browser: the login form over HTTP.
 """
 import requests
 from django.contrib.auth import get_user_model

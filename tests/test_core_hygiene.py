@@ -1,0 +1,174 @@
+"""The kit's core survives upgrades of what it stands on, and its modules import one way.
+
+Static checks over ``proxy/`` (parsed with ``ast``, never imported), so they hold for code no test runs:
+
+- no private attribute of another package: an ``obj._name`` (or ``getattr(obj, "_name")``) whose name the
+  kit does not define itself is Django's, Channels', asgiref's or daphne's bookkeeping, which any release
+  may change; nor asgiref's ``threadlocal``, which is not its public API either (dunders are fine);
+- no import cycle among the kit's modules, counting imports inside functions (they hide a cycle; they do
+  not break it): DESIGN.md's direction, doors → intake → scheduling → settle → the record → foundation.
+"""
+import ast
+from pathlib import Path
+
+import proxy
+
+PACKAGE = Path(proxy.__file__).resolve().parent
+ACCESSORS = {"getattr", "setattr", "hasattr", "delattr"}
+FOREIGN_BOOKKEEPING = {"threadlocal"}  # asgiref.sync.SyncToAsync.threadlocal: not public, even without "_"
+# Underscored, yet documented as public: Django's Model _meta API (docs/ref/models/meta).
+DOCUMENTED_PUBLIC = {"_meta"}
+
+
+def modules():
+    """``{dotted name: (path, tree)}`` for every module of the kit (migrations are generated; they count too)."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = (path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    return found
+
+
+def is_dunder(name):
+    return name.startswith("__") and name.endswith("__")
+
+
+def names_defined(tree):
+    """The names ``tree`` binds: functions, classes, arguments, variables, imports, and the attributes it
+    assigns on ``self``/``cls``. A write to another object's attribute defines nothing."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+              and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def private_accesses(tree, own_names):
+    """``(line, what)`` for each access to another package's private attribute or to asgiref's threadlocal."""
+    for node in ast.walk(tree):
+        name = None
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ACCESSORS
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            name = node.args[1].value
+        if name is None:
+            continue
+        if name in FOREIGN_BOOKKEEPING:
+            yield node.lineno, name
+        elif name.startswith("_") and not is_dunder(name) and name not in own_names | DOCUMENTED_PUBLIC:
+            yield node.lineno, name
+
+
+def test_no_private_attribute_of_another_package_is_used():
+    found = modules()
+    # A private name is the kit's own if its module defines it, or if it is a function or class of the kit
+    # (``settlement._start``); an attribute set on ``self`` in one module is not one another module may read
+    # on a class of Channels' (``cls._port`` of ChannelsLiveServerTestCase).
+    kit_functions = {node.name for _, tree in found.values() for node in ast.walk(tree)
+                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    offences = [f"{path.relative_to(PACKAGE.parent)}:{line}: .{name}"
+                for path, tree in found.values()
+                for line, name in private_accesses(tree, names_defined(tree) | kit_functions)]
+    assert not offences, "Private attributes of Django/Channels/asgiref/daphne (use their public API):\n" + "\n".join(offences)
+
+
+def test_the_checker_sees_private_accesses():
+    tree = ast.parse("request._post = x\nSyncToAsync.threadlocal.loop = 1\ngetattr(app, '_path_routing', 0)\n"
+                     "self._mine = 1\nself._mine\nobj.__class__\n")
+    own = names_defined(tree)
+    assert sorted(name for _, name in private_accesses(tree, own)) == ["_path_routing", "_post", "threadlocal"]
+
+
+def imported_modules(name, tree, known):
+    """The kit's modules that ``name`` imports, at module level or inside functions."""
+    package = name if (PACKAGE.parent / Path(*name.split("."))).is_dir() else name.rpartition(".")[0]
+    targets = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            for alias in node.names:  # "from . import settlement" imports a module; "from .x import y", x
+                submodule = f"{module}.{alias.name}"
+                targets.add(submodule if submodule in known else module)
+    return {target for target in targets if target in known and target != name}
+
+
+def import_graph():
+    found = modules()
+    return {name: imported_modules(name, tree, found) for name, (_, tree) in found.items()}
+
+
+def find_cycles(graph):
+    """Each strongly connected group of more than one module, as one concrete cycle through it."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(node):  # Tarjan's algorithm
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.add(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return [cycle_through(graph, group) for group in groups]
+
+
+def cycle_through(graph, group):
+    """A path ``a → b → … → a`` inside ``group`` (breadth first from its first member back to it)."""
+    start = min(group)
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        for target in sorted(graph[node] & group):
+            if target == start:
+                return paths[node] + [start]
+            if target not in paths:
+                paths[target] = paths[node] + [target]
+                queue.append(target)
+    return sorted(group)
+
+
+def test_the_kits_modules_import_one_way():
+    cycles = find_cycles(import_graph())
+    assert not cycles, "Import cycles in proxy/ (function-level imports count):\n" + "\n".join(
+        " → ".join(cycle) for cycle in cycles)
+
+
+def test_the_cycle_finder_names_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_cycles(graph) == [["a", "b", "c", "a"]]

@@ -156,6 +156,9 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
         raise taken_cycle(launch_id, exc.cycle_ids) from None
 
 
+SETTLED = (Launch.Status.COMPLETED, Launch.Status.FAILED)
+
+
 def _accept(launch_id, data, claim, *, source, user, message_id, digest, client):
     with transaction.atomic():
         try:
@@ -166,6 +169,10 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
         if launch.status == Launch.Status.EXPIRED:
             check_unexpired(launch)
         if launch.status != Launch.Status.PENDING:
+            if launch.status in SETTLED and timezone.now() >= launch.expires_at:
+                # Repeats are taken while a page may still be re-sending (its outbox), not for ever.
+                raise LaunchRejected("expired", "This launch was settled and its time is up: its result is no longer "
+                                                "taken again. Check your integrations in the app.")
             # The same install again (by any path, in any shape): a duplicate, not a conflict.
             if not claim.same_install(launch.claimed_result()):
                 raise LaunchRejected("conflict", "This launch already has a different result.")

@@ -32,7 +32,7 @@ from .accounts import learned_guid, names_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import ProxyError
-from .results import CYCLR_WORDS, STATUSES, InstallResult, Webhook
+from .results import CYCLR_WORDS, MAX_ERRORS, STATUSES, InstallResult, Webhook
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,9 @@ def _union_webhooks(*groups):
 
 
 def union_errors(*groups):
-    """Every error once, in the order first reported."""
-    return tuple(dict.fromkeys(error for group in groups for error in group))
+    """Every error once, in the order first reported, at most ``MAX_ERRORS`` (one result's own limit): repeats
+    of a launch's result cannot grow what it stores without bound."""
+    return tuple(dict.fromkeys(error for group in groups for error in group))[:MAX_ERRORS]
 
 
 # --- before and between verification ------------------------------------------------------------------

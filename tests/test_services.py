@@ -109,6 +109,36 @@ def test_an_expired_launch_is_refused_and_nothing_written(installed, user):
     assert not Arrival.objects.exists()
 
 
+def test_a_settled_launch_takes_repeats_only_until_its_expiry(installed, user, completed_receiver, settled):
+    launch, data = installed()
+    accept_result(launch.pk, data, source="socket", user=user)
+    settled()
+    assert accept_result(launch.pk, data, source="http", user=user).duplicate  # before its expiry: a duplicate
+    Launch.objects.filter(pk=launch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    before = list(Arrival.objects.filter(launch=launch).values_list("pk", "count"))
+
+    with pytest.raises(LaunchRejected) as caught:
+        accept_result(launch.pk, data, source="http", user=user)
+
+    assert caught.value.code == "expired" and "settled" in caught.value.message
+    assert list(Arrival.objects.filter(launch=launch).values_list("pk", "count")) == before  # nothing written
+    assert Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED and completed_receiver.call_count == 1
+
+
+def test_repeats_with_new_errors_add_a_bounded_amount(installed, user, settled):
+    # Each repeat of the same install may add errors it alone reported; their union is capped at one result's limit.
+    from proxy.results import MAX_ERRORS
+
+    launch, data = installed()
+    accept_result(launch.pk, data, source="socket", user=user)
+    settled()
+    for repeat in range(12):
+        errors = [f"error {repeat}-{i}: " + "x" * 1900 for i in range(MAX_ERRORS)]
+        accept_result(launch.pk, {**data, "errors": errors}, source="http", user=user, message_id=f"m{repeat}")
+    stored = Launch.objects.get(pk=launch.pk).result["errors"]
+    assert len(stored) == MAX_ERRORS and stored[0].startswith("error 0-0")  # the first reported are kept
+
+
 def test_an_unknown_launch_is_refused(user):
     with pytest.raises(LaunchRejected) as caught:
         accept_result("7c9e6679-7425-40de-944b-e07fc1f90ae7", {"accountId": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "cycles": []},

@@ -115,7 +115,8 @@ def in_launch_terms(claim, launch):
 
 def learn_account_guid(launch, claim, *, source):
     """Set ``launch.cyclr_account_id`` from Cyclr's notification, which pairs the account's GUID with its API id
-    (the browser's claim waits for verification: ``Verdict.account_guid``). True if it learned it now (not saved)."""
+    (never from the browser's claim: Cyclr vouches for its cycles, not for the account id it names). True if it
+    learned it now (not saved)."""
     if launch.cyclr_account_id or source != NOTIFIED or claim.account_api_id != launch.account_api_id:
         return False
     launch.cyclr_account_id = learned_guid(claim.account_id, launch.account_api_id)

@@ -75,8 +75,6 @@ def settle_launch(launch_id, *, client=None):
         launch.status = Launch.Status.FAILED if reason else Launch.Status.COMPLETED
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.next_attempt_at = None
-        if verdict.account_guid and not launch.cyclr_account_id:
-            launch.cyclr_account_id = verdict.account_guid
         launch.save()
         if reason:
             release_cycles(launch, verdict.unvouched_cycles)

@@ -10,8 +10,9 @@ The browser's result is a claim: its owner can forge every field of it. The kit 
   Cyclr's own hosts (``API_URL``'s and ``MARKETPLACE_ORIGINS``'); any other is never recorded;
   the URLs on Cyclr's hosts that only the browser claimed are kept apart, as ``claimed_webhooks``
   (a LAUNCH install's have no other source);
-- errors from every arrival, united: no later or other arrival can drop an error one reported;
-- the account's GUID, from a claim whose cycles Cyclr listed under the launch's API id.
+- errors from every arrival, united: no later or other arrival can drop an error one reported.
+The account id a claim names is compared (either of the account's ids), never recorded: Cyclr vouches for the
+claimed cycles under the launch's account, not for the id the browser wrote beside them.
 
 A claim that disagrees with Cyclr fails the launch: ``account_mismatch``, ``unknown_cycle``,
 ``replayed`` (a cycle Cyclr created before the launch opened) or ``claim_mismatch`` (status,
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from urllib.parse import urlsplit
 
-from .accounts import learned_guid, names_account
+from .accounts import names_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import ProxyError
@@ -56,8 +57,6 @@ class Verdict:
     reason: ProxyError | None = None
     mismatches: tuple = ()
     unvouched_cycles: tuple = ()
-    # The account's GUID, from a claim whose cycles Cyclr listed under the launch's account (its API id).
-    account_guid: str = ""
 
 
 # --- Cyclr's hosts ------------------------------------------------------------------------------------
@@ -310,7 +309,7 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
         return Verdict(result, ProxyError(
             "claim_mismatch", f"The result disagrees with what Cyclr has ({fields}); Cyclr's data was kept."), tuple(mismatches),
             _disputed(mismatches))
-    return Verdict(with_claimed_webhooks(result, claim), account_guid=learned_guid(claim.account_id, launch.account_api_id))
+    return Verdict(with_claimed_webhooks(result, claim))
 
 
 def _cycle_ids(cycles):

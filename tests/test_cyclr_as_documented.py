@@ -4,8 +4,9 @@ Every test here runs twice, against the fake in its two shapes (``cyclr_shape`` 
 Cyclr's current pages show it (the mint's ``AccountId`` and ``X-Cyclr-Account`` are the account's API id, the API
 says ``Paused``, the cycle resource shows no ``Webhooks``), and "guid", as older pages suggest (``AccountId`` and
 the header are the GUID, with ``ACCOUNT_HEADER = "id"``; ``Stopped``; ``Webhooks`` on the cycle). Whichever shape,
-each install completes once, the account is recorded by its API id and its GUID is learned, and the installation
-records follow Cyclr's notifications and reconciliation.
+each install completes once, the account is recorded by its API id (its GUID learned only from a source that
+pairs both ids, never from the browser), and the installation records follow Cyclr's notifications and
+reconciliation.
 """
 import json
 from unittest import mock
@@ -63,13 +64,18 @@ def notify(body):
     return response.json()
 
 
-def assert_account_recorded(launch, fake):
-    """The launch and its installation name the account by its API id, and know its GUID by now."""
+def assert_account_recorded(launch, fake, *, notified=False, installation_notified=None):
+    """The launch and its installation name the account by its API id, and know its GUID once a source that pairs
+    both ids told it: a mint answer carrying the GUID (the "guid" shape), or Cyclr's notification. The browser's
+    result never teaches it (Cyclr does not vouch for the account id written beside the cycles)."""
     guid = fake.accounts[launch.account_api_id]["Id"].lower()
+    from_the_mint = fake.account_ids == "guid"
     launch.refresh_from_db()
-    assert launch.cyclr_account_id == guid
+    assert launch.cyclr_account_id == (guid if from_the_mint or notified else "")
     installation = Installation.objects.get(launch=launch)
-    assert (installation.account_api_id, installation.cyclr_account_id) == (launch.account_api_id, guid)
+    installation_notified = notified if installation_notified is None else installation_notified
+    assert (installation.account_api_id, installation.cyclr_account_id) == (
+        launch.account_api_id, guid if from_the_mint or installation_notified else "")
     return installation
 
 
@@ -104,7 +110,7 @@ def test_the_notification_first_or_last_makes_one_record_and_one_signal(cyclr, l
     assert launch.status == Launch.Status.COMPLETED, launch.failure_message
     assert Arrival.objects.filter(launch=launch, duplicate=False).count() == 1
     assert calls(receivers)["completed"] == 1
-    assert_account_recorded(launch, cyclr)
+    assert_account_recorded(launch, cyclr, notified=True)
     # The notification vouches for the cycle's webhook URL, in either shape.
     assert [w["url"] for w in launch.result["cycles"][0]["webhooks"]] == [data["cycles"][0]["webhooks"][0]["url"]]
 
@@ -151,7 +157,8 @@ def test_lifecycle_notifications_change_the_records_once_each(cyclr, cyclr_insta
 
     assert {name: count for name, count in calls(receivers).items()} == {
         "completed": 1, "failed": 0, "uninstalled": 1, "started": 1, "stopped": 1}
-    installation = assert_account_recorded(launch, cyclr)
+    # The lifecycle notifications pair both ids: the installation learns the GUID from them.
+    installation = assert_account_recorded(launch, cyclr, installation_notified=True)
     assert not installation.is_installed and Installation.objects.count() == 1
 
 
@@ -189,3 +196,15 @@ def test_the_wrong_account_header_leaves_the_install_pending_and_says_what_to_se
     launch = settle_launch(launch.pk)
     assert launch.status == Launch.Status.COMPLETED and calls(receivers)["completed"] == 1
     assert accept_result(launch.pk, data, source="socket", user=user).duplicate
+
+
+@pytest.mark.parametrize("cyclr_shape", ["documented"])
+def test_the_guid_a_browser_result_names_is_never_recorded(cyclr, launch_for, user, settled, cyclr_shape):
+    # The person controls the browser: the accountId beside genuine cycles is their word, not Cyclr's.
+    launch, url = launch_for(user)
+    data = install_over_http(url)
+    forged = "11111111-2222-4333-8444-555555555555"
+    accept_result(launch.pk, {**data, "accountId": forged}, source="socket", user=user)
+    launch = settled(launch)
+    assert launch.status == Launch.Status.COMPLETED  # the cycles are this account's: Cyclr vouched for them
+    assert launch.cyclr_account_id == "" and Installation.objects.get().cyclr_account_id == ""

@@ -36,7 +36,9 @@ class ConnectFlowTests(BrowserTestCase):
         account_api_id = f"hostkit-user-{self.user.pk}"
         (install,) = [i for i in self.fake.installs if i["account_api_id"] == account_api_id]
         self.assertEqual(install["package_id"], 2)
-        self.assertEqual(launch.result_raw["accountId"], launch.cyclr_account_id)
+        # The account by the API id it was minted for; the result's accountId (Cyclr's GUID) is not recorded as it.
+        self.assertEqual((launch.account_api_id, launch.result_raw["accountApiId"]), (account_api_id, account_api_id))
+        self.assertEqual(launch.result_raw["accountId"], self.fake.accounts[account_api_id]["Id"])
         self.assertEqual(sorted(c["cycle_id"] for c in launch.result["cycles"]),
                          sorted(c["cycleId"] for c in install["cycles"]))
         self.assertEqual(list(Arrival.objects.filter(launch=launch).values_list("source", "duplicate")), [("socket", False)])

@@ -189,8 +189,9 @@ def test_a_new_install_that_starts_a_stopped_installation_says_so(installed_laun
 def test_an_uninstall_that_names_no_cycle_uninstalls_the_package(installed_launch, lifecycle_receivers):
     installed_launch()
     installation = Installation.objects.get()
+    # As Cyclr's notification names the account: by its API id (its GUID beside it, which the kit may not know yet).
     package_only = IntegrationEvent(status="uninstalled", account_id=installation.cyclr_account_id,
-                                    package_id=installation.package_id)
+                                    account_api_id=installation.account_api_id, package_id=installation.package_id)
 
     changes = apply_event(package_only, source="webhook")
 

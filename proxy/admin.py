@@ -45,7 +45,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ArrivalInline(ReadOnlyInline):
     model = Arrival
-    fields = ("received_at", "source", "message_id", "duplicate", "count", "last_received_at")
+    fields = ("received_at", "source", "message_id", "duplicate", "count", "last_received_at", "refused_code",
+              "refused_message")
     readonly_fields = fields
 
 
@@ -101,12 +102,15 @@ class LaunchAdmin(admin.ModelAdmin):
 
     @admin.display(description="Claim vs Cyclr")
     def disagreements(self, obj):
-        """Each field where the claimed result disagreed with Cyclr, side by side (webhook URLs masked)."""
-        if not obj.claim_mismatches:
+        """Each field where a claimed result disagreed with Cyclr, side by side (webhook URLs masked): the refused
+        claims' (their arrivals keep them) and any the launch's own verdict kept."""
+        mismatches = [m for refused in obj.arrivals.exclude(refused_code="").values_list("mismatches", flat=True)
+                      for m in refused or ()] + list(obj.claim_mismatches or ())
+        if not mismatches:
             return "—"
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
             (m.get("cycle_id") or "(account)", m.get("field"), m.get("claimed"), m.get("cyclr"))
-            for m in mask_webhook_urls(obj.claim_mismatches) if isinstance(m, dict)))
+            for m in mask_webhook_urls(mismatches) if isinstance(m, dict)))
         return format_html("<table><thead><tr><th>cycle</th><th>field</th><th>claimed</th><th>Cyclr</th></tr></thead>"
                            "<tbody>{}</tbody></table>", rows)
 

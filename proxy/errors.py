@@ -53,6 +53,11 @@ register("bad_origin", 403, "This page's origin is not one of this site's origin
 register("not_found", 404, "There is no such launch. Start again from the Connect button.", terminal=True)
 register("expired", 410, "This launch has expired. Close the window and connect again.", terminal=True)
 register("conflict", 409, "This launch already has a different result.", terminal=True)
+# Only Cyclr settles a launch (docs/security.md): a claim it does not vouch for is refused and the launch stays open.
+register("claim_refused", 409, "Cyclr did not confirm this result, so it was not taken. If you are still installing, "
+         "finish in Cyclr's window; the launch stays open for its result.", terminal=True)
+register("claim_pending", 409, "Another result for this launch is being checked with Cyclr. This one will be tried "
+         "again shortly.", terminal=False)
 register("replayed", 409, "A cycle in this result was already recorded for another launch.", terminal=True)
 register("malformed", 400, "The message is not in the shape the kit expects.", terminal=True)
 register("too_large", 413, "The message is larger than the kit accepts.", terminal=True)

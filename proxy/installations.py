@@ -93,6 +93,13 @@ def record_install(launch, result, *, source="install"):
     return apply_event(event, source=source, launch=launch)
 
 
+def learn_account_guid(api_id, guid):
+    """Give the account's GUID, once learned (Cyclr's notification pairs it with the API id), to its installations
+    recorded without it: a notification that comes after the verdict still completes the account's record."""
+    if guid:
+        Installation.objects.filter(account_api_id=api_id, cyclr_account_id="").update(cyclr_account_id=guid)
+
+
 def apply_event(event, *, source, launch=None, installation=None):
     """Apply one lifecycle event; return the ``InstallationChange``s it made (empty: nothing changed).
 

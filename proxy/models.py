@@ -123,9 +123,18 @@ class Arrival(models.Model):
     content_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the result as received (canonical JSON).")
     count = models.PositiveIntegerField(default=1, help_text="How many times this arrival came (repeats collapse here).")
     last_received_at = models.DateTimeField(default=timezone.now)
+    # A claim Cyclr did not vouch for is refused, not allowed to fail the launch (docs/security.md): its arrivals
+    # keep why, and the launch is open again for the genuine result.
+    refused_code = models.CharField(max_length=64, blank=True)
+    refused_message = models.TextField(blank=True)
+    mismatches = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["received_at"]
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refused_code)
 
 
 class RecordedCycle(models.Model):

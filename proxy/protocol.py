@@ -12,10 +12,12 @@ import re
 from .conf import proxy_settings
 from .errors import REGISTRY, default_message, lookup
 from .exceptions import InvalidResult
-from .models import Launch
+from .models import Arrival, Launch
 
 COMPLETED = "proxy.install.completed"
 FAILED = "proxy.install.failed"
+# A claim Cyclr did not confirm was refused: the launch is pending again (the pages go back to waiting).
+REFUSED = "proxy.install.refused"
 
 # Deepest nesting of arrays and objects accepted. A result is six levels deep with its message
 # (message > result > cycles > cycle > webhooks > webhook); anything far deeper is not Cyclr's,
@@ -137,6 +139,25 @@ def install_event(launch):
     if launch.status == Launch.Status.FAILED:
         return {"type": FAILED, "launch": str(launch.id), "result": launch.result, "error": reason_of(launch)}
     return {"type": COMPLETED, "launch": str(launch.id), "result": launch.result}
+
+
+def refusal(code):
+    """``{"code", "message"}`` for a refused claim: Cyclr's disagreement as the code, the registry's sentence for people."""
+    return {"code": code, "message": default_message("claim_refused")}
+
+
+def refusal_of(launch):
+    """The last refusal of a claim for a ``pending`` launch (``refusal``), or None: what ``proxy:status`` says of it."""
+    if launch.status != Launch.Status.PENDING:
+        return None
+    code = (Arrival.objects.filter(launch=launch).exclude(refused_code="").order_by("-received_at", "-pk")
+            .values_list("refused_code", flat=True).first())
+    return refusal(code) if code else None
+
+
+def refusal_event(launch, reason):
+    """Server push: the claim ``launch`` held was refused for ``reason`` and the launch waits again."""
+    return {"type": REFUSED, "launch": str(launch.id), "error": refusal(reason.code)}
 
 
 def user_group(user_id):

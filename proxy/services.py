@@ -23,10 +23,12 @@ from django.utils import timezone
 
 from .accounts import learned_guid
 from .exceptions import LaunchRejected
+from .installations import learn_account_guid as learn_installations_guid
 from .models import Arrival, Launch, RecordedCycle
 from .results import InstallResult
 # Documented here (``proxy.services.settle_launch``); they live in the settle layer, below the scheduling.
-from .settle import RETRY_CAP, RETRY_FIRST, deliver_signal, release_cycles, retry_delay, settle_launch  # noqa: F401
+from .settle import RETRY_CAP, RETRY_FIRST, deliver_signal, retry_delay, settle_launch  # noqa: F401
+from .settle import set_aside
 from .settlement import schedule
 from .verification import NOTIFICATION_SOURCE as NOTIFIED
 from .verification import absorb, provisional_result
@@ -160,6 +162,29 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
 SETTLED = (Launch.Status.COMPLETED, Launch.Status.FAILED)
 
 
+def supersedes(launch, claim, *, source) -> bool:
+    """True if ``claim``, a different install from the one ``launch`` holds, takes its place (docs/security.md,
+    "Only Cyclr settles a launch").
+
+    Two things only the browser said give way: a claim not yet verified gives way to Cyclr's notification, and
+    a failure only the browser reported (no cycles, its errors) gives way to an install with cycles, which
+    Cyclr then checks (once that failure's signal is out, so the two verdicts' signals cannot cross).
+    """
+    if launch.source == NOTIFIED:
+        return False
+    if launch.status == Launch.Status.RECEIVED:
+        return source == NOTIFIED
+    return (launch.status == Launch.Status.FAILED and launch.failure_code == "install_errors"
+            and launch.signal_sent_at is not None and bool(claim.cycles))
+
+
+def check_not_refused(launch, digest):
+    """``LaunchRejected("claim_refused")`` if this very claim was refused for ``launch`` already: a page (or
+    whoever drives it) re-sending it costs no second round of Cyclr calls."""
+    if digest and Arrival.objects.filter(launch=launch, content_hash=digest).exclude(refused_code="").exists():
+        raise LaunchRejected("claim_refused")
+
+
 def _accept(launch_id, data, claim, *, source, user, message_id, digest, client):
     with transaction.atomic():
         try:
@@ -174,18 +199,16 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
                 # Repeats are taken while a page may still be re-sending (its outbox), not for ever.
                 raise LaunchRejected("expired", "This launch was settled and its time is up: its result is no longer "
                                                 "taken again. Check your integrations in the app.")
-            # The same install again (by any path, in any shape): a duplicate, not a conflict.
-            if not claim.same_install(launch.claimed_result()):
-                raise LaunchRejected("conflict", "This launch already has a different result.")
-            stored = launch.install_result()
-            merged = absorb(stored, claim, source=source)
-            learned = learn_account_guid(launch, claim, source=source)
-            if merged != stored or learned:  # errors it alone reported, URLs or the GUID the notification vouches for
-                launch.result = merged.as_json()
-                launch.save(update_fields=["result", "cyclr_account_id"])
-            record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=True)
-            return Outcome(launch=launch, duplicate=True)
+            if claim.same_install(launch.claimed_result()):
+                # The same install again (by any path, in any shape): a duplicate, not a conflict.
+                return _duplicate(launch, claim, source=source, message_id=message_id, digest=digest)
+            if not supersedes(launch, claim, source=source):
+                # While the claim it holds is being checked, another may still be the genuine one: try again.
+                raise LaunchRejected("claim_pending" if launch.status == Launch.Status.RECEIVED else "conflict")
+            set_aside(launch, "claim_refused", "Replaced, before Cyclr confirmed it, by a result Cyclr "
+                                               "vouches for or can check.")
         check_unexpired(launch)
+        check_not_refused(launch, digest)
         claim = in_launch_terms(claim, launch)
         record_cycles(launch, claim)
         launch.result_raw = data
@@ -194,11 +217,32 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
         launch.status = Launch.Status.RECEIVED
         launch.source = source
         launch.completed_at = timezone.now()
+        # A verdict, failure or signal of a claim set aside (supersedes) is not this claim's.
+        launch.failure_code = launch.failure_message = ""
+        launch.claim_mismatches = []
+        launch.signal_sent_at = launch.signal_claimed_at = launch.next_attempt_at = None
         learn_account_guid(launch, claim, source=source)
-        launch.save(update_fields=["result_raw", "claim", "result", "status", "source", "completed_at", "cyclr_account_id"])
+        launch.save(update_fields=["result_raw", "claim", "result", "status", "source", "completed_at", "cyclr_account_id",
+                                   "failure_code", "failure_message", "claim_mismatches", "signal_sent_at",
+                                   "signal_claimed_at", "next_attempt_at"])
         record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=False)
         # Verification runs after the commit, outside the door: the ack need not wait for Cyclr.
         transaction.on_commit(lambda: schedule(launch.pk, client=client))
     # The launch as committed (received), whatever the task has done since: the ack says what the
     # arrival made, and the verdict follows by push and proxy:status.
     return Outcome(launch=launch, duplicate=False)
+
+
+def _duplicate(launch, claim, *, source, message_id, digest):
+    """The install ``launch`` already holds, again: it adds what it may (errors, URLs and the GUID the notification
+    vouches for) and counts as a duplicate arrival."""
+    stored = launch.install_result()
+    merged = absorb(stored, claim, source=source)
+    learned = learn_account_guid(launch, claim, source=source)
+    if merged != stored or learned:  # errors it alone reported, URLs or the GUID the notification vouches for
+        launch.result = merged.as_json()
+        launch.save(update_fields=["result", "cyclr_account_id"])
+    if learned:
+        learn_installations_guid(launch.account_api_id, launch.cyclr_account_id)
+    record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=True)
+    return Outcome(launch=launch, duplicate=True)

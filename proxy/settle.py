@@ -3,8 +3,8 @@
 The settle layer of DESIGN.md: below the doors, the intake (``proxy.services.accept_result``) and the
 scheduling (``proxy.settlement``, ``proxy.tasks``, which decide where and when this runs); it imports none of
 them. ``settle_launch`` verifies with Cyclr, stores what Cyclr vouches for and marks the launch ``completed``
-or ``failed`` (a failed launch releases the cycles Cyclr did not vouch for as its own, ``release_cycles``, so
-that a forged claim cannot lock their real launch out); ``deliver_signal`` then sends its signal and push,
+or ``failed``; a claim Cyclr disputes is refused instead (``refuse_claim``: only Cyclr settles a launch, so a
+forged claim can neither fail it nor hold its cycles); ``deliver_signal`` then sends its signal and push,
 and marks it sent only after it went out (see its docstring for the guarantee). ``proxy.services``
 re-exports these names, where they are documented.
 """
@@ -18,8 +18,9 @@ from django.utils import timezone
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, ProxyError
 from .installations import record_install
-from .models import Launch, RecordedCycle
-from .notify import SIGNAL_CLAIM_TIMEOUT, claim_signal, mark_signal_sent, notify
+from .models import Arrival, Launch, RecordedCycle
+from .notify import SIGNAL_CLAIM_TIMEOUT, claim_signal, mark_signal_sent, notify, push
+from .protocol import launch_group, refusal_event, user_group
 from .verification import NOTIFICATION_SOURCE as NOTIFIED
 from .verification import absorb, verify_result
 
@@ -52,6 +53,7 @@ def settle_launch(launch_id, *, client=None):
         deliver_signal(launch.pk)  # settled by an attempt that died before its signal went out
         return launch
     launch = Launch.objects.get(pk=launch_id)
+    verified_claim = launch.claim
     try:
         verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result(),
                                 client=client or CyclrClient())
@@ -65,38 +67,65 @@ def settle_launch(launch_id, *, client=None):
         return launch
     with transaction.atomic():
         launch = Launch.objects.select_for_update().get(pk=launch_id)
-        if launch.status != Launch.Status.RECEIVED:  # settled meanwhile by another caller
+        if launch.status != Launch.Status.RECEIVED or launch.claim != verified_claim:
+            return launch  # settled meanwhile by another caller, or its claim was superseded (its own settlement follows)
+        reason = verdict.reason
+        if reason is not None and reason.code in REFUSALS:
+            refuse_claim(launch, verdict)
+            transaction.on_commit(lambda: push_refusal(launch, reason))
             return launch
         # Repeats that arrived while Cyclr was being asked keep what they added (errors, notified URLs).
         result = absorb(verdict.result, launch.install_result(), source=NOTIFIED)
-        reason = verdict.reason
         launch.result = result.as_json()
         launch.claim_mismatches = list(verdict.mismatches)
         launch.status = Launch.Status.FAILED if reason else Launch.Status.COMPLETED
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.next_attempt_at = None
         launch.save()
-        if reason:
-            release_cycles(launch, verdict.unvouched_cycles)
-        else:
+        if not reason:
             record_install(launch, result)
         transaction.on_commit(lambda: deliver_signal(launch.pk))
     return launch
 
 
-def release_cycles(launch, cycle_ids):
-    """Let go of a failed launch's records of ``cycle_ids``, the cycles Cyclr did not vouch for as its own.
+# Verdicts by which Cyclr disputes the claim itself (another account, cycles it does not list under this launch's
+# account, or lists as made before it, or describes otherwise): whoever controls the browser can post such a
+# claim, so it is refused and the launch stays open for the genuine result and for Cyclr's notification.
+REFUSALS = ("account_mismatch", "unknown_cycle", "replayed", "claim_mismatch")
 
-    The cycles were recorded when the claim arrived, before anyone asked Cyclr (``record_cycles``). Kept,
-    a forged claim naming another account's cycles, or a real install's cycles ahead of its own result,
-    would get that install refused as ``replayed`` on its own launch for good. Cycles Cyclr did vouch for
-    are really installed under this launch's account and stay recorded. Called inside the verdict's
-    transaction, so the release and the ``failed`` status commit together.
+
+def refuse_claim(launch, verdict):
+    """Refuse the claim ``launch`` holds, for ``verdict``'s reason, and open the launch again (inside the verdict's
+    transaction, the row locked).
+
+    Its arrivals keep why (``Arrival.refused_code``, ``refused_message``, ``mismatches``), so the same claim sent
+    again is refused at once (``proxy.services.check_not_refused``); its cycles are let go of; the launch is
+    ``pending`` as before the claim came, until its genuine result, Cyclr's notification or its expiry.
     """
-    if cycle_ids:
-        released, _ = RecordedCycle.objects.filter(launch=launch, cycle_id__in=cycle_ids).delete()
-        if released:
-            logger.info("Launch %s failed verification: released %s cycle(s) Cyclr did not vouch for.", launch.pk, released)
+    reason = verdict.reason
+    set_aside(launch, reason.code, reason.message, verdict.mismatches)
+    launch.status = Launch.Status.PENDING
+    launch.result = launch.claim = launch.result_raw = None
+    launch.source, launch.completed_at, launch.next_attempt_at = "", None, None
+    launch.failure_code = launch.failure_message = ""
+    launch.claim_mismatches = []
+    launch.save()
+    logger.warning("Launch %s: Cyclr did not confirm the result claimed for it (%s); refused, the launch is open again.",
+                   launch.pk, reason.code)
+
+
+def push_refusal(launch, reason):
+    """Tell the pages waiting on ``launch`` (its proxy page, the host page) that its claim was refused: they go
+    back to waiting for the genuine result."""
+    push(refusal_event(launch, reason), user_group(launch.user_id), launch_group(launch.pk))
+
+
+def set_aside(launch, code, message, mismatches=()):
+    """Mark the arrivals of the claim ``launch`` holds as refused (``code``, ``message``), and let go of its
+    cycles: the launch is about to take another claim, or to wait for one (``proxy.settle.refuse_claim``)."""
+    Arrival.objects.filter(launch=launch, refused_code="").update(
+        refused_code=code, refused_message=message, mismatches=list(mismatches))
+    RecordedCycle.objects.filter(launch=launch).delete()
 
 
 def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:

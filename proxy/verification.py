@@ -14,11 +14,10 @@ The browser's result is a claim: its owner can forge every field of it. The kit 
 The account id a claim names is compared (either of the account's ids), never recorded: Cyclr vouches for the
 claimed cycles under the launch's account, not for the id the browser wrote beside them.
 
-A claim that disagrees with Cyclr fails the launch: ``account_mismatch``, ``unknown_cycle``,
+A claim that disagrees with Cyclr gets a reason: ``account_mismatch``, ``unknown_cycle``,
 ``replayed`` (a cycle Cyclr created before the launch opened) or ``claim_mismatch`` (status,
-template, release or a webhook URL), and each disagreement is kept on the launch. The verdict
-also names the claimed cycles Cyclr did not vouch for as this launch's (``unvouched_cycles``):
-the failed launch lets go of them, so that a forged claim cannot keep another launch's cycles.
+template, release or a webhook URL), with each disagreement. This module only decides: the settle
+layer refuses such a claim and leaves the launch open for the genuine one (``proxy.settle.REFUSALS``).
 
 With ``VERIFY_WITH_API`` off nothing is asked, so nothing more is vouched: statuses and templates
 stay as claimed, webhook URLs come only from the notification, and the account checks still hold.
@@ -45,18 +44,11 @@ CLOCK_SKEW = timedelta(minutes=2)
 
 @dataclass(frozen=True)
 class Verdict:
-    """The result Cyclr vouches for, why the launch fails (None: it completes) and each disagreement.
-
-    ``unvouched_cycles``: the claimed cycle ids Cyclr did not vouch for as this launch's install (not
-    in the launch's account, not asked, created before the launch, or disagreeing with the claim).
-    A failed launch releases them (``proxy.services.settle_launch``): each cycle id can be recorded for
-    one launch only, and a forged claim must not keep the real install's launch from recording it.
-    """
+    """The result Cyclr vouches for, why the claim does not stand (None: it completes) and each disagreement."""
 
     result: InstallResult
     reason: ProxyError | None = None
     mismatches: tuple = ()
-    unvouched_cycles: tuple = ()
 
 
 # --- Cyclr's hosts ------------------------------------------------------------------------------------
@@ -270,8 +262,7 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
         mismatches.append(_mismatch("", "account_api_id", claim.account_api_id, launch.account_api_id))
     if mismatches:  # Cyclr was not asked: it vouches for none of the cycles
         return Verdict(_ids_only(base, vouched), ProxyError(
-            "account_mismatch", "The result names a different account from the one this launch opened."), tuple(mismatches),
-            _cycle_ids(claim.cycles))
+            "account_mismatch", "The result names a different account from the one this launch opened."), tuple(mismatches))
     if not claim.cycles:
         detail = "; ".join(base.errors) or "no integration was installed"
         return Verdict(base, ProxyError("install_errors", f"Cyclr reported the install failed: {detail}"))
@@ -292,8 +283,7 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
             mismatches.append(_mismatch(claimed.cycle_id, "cycle_id", claimed.cycle_id, None))
             unchecked = _ids_only(replace(base, cycles=claim.cycles[index:]), vouched).cycles
             return Verdict(replace(base, cycles=(*cycles, *unchecked)), ProxyError(
-                "unknown_cycle", f"Cyclr has no cycle {claimed.cycle_id} in this launch's account."), tuple(mismatches),
-                _disputed(mismatches, claim.cycles[index:]))
+                "unknown_cycle", f"Cyclr has no cycle {claimed.cycle_id} in this launch's account."), tuple(mismatches))
         cycle, disagreements, replayed = _check_cycle(launch, claimed, data, hooks.get(claimed.cycle_id, ()), hosts)
         cycles.append(cycle)
         mismatches.extend(disagreements)
@@ -303,19 +293,9 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
     if replayed_ids:
         return Verdict(result, ProxyError(
             "replayed", f"Cyclr created cycle {replayed_ids[0]} before this launch opened: the result is an earlier "
-                        "install's, not this launch's."), tuple(mismatches), _disputed(mismatches))
+                        "install's, not this launch's."), tuple(mismatches))
     if mismatches:
         fields = ", ".join(dict.fromkeys(m["field"] for m in mismatches))
         return Verdict(result, ProxyError(
-            "claim_mismatch", f"The result disagrees with what Cyclr has ({fields}); Cyclr's data was kept."), tuple(mismatches),
-            _disputed(mismatches))
+            "claim_mismatch", f"The result disagrees with what Cyclr has ({fields})."), tuple(mismatches))
     return Verdict(with_claimed_webhooks(result, claim))
-
-
-def _cycle_ids(cycles):
-    return tuple(dict.fromkeys(c.cycle_id for c in cycles))
-
-
-def _disputed(mismatches, unchecked=()):
-    """The cycle ids a failing verdict does not vouch for: each with a disagreement, and those never asked about."""
-    return tuple(dict.fromkeys([*(m["cycle_id"] for m in mismatches if m["cycle_id"]), *_cycle_ids(unchecked)]))

@@ -344,6 +344,7 @@ def status(request, launch_id):
         "status": Launch.Status.EXPIRED if launch.is_expired else launch.status,
         "result": launch.result,
         "reason": protocol.reason_of(launch),
+        "refusal": protocol.refusal_of(launch),
         "created_at": launch.created_at.isoformat(),
         "expires_at": launch.expires_at.isoformat(),
         "completed_at": launch.completed_at.isoformat() if launch.completed_at else None,

@@ -8,7 +8,7 @@ from django.utils import timezone
 from proxy import signals
 from proxy.cyclr import CyclrClient
 from proxy.exceptions import InvalidResult, LaunchRejected
-from proxy.models import Arrival, Launch, ReceiverFailure
+from proxy.models import Arrival, Launch, ReceiverFailure, RecordedCycle
 from proxy.replay import replay_launch
 from proxy.services import accept_result
 
@@ -154,35 +154,49 @@ def test_a_malformed_result_writes_nothing(launch_for, user):
     assert not Arrival.objects.exists()
 
 
-def test_a_forged_cycle_fails_verification(installed, user, completed_receiver, failed_receiver, settled):
+def assert_refused(launch, code):
+    """``launch`` refused its claim for ``code`` and waits again: no verdict, no signal, no cycle held."""
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.PENDING and launch.failure_code == "" and launch.result is None
+    assert not RecordedCycle.objects.filter(launch=launch).exists()
+    assert list(Arrival.objects.filter(launch=launch).values_list("refused_code", flat=True)) == [code]
+    assert launch.signal_sent_at is None
+
+
+def test_a_forged_cycle_is_refused_and_the_genuine_result_then_completes(installed, user, completed_receiver,
+                                                                         failed_receiver, settled):
     launch, data = installed()
-    data["cycles"][0]["cycleId"] = "00000000-0000-4000-8000-000000000000"
+    forged = {**data, "cycles": [{**data["cycles"][0], "cycleId": "00000000-0000-4000-8000-000000000000"}]}
+    accept_result(launch.pk, forged, source="socket", user=user)
+    settled(launch)
+    assert_refused(launch, "unknown_cycle")
+    failed_receiver.assert_not_called()
+
     accept_result(launch.pk, data, source="socket", user=user)
     settled(launch)
-    assert launch.status == Launch.Status.FAILED
-    assert launch.failure_code == "unknown_cycle"
-    completed_receiver.assert_not_called()
-    failed_receiver.assert_called_once()
-    assert failed_receiver.call_args.kwargs["reason"].code == "unknown_cycle"
+    assert launch.status == Launch.Status.COMPLETED
+    completed_receiver.assert_called_once()
+    failed_receiver.assert_not_called()
 
 
-def test_another_accounts_result_fails_verification(installed, user, other_user, failed_receiver, settled):
+def test_another_accounts_result_is_refused(installed, user, other_user, failed_receiver, settled):
     _, others_result = installed(owner=other_user)  # a real install, in mallory's account
     launch, _ = installed()
     accept_result(launch.pk, others_result, source="socket", user=user)
     settled(launch)
-    assert launch.status == Launch.Status.FAILED and launch.failure_code == "account_mismatch"
-    failed_receiver.assert_called_once()
+    assert_refused(launch, "account_mismatch")
+    failed_receiver.assert_not_called()
 
 
-def test_another_accounts_cycles_fail_even_under_this_accounts_id(installed, user, other_user, failed_receiver, settled):
+def test_another_accounts_cycles_are_refused_even_under_this_accounts_id(installed, user, other_user, failed_receiver,
+                                                                         settled):
     _, others_result = installed(owner=other_user)
     launch, mine = installed()
     # Claim mallory's cycles with alice's account id: Cyclr is asked under alice's account and says no.
     forged = {**mine, "cycles": others_result["cycles"]}
     accept_result(launch.pk, forged, source="socket", user=user)
     settled(launch)
-    assert launch.status == Launch.Status.FAILED and launch.failure_code == "unknown_cycle"
+    assert_refused(launch, "unknown_cycle")
 
 
 def test_an_install_with_errors_and_stopped_cycles_completes_with_its_errors(installed, user, completed_receiver, settled):

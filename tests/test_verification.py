@@ -80,77 +80,84 @@ def test_a_name_the_browser_claims_is_not_stored(cyclr, installed, user):
     assert launch.result["cycles"][0]["name"] == cyclr_cycle(cyclr, cycle_id)["Name"] != "Forged"
 
 
+def refusal(launch):
+    """The arrival whose claim ``launch`` refused, once it waits again for its genuine result (pending, nothing kept)."""
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.PENDING and launch.result is None and launch.claim is None
+    assert not RecordedCycle.objects.filter(launch=launch).exists()
+    (arrival,) = Arrival.objects.filter(launch=launch)
+    assert arrival.refused
+    return arrival
+
+
 @pytest.mark.parametrize("field, forged, stored_field", [
     ("status", "Stopped", "status"),
     ("templateId", "00000000-0000-4000-8000-00000000000a", "template_id"),
     ("templateReleaseId", "00000000-0000-4000-8000-00000000000b", "template_release_id"),
 ])
-def test_a_claim_that_disagrees_with_cyclr_fails_and_keeps_the_disagreement(
+def test_a_claim_that_disagrees_with_cyclr_is_refused_keeps_the_disagreement_and_leaves_the_launch_open(
         cyclr, installed, user, completed_receiver, failed_receiver, field, forged, stored_field):
     launch, data = installed()
     truth = data["cycles"][0][field]
-    data["cycles"][0][field] = forged
+    claim = {**data, "cycles": [{**data["cycles"][0], field: forged}]}
 
-    launch = settle(launch, data, user)
+    arrival = refusal(settle(launch, claim, user))
 
-    assert launch.status == Launch.Status.FAILED and launch.failure_code == "claim_mismatch"
-    assert launch.claim_mismatches == [
+    assert arrival.refused_code == "claim_mismatch"
+    assert arrival.mismatches == [
         {"cycle_id": data["cycles"][0]["cycleId"], "field": stored_field, "claimed": forged, "cyclr": truth}]
-    assert launch.result["cycles"][0][stored_field] == truth  # Cyclr's, never the claim's
-    assert launch.claim["cycles"][0][stored_field] == forged  # the claim is kept apart, for the admin
     completed_receiver.assert_not_called()
-    kwargs = failed_receiver.call_args.kwargs
-    assert kwargs["reason"].code == "claim_mismatch"
-    assert getattr(kwargs["result"].cycles[0], stored_field) == truth
+    failed_receiver.assert_not_called()
+    # The genuine result still completes the launch, with Cyclr's data.
+    launch = settle(launch, data, user)
+    assert launch.status == Launch.Status.COMPLETED and launch.result["cycles"][0][stored_field] == truth
+    completed_receiver.assert_called_once()
 
 
 @pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "cycle_webhooks": True}])  # Cyclr shows them
-def test_a_forged_webhook_url_fails_and_is_never_stored(cyclr, installed, user, failed_receiver):
+def test_a_forged_webhook_url_is_refused_and_never_stored(cyclr, installed, user, failed_receiver):
     launch, data = installed()
     real_url = data["cycles"][0]["webhooks"][0]["url"]
     data["cycles"][0]["webhooks"].append({"stepName": "Contact updated", "url": INTERNAL_URL})
 
-    launch = settle(launch, data, user)
+    arrival = refusal(settle(launch, data, user))
 
-    assert launch.status == Launch.Status.FAILED and launch.failure_code == "claim_mismatch"
-    (mismatch,) = launch.claim_mismatches
+    assert arrival.refused_code == "claim_mismatch"
+    (mismatch,) = arrival.mismatches
     assert mismatch["field"] == "webhooks" and INTERNAL_URL in mismatch["claimed"] and mismatch["cyclr"] == [real_url]
-    assert all_urls(launch.result) == [real_url]
-    assert INTERNAL_URL not in json.dumps(launch.result)
-    assert INTERNAL_URL not in [w.url for c in failed_receiver.call_args.kwargs["result"].cycles for w in c.webhooks]
+    launch.refresh_from_db()
+    assert INTERNAL_URL not in json.dumps([launch.result, launch.claim, launch.result_raw])
+    failed_receiver.assert_not_called()
 
 
 @pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "cycle_webhooks": True}])  # Cyclr shows them
-def test_a_webhook_url_claimed_for_a_cycle_cyclr_lists_none_for_fails(cyclr, installed, user):
+def test_a_webhook_url_claimed_for_a_cycle_cyclr_lists_none_for_is_refused(cyclr, installed, user):
     launch, data = installed(package_id=3)  # a scheduled cycle: Cyclr lists no webhook step
     assert data["cycles"][0]["webhooks"] == []
     data["cycles"][0]["webhooks"] = [INTERNAL_URL]
-    launch = settle(launch, data, user)
-    assert launch.failure_code == "claim_mismatch" and launch.claim_mismatches[0]["cyclr"] == []
-    assert all_urls(launch.result) == []
+    arrival = refusal(settle(launch, data, user))
+    assert arrival.refused_code == "claim_mismatch" and arrival.mismatches[0]["cyclr"] == []
 
 
 def test_an_account_mismatch_is_kept_for_the_admin(cyclr, installed, user, other_user):
     _, others = installed(owner=other_user)
     launch, _ = installed()
-    launch = settle(launch, others, user)
-    assert launch.failure_code == "account_mismatch"
+    arrival = refusal(settle(launch, others, user))
+    assert arrival.refused_code == "account_mismatch"
     assert {"cycle_id": "", "field": "account_api_id", "claimed": others["accountApiId"],
-            "cyclr": launch.account_api_id} in launch.claim_mismatches
-    assert all_urls(launch.result) == [] and {c["status"] for c in launch.result["cycles"]} == {""}
+            "cyclr": launch.account_api_id} in arrival.mismatches
 
 
 def test_an_unknown_cycle_is_kept_for_the_admin(cyclr, installed, user):
     launch, data = installed()
     data["cycles"][0]["cycleId"] = "00000000-0000-4000-8000-000000000000"
-    launch = settle(launch, data, user)
-    assert launch.failure_code == "unknown_cycle"
-    assert launch.claim_mismatches == [{"cycle_id": "00000000-0000-4000-8000-000000000000", "field": "cycle_id",
-                                        "claimed": "00000000-0000-4000-8000-000000000000", "cyclr": None}]
-    assert all_urls(launch.result) == []
+    arrival = refusal(settle(launch, data, user))
+    assert arrival.refused_code == "unknown_cycle"
+    assert arrival.mismatches == [{"cycle_id": "00000000-0000-4000-8000-000000000000", "field": "cycle_id",
+                                   "claimed": "00000000-0000-4000-8000-000000000000", "cyclr": None}]
 
 
-def test_the_ack_says_received_and_status_carries_cyclrs_result(cyclr, installed, user):
+def test_the_ack_says_received_and_status_says_the_claim_was_refused(cyclr, installed, user):
     launch, data = installed()
     data["cycles"][0]["status"] = "Stopped"
     browser = Client()
@@ -162,14 +169,19 @@ def test_the_ack_says_received_and_status_carries_cyclrs_result(cyclr, installed
 
     # The ack answers what the arrival made (the claim, stored); the verdict is proxy:status's (and the push's).
     assert ack["status"] == Launch.Status.RECEIVED and ack["reason"] is None
-    assert status["status"] == Launch.Status.FAILED and status["reason"]["code"] == "claim_mismatch"
-    assert status["result"]["cycles"][0]["status"] == "Active"
+    assert status["status"] == Launch.Status.PENDING and status["result"] is None and status["reason"] is None
+    assert status["refusal"]["code"] == "claim_mismatch" and "did not confirm" in status["refusal"]["message"]
+    # Sent again, the same claim is refused at once, without asking Cyclr again.
+    again = browser.post(reverse("proxy:result", args=[launch.pk]),
+                         json.dumps({"type": "result", "id": "m2", "result": data}), content_type="application/json")
+    assert again.status_code == 409 and again.json()["code"] == "claim_refused" and again.json()["terminal"] is True
 
 
 def test_the_admin_shows_the_disagreement(cyclr, installed, user, django_user_model):
     launch, data = installed()
     data["cycles"][0]["status"] = "Stopped"
     launch = settle(launch, data, user)
+    assert launch.status == Launch.Status.PENDING  # refused: its arrival keeps the disagreement
     admin = django_user_model.objects.create_superuser("root", password="root-password")
     browser = Client()
     browser.force_login(admin)
@@ -362,10 +374,7 @@ def test_a_forged_claim_to_another_accounts_cycles_does_not_lock_out_their_own_l
 
     refused = post_result_over_http(other_user, mallorys_launch, forged)
     assert refused.status_code == 200 and refused.json()["status"] == "received"  # taken, then verified
-    mallorys_launch.refresh_from_db()
-    assert mallorys_launch.status == Launch.Status.FAILED and mallorys_launch.failure_code == code
-    # What Cyclr vouched for (mallory's own cycles, in her account) stays hers; alice's cycles are let go.
-    assert recorded_cycles(mallorys_launch) == (cycle_ids(mallorys_own) if forgery != "as_the_victims_account" else set())
+    assert refusal(mallorys_launch).refused_code == code  # refused: her launch holds no cycle, and waits again
 
     taken = post_result_over_http(user, alices_launch, genuine)
     assert taken.status_code == 200 and taken.json()["type"] == "ack", taken.content
@@ -375,16 +384,15 @@ def test_a_forged_claim_to_another_accounts_cycles_does_not_lock_out_their_own_l
     completed_receiver.assert_called_once()
 
 
-def test_a_claim_that_disagrees_with_cyclr_lets_go_of_the_disputed_cycle_only(cyclr, installed, user):
+def test_a_claim_that_disagrees_with_cyclr_lets_go_of_every_cycle_until_the_genuine_result(cyclr, installed, user):
     launch, data = installed(package_id=2)
     assert len(data["cycles"]) >= 2, "package 2 installs several cycles"
-    disputed, agreed = data["cycles"][0]["cycleId"], {c["cycleId"] for c in data["cycles"][1:]}
-    data["cycles"][0]["status"] = "Stopped"
+    claim = {**data, "cycles": [{**data["cycles"][0], "status": "Stopped"}, *data["cycles"][1:]]}
 
-    launch = settle(launch, data, user)
-
-    assert launch.failure_code == "claim_mismatch"
-    assert recorded_cycles(launch) == agreed and disputed not in agreed
+    assert refusal(settle(launch, claim, user)).refused_code == "claim_mismatch"
+    assert recorded_cycles(launch) == set()
+    assert settle(launch, data, user).status == Launch.Status.COMPLETED
+    assert recorded_cycles(launch) == cycle_ids(data)
 
 
 def test_a_launch_that_completes_keeps_every_cycle(cyclr, installed, user):
@@ -443,18 +451,18 @@ class TestCyclesCreatedBeforeTheLaunch:
     def fake_cyclr_options(self, fake_cyclr_options):  # shapes the shipped fake_cyclr (and so cyclr, installed, launch_for)
         return {**fake_cyclr_options, "marketplace_ids": (1,), "clock": lambda: datetime.now(timezone.utc) - self.offset}
 
-    def test_they_fail_as_replayed(self, cyclr, installed, launch_for, user, failed_receiver):
+    def test_they_are_refused_as_replayed(self, cyclr, installed, launch_for, user, failed_receiver):
         self.offset = timedelta(minutes=10)  # an install made ten minutes before the launch below
         _, earlier = installed()  # never delivered: no launch recorded its cycles
         launch, _ = launch_for(user)
 
-        launch = settle(launch, earlier, user)
+        arrival = refusal(settle(launch, earlier, user))
 
-        assert launch.status == Launch.Status.FAILED and launch.failure_code == "replayed"
-        (mismatch,) = launch.claim_mismatches
+        assert arrival.refused_code == "replayed"
+        (mismatch,) = arrival.mismatches
         assert mismatch["field"] == "created_on_utc"
         assert mismatch["cyclr"] == cyclr.cycles[earlier["cycles"][0]["cycleId"]]["CreatedOnUtc"]
-        assert failed_receiver.call_args.kwargs["reason"].code == "replayed"
+        failed_receiver.assert_not_called()
 
     def test_they_are_let_go_so_that_their_own_launch_still_completes(self, cyclr, installed, launch_for, user,
                                                                        completed_receiver):
@@ -463,8 +471,7 @@ class TestCyclesCreatedBeforeTheLaunch:
         Launch.objects.filter(pk=own_launch.pk).update(created_at=own_launch.created_at - timedelta(minutes=20))
         later, _ = launch_for(user)
 
-        assert settle(later, earlier, user).failure_code == "replayed"
-        assert recorded_cycles(later) == set()
+        assert refusal(settle(later, earlier, user)).refused_code == "replayed"
         assert settle(own_launch, earlier, user).status == Launch.Status.COMPLETED
         completed_receiver.assert_called_once()
 
@@ -604,10 +611,9 @@ def test_a_forged_list_of_cycle_ids_costs_one_round_of_calls(cyclr, installed, u
 
     # The first round (ten ids) met a forged one: no second round, and the verdict is the sequential one's.
     assert len(cycle_calls(cyclr)) - before == 10
-    assert launch.failure_code == "unknown_cycle"
-    assert launch.claim_mismatches == [{"cycle_id": forged[0], "field": "cycle_id", "claimed": forged[0], "cyclr": None}]
-    assert [c["cycle_id"] for c in launch.result["cycles"]] == [c["cycleId"] for c in data["cycles"]]
-    assert recorded_cycles(launch) == {c["cycleId"] for c in data["cycles"][:3]}  # Cyclr vouched for the real three
+    arrival = refusal(launch)
+    assert arrival.refused_code == "unknown_cycle"
+    assert arrival.mismatches == [{"cycle_id": forged[0], "field": "cycle_id", "claimed": forged[0], "cyclr": None}]
 
 
 @pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "account_header": "id"}])  # wants the GUID

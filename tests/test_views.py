@@ -302,6 +302,7 @@ def test_status_of_a_pending_launch_for_its_owner(launch_for, user):
         "status": "pending",
         "result": None,
         "reason": None,
+        "refusal": None,
         "created_at": launch.created_at.isoformat(),
         "expires_at": launch.expires_at.isoformat(),
         "completed_at": None,
@@ -408,17 +409,22 @@ def test_a_repeated_result_is_acked_again_and_recorded_once(installed, user, set
     assert list(Arrival.objects.values_list("message_id", "duplicate")) == [("m1", False), ("m1-retry", True)]
 
 
-def test_a_forged_cycle_is_acked_received_then_fails(installed, user, settled):
+def test_a_forged_cycle_is_acked_received_then_refused_and_the_genuine_result_completes(installed, user, settled):
     launch, data = installed()
-    data["cycles"][0]["cycleId"] = "00000000-0000-4000-8000-000000000000"
+    forged = {**data, "cycles": [{**data["cycles"][0], "cycleId": "00000000-0000-4000-8000-000000000000"}]}
     client = logged_in(user)
-    ack = post_result(client, launch, result_body(data)).json()
+    ack = post_result(client, launch, result_body(forged)).json()
     assert ack["status"] == "received"
     settled()
     status = client.get(reverse("proxy:status", args=[launch.pk])).json()
-    assert status["status"] == "failed" and status["reason"]["code"] == "unknown_cycle"
-    again = post_result(client, launch, result_body(data, "m2")).json()  # a repeat hears the verdict
-    assert again["status"] == "failed" and again["reason"]["code"] == "unknown_cycle"
+    assert status["status"] == "pending" and status["reason"] is None and status["refusal"]["code"] == "unknown_cycle"
+    again = post_result(client, launch, result_body(forged, "m2"))  # the same claim: refused at once
+    assert again.status_code == 409 and again.json()["code"] == "claim_refused" and again.json()["terminal"] is True
+
+    assert post_result(client, launch, result_body(data, "m3")).json()["status"] == "received"
+    settled()
+    status = client.get(reverse("proxy:status", args=[launch.pk])).json()
+    assert status["status"] == "completed" and status["refusal"] is None
 
 
 def test_another_users_launch_is_403_forbidden(installed, other_user):

@@ -8,7 +8,8 @@
  * so, tells the host page, and polls proxy:status for the verdict before doing the rest.
  *
  * States: sending --(ack)--> completed | failed; sending --(ack: received)--> verifying --(status)--> completed
- *         | failed; sending --(a refusal the server calls terminal)--> error;
+ *         | failed | refused (Cyclr did not confirm the result: the launch waits again for the genuine one,
+ *         so {launch, nonce} stay for it); sending --(a refusal the server calls terminal)--> error;
  *         sending --(any other error, a 5xx, no network)--> sending (after a pause); broken (no result, or no config).
  * Whether a refusal is final is the server's to say (`terminal`, from its registry): this page keeps no list.
  * ES2017 syntax, no dependencies.
@@ -16,7 +17,8 @@
 (() => {
   "use strict";
 
-  const T = { done: "proxy.install.completed", failed: "proxy.install.failed", received: "proxy.install.received" };
+  const T = { done: "proxy.install.completed", failed: "proxy.install.failed", received: "proxy.install.received",
+    refused: "proxy.install.refused" };
   const KEY = "proxy.launch";
   const test = window.proxyTest = {};
   const statusEl = document.getElementById("complete-status");
@@ -68,15 +70,20 @@
 
   let next; // the ack's: where this tab goes back to (same-tab redirect mode), else null
   const settle = (reply) => {
-    session((s) => s.removeItem(KEY));
     if (reply.type == "ack") next = reply.next;
+    if (reply.status == "pending") { // refused: the genuine result, in this tab or another, still needs the key
+      tell({ type: T.refused, launch: reply.launch, error: reply.refusal });
+      go("refused", reply, Object(reply.refusal).message);
+      return;
+    }
+    if (/^(completed|failed)$/.test(reply.status)) session((s) => s.removeItem(KEY)); // settled: no more use
     if (reply.type == "ack" && reply.status == "received") {
       // The server owns the result now: wait for Cyclr's verdict (proxy:status sits at launches/<uuid>/).
       tell({ type: T.received, launch: reply.launch });
       go("verifying", reply, "Received — verifying with Cyclr…", "working");
       const url = config.statusUrl.replace(/[0-9a-f-]{36}/, reply.launch);
       const poll = () => fetch(url, { credentials: "same-origin" }).then((r) => r.json()).then((s) => {
-        if (s.status == "completed" || s.status == "failed") return settle(Object.assign({ type: "status" }, s));
+        if (/^(completed|failed|pending)$/.test(s.status)) return settle(Object.assign({ type: "status" }, s));
         setTimeout(poll, 3000);
       }, () => setTimeout(poll, 3000));
       setTimeout(poll, 1000);

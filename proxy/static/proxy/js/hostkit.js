@@ -28,6 +28,7 @@
   const LEFT = "proxy.launch.left";     // the kit's page went away without a result
   const RECEIVED = "proxy.install.received"; // the server holds the result and is verifying it with Cyclr
   const DONE = "proxy.install.completed";
+  const REFUSED = "proxy.install.refused"; // the claim was refused: waiting again (docs/security.md)
   const MODES = ["popup", "inline", "redirect", "direct"];
   // Sentences for what only this page can know; a server's verdict comes with the server's own sentence.
   const TEXT = {
@@ -132,6 +133,8 @@
             own[launch = d.launch] = 1; // the one to poll for the verdict, even if its "opened" was missed
             return go("received");
           }
+          // A claim Cyclr did not confirm: no verdict, the launch waits again for its genuine result.
+          if (type == REFUSED) return go("pending");
           const ok = type == DONE;
           const why = Object(d.error);
           const detail = { launch: d.launch, result: d.result || null };

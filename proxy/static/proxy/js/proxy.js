@@ -11,6 +11,7 @@
  * States (README, "State machines"):
  *   waiting --result from the frame--> sending --ack: completed | failed--> done
  *   sending --ack: received--> verifying --verdict (push or proxy:status)--> done
+ *   verifying --refused (a claim Cyclr did not confirm: push, or proxy:status back at pending)--> waiting
  *   waiting | sending --terminal error--> refused;  sending --other error--> sending (retried)
  * The page's texts live in the template (data-* on #proxy-status), so they can be translated; its settings
  * in #proxy-config (the view writes every key). Whether a refusal is final is the server's to say (the error
@@ -148,6 +149,15 @@
       say(text("verifying"));
       tell("install.received");
       poller = setInterval(() => fetch(config.statusUrl).then((r) => r.json()).then(answer, () => 0), 3000);
+    } else if (/^(refused|pending)$/.test(status) && state == "verifying") {
+      // Cyclr did not confirm the result (a claim it disputes): the launch is open again, so wait for the
+      // genuine one (the frame is still here). The server's sentence says so.
+      const error = m.error || m.refusal || {};
+      clearInterval(poller);
+      held = 0;
+      go("waiting");
+      say(error.message, "error");
+      tell("install.refused", { error });
     } else if (/^(completed|failed)$/.test(status) && state != "waiting") {
       forget("done");
       const error = m.reason || m.error || { code: "install_failed", message: text("failed") };

@@ -163,7 +163,7 @@ SETTLED = (Launch.Status.COMPLETED, Launch.Status.FAILED)
 
 
 def supersedes(launch, claim, *, source) -> bool:
-    """True if ``claim``, a different install from the one ``launch`` holds, takes its place (docs/security.md,
+    """True if ``claim``, not a duplicate of the one ``launch`` holds (``disagree``), takes its place (docs/security.md,
     "Only Cyclr settles a launch").
 
     Two things only the browser said give way: a claim not yet verified gives way to Cyclr's notification, and
@@ -176,6 +176,27 @@ def supersedes(launch, claim, *, source) -> bool:
         return source == NOTIFIED
     return (launch.status == Launch.Status.FAILED and launch.failure_code == "install_errors"
             and launch.signal_sent_at is not None and bool(claim.cycles))
+
+
+# What verification compares of a claimed cycle (proxy.verification): two claims of one install that say different
+# things here cannot both stand, so the later one is not a duplicate of the one being checked.
+CHECKED_FIELDS = ("status", "template_id", "template_release_id")
+
+
+def disagree(claim, held) -> bool:
+    """True if ``claim`` and ``held``, claims of the same cycles, say different things Cyclr checks of one of them:
+    a field of ``CHECKED_FIELDS`` or the webhook URLs (where both say something)."""
+    theirs = {c.cycle_id: c for c in held.cycles}
+    for cycle in claim.cycles:
+        other = theirs.get(cycle.cycle_id)
+        if other is None:
+            return True
+        if any(getattr(cycle, f) and getattr(other, f) and getattr(cycle, f) != getattr(other, f) for f in CHECKED_FIELDS):
+            return True
+        urls, other_urls = {h.url for h in cycle.webhooks}, {h.url for h in other.webhooks}
+        if urls and other_urls and urls != other_urls:
+            return True
+    return False
 
 
 def check_not_refused(launch, digest):
@@ -199,7 +220,8 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
                 # Repeats are taken while a page may still be re-sending (its outbox), not for ever.
                 raise LaunchRejected("expired", "This launch was settled and its time is up: its result is no longer "
                                                 "taken again. Check your integrations in the app.")
-            if claim.same_install(launch.claimed_result()):
+            held = launch.claimed_result()
+            if claim.same_install(held) and not (launch.status == Launch.Status.RECEIVED and disagree(claim, held)):
                 # The same install again (by any path, in any shape): a duplicate, not a conflict.
                 return _duplicate(launch, claim, source=source, message_id=message_id, digest=digest)
             if not supersedes(launch, claim, source=source):

@@ -74,12 +74,17 @@ def deliver_over_the_socket(launch, user, data, *, on_open=None):
     return async_to_sync(deliver)()
 
 
-def sweep(*args):
-    """Run the sweeper as cron does; return what it printed."""
+def sweep(*args, exit_status=0):
+    """Run the sweeper as cron does; check its exit status (1: something is left failing); return what it printed."""
     from io import StringIO
 
-    out = StringIO()
-    call_command("proxy_replay", *args, stdout=out)
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("proxy_replay", *args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        assert (exc.code, exit_status) == (1, 1), err.getvalue()
+    else:
+        assert exit_status == 0, "proxy_replay exited 0 with something left failing"
     return out.getvalue()
 
 
@@ -281,7 +286,7 @@ def test_cyclr_down_keeps_the_launch_received_counts_attempts_backs_off_and_sett
 
     # Once the backoff has passed (moved, not waited for), the sweeper retries; Cyclr still down: twice as long.
     Launch.objects.filter(pk=launch.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-    assert "still unverified after 2 attempt(s)" in sweep()
+    assert "still unverified after 2 attempt(s)" in sweep(exit_status=1)  # cron alerts: Cyclr is still down
     launch.refresh_from_db()
     assert launch.status == Launch.Status.RECEIVED and launch.settle_attempts == 2
     assert 2 * RETRY_FIRST <= launch.next_attempt_at - launch.last_attempt_at < 2 * RETRY_FIRST + timedelta(seconds=10)

@@ -322,7 +322,7 @@ def status(request, launch_id):
         return json_error(LaunchRejected("not_found"))
     return JsonResponse({
         "launch": str(launch.id),
-        "status": Launch.Status.EXPIRED if launch.is_expired else launch.status,
+        "status": protocol.status_of(launch),  # as the ack says it
         "result": launch.result,
         "reason": protocol.reason_of(launch),
         "created_at": launch.created_at.isoformat(),

@@ -151,7 +151,7 @@ def check_marketplace_id(app_configs=None, **kwargs):
 
 
 def check_origins(app_configs=None, **kwargs):
-    """proxy.E005 (not a non-empty list), proxy.E006 (not an origin), proxy.W003 (plain-http Marketplace)."""
+    """proxy.E005 (not a non-empty list), proxy.E006 (not an origin). (proxy.W003 is a deploy check, below.)"""
     user = _user_settings()
     if user is None:
         return []
@@ -167,10 +167,24 @@ def check_origins(app_configs=None, **kwargs):
             if not is_origin(origin):
                 messages.append(_error("E006", f"{SETTING_NAME}['{key}'] has {origin!r}, which is not an origin.",
                                        f"Write scheme://host[:port] in lower case with no path or slash, like {example!r}."))
-            elif origin.startswith("http://") and not settings.DEBUG and key == "MARKETPLACE_ORIGINS":
-                messages.append(Warning(f"{SETTING_NAME}['{key}'] allows the plain-http origin {origin!r}.",
-                                        hint="Use https in production.", id="proxy.W003"))
     return messages
+
+
+@register(Tags.security, deploy=True)
+def check_marketplace_origins_use_https(app_configs=None, **kwargs):
+    """proxy.W003 (``check --deploy``) when ``MARKETPLACE_ORIGINS`` allows a plain-http origin.
+
+    A deploy check, like Django's own ``security.*`` warnings: management commands run the system checks
+    without ``--deploy``, so a warning about the production setup would otherwise repeat in every cron mail of a
+    staging or development site, where a plain-http fake Cyclr is normal.
+    """
+    user = _user_settings()
+    origins = user.get("MARKETPLACE_ORIGINS", []) if user is not None else []
+    if not isinstance(origins, (list, tuple)):
+        return []  # proxy.E005
+    return [Warning(f"{SETTING_NAME}['MARKETPLACE_ORIGINS'] allows the plain-http origin {origin!r}.",
+                    hint="Use the Marketplace's https origin in production.", id="proxy.W003")
+            for origin in origins if is_origin(origin) and origin.startswith("http://")]
 
 
 def check_account_resolver(app_configs=None, **kwargs):

@@ -10,15 +10,14 @@ notifications are late or lost, and pushes ``{"type": "proxy.integrations.change
 The POST is ``csrf_exempt`` and ``login_not_required`` and checks both itself (``close_refusal``), like the
 result doors: Django's ``CsrfViewMiddleware`` would parse the body as a form before the view, and a body it
 cannot parse (too many fields, too large, a bad multipart boundary) got Django's HTML 400. The beacon's body
-is a small form carrying only the CSRF token; it is read here, up to ``CLOSE_NOTICE_MAX_BYTES``, and every
-refusal is the kit's JSON with a registered code.
+is a small form carrying only the CSRF token; it is read by the doors' one bounded reader (``proxy.bodies``), up
+to ``CLOSE_NOTICE_MAX_BYTES``, and every refusal is the kit's JSON with a registered code.
 """
 import logging
 import secrets
 
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import JsonResponse, QueryDict
+from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -27,9 +26,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import limits
 from .accounts import resolve_account
+from .bodies import read_form
 from .conf import proxy_settings
 from .cyclr import CyclrClient
-from .exceptions import CyclrAPIError, ProxyError, RateLimited
+from .exceptions import CyclrAPIError, InvalidResult, ProxyError, RateLimited
 from .logs import loggable
 from .notify import push_to_user
 from .origins import origin_of
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 CHANGED = "proxy.integrations.changed"
 
 
-FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 # The close notice is one field, the CSRF token (64 characters): anything much larger is not the kit's page.
 CLOSE_NOTICE_MAX_BYTES = 4096
 METHODS = ("GET", "POST")
@@ -85,26 +84,14 @@ def close_refusal(request):
     past ``DATA_UPLOAD_MAX_NUMBER_FIELDS``), then Django's CSRF check (``csrf_failed``) with the form's token, or
     the ``X-CSRFToken`` header when the form has none.
     """
-    from .views import content_length, csrf_rejected  # the doors' own reading of a request
+    from .views import csrf_rejected  # the doors' own CSRF check
 
     if not request.user.is_authenticated:
         return ProxyError("unauthenticated")
-    too_large = ProxyError("too_large", f"The close notice is larger than {CLOSE_NOTICE_MAX_BYTES} bytes.")
-    if content_length(request) > CLOSE_NOTICE_MAX_BYTES:
-        return too_large
     try:
-        body = request.body
-    except RequestDataTooBig:  # a chunked body declares no length
-        return too_large
-    if len(body) > CLOSE_NOTICE_MAX_BYTES:
-        return too_large
-    if body and request.content_type != FORM_MEDIA_TYPE:
-        return ProxyError("unsupported_media_type", "Send the close notice as a form "
-                                                    f"(Content-Type: {FORM_MEDIA_TYPE}), or with no body.")
-    try:
-        form = QueryDict(body, encoding="utf-8")
-    except TooManyFieldsSent:
-        return ProxyError("malformed", "The close notice has more fields than the kit accepts.")
+        form = read_form(request, CLOSE_NOTICE_MAX_BYTES, allow_empty=True)
+    except InvalidResult as exc:
+        return exc
     if csrf_rejected(request, form_token=form.get("csrfmiddlewaretoken")):
         return ProxyError("csrf_failed")
     return None

@@ -92,6 +92,12 @@ def parse_result_message(data):
 # --- sending ---------------------------------------------------------------------------------------
 
 
+def status_of(launch):
+    """The launch's status word as every answer reports it (the ack, ``proxy:status``): ``expired`` for a launch
+    still pending past its expiry, though no sweep has stored that yet; else its stored status."""
+    return Launch.Status.EXPIRED if launch.is_expired else launch.status
+
+
 def reason_of(launch):
     """Why the launch failed, or expired, as ``{"code", "message"}``; None while it has not.
 
@@ -112,7 +118,7 @@ def ack(launch, message_id):
         "type": "ack",
         "id": message_id,
         "launch": str(launch.id),
-        "status": launch.status,
+        "status": status_of(launch),
         "result": launch.result,
         "reason": reason_of(launch),
     }

@@ -12,6 +12,9 @@
   (backends that can defer). An ``ImmediateBackend`` alias runs it at once, before the door answers:
   deterministic, for tests.
 
+A settlement that fails on a transient database error (a lock, a deadlock, a dropped connection) is tried
+again within seconds (``TRANSIENT_RETRY_DELAYS``): in-process on a timer, on a deferring backend by the task.
+
 Nothing is lost: a launch left ``received`` (the process died, Cyclr was down, the enqueue failed) is
 *due* once its backoff has passed (``next_attempt_at``) or, if no attempt failed, once it has been in
 flight longer than the grace period; ``launches_due`` finds them for the sweeper. Nothing is doubled:
@@ -38,7 +41,7 @@ from .conf import proxy_settings
 from .models import Launch
 from .notify import pushing_on, server_loop, signal_unsent
 from .settle import settle_launch
-from .tasks import enqueue, retry_on_backend
+from .tasks import TRANSIENT_DATABASE_ERRORS, TRANSIENT_RETRY_DELAYS, enqueue, retry_on_backend
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +54,9 @@ IN_PROCESS_THREADS = 4
 _lock = threading.Lock()
 _executor = None
 _in_flight = set()
-_retries = set()  # the in-process default's pending retries (threading.Timer), cancelled by cancel_retries()
+# The in-process default's pending retries: threading.Timer -> the InProcessRun it continues (after a transient
+# database error), or None (a retry after Cyclr could not be asked starts a new run). cancel_retries() cancels them.
+_retries = {}
 _thread = threading.local()  # server_loop: the ASGI server's event loop, in a kit thread settling for it; held
 
 
@@ -59,7 +64,7 @@ def _forget_parents_threads():
     """In a forked child (a preforking server, a test's live server) the parent's pool has no threads left,
     though it still counts them: start afresh, or nothing submitted in the child would ever run."""
     global _lock, _executor, _in_flight, _retries
-    _lock, _executor, _in_flight, _retries = threading.Lock(), None, set(), set()
+    _lock, _executor, _in_flight, _retries = threading.Lock(), None, set(), {}
 
 
 if hasattr(os, "register_at_fork"):
@@ -111,25 +116,34 @@ def retry_later(launch):
         timer = threading.Timer(delay, _retry_in_process, args=(launch.pk, getattr(_thread, "server_loop", None)))
         timer.daemon = True
         with _lock:
-            _retries.add(timer)
+            _retries[timer] = None
         timer.start()
         return True
     return retry_on_backend(launch, alias)
 
 
 def _retry_in_process(launch_id, loop):
+    if _fired():
+        submit_in_process(launch_id, loop=loop)
+
+
+def _fired():
+    """Called by a retry's timer as it fires: False if ``cancel_retries`` took it meanwhile."""
     with _lock:
-        _retries.discard(threading.current_thread())  # this timer has fired
-    submit_in_process(launch_id, loop=loop)
+        return _retries.pop(threading.current_thread(), False) is not False
 
 
 def cancel_retries():
-    """Cancel the in-process default's pending retries; return how many (tests; a graceful shutdown)."""
+    """Cancel the in-process default's pending retries; return how many (tests; a graceful shutdown).
+
+    A launch whose retry is cancelled stays ``received``: the sweeper settles it."""
     with _lock:
-        pending = list(_retries)
+        pending = list(_retries.items())
         _retries.clear()
-    for timer in pending:
+    for timer, run in pending:
         timer.cancel()
+        if run is not None:  # no longer in flight: drain() stops waiting for it
+            run.finish()
     return len(pending)
 
 
@@ -142,6 +156,7 @@ class InProcessRun:
     def __init__(self, launch_id):
         self.launch_id = launch_id
         self.done = threading.Event()
+        self.transient_failures = 0  # attempts that failed on a transient database error
 
     def finish(self):
         with _lock:
@@ -232,15 +247,48 @@ def holding():
 
 def _settle_in_thread(run, client, loop):
     _thread.server_loop = loop
+    transient = None
     try:
         with pushing_on(loop):  # the push (proxy.notify) goes to the loop of the server that took the arrival
             return run_settlement(run.launch_id, client=client)
+    except TRANSIENT_DATABASE_ERRORS as exc:  # a lock, a deadlock, a dropped connection: retried below
+        transient = exc
+        if run.transient_failures >= len(TRANSIENT_RETRY_DELAYS):
+            logger.exception("Settling launch %s failed; the sweeper (proxy_replay) will retry it.", run.launch_id)
+        return None
     except Exception:  # the launch stays received: the sweeper retries it
         logger.exception("Settling launch %s failed; the sweeper (proxy_replay) will retry it.", run.launch_id)
         return None
     finally:
         _thread.server_loop = None
-        connections.close_all()  # this thread's connections only: an idle pool thread holds none
+        connections.close_all()  # this thread's connections only: an idle pool thread holds none; a retry opens new ones
+        if transient is None or not _retry_transient(run, client, loop, transient):
+            run.finish()
+
+
+def _retry_transient(run, client, loop, exc):
+    """Start ``run`` again after its transient database error, in ``TRANSIENT_RETRY_DELAYS[n]`` seconds, on a
+    timer (no pool thread waits meanwhile); True if it will. The run stays in flight: ``drain`` waits for it."""
+    if run.transient_failures >= len(TRANSIENT_RETRY_DELAYS):
+        return False
+    delay = TRANSIENT_RETRY_DELAYS[run.transient_failures]
+    run.transient_failures += 1
+    logger.warning("Settling launch %s failed on a database error (%s); trying again in %s s.", run.launch_id, exc, delay)
+    timer = threading.Timer(delay, _retry_run, args=(run, client, loop))
+    timer.daemon = True
+    with _lock:
+        _retries[timer] = run
+    timer.start()
+    return True
+
+
+def _retry_run(run, client, loop):
+    if not _fired():
+        return
+    try:
+        _start(run, client, loop)
+    except Exception:  # no thread to start (an interpreter shutting down)
+        logger.exception("Could not start the settlement of launch %s; the sweeper (proxy_replay) will.", run.launch_id)
         run.finish()
 
 

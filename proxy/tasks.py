@@ -5,9 +5,23 @@ same API) on 5.2: this module is the one place that knows which. ``proxy.settlem
 decides where the task runs (``CYCLR_PROXY["TASK_BACKEND"]``) and enqueues it here; the task calls the
 settle layer (``proxy.settle``) and re-enqueues itself for a retry, importing no scheduling, no intake.
 """
+import logging
+from datetime import timedelta
+
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.utils import timezone
+
 from .conf import proxy_settings
 from .models import Launch
 from .settle import settle_launch
+
+logger = logging.getLogger(__name__)
+
+# A settlement that failed on a transient database error (SQLite's "database is locked", a PostgreSQL
+# deadlock or serialization failure, a dropped connection) is tried again after each of these delays, in
+# seconds (about 8 s in all), by the kit itself; only then is it left to the sweeper (``proxy_replay``).
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
+TRANSIENT_RETRY_DELAYS = (0.2, 0.5, 1, 2, 4)
 
 try:  # Django 6.0+
     from django.tasks import task, task_backends
@@ -22,14 +36,21 @@ except ImportError:  # Django 5.2: the backport
 
 
 @task()
-def settle_launch_task(launch_id: str) -> str:
+def settle_launch_task(launch_id: str, transient_failures: int = 0) -> str:
     """Settle one ``received`` launch; returns its status afterwards (the task's result, for the operator).
 
     Safe to run twice, and alongside any other settling of the same launch: see ``settle_launch``.
     A launch Cyclr could not be asked about is enqueued again for its next attempt, on a backend that
-    can defer (``retry_on_backend``); elsewhere the sweeper (``manage.py proxy_replay``) retries it.
+    can defer (``retry_on_backend``); so is one that failed on a transient database error, within seconds
+    (``TRANSIENT_RETRY_DELAYS``; ``transient_failures`` counts them). Elsewhere, or once those retries
+    are spent, the task fails and the sweeper (``manage.py proxy_replay``) retries it.
     """
-    launch = settle_launch(launch_id)
+    try:
+        launch = settle_launch(launch_id)
+    except TRANSIENT_DATABASE_ERRORS as exc:
+        if not retry_transient_on_backend(launch_id, proxy_settings.TASK_BACKEND, transient_failures, exc):
+            raise
+        return Launch.Status.RECEIVED
     if launch.status == Launch.Status.RECEIVED and launch.next_attempt_at is not None:
         retry_on_backend(launch, proxy_settings.TASK_BACKEND)
     return launch.status
@@ -49,4 +70,22 @@ def retry_on_backend(launch, alias):
     if alias is None or not task_backends[alias].supports_defer:
         return False
     enqueue(launch.pk, alias, run_after=launch.next_attempt_at)
+    return True
+
+
+def retry_transient_on_backend(launch_id, alias, failures, exc):
+    """Enqueue the task again after a transient database error, ``TRANSIENT_RETRY_DELAYS[failures]`` from now,
+    on a backend that can defer; True if it did (False once the delays are spent, or if the enqueue failed)."""
+    if failures >= len(TRANSIENT_RETRY_DELAYS) or alias is None or not task_backends[alias].supports_defer:
+        return False
+    delay = TRANSIENT_RETRY_DELAYS[failures]
+    if not transaction.get_connection().in_atomic_block:
+        close_old_connections()  # a dropped connection is replaced, not reused, by the enqueue below
+    logger.warning("Settling launch %s failed on a database error (%s); trying again in %s s.", launch_id, exc, delay)
+    try:
+        settle_launch_task.using(backend=alias, run_after=timezone.now() + timedelta(seconds=delay)).enqueue(
+            str(launch_id), transient_failures=failures + 1)
+    except Exception:
+        logger.exception("Could not enqueue the retry of launch %s; the sweeper (proxy_replay) will retry it.", launch_id)
+        return False
     return True

@@ -5,7 +5,6 @@ import secrets
 import uuid
 
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import JsonResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.shortcuts import render
@@ -16,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from . import errors, limits, protocol, settlement
+from .bodies import read_body, read_form
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError, RateLimited
 from .launches import check_next_url, launch_for_completion, launch_preset, move_to_top_level, open_launch
@@ -258,10 +258,9 @@ def redirect_page(request, launch, marketplace_url, csp_nonce):
 
 # A top-level move's body is one field, the CSRF token: anything much larger is not the kit's page.
 TOP_LEVEL_FORM_MAX_BYTES = 4096
-FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
-@csrf_exempt  # checked in top_level_refusal, reading the small form within its own limit
+@csrf_exempt  # checked in top_level_refusal, reading the small form within its own limit (proxy.bodies)
 @login_not_required  # checked in top_level_refusal: a sentence and a code, not a redirect that loses the POST
 @never_cache
 @xframe_options_sameorigin  # the refusal pages may show in an inline proxy page's own window
@@ -304,31 +303,13 @@ def top_level_refusal(request):
         return ProxyError("method_not_allowed")
     if not request.user.is_authenticated:
         return ProxyError("unauthenticated")
-    too_large = ProxyError("too_large", "This request is larger than the kit accepts here.")
-    if content_length(request) > TOP_LEVEL_FORM_MAX_BYTES:
-        return too_large
     try:
-        body = request.body
-    except RequestDataTooBig:
-        return too_large
-    if len(body) > TOP_LEVEL_FORM_MAX_BYTES:
-        return too_large
-    if request.content_type != FORM_MEDIA_TYPE:
-        return ProxyError("unsupported_media_type", f"This request must be a form ({FORM_MEDIA_TYPE}).")
-    try:
-        form = QueryDict(body, encoding="utf-8")
-    except TooManyFieldsSent:
-        return ProxyError("malformed", "This request has more fields than the kit accepts.")
+        form = read_form(request, TOP_LEVEL_FORM_MAX_BYTES)
+    except InvalidResult as exc:
+        return exc
     if csrf_rejected(request, form_token=form.get("csrfmiddlewaretoken")):
         return ProxyError("csrf_failed")
     return None
-
-
-def content_length(request):
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
 
 
 @require_GET
@@ -341,7 +322,7 @@ def status(request, launch_id):
         return json_error(LaunchRejected("not_found"))
     return JsonResponse({
         "launch": str(launch.id),
-        "status": Launch.Status.EXPIRED if launch.is_expired else launch.status,
+        "status": protocol.status_of(launch),  # as the ack says it
         "result": launch.result,
         "reason": protocol.reason_of(launch),
         "refusal": protocol.refusal_of(launch),
@@ -352,18 +333,8 @@ def status(request, launch_id):
 
 
 def read_result_message(request):
-    """The ``{"type": "result", ...}`` message in a POST body, or ``InvalidResult``."""
-    # The declared length first. A chunked body declares none; past DATA_UPLOAD_MAX_MEMORY_SIZE,
-    # reading request.body then raises RequestDataTooBig, which Django answers with an HTML 400.
-    limit = proxy_settings.MAX_RESULT_BYTES
-    too_large = InvalidResult("too_large", f"The message is larger than {limit} bytes.")
-    if content_length(request) > limit:
-        raise too_large
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        raise too_large from None
-    return protocol.parse_result_message(body)
+    """The ``{"type": "result", ...}`` message in a POST body (read within ``MAX_RESULT_BYTES``), or ``InvalidResult``."""
+    return protocol.parse_result_message(read_body(request, proxy_settings.MAX_RESULT_BYTES))
 
 
 # --- the result doors: proxy:result and proxy:complete's POST --------------------------------------------

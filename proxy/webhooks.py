@@ -32,7 +32,6 @@ import ipaddress
 import logging
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils.crypto import constant_time_compare
@@ -40,6 +39,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import errors
+from .bodies import read_body
 from .conf import proxy_settings
 from .exceptions import InvalidResult
 from .logs import LOGGED_BY_THE_KIT, loggable
@@ -124,23 +124,9 @@ def _receive(request, secret):
 
 
 def _read_body(request):
-    """The body as text, or ``InvalidResult`` (``too_large``, or ``malformed`` if it is not UTF-8)."""
-    limit = proxy_settings.MAX_RESULT_BYTES
-    too_large = InvalidResult("too_large", f"The notification is larger than {limit} bytes.")
-    # The declared length first; a chunked body declares none, and past DATA_UPLOAD_MAX_MEMORY_SIZE
-    # reading request.body raises RequestDataTooBig (Django would answer with an HTML 400).
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise too_large
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise too_large from None
-    if len(raw) > limit:
-        raise too_large
+    """The body as text, read within ``MAX_RESULT_BYTES`` (``proxy.bodies``), or ``InvalidResult`` (``malformed``
+    if it is not UTF-8)."""
+    raw = read_body(request, proxy_settings.MAX_RESULT_BYTES)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -180,19 +180,23 @@ def test_the_in_memory_layer_is_fine_with_debug(production):
     assert check_proxy_settings() == []
 
 
-def test_a_plain_http_marketplace_origin_without_debug_is_W003(production):
+def test_a_plain_http_marketplace_origin_is_W003_under_check_deploy_only(production):
+    """Issue 18: every management command runs the system checks (without --deploy), so a deployment-only
+    warning landed in every cron mail. W003 speaks under ``check --deploy``, as Django's security.* do."""
+    from django.core import checks
+
     production.CYCLR_PROXY["MARKETPLACE_ORIGINS"] = ["https://acme-h.cyclr.com", "http://acme-h.cyclr.test:8001"]
-    messages = check_proxy_settings()
-    assert [m.id for m in messages] == ["proxy.W003"]
-    assert "http://acme-h.cyclr.test:8001" in messages[0].msg
+    assert check_proxy_settings() == []
+    assert "proxy.W003" not in [m.id for m in checks.run_checks()]  # what a command's own check run sees
+    (warning,) = [m for m in checks.run_checks(include_deployment_checks=True) if m.id == "proxy.W003"]
+    assert "http://acme-h.cyclr.test:8001" in warning.msg and not warning.is_serious()
 
 
-def test_plain_http_origins_are_fine_with_debug_and_for_the_host(production):
-    production.CYCLR_PROXY["HOST_ORIGINS"] = ["http://localhost:8000"]  # the host's own: no W003
-    assert check_proxy_settings() == []
-    production.DEBUG = True
-    production.CYCLR_PROXY["MARKETPLACE_ORIGINS"] = ["http://127.0.0.1:8001"]
-    assert check_proxy_settings() == []
+def test_https_marketplace_origins_and_a_plain_http_host_are_no_W003(production):
+    from django.core import checks
+
+    production.CYCLR_PROXY["HOST_ORIGINS"] = ["http://localhost:8000"]  # the host's own: not what W003 is about
+    assert "proxy.W003" not in [m.id for m in checks.run_checks(include_deployment_checks=True)]
 
 
 @pytest.mark.parametrize("value", ["", [], (), None, "missing"])

@@ -154,7 +154,8 @@ def test_the_result_doors_answer_any_body_in_json_and_refusals_write_nothing(ins
 def test_orbits_close_notice_answers_any_body_in_json_and_refusals_write_nothing(cyclr, user, unlimited):
     """``proxy:orbit``'s POST (the ORBIT page's beacon as it goes away), with CSRF enforced: any body under any
     Content-Type gets the reconciled changes or a coded refusal, and no body reaches Django's form parser."""
-    from proxy.orbit import CLOSE_NOTICE_MAX_BYTES, FORM_MEDIA_TYPE
+    from proxy.bodies import FORM_MEDIA_TYPE
+    from proxy.orbit import CLOSE_NOTICE_MAX_BYTES
 
     client = signed_in_client(user, enforce_csrf_checks=True)
     path = reverse("proxy:orbit")

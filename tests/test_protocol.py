@@ -40,3 +40,28 @@ def test_the_size_limit_counts_utf8_bytes(settings):
         with pytest.raises(InvalidResult) as refused:
             parse_result_message(data)
         assert refused.value.code == "too_large"
+
+
+@pytest.mark.django_db
+def test_the_ack_and_proxy_status_say_the_same_word_for_a_launch_pending_past_its_expiry(launch_for, user):
+    """Issue 19: proxy:status said ``expired`` where the ack said ``pending`` (and the ack's reason, ``expired``)."""
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from proxy.models import Launch
+    from proxy.protocol import ack
+
+    launch, _ = launch_for(user)
+    Launch.objects.filter(pk=launch.pk).update(expires_at=timezone.now() - timedelta(seconds=1))  # no sweep closed it
+    launch.refresh_from_db()
+    assert launch.status == Launch.Status.PENDING
+    client = Client()
+    client.force_login(user)
+    status = client.get(reverse("proxy:status", args=[launch.pk])).json()
+
+    acked = ack(launch, "m1")
+    assert status["status"] == acked["status"] == "expired"
+    assert status["reason"] == acked["reason"] and acked["reason"]["code"] == "expired"

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from proxy import signals
+from proxy import settlement, signals
 from proxy.masking import mask_text, mask_url, mask_webhook_urls
 from proxy.models import Launch, WebhookDelivery
 from proxy.testing.fake_cyclr.state import marketplace_notification
@@ -66,6 +66,31 @@ def test_replay_exits_1_while_a_receiver_is_still_failing_and_0_once_it_passes(c
         call_command("proxy_replay", str(failing.pk), stdout=StringIO(), stderr=StringIO())
     flaky["raising"] = False
     assert replay() == f"{failing.pk}: 1 receiver(s) rerun, 0 still failing\n1 launch(es) replayed.\n{NO_CHANGES}"
+
+
+def test_replay_exits_1_while_a_result_is_still_unverified_and_0_once_cyclr_vouched(cyclr, installed, user):
+    """Issue 18: a launch still ``received`` after the replay (Cyclr could not be asked) is left failing, as
+    proxy_reconcile counts it an error: cron must hear of it."""
+    from io import StringIO
+
+    from proxy.services import accept_result
+
+    launch, data = installed()
+    cyclr.api_down = True
+    accept_result(launch.pk, data, source="socket", user=user)
+    assert settlement.drain(timeout=60)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("proxy_replay", str(launch.pk), stdout=out, stderr=err)
+    assert exited.value.code == 1
+    assert f"{launch.pk}: still unverified after " in out.getvalue()
+    assert err.getvalue() == (f"error: launch {launch.pk}: its result is still unverified (Cyclr could not be asked); "
+                              "proxy_replay retries it once due.\n")
+
+    cyclr.api_down = False
+    out = StringIO()
+    call_command("proxy_replay", str(launch.pk), stdout=out)  # exits 0: nothing left failing
+    assert f"{launch.pk}: settled as completed" in out.getvalue()
 
 
 def test_replay_by_id_still_replays_that_launch(cyclr_install, user):

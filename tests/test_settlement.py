@@ -6,6 +6,7 @@ is shown by a condition (the ack is here while Cyclr's answer is still held), ne
 tests use the default: settling in the kit's own threads (``CYCLR_PROXY["TASK_BACKEND"] = None``).
 """
 import json
+import logging
 import threading
 import time
 from types import SimpleNamespace
@@ -17,6 +18,9 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.core.checks import Error
 from django.core.management import call_command
+from django.db import connections, transaction
+from django.db.backends.signals import connection_created
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +31,7 @@ from proxy.checks import check_task_backend
 from proxy.models import Launch, ReceiverFailure
 from proxy.replay import launches_needing_replay
 from proxy.services import RETRY_CAP, RETRY_FIRST, accept_result, deliver_signal, retry_delay
+from proxy.tasks import settle_launch_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,12 +74,17 @@ def deliver_over_the_socket(launch, user, data, *, on_open=None):
     return async_to_sync(deliver)()
 
 
-def sweep(*args):
-    """Run the sweeper as cron does; return what it printed."""
+def sweep(*args, exit_status=0):
+    """Run the sweeper as cron does; check its exit status (1: something is left failing); return what it printed."""
     from io import StringIO
 
-    out = StringIO()
-    call_command("proxy_replay", *args, stdout=out)
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("proxy_replay", *args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        assert (exc.code, exit_status) == (1, 1), err.getvalue()
+    else:
+        assert exit_status == 0, "proxy_replay exited 0 with something left failing"
     return out.getvalue()
 
 
@@ -276,7 +286,7 @@ def test_cyclr_down_keeps_the_launch_received_counts_attempts_backs_off_and_sett
 
     # Once the backoff has passed (moved, not waited for), the sweeper retries; Cyclr still down: twice as long.
     Launch.objects.filter(pk=launch.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-    assert "still unverified after 2 attempt(s)" in sweep()
+    assert "still unverified after 2 attempt(s)" in sweep(exit_status=1)  # cron alerts: Cyclr is still down
     launch.refresh_from_db()
     assert launch.status == Launch.Status.RECEIVED and launch.settle_attempts == 2
     assert 2 * RETRY_FIRST <= launch.next_attempt_at - launch.last_attempt_at < 2 * RETRY_FIRST + timedelta(seconds=10)
@@ -309,6 +319,140 @@ def test_the_in_process_default_retries_on_its_own_once_the_backoff_has_passed(
     settled(launch)
     assert launch.status == Launch.Status.COMPLETED and launch.settle_attempts >= 2
     assert launch.signal_sent_at is not None
+    completed_receiver.assert_called_once()
+
+
+# --- (e) a transient database error: retried within seconds by the kit, not left to the sweeper ----------------
+
+
+class LoggedOnce(logging.Handler):
+    """A logging handler whose ``seen`` is set once a record starting with ``prefix`` was logged."""
+
+    def __init__(self, prefix):
+        super().__init__()
+        self.prefix, self.seen = prefix, threading.Event()
+
+    def emit(self, record):
+        if record.getMessage().startswith(self.prefix):
+            self.seen.set()
+
+
+@pytest.fixture
+def logged():
+    """``logged(logger_name, prefix)``: a ``LoggedOnce`` on that logger, removed at the end."""
+    attached = []
+
+    def attach(name, prefix):
+        handler = LoggedOnce(prefix)
+        logging.getLogger(name).addHandler(handler)
+        attached.append((name, handler))
+        return handler
+
+    yield attach
+    for name, handler in attached:
+        logging.getLogger(name).removeHandler(handler)
+
+
+@pytest.fixture
+def impatient_thread():
+    """The connections the kit's settling threads open, and the first one a thread named ``impatient-…`` opens,
+    wait 100 ms, not 20 s, for a lock another connection holds (SQLite's busy timeout, PostgreSQL's
+    lock_timeout): a real lock fails them at once."""
+    impatient = set()
+
+    def shorten(sender, connection, **kwargs):
+        thread = threading.current_thread()
+        first = thread.name.startswith("impatient-") and thread not in impatient
+        if first or thread.name.startswith("proxy-settle"):
+            impatient.add(thread)
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA busy_timeout = 100" if connection.vendor == "sqlite" else "SET lock_timeout = '100ms'")
+
+    connection_created.connect(shorten, dispatch_uid="test-impatient-thread")
+    yield
+    connection_created.disconnect(dispatch_uid="test-impatient-thread")
+
+
+@pytest.fixture
+def row_lock():
+    """``row_lock(launch)``: another connection (its own thread) holds a write transaction on the launch's row
+    (on SQLite, the database's write lock) until ``release()``; it commits then, and the thread ends."""
+    holders = []
+
+    class Holder:
+        def __init__(self, launch):
+            self.locked, self.released = threading.Event(), threading.Event()
+            self.thread = threading.Thread(target=self.hold, args=(launch,), name="row-lock")
+            self.thread.start()
+            assert self.locked.wait(20), "the other connection could not take the lock"
+
+        def hold(self, launch):
+            try:
+                with transaction.atomic():
+                    Launch.objects.filter(pk=launch.pk).update(failure_message=F("failure_message"))
+                    self.locked.set()
+                    self.released.wait(60)
+            finally:
+                connections.close_all()
+
+        def release(self):
+            self.released.set()
+            self.thread.join(30)
+
+    def hold(launch):
+        holder = Holder(launch)
+        holders.append(holder)
+        return holder
+
+    yield hold
+    for holder in holders:
+        holder.release()
+
+
+def test_a_settlement_failing_on_a_database_lock_is_retried_by_the_kit_within_seconds(
+        cyclr, installed, user, completed_receiver, settled, logged, impatient_thread, row_lock):
+    """No sweeper runs in development: a lock held for a moment must not leave the window "verifying"."""
+    launch, data = installed()
+    failed = logged("proxy.settlement", f"Settling launch {launch.pk} failed")
+    with settlement.holding() as held:
+        accept_result(launch.pk, data, source="socket", user=user)
+    lock = row_lock(launch)
+    held.release()  # the settlement starts while another connection holds the lock: its first write fails
+
+    assert failed.seen.wait(30), "the settlement never ran into the lock"
+    lock.release()
+    assert settled(launch).status == Launch.Status.COMPLETED  # with no sweeper, nobody else calling anything
+    assert launch.signal_sent_at is not None
+    completed_receiver.assert_called_once()
+
+
+def test_the_task_enqueues_a_settlement_failing_on_a_database_lock_again_within_seconds(
+        cyclr, installed, user, settings, completed_receiver, logged, impatient_thread, row_lock):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "TASK_BACKEND": "database"}  # django_tasks_db: can defer
+    from django_tasks_db.models import DBTaskResult
+
+    launch, data = installed()
+    accept_result(launch.pk, data, source="socket", user=user)
+    (first,) = DBTaskResult.objects.all()
+    failed = logged("proxy.tasks", f"Settling launch {launch.pk} failed")
+    lock = row_lock(launch)
+    outcome = []
+    task = threading.Thread(target=lambda: outcome.append(settle_launch_task.call(str(launch.pk))), name="impatient-task")
+    task.start()
+    assert failed.seen.wait(30), "the task never ran into the lock"
+    lock.release()
+    task.join(30)
+    assert outcome == [Launch.Status.RECEIVED]  # the task did not fail: its retry is enqueued
+
+    retry = DBTaskResult.objects.exclude(pk=first.pk).get()
+    assert retry.args_kwargs == {"args": [str(launch.pk)], "kwargs": {"transient_failures": 1}}
+    assert timezone.now() - timedelta(seconds=5) < retry.run_after <= timezone.now() + timedelta(seconds=1)
+    first.delete()  # the door's own task, not what this test runs
+    deadline = time.monotonic() + 30
+    while Launch.objects.get(pk=launch.pk).status == Launch.Status.RECEIVED and time.monotonic() < deadline:
+        call_command("db_worker", "--backend", "database", "--batch", "--interval", "0.05")  # as the worker would
+        threading.Event().wait(0.05)  # the retry's run_after, a fraction of a second away
+    assert Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED
     completed_receiver.assert_called_once()
 
 

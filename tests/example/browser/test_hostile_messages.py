@@ -86,16 +86,18 @@ class HostileMessageTests(BrowserTestCase):
             self.assertEqual(rejection["code"], code, message[:60])
         self.assert_nothing_written()
 
-    def test_a_forged_result_is_stored_as_failed_and_the_host_told(self):
-        # Right origin and source, but the cycle does not exist in Cyclr: verification fails it.
+    def test_a_forged_result_is_refused_and_the_popup_waits_for_the_genuine_one(self):
+        # Right origin and source, but the cycle does not exist in Cyclr: the claim is refused, nothing fails.
         self.post_from_marketplace_frame({"type": "cyclr.launch.complete", "result": self.forged_result()})
+        self.wait_js("window.proxyTest.state === 'waiting' && "
+                     "document.getElementById('proxy-status').getAttribute('data-state') === 'error'", timeout=30)
+        self.assertIn("did not confirm", self.driver.find_element(By.ID, "proxy-status").text)
         self.driver.switch_to.window(self.main_window)
-        self.wait(lambda d: len(d.window_handles) == 1, what="the popup to close after the failed ack")
-        code = self.wait_js("document.querySelector('#connect-status').getAttribute('data-code')")
-        self.assertEqual(code, "install_failed")
-        self.assertIn(FORGED_CYCLE, self.driver.find_element(By.ID, "connect-status").text)
+        self.assertIsNone(self.driver.execute_script(
+            "return document.querySelector('#connect-status').getAttribute('data-code');"))
 
         self.launch.refresh_from_db()
-        self.assertEqual(self.launch.status, Launch.Status.FAILED)
-        self.assertEqual(self.launch.failure_code, "unknown_cycle")
+        self.assertEqual((self.launch.status, self.launch.failure_code), (Launch.Status.PENDING, ""))
+        self.assertEqual(list(Arrival.objects.filter(launch=self.launch).values_list("refused_code", flat=True)),
+                         ["unknown_cycle"])
         self.assertFalse(Integration.objects.filter(launch_id=self.launch.pk).exists())

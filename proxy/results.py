@@ -25,6 +25,9 @@ MAX_URL = 2048
 MAX_CYCLES = 100
 MAX_WEBHOOKS = 50
 MAX_ERRORS = 100
+# The result's fields Cyclr's API does not describe (its cycle resource carries none of them): where only the
+# browser said them, they are the browser's claim, and ``InstallResult.claimed`` names them.
+CLAIMABLE = ("errors", "marketplace_package_id", "install_complete_message", "user_id")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class InstallResult:
     cycles: tuple = ()
     errors: tuple = ()
     flow: str = "marketplace"
+    # The fields above that only the browser said, and Cyclr did not vouch for (names from CLAIMABLE): set once
+    # the kit holds the result (proxy.verification), empty for what Cyclr's notification said.
+    claimed: tuple = ()
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -96,7 +102,8 @@ class InstallResult:
                               "claimed_webhooks": tuple(Webhook(**w) for w in c.get("claimed_webhooks", ()))})
             for c in data["cycles"]
         )
-        return cls(**{**data, "cycles": cycles, "errors": tuple(data["errors"]), "raw": raw or {}})
+        return cls(**{**data, "cycles": cycles, "errors": tuple(data["errors"]), "claimed": tuple(data.get("claimed", ())),
+                      "raw": raw or {}})
 
     @classmethod
     def parse(cls, data) -> "InstallResult":

@@ -32,7 +32,7 @@ from .accounts import names_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import ProxyError
-from .results import CYCLR_WORDS, MAX_ERRORS, STATUSES, InstallResult, Webhook
+from .results import CLAIMABLE, CYCLR_WORDS, MAX_ERRORS, STATUSES, InstallResult, Webhook
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,12 @@ def provisional_result(claim: InstallResult, *, source) -> InstallResult:
     hosts = cyclr_hosts()
     vouched = source == NOTIFICATION_SOURCE
     cycles = tuple(replace(c, webhooks=_on_host(c.webhooks, hosts) if vouched else ()) for c in claim.cycles)
-    return replace(claim, cycles=cycles)
+    return replace(claim, cycles=cycles, claimed=() if vouched else claimed_fields(claim))
+
+
+def claimed_fields(result, fields=CLAIMABLE):
+    """The names of ``fields`` that ``result`` sets: what a browser's result says beyond what Cyclr vouches for."""
+    return tuple(name for name in fields if getattr(result, name) not in (None, "", ()))
 
 
 def absorb(stored: InstallResult, arrival: InstallResult, *, source) -> InstallResult:
@@ -124,13 +129,19 @@ def absorb(stored: InstallResult, arrival: InstallResult, *, source) -> InstallR
     Nothing else of a repeat is taken: the first arrival's claim is what verification compares. A URL
     the notification vouches for is no longer only claimed.
     """
-    cycles = stored.cycles
+    cycles, claimed, extra = stored.cycles, set(stored.claimed), {}
+    errors = union_errors(stored.errors, arrival.errors)
     if source == NOTIFICATION_SOURCE:
         hosts = cyclr_hosts()
         hooks = {c.cycle_id: _on_host(c.webhooks, hosts) for c in arrival.cycles}
         cycles = tuple(_only_claimed(replace(c, webhooks=_union_webhooks(c.webhooks, hooks.get(c.cycle_id, ()))))
                        for c in cycles)
-    return replace(stored, cycles=cycles, errors=union_errors(stored.errors, arrival.errors))
+        if arrival.marketplace_package_id is not None:  # Cyclr's word on the package replaces the browser's
+            extra["marketplace_package_id"] = arrival.marketplace_package_id
+            claimed.discard("marketplace_package_id")
+    elif errors != stored.errors:  # errors only a browser reported
+        claimed.add("errors")
+    return replace(stored, cycles=cycles, errors=errors, claimed=tuple(f for f in CLAIMABLE if f in claimed), **extra)
 
 
 def _only_claimed(cycle, claimed=None):

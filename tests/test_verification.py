@@ -14,6 +14,7 @@ from proxy.exceptions import LaunchRejected
 from proxy.models import Arrival, Launch, RecordedCycle
 from proxy.services import accept_result
 from proxy.testing.fake_cyclr.state import marketplace_notification
+from proxy.results import CLAIMABLE
 from proxy.verification import on_cyclr_host
 
 from .conftest import FAKE_CYCLR_OPTIONS
@@ -300,7 +301,26 @@ def test_a_repeat_from_the_browser_changes_nothing_verified_but_adds_its_errors(
     assert accept_result(launch.pk, forged, source="http", user=user).duplicate
 
     launch.refresh_from_db()
-    assert launch.result == {**verified, "errors": ["Something went wrong."]}
+    # Its errors join, labelled as the browser's claim; nothing else of it is taken.
+    assert launch.result == {**verified, "errors": ["Something went wrong."],
+                             "claimed": sorted({*verified["claimed"], "errors"}, key=CLAIMABLE.index)}
+
+
+def test_what_cyclr_does_not_vouch_for_is_labelled_as_the_browsers_claim(cyclr, installed, user, completed_receiver):
+    launch, data = installed()
+    data = {**data, "errors": ["A warning only the page shows."], "userId": "u-1"}
+    launch = settle(launch, data, user)
+    assert launch.status == Launch.Status.COMPLETED
+    assert launch.result["claimed"] == ["errors", "marketplace_package_id", "install_complete_message", "user_id"]
+    assert completed_receiver.call_args.kwargs["result"].claimed == tuple(launch.result["claimed"])
+
+
+def test_cyclrs_notification_vouches_for_the_package_the_browser_claimed(cyclr, installed, user, notify):
+    launch, data = installed(package_id=2)
+    settle(launch, {**data, "marketplacePackageId": 1}, user)  # a package-2 install claimed as package 1
+    assert notify(marketplace_notification(cyclr.installs[-1]))["duplicate"] is True
+    launch.refresh_from_db()
+    assert launch.result["marketplace_package_id"] == 2 and "marketplace_package_id" not in launch.result["claimed"]
 
 
 def test_until_verified_the_launch_holds_no_browser_url(cyclr, installed, user):

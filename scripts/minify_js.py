@@ -26,10 +26,11 @@ SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "
 # weight so that it cannot grow unnoticed: lower it as the scripts shrink. Issue 22 raised it to 3,657: the
 # proxy page's way on to top level where the framed Marketplace cannot work (docs/framing.md), 181 bytes.
 # Issue 18 raised it to 3,717: the proxy page saying its origin is not in HOST_ORIGINS (origin_not_allowed), 60 bytes.
+# Issue 19 lowered it to 3,651: hostkit.js takes its sentences from the server (translatable, {% hostkit_text %}).
 # DESIGN.md counts the budget per page (PAGES): each page's scripts at most BUDGET_BYTES, which both keep.
 BUDGET_FILES = ("hostkit.js", "proxy.js")
 BUDGET_BYTES = 3072
-CEILING_BYTES = 3717
+CEILING_BYTES = 3651
 # The scripts each page serves: the host page's ({% hostkit_script %}) and the proxy page's (launch.html).
 PAGES = {"host page": ("hostkit.js", "connect-button.js"), "proxy page": ("proxy.js",)}
 # The syntax the scripts keep to (README, "Browser support"): the minifier writes nothing newer.

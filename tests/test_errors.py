@@ -137,8 +137,8 @@ def test_hostkit_keeps_sentences_only_for_what_the_host_page_alone_knows():
     text = (JS_DIR / "hostkit.js").read_text()
     assert {key for key in HOSTKIT_OWN_SENTENCES if f'text("{key}")' in text} == HOSTKIT_OWN_SENTENCES - {
         "popup_blocked", "closed", "timeout"}  # those three are named by their error code: text(code)
-    for sentence in HOSTKIT_TEXT.values():  # the one source is the catalogue: no copy in the script
-        assert str(sentence) not in text
+    for sentence in HOSTKIT_TEXT.values():  # the one source is the catalogue: no copy in the script's strings
+        assert f'"{sentence}"' not in text and f"'{sentence}'" not in text, sentence
 
 
 @pytest.mark.parametrize("query", ["?mode=bogus", "?marketplace=abc", "?marketplace=99"])

@@ -14,7 +14,7 @@ EXAMPLE_TESTS := --ds=hostkit.settings tests/example
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= $(SCALEOUT_REDIS_URL)
 
-.PHONY: run test test-newest test-fast docs bench bench-quick screenshots browser services clean minify
+.PHONY: run test test-newest test-fast docs bench bench-quick screenshots browser services gettext clean minify messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,10 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(PY)
 run: $(VENV)/.installed-run
 	PY=$(PY) HOST_PORT=$(HOST_PORT) CYCLR_PORT=$(CYCLR_PORT) scripts/run-demo.sh
 
-## make test: install, build the docs strictly, ensure Chromium and the services, run the suite on SQLite, then on
-## PostgreSQL + Redis.
+## make test: install, build the docs strictly, ensure Chromium, GNU gettext and the services, run the suite on SQLite,
+## then on PostgreSQL + Redis.
 # Each pass runs the kit's tests (tests/settings.py), then the example host's (tests/example/, hostkit.settings).
-test: $(VENV)/.installed-test docs browser services
+test: $(VENV)/.installed-test docs browser gettext services
 	$(PY) -m pytest -m "not scaleout" $(PYTEST_ARGS)
 	$(PY) -m pytest -m "not scaleout" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
 	# The wheel test and the CI's 2,000-example fuzzing ran in the first pass; this one is about the parts.
@@ -53,14 +53,14 @@ docs: $(VENV)/.installed-test
 # The first Python 3.13 that runs (a pyenv shim may exist without its version being active).
 NEWEST_PYTHON ?= $(shell for p in $${PYENV_ROOT:-$${HOME:-/root}/.pyenv}/versions/3.13*/bin/python3 python3.13; do \
 	"$$p" -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null && { command -v "$$p"; break; }; done)
-test-newest: browser
+test-newest: browser gettext
 	@test -n "$(NEWEST_PYTHON)" || { echo "No Python 3.13 found: install it, or run make test-newest NEWEST_PYTHON=/path/to/python3.13" >&2; exit 1; }
 	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) .venv-newest/.installed-test
 	HYPOTHESIS_PROFILE=dev .venv-newest/bin/python -m pytest -m "not scaleout and not packaging" $(PYTEST_ARGS)
 	HYPOTHESIS_PROFILE=dev .venv-newest/bin/python -m pytest -m "not scaleout and not packaging" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
 
 ## make test-fast: the SQLite pass only, without the browser tests.
-test-fast: $(VENV)/.installed-test
+test-fast: $(VENV)/.installed-test gettext
 	$(PY) -m pytest -m "not scaleout and not browser" $(PYTEST_ARGS)
 	$(PY) -m pytest -m "not scaleout and not browser" $(EXAMPLE_TESTS) $(PYTEST_ARGS)
 
@@ -79,11 +79,20 @@ screenshots: $(VENV)/.installed-test browser
 browser:
 	@scripts/ensure-chromium.sh
 
+# GNU gettext: makemessages and the catalogue's test (tests/test_translations.py) run it.
+gettext:
+	@scripts/ensure-gettext.sh
+
 services:
 	@scripts/ensure-services.sh
 
 clean:
 	rm -rf $(VENV) .venv-newest var .pytest_cache
+
+## make messages: refresh proxy/locale/*/LC_MESSAGES/django.po from the sources and compile each .mo; then translate
+## what is new (or fuzzy), and run it again. The suite fails while a catalogue is out of date (docs/translations.md).
+messages: $(VENV)/.installed-test gettext
+	$(PY) scripts/messages.py
 
 ## make minify: rewrite proxy/static/proxy/js/*.min.js from the readable sources (tdewolff-minify); commit both.
 minify: $(VENV)/.installed-test

@@ -24,6 +24,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib import auth
 from django.db import close_old_connections
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from . import errors, limits, protocol, settlement
 from .conf import proxy_settings
@@ -71,6 +73,28 @@ def origin_of_scope(scope):
     return None
 
 
+LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+
+
+def scope_language(scope):
+    """The language a socket speaks: the one the site's pages would answer its handshake in.
+
+    With ``LocaleMiddleware`` in ``MIDDLEWARE``, as Django picks it for a request (the language cookie, then
+    ``Accept-Language``, among ``LANGUAGES``); without it, ``LANGUAGE_CODE``, as the pages do.
+    """
+    if LOCALE_MIDDLEWARE not in settings.MIDDLEWARE:
+        return settings.LANGUAGE_CODE
+    headers = {name.decode("latin1").lower(): value.decode("latin1") for name, value in scope.get("headers", ())}
+    cookies = scope.get("cookies")
+    if cookies is None:  # not under Channels' CookieMiddleware (AuthMiddlewareStack has it)
+        cookies = {}
+        for pair in headers.get("cookie", "").split(";"):
+            name, _sep, value = pair.strip().partition("=")
+            cookies.setdefault(name, value)
+    request = SimpleNamespace(COOKIES=cookies, META={"HTTP_ACCEPT_LANGUAGE": headers.get("accept-language", "")})
+    return translation.get_language_from_request(request)
+
+
 def origin_allowed(origin):
     """True if ``origin`` is exactly one of ``HOST_ORIGINS``, as a browser serializes it."""
     return is_origin(origin) and origin in proxy_settings.HOST_ORIGINS
@@ -80,6 +104,13 @@ class KitConsumer(AsyncWebsocketConsumer):
     """What every kit socket does: the exact-origin check, and refusing with an error frame."""
 
     closed = False
+
+    async def dispatch(self, message):
+        """Handle each message in the socket's language (``scope_language``), so its error frames speak it."""
+        if not hasattr(self, "language"):
+            self.language = scope_language(self.scope)
+        with translation.override(self.language):
+            await super().dispatch(message)
 
     async def websocket_connect(self, message):
         origin = origin_of_scope(self.scope)
@@ -157,7 +188,7 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.accept()  # a refusal before the accept reaches the browser as 1006, without its code
-            await self.refuse(LaunchRejected("unauthenticated", "Sign in to the app, then connect again."))
+            await self.refuse(LaunchRejected("unauthenticated", _("Sign in to the app, then connect again.")))
             return
         self.user_id = user.pk
         self.launch_id = self.scope["url_route"]["kwargs"]["launch_id"]
@@ -191,7 +222,7 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
         message_id = None
         try:
             if text_data is None:
-                raise InvalidResult("malformed", "Send results as JSON text frames.")
+                raise InvalidResult("malformed", _("Send results as JSON text frames."))
             message = protocol.parse_result_message(text_data)
             message_id = message["id"]
             taken = await self.take_result(message)
@@ -208,8 +239,8 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
                 await self.send(text_data=json.dumps(protocol.error(exc, message_id)))
         except Exception:
             logger.exception("Could not take a result for launch %s", getattr(self, "launch_id", "?"))
-            await self.send(text_data=json.dumps(protocol.error(
-                ProxyError("server_error", "The server could not store the result. It will be retried."), message_id)))
+            refusal = ProxyError("server_error", _("The server could not store the result. It will be retried."))
+            await self.send(text_data=json.dumps(protocol.error(refusal, message_id)))
 
     @database_call
     def take_result(self, message):
@@ -254,7 +285,7 @@ class UnknownPathConsumer(KitConsumer):
 
     async def connect(self):
         await self.accept()
-        await self.refuse(LaunchRejected("not_found", "There is no WebSocket at this address."))
+        await self.refuse(LaunchRejected("not_found", _("There is no WebSocket at this address.")))
 
     async def receive(self, text_data=None, bytes_data=None):
         pass  # refused at connect; frames that crossed the close are dropped

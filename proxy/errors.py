@@ -15,11 +15,18 @@ others; ``tests/test_errors.py`` fails for a code the kit raises that is not reg
 ``invalid_result`` is one code with a ``detail`` saying which rule the result broke; the
 details are listed in ``INVALID_RESULT_DETAILS`` (they are not codes of their own).
 
-This table is for refusals of a request or a message. The reasons an *accepted* result
-later fails verification (``install_failed``'s ``reason.code``) are not HTTP answers and
-are not listed here.
+It also holds the reasons an *accepted* result later fails verification, or waits for it
+(a launch's ``reason.code``, ``install_failed``'s): they are never HTTP answers, and their
+status only says what kind of failure each is. Every code the kit emits is here, with its
+sentence: ``tests/test_errors.py`` scans ``proxy/`` for them.
+
+The sentences are translatable (``gettext_lazy``): each is rendered in the language active
+where it is read (``default_message``, ``ProxyError``), so a request in French gets French.
+``proxy/locale/`` holds the catalogues (docs/translations.md).
 """
 from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -47,70 +54,91 @@ def register(code, status, message, *, terminal):
 
 
 # Refusals of a delivered message (socket, HTTP fallback, redirect landing): the page stops on these.
-register("unauthenticated", 401, "You are signed out. Sign in to the app again, then connect again.", terminal=True)
-register("forbidden", 403, "This launch belongs to another user.", terminal=True)
-register("bad_origin", 403, "This page's origin is not one of this site's origins.", terminal=True)
-register("not_found", 404, "There is no such launch. Start again from the Connect button.", terminal=True)
-register("expired", 410, "This launch has expired. Close the window and connect again.", terminal=True)
-register("conflict", 409, "This launch already has a different result.", terminal=True)
-# Only Cyclr settles a launch (docs/security.md): a claim it does not vouch for is refused and the launch stays open.
-register("claim_refused", 409, "Cyclr did not confirm this result, so it was not taken. If you are still installing, "
-         "finish in Cyclr's window; the launch stays open for its result.", terminal=True)
-register("claim_pending", 409, "Another result for this launch is being checked with Cyclr. This one will be tried "
-         "again shortly.", terminal=False)
-register("replayed", 409, "A cycle in this result was already recorded for another launch.", terminal=True)
-register("malformed", 400, "The message is not in the shape the kit expects.", terminal=True)
-register("too_large", 413, "The message is larger than the kit accepts.", terminal=True)
-register("invalid_result", 400, "The result is not in a shape Cyclr sends.", terminal=True)
-register("bad_signature", 400, "The launch reference is not one this site issued.", terminal=True)
-register("account_mismatch", 409, "The notification is for another Cyclr account than its launch.", terminal=True)
+register("unauthenticated", 401, _("You are signed out. Sign in to the app again, then connect again."), terminal=True)
+register("forbidden", 403, _("This launch belongs to another user."), terminal=True)
+register("bad_origin", 403, _("This page's origin is not one of this site's origins."), terminal=True)
+register("not_found", 404, _("There is no such launch. Start again from the Connect button."), terminal=True)
+register("expired", 410, _("This launch has expired. Close the window and connect again."), terminal=True)
+register("conflict", 409, _("This launch already has a different result."), terminal=True)
+# Only Cyclr settles a launch (docs/verification.md): a claim it does not vouch for is refused and the launch stays open.
+register("claim_refused", 409, _("Cyclr did not confirm this result, so it was not taken. If you are still installing, "
+                                 "finish in Cyclr's window; the launch stays open for its result."), terminal=True)
+register("claim_pending", 409, _("Another result for this launch is being checked with Cyclr. This one will be tried "
+                                 "again shortly."), terminal=False)
+register("replayed", 409, _("A cycle in this result was already recorded for another launch."), terminal=True)
+register("malformed", 400, _("The message is not in the shape the kit expects."), terminal=True)
+register("too_large", 413, _("The message is larger than the kit accepts."), terminal=True)
+register("invalid_result", 400, _("The result is not in a shape Cyclr sends."), terminal=True)
+register("bad_signature", 400, _("The launch reference is not one this site issued."), terminal=True)
+register("account_mismatch", 409, _("The notification is for another Cyclr account than its launch."), terminal=True)
 # proxy:complete binds a result only to what the kit started (DESIGN.md: redirect and direct modes).
-register("bad_nonce", 403, "This result does not carry the launch's own reference. Start again from the Connect button.",
+register("bad_nonce", 403,
+         _("This result does not carry the launch's own reference. Start again from the Connect button."),
          terminal=True)
-register("wrong_mode", 403, "This launch was not opened in a mode that finishes on this page.", terminal=True)
-register("bad_binding", 403, "This result is not bound to a launch of yours. Start again from the Connect button.",
+register("wrong_mode", 403, _("This launch was not opened in a mode that finishes on this page."), terminal=True)
+register("bad_binding", 403, _("This result is not bound to a launch of yours. Start again from the Connect button."),
          terminal=True)
-register("unbound", 400, "This result does not say which launch it is for. Start again from the Connect button.",
+register("unbound", 400, _("This result does not say which launch it is for. Start again from the Connect button."),
          terminal=True)
-register("next_not_allowed", 400, "Only a redirect-mode launch goes back to a next page.", terminal=True)
-register("unsafe_next", 400, "The next page must be on this site.", terminal=True)
-register("unknown_preset", 400, "This integration is not offered here.", terminal=True)
+register("next_not_allowed", 400, _("Only a redirect-mode launch goes back to a next page."), terminal=True)
+register("unsafe_next", 400, _("The next page must be on this site."), terminal=True)
+register("unknown_preset", 400, _("This integration is not offered here."), terminal=True)
 # proxy:launch and proxy:orbit's GET cost a Cyclr call: only a browser navigating to them (a window or a frame) runs them.
-register("not_a_navigation", 403, "This page opens only in a window or a frame, not as an image, a script or a fetch. "
-         "Open it from the site's Connect or Manage button.", terminal=True)
-register("method_not_allowed", 405, "This address does not take that method.", terminal=True)
+register("not_a_navigation", 403,
+         _("This page opens only in a window or a frame, not as an image, a script or a fetch. "
+           "Open it from the site's Connect or Manage button."), terminal=True)
+register("method_not_allowed", 405, _("This address does not take that method."), terminal=True)
 # The result doors (proxy:result, proxy:complete) check CSRF and the content type themselves, in JSON.
-register("csrf_failed", 403, "This request did not carry this site's security token. Reload the page, then try again.",
+register("csrf_failed", 403,
+         _("This request did not carry this site's security token. Reload the page, then try again."),
          terminal=True)
-register("unsupported_media_type", 415, "The message must be sent as JSON (Content-Type: application/json).",
+register("unsupported_media_type", 415, _("The message must be sent as JSON (Content-Type: application/json)."),
          terminal=True)
 # proxy:top_level moves a pending framed launch to top level (docs/framing.md).
-register("not_pending", 409, "This launch already has its result. Close this window and check your integrations in the app.",
+register("not_pending", 409,
+         _("This launch already has its result. Close this window and check your integrations in the app."),
          terminal=True)
-register("marketplace_not_offered", 400, "This site does not offer that Marketplace. Start again from the Connect button.",
+register("marketplace_not_offered", 400,
+         _("This site does not offer that Marketplace. Start again from the Connect button."),
          terminal=True)
 # Failures on this side, or a limit: sending again later can succeed.
-register("rate_limited", 429, "Too many requests from you in a short while. Please wait, then try again.", terminal=False)
-register("server_error", 500, "The server could not take the message just now. It will be retried.", terminal=False)
-register("origin_not_allowed", 500, "This site is not set up for the Marketplace yet. Please tell the site's administrator.",
+register("rate_limited", 429,
+         _("Too many requests from you in a short while. Please wait, then try again."), terminal=False)
+register("server_error", 500, _("The server could not take the message just now. It will be retried."), terminal=False)
+register("origin_not_allowed", 500,
+         _("This site is not set up for the Marketplace yet. Please tell the site's administrator."),
          terminal=False)
-register("cyclr_api_error", 502, "Cyclr's API answered with an error. Try again in a minute.", terminal=False)
-register("cyclr_bad_response", 502, "Cyclr's API answered in a way the kit could not read. Try again in a minute.",
+register("cyclr_api_error", 502, _("Cyclr's API answered with an error. Try again in a minute."), terminal=False)
+register("cyclr_bad_response", 502, _("Cyclr's API answered in a way the kit could not read. Try again in a minute."),
          terminal=False)
-register("marketplace_not_found", 502, "Cyclr does not know the Marketplace in this site's settings. "
-         "Please tell the site's administrator.", terminal=False)
+register("marketplace_not_found", 502,
+         _("Cyclr does not know the Marketplace in this site's settings. Please tell the site's administrator."),
+         terminal=False)
 # CyclrClient's cycle calls (activate, deactivate) for the host's own views: the cycle is not there to act on.
-register("cycle_not_found", 404, "Cyclr does not know this cycle in this account: it may have been uninstalled.",
+register("cycle_not_found", 404, _("Cyclr does not know this cycle in this account: it may have been uninstalled."),
          terminal=True)
-register("cyclr_unauthorized", 502, "Cyclr refused this site's API credentials. Please tell the site's administrator.",
+register("cyclr_unauthorized", 502,
+         _("Cyclr refused this site's API credentials. Please tell the site's administrator."),
          terminal=False)
 # X-Cyclr-Account named an account Cyclr does not know: it wants the account's other id (CYCLR_PROXY["ACCOUNT_HEADER"]).
-register("account_not_found", 502, "Cyclr does not know this site's account under the id the kit sent. "
-         "Please tell the site's administrator.", terminal=False)
-register("too_many_cycles", 502, "Cyclr listed more cycles for this account than the kit reads at once.",
+register("account_not_found", 502,
+         _("Cyclr does not know this site's account under the id the kit sent. Please tell the site's administrator."),
          terminal=False)
-register("cyclr_timeout", 502, "Cyclr's API did not answer in time. Try again in a minute.", terminal=False)
-register("cyclr_unreachable", 502, "Cyclr's API could not be reached. Try again in a minute.", terminal=False)
+register("too_many_cycles", 502, _("Cyclr listed more cycles for this account than the kit reads at once."),
+         terminal=False)
+register("cyclr_timeout", 502, _("Cyclr's API did not answer in time. Try again in a minute."), terminal=False)
+register("cyclr_unreachable", 502, _("Cyclr's API could not be reached. Try again in a minute."), terminal=False)
+# The kit's test helpers (proxy.testing): the site's URLconf does not include proxy.urls.
+register("urls_not_included", 500,
+         _("This site is not set up for the Marketplace yet. Please tell the site's administrator."), terminal=False)
+
+# Reasons a received result fails verification with Cyclr, or waits for it (proxy.verification, proxy.settle): a
+# launch's reason, never an HTTP answer (account_mismatch and replayed, above, are reasons too).
+register("install_errors", 422, _("Cyclr reported that the install failed."), terminal=True)
+register("unknown_cycle", 409, _("Cyclr has no such cycle in this launch's account."), terminal=True)
+register("claim_mismatch", 409, _("The result disagrees with what Cyclr has."), terminal=True)
+register("verification_pending", 502, _("The result could not be verified with Cyclr yet. It will be retried."),
+         terminal=False)
 
 # What ``detail`` can say on an ``invalid_result`` answer.
 INVALID_RESULT_DETAILS = ("missing_field", "wrong_type", "too_long", "too_many", "invalid_value", "not_an_object")
@@ -132,5 +160,6 @@ def close_code_of(code) -> int:
 
 
 def default_message(code) -> str:
-    return REGISTRY[code].message if code in REGISTRY else ""
+    """``code``'s sentence in the active language ("" for a code nobody registered)."""
+    return str(REGISTRY[code].message) if code in REGISTRY else ""
 

@@ -5,13 +5,17 @@ from .errors import default_message
 
 
 class ProxyError(Exception):
-    """Base class: ``code`` is for programs, ``message`` for people (the registry's sentence if not given)."""
+    """Base class: ``code`` is for programs, ``message`` for people (the registry's sentence if not given).
+
+    A translatable ``message`` (``gettext_lazy``) is rendered here, in the language active where the error is
+    raised (the request's, under ``LocaleMiddleware``): ``message`` is always a ``str``.
+    """
 
     code = "error"
 
     def __init__(self, code=None, message=""):
         self.code = code or self.code
-        self.message = message or default_message(self.code)
+        self.message = str(message or default_message(self.code))
         super().__init__(f"[{self.code}] {self.message}")  # the registry's sentence when none was given
 
     def as_dict(self):

@@ -10,6 +10,7 @@ from django.core import signing
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from .accounts import account_q, learned_guid, resolve_account
 from .conf import proxy_settings
@@ -47,13 +48,13 @@ def check_next_url(request, next_url, mode):
     redirect here would let any site bounce a signed-in person through the kit to anywhere.
     """
     if mode != Launch.Mode.REDIRECT:
-        raise LaunchRejected("next_not_allowed", "Only mode=redirect goes back to a next page; leave next out of this link.")
+        raise LaunchRejected("next_not_allowed", _("Only mode=redirect goes back to a next page; leave next out of this link."))
     # Control characters (NUL among them, which PostgreSQL cannot even store) are no part of a page address.
     safe = len(next_url) <= MAX_NEXT_LENGTH and next_url.isprintable() and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
     if not safe:
-        raise LaunchRejected("unsafe_next", "The next page must be a page of this site. "
-                                            "Go back to the app and connect from there.")
+        raise LaunchRejected("unsafe_next", _("The next page must be a page of this site. "
+                                              "Go back to the app and connect from there."))
 
 
 def sign_launch_id(launch_id) -> str:
@@ -66,7 +67,7 @@ def unsign_launch_id(value, max_age=None):
     try:
         return uuid.UUID(signing.loads(value, salt=SALT, max_age=max_age))
     except (signing.BadSignature, ValueError, TypeError):
-        raise LaunchRejected("bad_signature", "The launch reference is not one this site issued.") from None
+        raise LaunchRejected("bad_signature") from None
 
 
 PRESET_NAME = re.compile(r"[A-Za-z0-9_-]{1,50}")
@@ -79,8 +80,8 @@ def launch_preset(name):
     """The ``CYCLR_PROXY["LAUNCHES"]`` preset called ``name``, or ``LaunchRejected("unknown_preset")``."""
     presets = proxy_settings.LAUNCHES if isinstance(proxy_settings.LAUNCHES, dict) else {}
     if not isinstance(name, str) or not PRESET_NAME.fullmatch(name) or not isinstance(presets.get(name), dict):
-        raise LaunchRejected("unknown_preset", "This integration is not offered here. Start again from the site's "
-                                               "Connect button.")
+        raise LaunchRejected("unknown_preset", _("This integration is not offered here. Start again from the site's "
+                                                 "Connect button."))
     return {key: value for key, value in presets[name].items() if key in PRESET_OPTIONS and value is not None}
 
 
@@ -170,13 +171,13 @@ def move_to_top_level(request, launch_id, *, client=None):
     """
     launch = Launch.objects.filter(pk=launch_id, user=request.user).first()
     if launch is None:
-        raise LaunchRejected("not_found", "There is no such launch of yours. Start again from the Connect button.")
+        raise LaunchRejected("not_found", _("There is no such launch of yours. Start again from the Connect button."))
     launch.nonce = None
     _check_movable(launch)
     account = resolve_account(request)
     if account.api_id != launch.account_api_id:
-        raise LaunchRejected("account_mismatch", "This launch was opened for another Cyclr account than yours now. "
-                                                 "Start again from the Connect button.")
+        raise LaunchRejected("account_mismatch", _("This launch was opened for another Cyclr account than yours now. "
+                                                   "Start again from the Connect button."))
     options = launch_preset(launch.preset) if launch.preset else None
     minted = _mint(client, launch, account, options, complete_parameter=sign_launch_id(launch.id),
                    account_name=account.name, account_description=account.description, inline_oauth=True)
@@ -196,13 +197,13 @@ def move_to_top_level(request, launch_id, *, client=None):
 
 def _check_movable(launch):
     if launch.is_expired:
-        raise LaunchRejected("expired", "This launch has expired. Close this window and connect again.")
+        raise LaunchRejected("expired")
     if launch.status != Launch.Status.PENDING:
-        raise LaunchRejected("not_pending", "This launch already has its result: there is nothing left to open. "
-                                            "Close this window and check your integrations in the app.")
+        raise LaunchRejected("not_pending", _("This launch already has its result: there is nothing left to open. "
+                                              "Close this window and check your integrations in the app."))
     if launch.mode not in FRAMED_MODES:
-        raise LaunchRejected("wrong_mode", "This launch already runs the Marketplace at top level. "
-                                           "Close this window and connect again.")
+        raise LaunchRejected("wrong_mode", _("This launch already runs the Marketplace at top level. "
+                                             "Close this window and connect again."))
 
 
 def launch_for_completion(user, message):
@@ -218,29 +219,30 @@ def launch_for_completion(user, message):
     parameter = result.get("completeParameter")
     named, nonce = message.get("launch"), message.get("nonce")
     if named is not None and not _is_uuid(named):
-        raise InvalidResult("malformed", 'The message\'s "launch" must be a launch id.')
+        raise InvalidResult("malformed", _('The message\'s "launch" must be a launch id.'))
     if nonce is not None and (not isinstance(nonce, str) or not 0 < len(nonce) <= MAX_NONCE_LENGTH):
-        raise InvalidResult("malformed", f'The message\'s "nonce" must be a string of at most {MAX_NONCE_LENGTH} characters.')
+        raise InvalidResult("malformed", _('The message\'s "nonce" must be a string of at most %(count)s characters.')
+                            % {"count": MAX_NONCE_LENGTH})
     launch_id = None
     if isinstance(parameter, str) and parameter:
         launch_id = unsign_launch_id(parameter)
     if named is not None:
         if launch_id is not None and uuid.UUID(named) != launch_id:
-            raise LaunchRejected("bad_binding", "This result belongs to another launch than the one this window opened. "
-                                                "Start again from the Connect button.")
+            raise LaunchRejected("bad_binding", _("This result belongs to another launch than the one this window opened. "
+                                                  "Start again from the Connect button."))
         launch_id = uuid.UUID(named)
     elif launch_id is None:
-        raise LaunchRejected("unbound", "This result does not say which of your launches it completes, so it was not "
-                                        "saved. Start again from the Connect button, in this browser.")
+        raise LaunchRejected("unbound", _("This result does not say which of your launches it completes, so it was not "
+                                          "saved. Start again from the Connect button, in this browser."))
     launch = Launch.objects.filter(pk=launch_id).first() or _no_launch()
     if launch.user_id != user.pk:
-        raise LaunchRejected("forbidden", "This launch belongs to another user.")
+        raise LaunchRejected("forbidden")
     if launch.mode not in COMPLETABLE_MODES:
-        raise LaunchRejected("wrong_mode", "This launch does not finish on this page: its result goes to the window "
-                                           "that opened it. Close this window and check your integrations in the app.")
+        raise LaunchRejected("wrong_mode", _("This launch does not finish on this page: its result goes to the window "
+                                             "that opened it. Close this window and check your integrations in the app."))
     if named is not None and not nonce_matches(launch, nonce):
-        raise LaunchRejected("bad_nonce", "This window is not the one that opened the launch, so the result was not "
-                                          "saved. Start again from the Connect button.")
+        raise LaunchRejected("bad_nonce", _("This window is not the one that opened the launch, so the result was not "
+                                            "saved. Start again from the Connect button."))
     return launch
 
 
@@ -265,4 +267,4 @@ def newest_open_launch(*, account_id="", account_api_id="", user=None):
 
 
 def _no_launch():
-    raise LaunchRejected("not_found", "No launch of yours matches this result. Start again from the Connect button.")
+    raise LaunchRejected("not_found", _("No launch of yours matches this result. Start again from the Connect button."))

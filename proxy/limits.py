@@ -21,6 +21,8 @@ import time
 from asgiref.sync import sync_to_async
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from . import errors, protocol
 from .conf import SETTING_NAME, proxy_settings
@@ -42,16 +44,28 @@ CLOSE_RATE_LIMITED = errors.close_code_of("rate_limited")
 # from zero: it errs towards allowing).
 SOCKET_COUNT_TTL = 60 * 60
 
+# What a person is told past each limit, in the language of the request (the number decides the plural).
 MESSAGES = {
-    LAUNCHES: "You have opened the Marketplace too many times in a short while. "
-              "Please wait {retry_after} seconds, then try again.",
-    DELIVERIES: "Too many results arrived from you in a short while. Please wait {retry_after} seconds.",
-    FRAMES: "This connection sent too many messages in a short while, so the server closed it.",
-    ORBITS: "You have opened your integrations too many times in a short while. "
-            "Please wait {retry_after} seconds, then try again.",
-    ORBIT_CLOSES: "Your integrations were checked with Cyclr too many times in a short while. "
-                  "Please wait {retry_after} seconds; they are checked again when you next close them.",
-    SOCKETS: "Too many of this site's pages are connected for you at once. Close some tabs or windows, then try again.",
+    LAUNCHES: ngettext_lazy(
+        "You have opened the Marketplace too many times in a short while. "
+        "Please wait %(retry_after)s second, then try again.",
+        "You have opened the Marketplace too many times in a short while. "
+        "Please wait %(retry_after)s seconds, then try again.", "retry_after"),
+    DELIVERIES: ngettext_lazy(
+        "Too many results arrived from you in a short while. Please wait %(retry_after)s second.",
+        "Too many results arrived from you in a short while. Please wait %(retry_after)s seconds.", "retry_after"),
+    FRAMES: _("This connection sent too many messages in a short while, so the server closed it."),
+    ORBITS: ngettext_lazy(
+        "You have opened your integrations too many times in a short while. "
+        "Please wait %(retry_after)s second, then try again.",
+        "You have opened your integrations too many times in a short while. "
+        "Please wait %(retry_after)s seconds, then try again.", "retry_after"),
+    ORBIT_CLOSES: ngettext_lazy(
+        "Your integrations were checked with Cyclr too many times in a short while. "
+        "Please wait %(retry_after)s second; they are checked again when you next close them.",
+        "Your integrations were checked with Cyclr too many times in a short while. "
+        "Please wait %(retry_after)s seconds; they are checked again when you next close them.", "retry_after"),
+    SOCKETS: _("Too many of this site's pages are connected for you at once. Close some tabs or windows, then try again."),
 }
 
 
@@ -123,7 +137,7 @@ def count(kind, user):
         return
     ends = cache.get(f"{key}.ends", now + seconds)
     retry_after = max(1, math.ceil(ends - now))
-    raise RateLimited(MESSAGES[kind].format(retry_after=retry_after), limit=kind, retry_after=retry_after)
+    raise RateLimited(MESSAGES[kind] % {"retry_after": retry_after}, limit=kind, retry_after=retry_after)
 
 
 def open_socket(user):

@@ -21,6 +21,8 @@ something a retry cannot change. Other refusals take their status from ``proxy.e
 import logging
 import re
 
+from django.utils import translation
+
 from . import errors
 from .accounts import account_q, names_account
 from .exceptions import InvalidResult, LaunchRejected
@@ -117,7 +119,9 @@ def parse_notification(body):
     status = notification_status(body)
     try:
         data = browser_result(body)
-        return status, data, InstallResult.parse(data)
+        # Cyclr reads the answer, not a person: the result's checks speak English here, which _as_sent rewords.
+        with translation.override("en"):
+            return status, data, InstallResult.parse(data)
     except InvalidResult as exc:
         raise _as_sent(exc) from None
 

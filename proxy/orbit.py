@@ -20,6 +20,7 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
@@ -101,7 +102,7 @@ def close_refusal(request):
 def orbit_page(request):
     from .views import limit_page, not_a_navigation_page, page_csp, private_page  # the kit's pages and refusals
 
-    refused = not_a_navigation_page(request) or limit_page(request, limits.ORBITS, "Too many openings of your integrations")
+    refused = not_a_navigation_page(request) or limit_page(request, limits.ORBITS, _("Too many openings of your integrations"))
     if refused is not None:  # before the ORBIT URL is minted: a refused load costs no Cyclr call
         return refused
     account = resolve_account(request)
@@ -109,13 +110,13 @@ def orbit_page(request):
         minted = CyclrClient().mint_orbit_url(account.api_id)
     except CyclrAPIError as exc:
         logger.error("Could not open ORBIT: %s", loggable(exc.message))  # may quote Cyclr's answer
-        return _error_page(request, "Cyclr did not give us a link to your integrations just now. Close this window "
-                                    "and try again in a minute.", exc.code, 502)
+        return _error_page(request, _("Cyclr did not give us a link to your integrations just now. Close this window "
+                                      "and try again in a minute."), exc.code, 502)
     origin = origin_of(minted.url)
     if origin not in proxy_settings.MARKETPLACE_ORIGINS:
         logger.error('ORBIT is served from %s, which is not in CYCLR_PROXY["MARKETPLACE_ORIGINS"]', loggable(origin))
-        return _error_page(request, "This site is not set up to manage integrations yet. Please tell the site's "
-                                    "administrator.", "origin_not_allowed", 500)
+        return _error_page(request, _("This site is not set up to manage integrations yet. Please tell the site's "
+                                      "administrator."), "origin_not_allowed", 500)
     nonce = secrets.token_urlsafe(18)
     config = {"closeUrl": reverse("proxy:orbit"), "csrfToken": get_token(request)}
     csp = page_csp(nonce, frame_src=origin, connect_src="'self'", frame_ancestors="'self'")
@@ -135,5 +136,5 @@ def reconcile_after_orbit(user, account_api_id):
 def _error_page(request, message, code, status):
     from .views import error_page  # the kit's error page, with the kit's CSP
 
-    return error_page(request, "Your integrations could not be opened", message, code=code, status=status,
+    return error_page(request, _("Your integrations could not be opened"), message, code=code, status=status,
                       frame_ancestors="'self'")

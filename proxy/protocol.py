@@ -9,6 +9,9 @@ and ``install_event`` build the frames; ``user_group`` names a user's events gro
 import json
 import re
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from .conf import proxy_settings
 from .errors import REGISTRY, default_message, lookup
 from .exceptions import InvalidResult
@@ -30,6 +33,22 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # --- reading ---------------------------------------------------------------------------------------
 
 
+# Why a JSON text was refused, whole sentences for each thing the kit reads (a translation cannot build one from
+# a noun): the proxy page's message, which a person may see, and Cyclr's notification, which Cyclr reads.
+LOAD_ERRORS = {
+    "message": {
+        "deep": gettext_lazy("The message is nested more than %(depth)s levels deep."),
+        "not_json": gettext_lazy("The message is not valid JSON."),
+        "unstorable": gettext_lazy("The message holds a NUL character or an unpaired surrogate."),
+    },
+    "notification": {
+        "deep": "The notification is nested more than %(depth)s levels deep.",
+        "not_json": "The notification is not valid JSON.",
+        "unstorable": "The notification holds a NUL character or an unpaired surrogate.",
+    },
+}
+
+
 def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's json takes them, nothing else does
 
@@ -39,27 +58,29 @@ def load_json(text, noun="message"):
 
     Beyond the JSON grammar it refuses what the kit could not store or read back: nesting
     deeper than ``MAX_DEPTH``, ``NaN``/``Infinity``, and strings holding a NUL or an unpaired
-    surrogate. It never raises anything else (no ``RecursionError``).
+    surrogate. It never raises anything else (no ``RecursionError``). ``noun`` is ``message``
+    or ``notification`` (``LOAD_ERRORS``).
     """
-    subject = f"The {noun}"
+    sentences = LOAD_ERRORS[noun]
+    too_deep = sentences["deep"] % {"depth": MAX_DEPTH}
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
-        raise InvalidResult("malformed", f"{subject} is nested more than {MAX_DEPTH} levels deep.") from None
+        raise InvalidResult("malformed", too_deep) from None
     except ValueError:  # JSONDecodeError, UnicodeDecodeError, a refused constant
-        raise InvalidResult("malformed", f"{subject} is not valid JSON.") from None
+        raise InvalidResult("malformed", sentences["not_json"]) from None
     # Walked with a stack, not recursion: the check must not fail the way it guards against.
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
             if _UNSTORABLE.search(item):
-                raise InvalidResult("malformed", f"{subject} holds a NUL character or an unpaired surrogate.")
+                raise InvalidResult("malformed", sentences["unstorable"])
             continue
         if not isinstance(item, (dict, list)):
             continue
         if depth > MAX_DEPTH:
-            raise InvalidResult("malformed", f"{subject} is nested more than {MAX_DEPTH} levels deep.")
+            raise InvalidResult("malformed", too_deep)
         children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children)
         if isinstance(item, dict):
@@ -76,16 +97,17 @@ def parse_result_message(data):
     limit = proxy_settings.MAX_RESULT_BYTES
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", errors="surrogatepass"))
     if size > limit:
-        raise InvalidResult("too_large", f"The message is larger than {limit} bytes.")
+        raise InvalidResult("too_large", _("The message is larger than %(limit)s bytes.") % {"limit": limit})
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     message = load_json(text)
     if not isinstance(message, dict) or message.get("type") != "result":
-        raise InvalidResult("malformed", 'Expected a JSON object with "type": "result".')
+        raise InvalidResult("malformed", _('Expected a JSON object with "type": "result".'))
     message_id = message.get("id")
     if not isinstance(message_id, str) or not 0 < len(message_id) <= 64:
-        raise InvalidResult("malformed", 'The message needs an "id" string of at most 64 characters.')
+        raise InvalidResult("malformed", _('The message needs an "id" string of at most %(count)s characters.')
+                            % {"count": 64})
     if not isinstance(message.get("result"), dict):
-        raise InvalidResult("not_an_object", 'The message\'s "result" must be a JSON object.')
+        raise InvalidResult("not_an_object", _('The message\'s "result" must be a JSON object.'))
     return message
 
 

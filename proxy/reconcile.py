@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .accounts import account_header
 from .cyclr import CyclrClient
@@ -175,7 +176,7 @@ def close_expired_launches(*, dry_run=False, account_api_id=None):
     if dry_run:
         return launches.count()
     return launches.update(status=Launch.Status.EXPIRED, failure_code="expired",
-                           failure_message="No result arrived before the launch expired.")
+                           failure_message=_("No result arrived before the launch expired."))
 
 
 def settle_unverified(*, client, account_api_id=None, report=None, limit=MAX_SETTLEMENTS, dry_run=False):

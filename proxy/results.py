@@ -9,6 +9,8 @@ anything it does not recognise is ignored but kept in ``raw``.
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+
 from .exceptions import InvalidResult
 
 from .accounts import is_guid
@@ -109,7 +111,7 @@ class InstallResult:
     def parse(cls, data) -> "InstallResult":
         """Check and normalize a browser result; raise ``InvalidResult`` (with a code) if it is not one."""
         if not isinstance(data, dict):
-            raise InvalidResult("not_an_object", "The result must be a JSON object.")
+            raise InvalidResult("not_an_object", _("The result must be a JSON object."))
         account_api_id = _text(data, "accountApiId", limit=MAX_ACCOUNT_ID)
         common = dict(
             account_id=_account_id(data, required=not account_api_id),
@@ -130,33 +132,37 @@ class InstallResult:
         if common["errors"]:
             # A failed install may report no cycle at all.
             return cls(cycles=(), flow="marketplace", **common)
-        raise InvalidResult("missing_field", "The result has neither cycles nor a cycleId.")
+        raise InvalidResult("missing_field", _("The result has neither cycles nor a cycleId."))
 
 
 def _where(obj_path, key):
     return f"{obj_path}.{key}" if obj_path else key
 
 
+def _too_long(field_path, limit):
+    return _("%(field)s is longer than %(limit)s characters.") % {"field": field_path, "limit": limit}
+
+
 def _text(data, key, path="", *, required=False, limit=MAX_TEXT):
     value = data.get(key)
     if value is None:
         if required:
-            raise InvalidResult("missing_field", f"The result has no {_where(path, key)}.")
+            raise InvalidResult("missing_field", _("The result has no %(field)s.") % {"field": _where(path, key)})
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidResult("wrong_type", f"{_where(path, key)} must be a string.")
+        raise InvalidResult("wrong_type", _("%(field)s must be a string.") % {"field": _where(path, key)})
     value = str(value)
     if required and not value:
-        raise InvalidResult("missing_field", f"{_where(path, key)} is empty.")
+        raise InvalidResult("missing_field", _("%(field)s is empty.") % {"field": _where(path, key)})
     if len(value) > limit:
-        raise InvalidResult("too_long", f"{_where(path, key)} is longer than {limit} characters.")
+        raise InvalidResult("too_long", _too_long(_where(path, key), limit))
     return value
 
 
 def _guid(data, key, path="", *, required=False):
     value = _text(data, key, path, required=required)
     if value and not is_guid(value):
-        raise InvalidResult("invalid_value", f"{_where(path, key)} is not a Cyclr id (a GUID).")
+        raise InvalidResult("invalid_value", _("%(field)s is not a Cyclr id (a GUID).") % {"field": _where(path, key)})
     return value.lower()
 
 
@@ -167,7 +173,7 @@ def _account_id(data, *, required):
     if is_guid(value):
         return value.lower()
     if value and (not value.isprintable() or value != value.strip()):  # an id is matched whole, padding included
-        raise InvalidResult("invalid_value", "accountId is neither a Cyclr id (a GUID) nor an account API id.")
+        raise InvalidResult("invalid_value", _("accountId is neither a Cyclr id (a GUID) nor an account API id."))
     return value
 
 
@@ -179,7 +185,7 @@ def _int(data, key):
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
-        raise InvalidResult("wrong_type", f"{key} must be a whole number.")
+        raise InvalidResult("wrong_type", _("%(field)s must be a whole number.") % {"field": key})
     return value
 
 
@@ -188,9 +194,10 @@ def _list(data, key, limit, path=""):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InvalidResult("wrong_type", f"{_where(path, key)} must be a list.")
+        raise InvalidResult("wrong_type", _("%(field)s must be a list.") % {"field": _where(path, key)})
     if len(value) > limit:
-        raise InvalidResult("too_many", f"{_where(path, key)} has more than {limit} items.")
+        raise InvalidResult("too_many", _("%(field)s has more than %(limit)s items.")
+                            % {"field": _where(path, key), "limit": limit})
     return value
 
 
@@ -199,9 +206,9 @@ def _errors(data):
     errors = []
     for i, item in enumerate(items):
         if not isinstance(item, str):
-            raise InvalidResult("wrong_type", f"errors[{i}] must be a string.")
+            raise InvalidResult("wrong_type", _("%(field)s must be a string.") % {"field": f"errors[{i}]"})
         if len(item) > MAX_TEXT:
-            raise InvalidResult("too_long", f"errors[{i}] is longer than {MAX_TEXT} characters.")
+            raise InvalidResult("too_long", _too_long(f"errors[{i}]", MAX_TEXT))
         errors.append(item)
     return tuple(errors)
 
@@ -214,23 +221,24 @@ def _status(data, key, path):
     try:
         return STATUSES[value.lower()], CYCLR_WORDS[value.lower()]
     except KeyError:
-        raise InvalidResult("invalid_value", f"{_where(path, key)} {value!r} is not a cycle status Cyclr reports.") from None
+        raise InvalidResult("invalid_value", _("%(field)s %(value)s is not a cycle status Cyclr reports.")
+                            % {"field": _where(path, key), "value": repr(value)}) from None
 
 
 def _url(value, where):
     if not isinstance(value, str):
-        raise InvalidResult("wrong_type", f"{where} must be a URL string.")
+        raise InvalidResult("wrong_type", _("%(field)s must be a URL string.") % {"field": where})
     if len(value) > MAX_URL:
-        raise InvalidResult("too_long", f"{where} is longer than {MAX_URL} characters.")
+        raise InvalidResult("too_long", _too_long(where, MAX_URL))
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise InvalidResult("invalid_value", f"{where} is not an http(s) URL.")
+        raise InvalidResult("invalid_value", _("%(field)s is not an http(s) URL.") % {"field": where})
     return value
 
 
 def _cycle(item, path):
     if not isinstance(item, dict):
-        raise InvalidResult("wrong_type", f"{path} must be an object.")
+        raise InvalidResult("wrong_type", _("%(field)s must be an object.") % {"field": path})
     webhooks = []
     for i, hook in enumerate(_list(item, "webhooks", MAX_WEBHOOKS, path)):
         where = f"{path}.webhooks[{i}]"
@@ -238,7 +246,8 @@ def _cycle(item, path):
             webhooks.append(Webhook(step_name="", url=_url(hook, where)))
             continue
         if not isinstance(hook, dict):
-            raise InvalidResult("wrong_type", f"{where} must be an object with stepName and url.")
+            raise InvalidResult("wrong_type",
+                                _("%(field)s must be an object with stepName and url.") % {"field": where})
         webhooks.append(Webhook(step_name=_text(hook, "stepName", where), url=_url(hook.get("url"), f"{where}.url")))
     status, word = _status(item, "status", path)
     return InstalledCycle(

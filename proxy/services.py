@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .accounts import learned_guid
 from .exceptions import LaunchRejected
@@ -43,23 +44,24 @@ class Outcome:
 
 
 def launch_not_found():
-    return LaunchRejected("not_found", "There is no such launch. Start again from the Connect button.")
+    return LaunchRejected("not_found")
 
 
 def check_owner(launch, user):
     """``LaunchRejected`` unless ``user`` (when given) owns the launch."""
     if user is not None and launch.user_id != user.pk:
-        raise LaunchRejected("forbidden", "This launch belongs to another user.")
+        raise LaunchRejected("forbidden")
 
 
 def check_unexpired(launch):
     if launch.is_expired:
-        raise LaunchRejected("expired", "This launch has expired. Close the window and connect again.")
+        raise LaunchRejected("expired")
 
 
 def replayed(cycle_id):
-    return LaunchRejected("replayed", f"Cycle {cycle_id} was already recorded for another launch: "
-                                      "a result completes one launch only. Connect again to install anew.")
+    return LaunchRejected("replayed", _("Cycle %(cycle)s was already recorded for another launch: "
+                                        "a result completes one launch only. Connect again to install anew.")
+                          % {"cycle": cycle_id})
 
 
 def content_hash(data) -> str:
@@ -218,8 +220,8 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
         if launch.status != Launch.Status.PENDING:
             if launch.status in SETTLED and timezone.now() >= launch.expires_at:
                 # Repeats are taken while a page may still be re-sending (its outbox), not for ever.
-                raise LaunchRejected("expired", "This launch was settled and its time is up: its result is no longer "
-                                                "taken again. Check your integrations in the app.")
+                raise LaunchRejected("expired", _("This launch was settled and its time is up: its result is no longer "
+                                                  "taken again. Check your integrations in the app."))
             held = launch.claimed_result()
             if claim.same_install(held) and not (launch.status == Launch.Status.RECEIVED and disagree(claim, held)):
                 # The same install again (by any path, in any shape): a duplicate, not a conflict.
@@ -227,8 +229,8 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
             if not supersedes(launch, claim, source=source):
                 # While the claim it holds is being checked, another may still be the genuine one: try again.
                 raise LaunchRejected("claim_pending" if launch.status == Launch.Status.RECEIVED else "conflict")
-            set_aside(launch, "claim_refused", "Replaced, before Cyclr confirmed it, by a result Cyclr "
-                                               "vouches for or can check.")
+            set_aside(launch, "claim_refused", _("Replaced, before Cyclr confirmed it, by a result Cyclr "
+                                                 "vouches for or can check."))
         check_unexpired(launch)
         check_not_refused(launch, digest)
         claim = in_launch_terms(claim, launch)

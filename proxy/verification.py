@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+
 from .accounts import names_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
@@ -273,10 +275,10 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
         mismatches.append(_mismatch("", "account_api_id", claim.account_api_id, launch.account_api_id))
     if mismatches:  # Cyclr was not asked: it vouches for none of the cycles
         return Verdict(_ids_only(base, vouched), ProxyError(
-            "account_mismatch", "The result names a different account from the one this launch opened."), tuple(mismatches))
+            "account_mismatch", _("The result names a different account from the one this launch opened.")), tuple(mismatches))
     if not claim.cycles:
-        detail = "; ".join(base.errors) or "no integration was installed"
-        return Verdict(base, ProxyError("install_errors", f"Cyclr reported the install failed: {detail}"))
+        detail = "; ".join(base.errors) or _("no integration was installed")
+        return Verdict(base, ProxyError("install_errors", _("Cyclr reported the install failed: %(errors)s") % {"errors": detail}))
     if not proxy_settings.VERIFY_WITH_API:
         return Verdict(with_claimed_webhooks(base, claim))  # nothing more is vouched: see the module's docstring
 
@@ -294,7 +296,8 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
             mismatches.append(_mismatch(claimed.cycle_id, "cycle_id", claimed.cycle_id, None))
             unchecked = _ids_only(replace(base, cycles=claim.cycles[index:]), vouched).cycles
             return Verdict(replace(base, cycles=(*cycles, *unchecked)), ProxyError(
-                "unknown_cycle", f"Cyclr has no cycle {claimed.cycle_id} in this launch's account."), tuple(mismatches))
+                "unknown_cycle", _("Cyclr has no cycle %(cycle)s in this launch's account.") % {"cycle": claimed.cycle_id}),
+                tuple(mismatches))
         cycle, disagreements, replayed = _check_cycle(launch, claimed, data, hooks.get(claimed.cycle_id, ()), hosts)
         cycles.append(cycle)
         mismatches.extend(disagreements)
@@ -303,10 +306,11 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
     result = replace(base, cycles=tuple(cycles))
     if replayed_ids:
         return Verdict(result, ProxyError(
-            "replayed", f"Cyclr created cycle {replayed_ids[0]} before this launch opened: the result is an earlier "
-                        "install's, not this launch's."), tuple(mismatches))
+            "replayed", _("Cyclr created cycle %(cycle)s before this launch opened: the result is an earlier "
+                          "install's, not this launch's.") % {"cycle": replayed_ids[0]}), tuple(mismatches))
     if mismatches:
         fields = ", ".join(dict.fromkeys(m["field"] for m in mismatches))
         return Verdict(result, ProxyError(
-            "claim_mismatch", f"The result disagrees with what Cyclr has ({fields})."), tuple(mismatches))
+            "claim_mismatch", _("The result disagrees with what Cyclr has (%(fields)s).") % {"fields": fields}),
+            tuple(mismatches))
     return Verdict(with_claimed_webhooks(result, claim))

@@ -9,6 +9,7 @@ from django.http import JsonResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
@@ -85,14 +86,16 @@ def launch(request):
         return refused
     mode = request.GET.get("mode", Launch.Mode.POPUP)
     if mode not in Launch.Mode.values:
-        return error_page(request, "Unknown mode",
-                          f"Mode {mode!r} is not supported here; use one of: {', '.join(Launch.Mode.values)}.",
+        return error_page(request, _("Unknown mode"),
+                          _("Mode %(mode)s is not supported here; use one of: %(modes)s.")
+                          % {"mode": repr(mode), "modes": ", ".join(Launch.Mode.values)},
                           frame_ancestors="'self'")
     marketplace_id = request.GET.get("marketplace") or None
     if marketplace_id is not None:
         # ASCII digits only: str.isdigit() also takes "²", on which int() raises.
         if not MARKETPLACE_ID.fullmatch(marketplace_id) or int(marketplace_id) == 0:
-            return error_page(request, "Unknown Marketplace", "The marketplace parameter must be a Marketplace id (a number).",
+            return error_page(request, _("Unknown Marketplace"),
+                              _("The marketplace parameter must be a Marketplace id (a number)."),
                               frame_ancestors="'self'")
         marketplace_id = int(marketplace_id)
         if marketplace_id not in offered_marketplace_ids():
@@ -102,14 +105,14 @@ def launch(request):
         try:
             check_next_url(request, next_url, mode)
         except LaunchRejected as exc:
-            return error_page(request, "This link cannot be followed", exc.message, code=exc.code, status=400,
+            return error_page(request, _("This link cannot be followed"), exc.message, code=exc.code, status=400,
                               frame_ancestors="'self'")
     preset = request.GET.get("launch") or ""
     if preset:
         try:
             launch_preset(preset)
         except LaunchRejected as exc:
-            return error_page(request, "Unknown integration", exc.message, code=exc.code, status=400,
+            return error_page(request, _("Unknown integration"), exc.message, code=exc.code, status=400,
                               frame_ancestors="'self'")
     refused = launch_limit_page(request)
     if refused is not None:
@@ -154,13 +157,14 @@ def mint_failure_page(request, exc, marketplace_id=None):
     logger.error("Could not open the Marketplace: %s", loggable(exc.message))  # may quote Cyclr's answer
     status = errors.status_of(exc.code)  # 502: Cyclr's API failed; 500: the kit is misconfigured
     if exc.code == "marketplace_not_found":  # a wrong id in the settings: waiting will not fix it
-        message = (f"Cyclr does not know Marketplace {marketplace_id or proxy_settings.MARKETPLACE_ID}. "
-                   "Please tell the site's administrator: the Marketplace id in its settings is wrong.")
+        message = (_("Cyclr does not know Marketplace %(marketplace)s. Please tell the site's administrator: the "
+                     "Marketplace id in its settings is wrong.")
+                   % {"marketplace": marketplace_id or proxy_settings.MARKETPLACE_ID})
     elif status == 502:
-        message = "Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute."
+        message = _("Cyclr did not give us a Marketplace link just now. Close this window and try again in a minute.")
     else:  # the details are in the server log, for the administrator
-        message = "This site is not set up for the Marketplace yet. Please tell the site's administrator."
-    return error_page(request, "The Marketplace could not be opened", message, code=exc.code, status=status,
+        message = errors.default_message("origin_not_allowed")
+    return error_page(request, _("The Marketplace could not be opened"), message, code=exc.code, status=status,
                       frame_ancestors="'self'")
 
 
@@ -181,8 +185,9 @@ def offered_marketplace_ids():
 
 def marketplace_not_offered_page(request, marketplace_id):
     """400 for a Marketplace id off the allow-list, before any call to Cyclr."""
-    return error_page(request, "This Marketplace is not offered here",
-                      f"Marketplace {marketplace_id} is not one this site offers. Start again from the site's Connect button.",
+    return error_page(request, _("This Marketplace is not offered here"),
+                      _("Marketplace %(marketplace)s is not one this site offers. Start again from the site's Connect "
+                        "button.") % {"marketplace": marketplace_id},
                       code="marketplace_not_offered", status=errors.status_of("marketplace_not_offered"),
                       frame_ancestors="'self'")
 
@@ -204,13 +209,13 @@ def not_a_navigation_page(request):
     mode = request.headers.get("Sec-Fetch-Mode")
     if (dest is None or dest in NAVIGATION_DESTINATIONS) and (mode is None or mode == "navigate"):
         return None
-    return error_page(request, "This page cannot be loaded this way", errors.default_message("not_a_navigation"),
+    return error_page(request, _("This page cannot be loaded this way"), errors.default_message("not_a_navigation"),
                       code="not_a_navigation", status=errors.status_of("not_a_navigation"), frame_ancestors="'self'")
 
 
 def launch_limit_page(request):
     """The 429 page when the user has launched too often (each launch is a Cyclr API call), else None."""
-    return limit_page(request, limits.LAUNCHES, "Too many launches")
+    return limit_page(request, limits.LAUNCHES, _("Too many launches"))
 
 
 def limit_page(request, kind, title):
@@ -274,7 +279,7 @@ def top_level(request, launch_id):
     """
     refusal = top_level_refusal(request)
     if refusal is not None:
-        response = error_page(request, "The Marketplace could not be opened here", refusal.message, code=refusal.code,
+        response = error_page(request, _("The Marketplace could not be opened here"), refusal.message, code=refusal.code,
                               status=errors.status_of(refusal.code), frame_ancestors="'self'")
         if refusal.code == "method_not_allowed":
             response["Allow"] = "POST"
@@ -285,7 +290,7 @@ def top_level(request, launch_id):
     try:
         launch, marketplace_url = move_to_top_level(request, launch_id)
     except LaunchRejected as exc:
-        return error_page(request, "The Marketplace could not be opened here", exc.message, code=exc.code,
+        return error_page(request, _("The Marketplace could not be opened here"), exc.message, code=exc.code,
                           status=errors.status_of(exc.code), frame_ancestors="'self'")
     except ProxyError as exc:  # Cyclr's API failed, or the kit is misconfigured
         return mint_failure_page(request, exc)

@@ -14,22 +14,23 @@ from proxy.exceptions import InvalidResult, LaunchRejected, ProxyError
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROXY_DIR = Path(proxy.__file__).parent
-# Reasons an accepted result fails verification (install_failed's reason.code) are not HTTP answers.
-REASON_MODULES = {"verification.py", "replay.py"}
+# A code raised or answered with, or stored as a launch's reason (verification's verdicts, settle's failure_code).
 RAISED = re.compile(r"\b(?:InvalidResult|LaunchRejected|ProxyError|CyclrAPIError|_refuse)\(\s*\"([a-z_]+)\"")
+STORED = re.compile(r"\bfailure_code\s*=\s*\"([a-z_]+)\"")
 # Codes chosen by an expression (cyclr.py: "cyclr_unauthorized" if ... else "cyclr_api_error").
 CHOSEN = re.compile(r"\"(cyclr_[a-z_]+)\"")
 
 
 def codes_raised():
-    """``{code: [file, ...]}`` for every literal code the kit's modules raise or answer with."""
+    """``{code: [file, ...]}`` for every literal code the kit's modules (its test helpers too) emit."""
     found = {}
-    for path in PROXY_DIR.glob("*.py"):
-        if path.name in REASON_MODULES:
+    for path in PROXY_DIR.rglob("*.py"):
+        if "migrations" in path.parts:
             continue
         text = path.read_text()
-        for code in RAISED.findall(text) + (CHOSEN.findall(text) if path.name == "cyclr.py" else []):
-            found.setdefault(code, []).append(path.name)
+        codes = RAISED.findall(text) + STORED.findall(text) + (CHOSEN.findall(text) if path.name == "cyclr.py" else [])
+        for code in codes:
+            found.setdefault(code, []).append(str(path.relative_to(PROXY_DIR)))
     return found
 
 
@@ -47,6 +48,8 @@ def page_config(response, element_id):
 def test_every_code_the_kit_answers_with_is_registered():
     raised = codes_raised()
     assert {"unauthenticated", "forbidden", "not_found", "too_large", "malformed", "server_error"} <= set(raised)
+    # The verdicts a launch fails or waits with, and the test helpers' own: the registry holds every code.
+    assert {"install_errors", "unknown_cycle", "claim_mismatch", "verification_pending", "urls_not_included"} <= set(raised)
     unregistered = {code: files for code, files in raised.items()
                     if code not in errors.REGISTRY and code not in errors.INVALID_RESULT_DETAILS}
     assert unregistered == {}, "register these in proxy/errors.py"
@@ -96,8 +99,9 @@ CLIENT_SIDE_NAMES = {
     # check of location.origin against HOST_ORIGINS (issue 18), with its sentence in launch.html.
     "proxy.js": {"malformed", "too_large", "origin_not_allowed"},
 }
-# Hostkit's sentences are only for what the host page alone can know; verdicts carry the server's sentence.
-HOSTKIT_OWN_SENTENCES = {"popup_blocked", "closed", "cancelled", "timeout"}
+# Hostkit's sentences are only for what the host page alone can know (and its "Still connecting?" prompt); verdicts
+# carry the server's sentence. They come from the server (proxy.templatetags.proxy.HOSTKIT_TEXT), translated.
+HOSTKIT_OWN_SENTENCES = {"popup_blocked", "closed", "cancelled", "timeout", "again", "asking", "reopen", "cancel"}
 JS_DIR = PROXY_DIR / "static/proxy/js"
 
 
@@ -127,9 +131,14 @@ def test_no_kit_template_keeps_a_copy_of_a_registry_sentence():
 
 
 def test_hostkit_keeps_sentences_only_for_what_the_host_page_alone_knows():
+    from proxy.templatetags.proxy import HOSTKIT_TEXT
+
+    assert set(HOSTKIT_TEXT) == HOSTKIT_OWN_SENTENCES
     text = (JS_DIR / "hostkit.js").read_text()
-    table = re.search(r"const TEXT = \{(.*?)\};", text, re.S).group(1)
-    assert set(re.findall(r"^\s*([a-z_]+):", table, re.M)) == HOSTKIT_OWN_SENTENCES
+    assert {key for key in HOSTKIT_OWN_SENTENCES if f'text("{key}")' in text} == HOSTKIT_OWN_SENTENCES - {
+        "popup_blocked", "closed", "timeout"}  # those three are named by their error code: text(code)
+    for sentence in HOSTKIT_TEXT.values():  # the one source is the catalogue: no copy in the script's strings
+        assert f'"{sentence}"' not in text and f"'{sentence}'" not in text, sentence
 
 
 @pytest.mark.parametrize("query", ["?mode=bogus", "?marketplace=abc", "?marketplace=99"])

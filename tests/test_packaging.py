@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,8 @@ def run(*command, cwd, env, timeout=600):
 
 
 RENDER = "from django.template.loader import render_to_string; print(render_to_string('connect.html'))"
+FRENCH = ("from django.utils import translation; from proxy.errors import default_message; "
+          "translation.activate('fr'); print(default_message('not_found'))")
 
 
 @pytest.mark.packaging
@@ -52,6 +55,8 @@ def test_the_wheel_in_a_fresh_project_checks_clean_renders_the_button_and_instal
     run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "--quiet", "--wheel-dir", tmp_path / "dist",
         cwd=tmp_path, env=env)
     (wheel,) = (tmp_path / "dist").glob("cyclr_hostkit-*.whl")
+    with zipfile.ZipFile(wheel) as shipped:  # the translations: Django reads the compiled .mo
+        assert {"proxy/locale/fr/LC_MESSAGES/django.mo", "proxy/locale/fr/LC_MESSAGES/django.po"} <= set(shipped.namelist())
     run(sys.executable, "-m", "venv", tmp_path / "venv", cwd=tmp_path, env=env)
     python = tmp_path / "venv" / "bin" / "python"
     run(python, "-m", "pip", "install", "--quiet", f"{wheel}[test]", cwd=tmp_path, env=env, timeout=900)
@@ -78,6 +83,8 @@ def test_the_wheel_in_a_fresh_project_checks_clean_renders_the_button_and_instal
     assert '<button type="button" id="hostkit-connect-1"' in button
     assert 'data-hostkit-connect data-launch-url="/proxy/launch/" data-mode="popup"' in button
     assert '<script src="/static/proxy/js/connect-button.min.js"></script>' in button
+    french = run(*manage, "shell", "-c", FRENCH, cwd=project, env=env)
+    assert "Ce lancement n'existe pas." in french
 
     (project / "pytest.ini").write_text("[pytest]\nDJANGO_SETTINGS_MODULE = mysite.settings\n")
     (project / "tests").mkdir()

@@ -1,9 +1,13 @@
 """{% load proxy %}: {% hostkit_script %}, {% connect_button %} and {% orbit_button %}."""
+import json
+import re
+
 import pytest
 from django.template import TemplateSyntaxError, engines
 from django.test import RequestFactory
+from django.utils import translation
 
-from proxy.templatetags.proxy import SCRIPTS
+from proxy.templatetags.proxy import HOSTKIT_TEXT, SCRIPTS
 
 
 def render(source, context=None, request=None):
@@ -12,9 +16,19 @@ def render(source, context=None, request=None):
 
 def test_hostkit_script_renders_the_kits_scripts_without_a_nonce():
     html = render("{% hostkit_script %}")
-    assert html == ('<script src="/static/proxy/js/hostkit.min.js"></script>\n'
-                    '<script src="/static/proxy/js/connect-button.min.js"></script>')
+    texts, scripts = html.split("</script>\n", 1)
+    assert texts.startswith('<script id="hostkit-text" type="application/json">')
+    assert scripts == ('<script src="/static/proxy/js/hostkit.min.js"></script>\n'
+                       '<script src="/static/proxy/js/connect-button.min.js"></script>')
     assert SCRIPTS == ("proxy/js/hostkit.min.js", "proxy/js/connect-button.min.js")
+
+
+def test_hostkit_text_gives_the_script_its_sentences_in_the_pages_language():
+    html = render("{% hostkit_text %}")
+    texts = json.loads(re.fullmatch(r'<script id="hostkit-text" type="application/json">(.*)</script>', html).group(1))
+    assert set(texts) == set(HOSTKIT_TEXT) and texts["asking"] == "Still connecting?"
+    with translation.override("fr"):
+        assert json.loads(re.search(r">(.*)<", render("{% hostkit_text %}")).group(1))["asking"] == "Toujours en cours\u00a0?"
 
 
 def test_hostkit_script_takes_a_nonce_argument():

@@ -3,7 +3,11 @@
 ``{% hostkit_script %}`` renders the ``<script>`` tags for ``proxy/js/hostkit.js`` and
 ``proxy/js/connect-button.js`` (a delegated click listener for the buttons below), with a CSP nonce when
 the page has one: the ``nonce`` argument, else the context's ``csp_nonce`` (Django 6's CSP context processor),
-else ``request.csp_nonce`` (django-csp). Put it once on the page.
+else ``request.csp_nonce`` (django-csp); before them, ``{% hostkit_text %}``. Put it once on the page.
+
+``{% hostkit_text %}`` renders what ``hostkit.js`` says of what only the host page can know (a blocked popup,
+the "Still connecting?" prompt), in the page's language, as the JSON block ``#hostkit-text`` the script reads.
+``{% hostkit_script %}`` includes it; a page that loads ``hostkit.js`` by hand puts it before the script.
 
 ``{% connect_button "Connect" mode="popup" %}`` renders ``proxy/connect_button.html`` (override it in your
 templates to restyle): an accessible ``<button>`` whose ``data-`` attributes tell ``connect-button.js`` to call
@@ -21,12 +25,25 @@ from urllib.parse import urlencode
 from django import template
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join, json_script
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
 SCRIPTS = ("proxy/js/hostkit.min.js", "proxy/js/connect-button.min.js")  # made by scripts/minify_js.py
 MODES = ("popup", "inline", "redirect")
+# What hostkit.js says of what only the host page can know, translated here (the one source): the script reads
+# them from #hostkit-text ({% hostkit_text %}) and keeps no sentence of its own.
+HOSTKIT_TEXT = {
+    "popup_blocked": _("The browser blocked the window: allow pop-ups for this site."),
+    "closed": _("The window was closed."),
+    "cancelled": _("Cancelled."),
+    "timeout": _("It took too long."),
+    "again": _("Click Connect to try again."),
+    "asking": _("Still connecting?"),
+    "reopen": _("Reopen the window"),
+    "cancel": _("Cancel"),
+}
 
 
 def _page_nonce(context, nonce):
@@ -40,15 +57,23 @@ def _page_nonce(context, nonce):
 
 @register.simple_tag(takes_context=True)
 def hostkit_script(context, nonce=None):
-    """The kit's page scripts, nonce'd if the page has a CSP nonce."""
+    """The kit's page scripts, nonce'd if the page has a CSP nonce, after their texts in the page's language."""
     nonce = _page_nonce(context, nonce)
     if nonce:
-        return format_html_join("\n", '<script src="{}" nonce="{}"></script>', ((static(s), nonce) for s in SCRIPTS))
-    return format_html_join("\n", '<script src="{}"></script>', ((static(s),) for s in SCRIPTS))
+        scripts = format_html_join("\n", '<script src="{}" nonce="{}"></script>', ((static(s), nonce) for s in SCRIPTS))
+    else:
+        scripts = format_html_join("\n", '<script src="{}"></script>', ((static(s),) for s in SCRIPTS))
+    return format_html("{}\n{}", hostkit_text(), scripts)
+
+
+@register.simple_tag
+def hostkit_text():
+    """``hostkit.js``'s sentences (``HOSTKIT_TEXT``) in the active language, as the JSON block ``#hostkit-text``."""
+    return json_script({key: str(text) for key, text in HOSTKIT_TEXT.items()}, "hostkit-text")
 
 
 @register.inclusion_tag("proxy/connect_button.html", takes_context=True)
-def connect_button(context, label="Connect an integration", *, mode="popup", marketplace=None, launch=None, fallback=None,
+def connect_button(context, label=_("Connect an integration"), *, mode="popup", marketplace=None, launch=None, fallback=None,
                    container=None, id=None, **attributes):
     """A Connect button for ``Hostkit.connect()``; see the module's docstring for the arguments."""
     if mode not in MODES:
@@ -87,7 +112,7 @@ def connect_button(context, label="Connect an integration", *, mode="popup", mar
 
 
 @register.inclusion_tag("proxy/orbit_button.html", takes_context=True)
-def orbit_button(context, label="Manage integrations", *, id=None, **attributes):
+def orbit_button(context, label=_("Manage integrations"), *, id=None, **attributes):
     """A Manage button for ``Hostkit.manage()`` (ORBIT); see the module's docstring for the arguments."""
     unknown = set(attributes) - {"class"}
     if unknown:

@@ -12,6 +12,7 @@
  *         so {launch, nonce} stay for it); sending --(a refusal the server calls terminal)--> error;
  *         sending --(any other error, a 5xx, no network)--> sending (after a pause); broken (no result, or no config).
  * Whether a refusal is final is the server's to say (`terminal`, from its registry): this page keeps no list.
+ * Its own texts live in the template (data-* on #complete-status), so that they can be translated.
  * ES2017 syntax, no dependencies.
  */
 (() => {
@@ -22,6 +23,7 @@
   const KEY = "proxy.launch";
   const test = window.proxyTest = {};
   const statusEl = document.getElementById("complete-status");
+  const text = (key) => statusEl.getAttribute("data-" + key);
   const go = (state, detail, message, tone) => {
     test.state = state;
     test.detail = detail;
@@ -38,15 +40,13 @@
   // The view always writes the config; without it (a template overridden badly) nothing could be posted
   // or followed: say so once, rather than post without a CSRF token or poll nowhere.
   if (!config || typeof config.statusUrl != "string") {
-    go("broken", { code: "no_config" },
-       "This page is missing its settings. Close it and check your integrations in the app.");
+    go("broken", { code: "no_config" }, text("broken"));
     return;
   }
   let result;
   try { result = match && JSON.parse(decodeURIComponent(match[1])); } catch (e) { /* below */ }
   if (!result || typeof result != "object" || Array.isArray(result)) {
-    go("broken", { code: "no_result" },
-       "This page did not receive an integration result. Close it and check your integrations in the app.");
+    go("broken", { code: "no_result" }, text("no-result"));
     return;
   }
 
@@ -80,7 +80,7 @@
     if (reply.type == "ack" && reply.status == "received") {
       // The server owns the result now: wait for Cyclr's verdict (proxy:status sits at launches/<uuid>/).
       tell({ type: T.received, launch: reply.launch });
-      go("verifying", reply, "Received — verifying with Cyclr…", "working");
+      go("verifying", reply, text("verifying"), "working");
       const url = config.statusUrl.replace(/[0-9a-f-]{36}/, reply.launch);
       const poll = () => fetch(url, { credentials: "same-origin" }).then((r) => r.json()).then((s) => {
         if (/^(completed|failed|pending)$/.test(s.status)) return settle(Object.assign({ type: "status" }, s));
@@ -89,14 +89,14 @@
       setTimeout(poll, 1000);
     } else if (reply.type != "ack" && reply.type != "status") {
       tell({ type: T.failed, launch: kept.launch, result: null, error: { code: reply.code, message: reply.message } });
-      go("error", reply, reply.message || "The app could not save the result.");
+      go("error", reply, reply.message || text("not-saved"));
     } else if (reply.status == "failed") {
       tell({ type: T.failed, launch: reply.launch, result: reply.result, error: reply.reason });
-      go("failed", reply, (reply.reason && reply.reason.message) || "The integration could not be verified.");
+      go("failed", reply, (reply.reason && reply.reason.message) || text("not-verified"));
     } else {
       // A duplicate (Cyclr's webhook got here first) is the same install: an ack like any other.
       tell({ type: T.done, launch: reply.launch, result: reply.result });
-      go("completed", reply, "Integration connected. You can close this window and return to the app.", "done");
+      go("completed", reply, text("done"), "done");
       // Long enough to read: then back to the page that started it (same tab), or close this window.
       setTimeout(() => (next ? location.replace(next) : close()), next ? 1000 : 1500);
     }
@@ -110,11 +110,11 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrfToken },
       body: body
     }).then((response) => response.json().catch(() => ( // not the kit's JSON: a proxy's error page, say
-      { type: "error", message: "The app could not save the result (HTTP " + response.status + ")." })),
-    () => ({ type: "error", message: "The app could not be reached. Check your connection; this page keeps trying." })
+      { type: "error", message: text("http").replace("{status}", response.status) })),
+    () => ({ type: "error", message: text("unreachable") })
     ).then((reply) => {
       if (reply.type == "error" && !reply.terminal) { // the server may be restarting, or asks us to slow down
-        go("sending", reply, reply.message + " Trying again shortly…");
+        go("sending", reply, reply.message + " " + text("retry"));
         setTimeout(send, Math.min(30000, 1000 << Math.min(retries++, 5)));
         return;
       }

@@ -2,20 +2,14 @@
  * and for the Manage button ({% orbit_button %}) Hostkit.manage(), saying what changed and any error's sentence.
  *
  * It reads the button's data- attributes (launch URL, mode, container, fallback), says how the install went in
- * the button's live region, and keeps the button disabled while a connect is under way. Host pages still
+ * the button's live region, and keeps the button disabled while a connect is under way. What it says comes from
+ * the button's data-text-* attributes (pending, done, failed, missing), translated by its template. Host pages still
  * receive hostkit:completed / hostkit:failed on document from hostkit.js. No dependencies, no build step.
  */
 (function () {
   "use strict";
 
   if (window.HostkitConnectButton) { return; } // the script was included twice: one listener is enough
-
-  var PENDING = "Finish in the Marketplace window…";
-  var PENDING_INLINE = "Finish in the Marketplace below…";
-  var COMPLETED = "Connected.";
-  var MANAGING = "Manage your integrations in the window; close it when you are done.";
-  var UNCHANGED = "Nothing changed.";
-  var MISSING = "The page cannot connect integrations: hostkit.js is not loaded ({% hostkit_script %} adds it).";
 
   function closestButton(node) {
     // Element.closest is missing in old browsers; walk up by hand.
@@ -28,9 +22,14 @@
     return null;
   }
 
-  function say(button, text) {
+  // The button's own text for ``key`` (its template's data-text-<key>), or null.
+  function text(button, key) {
+    return button.getAttribute("data-text-" + key);
+  }
+
+  function say(button, message) {
     var region = document.getElementById(button.getAttribute("data-status") || "");
-    if (region) { region.textContent = text; }
+    if (region) { region.textContent = message || ""; }
   }
 
   function settle(button) {
@@ -41,7 +40,7 @@
   function failed(button) {
     return function (error) {
       settle(button);
-      say(button, (error && error.message) || "The integration was not connected. Try again.");
+      say(button, (error && error.message) || text(button, "failed"));
     };
   }
 
@@ -50,11 +49,11 @@
     var managing = window.Hostkit.manage({ url: button.getAttribute("data-orbit-url") });
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
-    say(button, MANAGING);
+    say(button, text(button, "pending"));
     managing.then(function (outcome) {
       var lines = (outcome.changes || []).concat(outcome.errors || []);
       settle(button);
-      say(button, lines.length ? lines.join(" ") : UNCHANGED);
+      say(button, lines.length ? lines.join(" ") : text(button, "done"));
     }, failed(button));
   }
 
@@ -63,7 +62,7 @@
     if (!button || button.disabled) { return; }
     var managing = button.hasAttribute("data-hostkit-manage");
     if (!window.Hostkit || typeof window.Hostkit[managing ? "manage" : "connect"] !== "function") {
-      say(button, MISSING);
+      say(button, text(button, "missing"));
       return;
     }
     if (managing) { return manage(button); }
@@ -75,10 +74,10 @@
     var connecting = window.Hostkit.connect(options);
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
-    say(button, mode === "inline" ? PENDING_INLINE : PENDING);
+    say(button, text(button, "pending"));
     connecting.then(function () {
       settle(button);
-      say(button, COMPLETED);
+      say(button, text(button, "done"));
     }, failed(button));
   }
 

@@ -30,18 +30,17 @@
   const DONE = "proxy.install.completed";
   const REFUSED = "proxy.install.refused"; // the claim was refused: waiting again (docs/security.md)
   const MODES = ["popup", "inline", "redirect", "direct"];
-  // Sentences for what only this page can know; a server's verdict comes with the server's own sentence.
-  const TEXT = {
-    popup_blocked: "The browser blocked the window: allow pop-ups for this site.",
-    closed: "The window was closed.",
-    cancelled: "Cancelled.",
-    timeout: "It took too long."
-  };
+  // Sentences for what only this page can know; a server's verdict comes with the server's own sentence. They
+  // come from the server in the page's language ({% hostkit_text %}, which {% hostkit_script %} includes: the JSON
+  // block #hostkit-text, keys as in HOSTKIT_TEXT in proxy/templatetags/proxy.py); without it, a key names itself.
+  const texts = document.getElementById("hostkit-text");
+  const TEXT = texts ? JSON.parse(texts.textContent) : {};
+  const text = (key) => TEXT[key] || key;
   const test = window.__hostkitTest = { ignored: 0 }; // read by the browser tests
 
   const id = () => Math.random().toString(36).slice(2);
-  const fail = (code, extra, text) =>
-    Object.assign(new Error((text || TEXT[code]) + " Click Connect to try again."), { name: "HostkitError", code }, extra);
+  const fail = (code, extra, message) =>
+    Object.assign(new Error((message || text(code)) + " " + text("again")), { name: "HostkitError", code }, extra);
   const element = (tag, props) => Object.assign(document.createElement(tag), props);
   const popup = (url, name) => window.open(url, name, "popup,width=960,height=760");
   const modeUrl = (base, mode, next) => {
@@ -186,10 +185,10 @@
         if (state != "pending" || !win) return;
         go("asking");
         document.body.append(prompt = element("p", { className: "hostkit-prompt", style: "position:fixed;right:1em;bottom:0;padding:1em;background:#fff;border:1px solid" }));
-        prompt.append("Still connecting? ", button("Reopen the window", () => {
+        prompt.append(text("asking") + " ", button(text("reopen"), () => {
           go("pending");
           win.closed ? win = open() || win : win.focus();
-        }), " ", button("Cancel", () => finish("closed", fail("closed", {}, TEXT.cancelled))));
+        }), " ", button(text("cancel"), () => finish("closed", fail("closed", {}, text("cancelled")))));
       });
 
       go("opening");

@@ -138,7 +138,8 @@ def absorb(stored: InstallResult, arrival: InstallResult, *, source) -> InstallR
         hooks = {c.cycle_id: _on_host(c.webhooks, hosts) for c in arrival.cycles}
         cycles = tuple(_only_claimed(replace(c, webhooks=_union_webhooks(c.webhooks, hooks.get(c.cycle_id, ()))))
                        for c in cycles)
-        if arrival.marketplace_package_id is not None:  # Cyclr's word on the package replaces the browser's
+        # Cyclr's word on the package replaces the browser's (a LAUNCH install is the account's, package 0: none).
+        if arrival.marketplace_package_id is not None and stored.flow != "launch":
             extra["marketplace_package_id"] = arrival.marketplace_package_id
             claimed.discard("marketplace_package_id")
     elif errors != stored.errors:  # errors only a browser reported

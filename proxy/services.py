@@ -176,8 +176,20 @@ def supersedes(launch, claim, *, source) -> bool:
         return False
     if launch.status == Launch.Status.RECEIVED:
         return source == NOTIFIED
+    return claimed_failure_gives_way(launch, claim) and launch.signal_sent_at is not None
+
+
+def claimed_failure_gives_way(launch, claim) -> bool:
+    """True if ``launch`` failed only by the browser's word (no cycles, its errors) and ``claim`` has cycles."""
     return (launch.status == Launch.Status.FAILED and launch.failure_code == "install_errors"
-            and launch.signal_sent_at is not None and bool(claim.cycles))
+            and launch.source != NOTIFIED and bool(claim.cycles))
+
+
+def wait_for_it(launch, claim) -> bool:
+    """True if ``claim`` may yet be taken, so its page should send it again shortly (``claim_pending``) rather than
+    stop (``conflict``): the claim ``launch`` holds is being checked, or a browser-reported failure's signal is
+    still going out before it gives way (``supersedes``)."""
+    return launch.status == Launch.Status.RECEIVED or claimed_failure_gives_way(launch, claim)
 
 
 # What verification compares of a claimed cycle (proxy.verification): two claims of one install that say different
@@ -228,7 +240,7 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
                 return _duplicate(launch, claim, source=source, message_id=message_id, digest=digest)
             if not supersedes(launch, claim, source=source):
                 # While the claim it holds is being checked, another may still be the genuine one: try again.
-                raise LaunchRejected("claim_pending" if launch.status == Launch.Status.RECEIVED else "conflict")
+                raise LaunchRejected("claim_pending" if wait_for_it(launch, claim) else "conflict")
             set_aside(launch, "claim_refused", _("Replaced, before Cyclr confirmed it, by a result Cyclr "
                                                  "vouches for or can check."))
         check_unexpired(launch)

@@ -133,6 +133,16 @@ def test_a_failure_only_the_browser_reported_gives_way_to_the_genuine_install(in
     assert again.value.code == "conflict"
 
 
+def test_while_a_browser_reported_failures_signal_goes_out_the_genuine_install_is_told_to_retry(installed, user, settled):
+    launch, genuine = installed()
+    accept_result(launch.pk, claimed_failure(genuine), source="http", user=user)
+    settled(launch)
+    Launch.objects.filter(pk=launch.pk).update(signal_sent_at=None)  # as between the verdict's commit and its signal
+    with pytest.raises(LaunchRejected) as refused:
+        accept_result(launch.pk, genuine, source="http", user=user)
+    assert refused.value.code == "claim_pending"  # not conflict: its page sends it again, and it is then taken
+
+
 def test_a_completed_launch_still_refuses_a_different_claim(installed, user, settled):
     launch, genuine = installed()
     accept_result(launch.pk, genuine, source="http", user=user)

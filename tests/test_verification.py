@@ -308,7 +308,8 @@ def test_a_repeat_from_the_browser_changes_nothing_verified_but_adds_its_errors(
 
 def test_what_cyclr_does_not_vouch_for_is_labelled_as_the_browsers_claim(cyclr, installed, user, completed_receiver):
     launch, data = installed()
-    data = {**data, "errors": ["A warning only the page shows."], "userId": "u-1"}
+    data = {**data, "errors": ["A warning only the page shows."], "userId": "u-1", "marketplacePackageId": 1,
+            "installCompleteMessage": "Integration is now active"}
     launch = settle(launch, data, user)
     assert launch.status == Launch.Status.COMPLETED
     assert launch.result["claimed"] == ["errors", "marketplace_package_id", "install_complete_message", "user_id"]

@@ -433,6 +433,36 @@ def check_runserver_is_asgi(app_configs=None, **kwargs):
                     id="proxy.W009")]
 
 
+SQLITE_ENGINE = "django.db.backends.sqlite3"
+SQLITE_OPTIONS = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+
+
+def sqlite_without_immediate_writes(databases):
+    """The aliases of ``databases`` (the ``DATABASES`` setting) on SQLite without ``transaction_mode`` IMMEDIATE."""
+    return [alias for alias, config in (databases or {}).items() if isinstance(config, dict)
+            and config.get("ENGINE") == SQLITE_ENGINE
+            and str(dict(config.get("OPTIONS") or {}).get("transaction_mode", "")).upper() != "IMMEDIATE"]
+
+
+@register("proxy")
+def check_sqlite_takes_concurrent_writes(app_configs=None, **kwargs):
+    """proxy.W011: a SQLite database in Django's default (deferred) transaction mode. The kit writes from several
+    places at once (the result doors, Cyclr's webhook, the settlement in its own thread); a deferred transaction
+    that must upgrade to a write while another writes fails at once with "database is locked", whatever the timeout."""
+    return sqlite_warnings(getattr(settings, "DATABASES", None))
+
+
+def sqlite_warnings(databases):
+    """proxy.W011 for each alias of ``databases`` that ``sqlite_without_immediate_writes`` names."""
+    return [Warning(f"DATABASES[{alias!r}] is SQLite in Django's default (deferred) transaction mode: when the kit's "
+                    "result doors, Cyclr's webhook and the settlement write at once, one of them fails with "
+                    "\"database is locked\" and logs a traceback.",
+                    hint=f'Set DATABASES[{alias!r}]["OPTIONS"] = {SQLITE_OPTIONS!r} (Django 5.1 and newer), or use '
+                         "PostgreSQL.",
+                    id="proxy.W011")
+            for alias in sqlite_without_immediate_writes(databases)]
+
+
 def _host_allowed(host, allowed_hosts):
     """Whether ``host`` matches an ``ALLOWED_HOSTS`` pattern as Django documents them: "*", ".domain" (the domain
     and its subdomains), or an exact name, compared without case."""

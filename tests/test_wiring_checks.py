@@ -257,3 +257,32 @@ def test_every_check_is_registered_once():
 def test_the_kits_health_view_is_public_under_login_required_middleware(settings):
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, LOGIN_REQUIRED]
     assert not [m for m in checks.check_public_views_not_login_gated() if "proxy:health" in m.msg]
+
+
+# --- proxy.W011: SQLite in Django's default transaction mode -------------------------------------------------
+
+STARTPROJECT_SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
+
+
+@pytest.mark.parametrize("options, warned", [
+    (None, True),  # startproject's settings
+    ({"timeout": 20}, True),  # a longer timeout does not help a deferred transaction that must upgrade
+    ({"transaction_mode": "DEFERRED"}, True),
+    ({"transaction_mode": "IMMEDIATE", "timeout": 20}, False),
+    ({"transaction_mode": "immediate"}, False),
+])
+def test_sqlite_without_immediate_transactions_is_W011(options, warned):
+    config = {**STARTPROJECT_SQLITE, **({"OPTIONS": options} if options is not None else {})}
+    assert checks.sqlite_without_immediate_writes({"default": config}) == (["default"] if warned else [])
+
+
+def test_other_databases_are_not_W011():
+    assert checks.sqlite_without_immediate_writes({"default": {"ENGINE": "django.db.backends.postgresql"}}) == []
+
+
+def test_the_suites_own_sqlite_settings_pass_and_startprojects_get_the_exact_fix():
+    assert checks.check_sqlite_takes_concurrent_writes() == []  # tests/settings.py sets IMMEDIATE (or PostgreSQL)
+    (message,) = checks.sqlite_warnings({"default": dict(STARTPROJECT_SQLITE)})
+    assert message.id == "proxy.W011" and not message.is_serious()
+    assert "database is locked" in message.msg
+    assert """DATABASES['default']["OPTIONS"] = {'transaction_mode': 'IMMEDIATE', 'timeout': 20}""" in message.hint

@@ -9,6 +9,7 @@ and marks it sent only after it went out (see its docstring for the guarantee). 
 re-exports these names, where they are documented.
 """
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from django.db import transaction
@@ -74,8 +75,10 @@ def settle_launch(launch_id, *, client=None):
             refuse_claim(launch, verdict)
             transaction.on_commit(lambda: push_refusal(launch, reason))
             return launch
-        # Repeats that arrived while Cyclr was being asked keep what they added (errors, notified URLs).
-        result = absorb(verdict.result, launch.install_result(), source=NOTIFIED)
+        # Repeats that arrived while Cyclr was being asked keep what they added (errors, notified URLs, the package
+        # Cyclr's notification named); what only the browser said stays labelled as the latest arrival left it.
+        stored = launch.install_result()
+        result = replace(absorb(verdict.result, stored, source=NOTIFIED), claimed=stored.claimed)
         launch.result = result.as_json()
         launch.claim_mismatches = list(verdict.mismatches)
         launch.status = Launch.Status.FAILED if reason else Launch.Status.COMPLETED

@@ -31,3 +31,12 @@ class LaunchRefusedTests(WindowTestCase):
         self.assertEqual(self.driver.execute_script("return window.hostkitEvents;"), ["hostkit:failed"])
         self.assertEqual(self.driver.execute_script("return window.__hostkitTest.state;"), "failed")
         self.assertFalse(Launch.objects.exists())
+
+    def test_inline_the_framed_refusal_rejects_the_promise_too(self):
+        self.integrations_page("inline")
+        self.driver.find_element(By.ID, "connect").click()
+        self.assertEqual(self.wait_js(FAILURE_CODE), "origin_not_allowed")
+        self.assertIn("tell the site's administrator", self.driver.find_element(By.ID, "connect-status").text)
+        self.assertEqual(self.driver.execute_script("return window.hostkitEvents;"), ["hostkit:failed"])
+        self.assertEqual(len(self.driver.window_handles), 1)  # no popup
+        self.assertFalse(Launch.objects.exists())

@@ -7,6 +7,7 @@ the grace period) and a signal being sent (``proxy.settlement.signals_due``).
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from .exceptions import ProxyError
 from .installations import SIGNALLED, send_change_signal, sends_signal, signal_for_change
@@ -59,7 +60,7 @@ def replay_launch(launch, *, client=None) -> str:
 def replay_change(change) -> str:
     """Send an installation change's signal if it never went out; rerun its receivers that raised."""
     if not sends_signal(change.kind, change.source):
-        return "no signal of its own: install_completed reports a launch's install"
+        return str(_("no signal of its own: install_completed reports a launch's install"))
     if change.signal_sent_at is None:
         failures = send_change_signal(change.pk)
         if failures is None:

@@ -2,9 +2,11 @@
 
 One service writes ``Installation`` rows: ``record_install()`` for a verified install result,
 ``apply_event()`` for a Marketplace notification or a reconciliation finding. Each change of stored
-state becomes one ``InstallationChange`` row, and its signal (``integration_uninstalled``,
-``integration_started``, ``integration_stopped``) is sent once, after commit. An event that changes
-nothing (Cyclr retrying, a repeat) writes nothing and sends nothing.
+state becomes one ``InstallationChange`` row, and its signal (``integration_installed``,
+``integration_uninstalled``, ``integration_started``, ``integration_stopped``) is sent once, after commit.
+An event that changes nothing (Cyclr retrying, a repeat) writes nothing and sends nothing. Becoming installed
+by a launch's verified result sends no lifecycle signal: ``install_completed`` reports it; becoming installed
+otherwise (a notification no launch explains, reconciliation) sends ``integration_installed``.
 
 An event changes only the cycles it names. One account can install one Marketplace package more than
 once, and every install's cycles belong to the one installation of that package, so the installation's
@@ -18,6 +20,7 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import signals
@@ -30,10 +33,20 @@ logger = logging.getLogger(__name__)
 RUNNING = "Active"
 STATUS_OF_EVENT = {"started": RUNNING, "stopped": "Stopped"}
 SIGNALS = {
+    InstallationChange.Kind.INSTALLED: signals.integration_installed,
     InstallationChange.Kind.UNINSTALLED: signals.integration_uninstalled,
     InstallationChange.Kind.STARTED: signals.integration_started,
     InstallationChange.Kind.STOPPED: signals.integration_stopped,
 }
+# record_install()'s source: a launch's verified install, which install_completed reports instead.
+LAUNCH_SOURCE = "install"
+# The changes that send a signal: every change but a launch's own install (also what proxy_replay looks for).
+SIGNALLED = Q(kind__in=list(SIGNALS)) & ~Q(kind=InstallationChange.Kind.INSTALLED, source=LAUNCH_SOURCE)
+
+
+def sends_signal(kind, source):
+    """True if a change of ``kind`` made by ``source`` sends a lifecycle signal (see ``SIGNALLED``)."""
+    return kind in SIGNALS and not (kind == InstallationChange.Kind.INSTALLED and source == LAUNCH_SOURCE)
 
 
 @dataclass(frozen=True)
@@ -81,10 +94,10 @@ class IntegrationEvent:
 # --- writing state ----------------------------------------------------------------------------------------
 
 
-def record_install(launch, result, *, source="install"):
+def record_install(launch, result, *, source=LAUNCH_SOURCE):
     """Record a launch's verified install (call inside the transaction that completes the launch).
 
-    The installation becomes ``installed`` with the result's cycles; no lifecycle signal is sent,
+    The installation becomes ``installed`` with the result's cycles; no ``integration_installed`` is sent,
     because ``install_completed`` already reports it.
     """
     event = IntegrationEvent.from_result("installed", result, raw={"launch": str(launch.pk)})
@@ -157,7 +170,7 @@ def _apply(event, *, source, launch, installation=None):
     changes = [InstallationChange.objects.create(installation=installation, kind=kind, source=source,
                                                  event=event.as_json(), created_at=now) for kind in kinds]
     for change in changes:
-        if change.kind in SIGNALS:
+        if sends_signal(change.kind, change.source):
             transaction.on_commit(lambda change=change: send_change_signal(change.pk))
     logger.info("Installation %s: %s (%s)", installation.pk, ", ".join(kinds), source)
     return changes
@@ -166,8 +179,8 @@ def _apply(event, *, source, launch, installation=None):
 def state_changes(event_status, *, was, now):
     """The changes of an installation's state from ``was`` to ``now`` (each ``(installed, running)``).
 
-    Becoming installed is an ``installed`` change (``install_completed`` reports installs: no lifecycle
-    signal); ceasing to be is ``uninstalled``. While it stays installed (or when a ``started`` or
+    Becoming installed is an ``installed`` change (``integration_installed``, unless a launch's result made it:
+    ``install_completed`` reports that one); ceasing to be is ``uninstalled``. While it stays installed (or when a ``started`` or
     ``stopped`` event brings it back), starting or ceasing to run is ``started`` or ``stopped``.
     """
     (was_installed, was_running), (installed, running) = was, now

@@ -7,9 +7,10 @@ the grace period) and a signal being sent (``proxy.settlement.signals_due``).
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from .exceptions import ProxyError
-from .installations import SIGNALS, send_change_signal, signal_for_change
+from .installations import SIGNALLED, send_change_signal, sends_signal, signal_for_change
 from .models import Installation, InstallationChange, Launch, ReceiverFailure
 from .notify import signal_for, signal_unsent
 from .services import deliver_signal
@@ -34,7 +35,7 @@ def changes_needing_replay():
     """Installation changes whose signal never went out, or with a receiver failure not yet resolved."""
     unresolved = ReceiverFailure.objects.filter(change=OuterRef("pk"), resolved_at__isnull=True)
     return InstallationChange.objects.filter(
-        (signal_unsent() & Q(kind__in=list(SIGNALS))) | Q(Exists(unresolved))).order_by("created_at")
+        (signal_unsent() & SIGNALLED) | Q(Exists(unresolved))).order_by("created_at")
 
 
 def replay_launch(launch, *, client=None) -> str:
@@ -58,6 +59,8 @@ def replay_launch(launch, *, client=None) -> str:
 
 def replay_change(change) -> str:
     """Send an installation change's signal if it never went out; rerun its receivers that raised."""
+    if not sends_signal(change.kind, change.source):
+        return str(_("no signal of its own: install_completed reports a launch's install"))
     if change.signal_sent_at is None:
         failures = send_change_signal(change.pk)
         if failures is None:

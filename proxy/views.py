@@ -52,11 +52,16 @@ def private_page(request, template, context, csp, *, referrer_policy="no-referre
     return response
 
 
-def error_page(request, title, message, *, code="", status=400, frame_ancestors="'none'"):
-    """The kit's error page (a sentence, and ``data-code`` for scripts and tests), with the kit's CSP."""
+def error_page(request, title, message, *, code="", status=400, frame_ancestors="'none'", tell_host=False):
+    """The kit's error page (a sentence, and ``data-code`` for scripts and tests), with the kit's CSP.
+
+    ``tell_host``: the page is ``proxy:launch``'s refusal in the window or frame ``Hostkit.connect()`` opened, so
+    it also runs ``refusal.js``, which posts ``proxy.install.failed`` with ``code`` and the sentence to the host
+    page: its promise rejects instead of waiting for a launch that was never opened.
+    """
     nonce = secrets.token_urlsafe(18)
     response = private_page(request, "proxy/launch_error.html", {
-        "title": title, "message": message, "code": code, "csp_nonce": nonce,
+        "title": title, "message": message, "code": code, "csp_nonce": nonce, "tell_host": tell_host and bool(code),
     }, page_csp(nonce, frame_ancestors=frame_ancestors))
     response.status_code = status
     return response
@@ -81,7 +86,9 @@ def method_not_allowed(allowed_methods):
 @xframe_options_sameorigin  # inline mode frames the proxy page in the host's own page
 def launch(request):
     """Create a launch, mint its Marketplace URL and render the proxy page that frames it."""
-    refused = not_a_navigation_page(request)  # before anything is read, counted or written
+    # Every refusal with a code is told to the host page too (tell_host): no launch was opened, so nothing else
+    # would ever settle its Hostkit.connect() call.
+    refused = not_a_navigation_page(request, tell_host=True)  # before anything is read, counted or written
     if refused is not None:
         return refused
     mode = request.GET.get("mode", Launch.Mode.POPUP)
@@ -99,29 +106,29 @@ def launch(request):
                               frame_ancestors="'self'")
         marketplace_id = int(marketplace_id)
         if marketplace_id not in offered_marketplace_ids():
-            return marketplace_not_offered_page(request, marketplace_id)
+            return marketplace_not_offered_page(request, marketplace_id, tell_host=True)
     next_url = request.GET.get("next") or ""
     if next_url:
         try:
             check_next_url(request, next_url, mode)
         except LaunchRejected as exc:
             return error_page(request, _("This link cannot be followed"), exc.message, code=exc.code, status=400,
-                              frame_ancestors="'self'")
+                              frame_ancestors="'self'", tell_host=True)
     preset = request.GET.get("launch") or ""
     if preset:
         try:
             launch_preset(preset)
         except LaunchRejected as exc:
             return error_page(request, _("Unknown integration"), exc.message, code=exc.code, status=400,
-                              frame_ancestors="'self'")
-    refused = launch_limit_page(request)
+                              frame_ancestors="'self'", tell_host=True)
+    refused = launch_limit_page(request, tell_host=True)
     if refused is not None:
         return refused
     try:
         launch, marketplace_url = open_launch(request, mode=mode, marketplace_id=marketplace_id, next_url=next_url,
                                               preset=preset)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
-        return mint_failure_page(request, exc, marketplace_id)
+        return mint_failure_page(request, exc, marketplace_id, tell_host=True)
     nonce = secrets.token_urlsafe(18)
     if launch.mode in (Launch.Mode.REDIRECT, Launch.Mode.DIRECT):
         return redirect_page(request, launch, marketplace_url, nonce)
@@ -152,7 +159,7 @@ def launch(request):
     }, csp, referrer_policy="same-origin")
 
 
-def mint_failure_page(request, exc, marketplace_id=None):
+def mint_failure_page(request, exc, marketplace_id=None, *, tell_host=False):
     """The error page for a launch whose Marketplace URL could not be minted (Cyclr's API, or the settings)."""
     logger.error("Could not open the Marketplace: %s", loggable(exc.message))  # may quote Cyclr's answer
     status = errors.status_of(exc.code)  # 502: Cyclr's API failed; 500: the kit is misconfigured
@@ -165,7 +172,7 @@ def mint_failure_page(request, exc, marketplace_id=None):
     else:  # the details are in the server log, for the administrator
         message = errors.default_message("origin_not_allowed")
     return error_page(request, _("The Marketplace could not be opened"), message, code=exc.code, status=status,
-                      frame_ancestors="'self'")
+                      frame_ancestors="'self'", tell_host=tell_host)
 
 
 def socket_origin(request):
@@ -183,20 +190,20 @@ def offered_marketplace_ids():
     return {*(proxy_settings.MARKETPLACE_IDS or ()), proxy_settings.MARKETPLACE_ID}
 
 
-def marketplace_not_offered_page(request, marketplace_id):
+def marketplace_not_offered_page(request, marketplace_id, *, tell_host=False):
     """400 for a Marketplace id off the allow-list, before any call to Cyclr."""
     return error_page(request, _("This Marketplace is not offered here"),
                       _("Marketplace %(marketplace)s is not one this site offers. Start again from the site's Connect "
                         "button.") % {"marketplace": marketplace_id},
                       code="marketplace_not_offered", status=errors.status_of("marketplace_not_offered"),
-                      frame_ancestors="'self'")
+                      frame_ancestors="'self'", tell_host=tell_host)
 
 
 # Fetch Metadata (https://www.w3.org/TR/fetch-metadata/): what a browser says it is loading the page as.
 NAVIGATION_DESTINATIONS = ("document", "iframe")
 
 
-def not_a_navigation_page(request):
+def not_a_navigation_page(request, *, tell_host=False):
     """The 403 page (``not_a_navigation``) for a request a browser says is not a navigation to a page, else None.
 
     ``proxy:launch`` and ``proxy:orbit`` create a row and call Cyclr on a GET, so an ``<img>``, a ``<script>`` or a
@@ -210,21 +217,22 @@ def not_a_navigation_page(request):
     if (dest is None or dest in NAVIGATION_DESTINATIONS) and (mode is None or mode == "navigate"):
         return None
     return error_page(request, _("This page cannot be loaded this way"), errors.default_message("not_a_navigation"),
-                      code="not_a_navigation", status=errors.status_of("not_a_navigation"), frame_ancestors="'self'")
+                      code="not_a_navigation", status=errors.status_of("not_a_navigation"), frame_ancestors="'self'",
+                      tell_host=tell_host)
 
 
-def launch_limit_page(request):
+def launch_limit_page(request, *, tell_host=False):
     """The 429 page when the user has launched too often (each launch is a Cyclr API call), else None."""
-    return limit_page(request, limits.LAUNCHES, _("Too many launches"))
+    return limit_page(request, limits.LAUNCHES, _("Too many launches"), tell_host=tell_host)
 
 
-def limit_page(request, kind, title):
+def limit_page(request, kind, title, *, tell_host=False):
     """Count one of the user's ``kind``: the 429 page with ``Retry-After`` past its limit, else None."""
     try:
         limits.count(kind, request.user)
     except RateLimited as exc:
         response = error_page(request, title, exc.message, code=exc.code, status=errors.status_of(exc.code),
-                              frame_ancestors="'self'")
+                              frame_ancestors="'self'", tell_host=tell_host)
         response["Retry-After"] = str(exc.retry_after)
         return response
     return None

@@ -18,12 +18,13 @@ from pathlib import Path
 import minify
 
 JS_DIR = Path(__file__).resolve().parent.parent / "proxy" / "static" / "proxy" / "js"
-SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "connect-button.js")
+SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "connect-button.js", "refusal.js")
 # Each page's scripts, minified and gzip -9, at most BUDGET_BYTES: the budget counts each page on its own (the host
 # page's and the proxy page's), never two pages no browser loads together.
 BUDGET_BYTES = 3072
-# The scripts each page serves: the host page's ({% hostkit_script %}) and the proxy page's (launch.html).
-PAGES = {"host page": ("hostkit.js", "connect-button.js"), "proxy page": ("proxy.js",)}
+# The scripts each page serves: the host page's ({% hostkit_script %}), the proxy page's (launch.html) and the
+# error page's when it tells the host page of proxy:launch's refusal (launch_error.html).
+PAGES = {"host page": ("hostkit.js", "connect-button.js"), "proxy page": ("proxy.js",), "error page": ("refusal.js",)}
 # The syntax the scripts keep to (README, "Browser support"): the minifier writes nothing newer.
 JS_VERSION = 2017
 

@@ -5,6 +5,7 @@ anchor between its pages and on a page of docs/ missing from the nav. These test
 README (outside the site), and the example test the README and docs/testing.md both show.
 """
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +86,43 @@ def test_the_example_test_shares_no_receiver_or_list_across_tests():
     assert "@receiver" not in block
     assert re.search(r"install_completed\.connect\(\w+, dispatch_uid=", block)
     assert re.search(r"finally:\n\s+install_completed\.disconnect\(dispatch_uid=", block)
+
+
+# `pip install "cyclr-hostkit[redis,postgres]"` or "/path/to/this/checkout[test]": the extras a page tells people to install.
+EXTRAS_NAMED = re.compile(r"""(?:cyclr-hostkit|checkout)\[([a-z][a-z0-9,-]*)\]""")
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+
+
+def pages_with_install_lines():
+    return {"README.md": README, **{f"docs/{page.name}": page.read_text(encoding="utf-8")
+                                    for page in (ROOT / "docs").glob("*.md")}}
+
+
+def test_every_extra_the_docs_name_exists_in_pyproject():
+    named = {(page, extra) for page, text in pages_with_install_lines().items()
+             for group in EXTRAS_NAMED.findall(text) for extra in group.split(",")}
+    assert {extra for _, extra in named} >= {"redis", "postgres", "tasks-db", "whitenoise", "test"}
+    assert sorted((page, extra) for page, extra in named if extra not in EXTRAS) == []
+
+
+def test_the_runtime_extras_ask_for_what_the_example_host_runs_with():
+    # requirements.txt is what the example host and the suite install: an extra with another range goes untested.
+    requirements = {line.strip() for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()}
+    for extra in ("redis", "postgres", "tasks-db", "whitenoise"):
+        assert set(EXTRAS[extra]) <= requirements, extra
+
+
+def test_the_production_pages_redirect_exemption_matches_the_kits_health_path():
+    # SECURE_REDIRECT_EXEMPT is matched against the path without its leading slash (SecurityMiddleware); the kit's
+    # test URLs include proxy.urls at proxy/, as the page shows.
+    from django.urls import reverse
+
+    page = (ROOT / "docs/production.md").read_text(encoding="utf-8")
+    (pattern,) = set(re.findall(r"`SECURE_REDIRECT_EXEMPT` \| `\[r\"([^\"]+)\"\]`", page))
+    health = reverse("proxy:health").lstrip("/")
+    assert re.search(pattern, health)
+    assert not re.search(pattern, "proxy/health/x") and not re.search(pattern, "x/proxy/health/")
+    # The example host exempts the same path (tests/example/test_deploy.py probes it over plain http).
+    hostkit_settings = (ROOT / "hostkit/settings.py").read_text(encoding="utf-8")
+    assert f'SECURE_REDIRECT_EXEMPT = [r"{pattern}"]' in hostkit_settings

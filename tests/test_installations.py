@@ -46,6 +46,15 @@ def calls(handlers):
 
 
 @pytest.fixture
+def installed_receiver():
+    """An autospec'd receiver on ``integration_installed``: installs no launch explains."""
+    handler = mock.create_autospec(lambda sender, **kwargs: None)
+    signals.integration_installed.connect(handler, dispatch_uid="test-integration_installed")
+    yield handler
+    signals.integration_installed.disconnect(dispatch_uid="test-integration_installed")
+
+
+@pytest.fixture
 def notifying(cyclr, settings, live_server):
     """The kit with a webhook secret, and the fake Cyclr sending its notifications to the live server."""
     settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
@@ -126,6 +135,53 @@ def test_a_reinstall_after_uninstall_is_installed_again(installed_launch, notify
     assert installation.state == "installed"
     assert installation.cycles.filter(removed_at__isnull=True).count() == 1
     assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
+
+
+def test_an_install_no_launch_explains_sends_integration_installed_once(installed, cyclr, settings, live_server, user,
+                                                                       installed_receiver, lifecycle_receivers):
+    # Installed in Cyclr, but its launch expired before Cyclr's word came: no install_completed will ever report it.
+    launch, _ = installed(package_id=2)
+    Launch.objects.filter(pk=launch.pk).update(status=Launch.Status.EXPIRED, expires_at=timezone.now())
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "WEBHOOK_SECRET": SECRET}
+    cyclr.set_notification_url(live_server.url + reverse("proxy:webhook", args=[SECRET]))
+    install_id = cyclr.installs[-1]["id"]
+
+    assert cyclr.send_notification(install_id, "installed") == 200
+    assert last_answer(cyclr) == {"status": "recorded", "changes": ["installed"]}
+    assert cyclr.send_notification(install_id, "installed") == 200  # Cyclr repeating itself
+    assert last_answer(cyclr) == {"status": "recorded", "changes": []}
+
+    installation = Installation.objects.get()
+    assert installed_receiver.call_count == 1
+    kwargs = installed_receiver.call_args.kwargs
+    assert kwargs["installation"].pk == installation.pk and kwargs["source"] == "webhook"
+    assert (kwargs["event"].status, kwargs["event"].package_id) == ("installed", 2)
+    assert kwargs["event"].account_api_id == f"user-{user.pk}"
+    assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+    assert Launch.objects.get(pk=launch.pk).status == Launch.Status.EXPIRED
+    assert InstallationChange.objects.get().signal_sent_at is not None
+    assert run_replay() == 0 and installed_receiver.call_count == 1  # sent, so the sweeper has nothing to send
+
+
+def test_a_launchs_own_install_sends_install_completed_and_no_integration_installed(installed_launch, installed_receiver,
+                                                                                    completed_receiver):
+    installed_launch()
+
+    change = InstallationChange.objects.get()
+    assert (change.kind, change.source, change.signal_sent_at) == ("installed", "install", None)
+    assert completed_receiver.call_count == 1 and installed_receiver.call_count == 0
+    # Neither the sweeper nor the admin's Replay sends it later.
+    assert run_replay() == 0
+    assert replay_change(change) == "no signal of its own: install_completed reports a launch's install"
+    assert installed_receiver.call_count == 0 and completed_receiver.call_count == 1
+
+
+def run_replay():
+    try:
+        call_command("proxy_replay", stdout=io.StringIO(), stderr=io.StringIO())
+    except SystemExit as exc:
+        return exc.code
+    return 0
 
 
 def test_two_installs_of_one_package_each_uninstalled_in_turn(installed_launch, notifying, lifecycle_receivers):
@@ -406,7 +462,7 @@ def test_reconcile_uninstalls_what_cyclr_no_longer_lists(installed_launch, cyclr
     assert run_reconcile()[0] == 0 and calls(lifecycle_receivers)["uninstalled"] == 1
 
 
-def test_reconcile_records_cycles_it_had_no_record_of(installed, cyclr, lifecycle_receivers):
+def test_reconcile_records_cycles_it_had_no_record_of(installed, cyclr, lifecycle_receivers, installed_receiver):
     launch, _ = installed(package_id=3)  # installed in Cyclr; the result never reached the kit
     Launch.objects.filter(pk=launch.pk).update(status=Launch.Status.FAILED)  # the kit knows the account only
 
@@ -417,7 +473,12 @@ def test_reconcile_records_cycles_it_had_no_record_of(installed, cyclr, lifecycl
     assert cycle.cycle_id == cyclr.installs[-1]["cycles"][0]["cycleId"] and cycle.status == "Active"
     assert cycle.installation.package_id == 0 and cycle.name == "Hourly Slack summary"
     assert calls(lifecycle_receivers) == {"uninstalled": 0, "started": 0, "stopped": 0}
+    # An install the kit learns of only from Cyclr's list: integration_installed, once, from reconcile.
+    assert installed_receiver.call_count == 1
+    assert installed_receiver.call_args.kwargs["source"] == "reconcile"
+    assert installed_receiver.call_args.kwargs["installation"].pk == cycle.installation.pk
     assert "made 0 change(s)" in run_reconcile()[1]
+    assert installed_receiver.call_count == 1
 
 
 def test_a_dry_run_says_what_it_would_do_and_changes_nothing(installed_launch, launch_for, user, cyclr, lifecycle_receivers):
@@ -845,3 +906,24 @@ def test_orbit_on_an_unlisted_origin_is_refused_with_a_page(cyclr, user, client,
     client.force_login(user)
     response = client.get(reverse("proxy:orbit"))
     assert response.status_code == 500 and "not set up to manage integrations" in response.content.decode()
+
+
+def test_upgrading_marks_past_unexplained_installs_signalled_so_no_late_integration_installed(db, installed_receiver):
+    # Before integration_installed, an install no launch explained was an "installed" change with no signal: the
+    # migration that brings the signal marks those sent, or proxy_replay would send it for each, however old.
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("proxy.migrations.0013_installed_changes_before_integration_installed")
+    installation = Installation.objects.create(account_api_id="acme", package_id=1)
+    long_ago = timezone.now() - timedelta(days=90)
+    past = [InstallationChange.objects.create(installation=installation, kind=kind, source=source, created_at=long_ago,
+                                              event={"status": kind, "account_id": "", "account_api_id": "acme"})
+            for kind, source in (("installed", "webhook"), ("installed", "reconcile"), ("installed", "install"),
+                                 ("stopped", "webhook"))]
+
+    migration.mark_past_installs_signalled(apps, None)
+
+    assert [InstallationChange.objects.get(pk=c.pk).signal_sent_at for c in past] == [long_ago, long_ago, None, None]
+    assert run_replay() == 0 and installed_receiver.call_count == 0

@@ -28,7 +28,7 @@ def test_the_minified_copies_are_current():
 
 def test_the_pages_serve_the_minified_copies():
     templates = [ROOT / "proxy/templates/proxy" / name
-                 for name in ("launch.html", "redirect.html", "complete.html", "orbit.html")]
+                 for name in ("launch.html", "redirect.html", "complete.html", "orbit.html", "launch_error.html")]
     for template in templates:
         text = template.read_text(encoding="utf-8")
         assert re.search(r"""\{% static 'proxy/js/\w+\.min\.js' %\}""", text), template.name
@@ -52,6 +52,7 @@ def test_the_pages_are_the_ones_the_templates_serve():
     host = tuple(name.rsplit("/", 1)[1].replace(".min.js", ".js") for name in SCRIPTS)
     assert minify_js.PAGES["host page"] == host
     assert "proxy/js/proxy.min.js" in (ROOT / "proxy/templates/proxy/launch.html").read_text(encoding="utf-8")
+    assert "proxy/js/refusal.min.js" in (ROOT / "proxy/templates/proxy/launch_error.html").read_text(encoding="utf-8")
 
 
 def without_comments_and_strings(code):

@@ -268,6 +268,43 @@ def test_a_marketplace_origin_missing_from_the_settings_is_refused_before_framin
     assert not Launch.objects.exists()
 
 
+def told_scripts(response):
+    """The nonce'd refusal.min.js the error page runs to tell the host page, as [(src, nonce ok)]."""
+    nonce = csp_directives(response)["script-src"][0].removeprefix("'nonce-").rstrip("'")
+    return [(t["src"].rsplit("/", 1)[1], t.get("nonce") == nonce) for t in Tags(response.content.decode()).all("script")
+            if t.get("src")]
+
+
+@pytest.mark.parametrize("overrides, code", [
+    ({"MARKETPLACE_ORIGINS": ["https://acme-h.cyclr.com"]}, "origin_not_allowed"),
+    ({"API_URL": "http://127.0.0.1:9", "API_TIMEOUT": (2, 2)}, "cyclr_unreachable"),
+])
+def test_a_refused_launch_tells_the_host_page_with_its_code(cyclr, user, settings, overrides, code):
+    # No launch exists: only the error page can settle the host page's Hostkit.connect() (refusal.js posts
+    # proxy.install.failed with the code in data-code and the sentence shown).
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, **overrides}
+    response = logged_in(user).get(LAUNCH_URL)
+    (error,) = [p for p in Tags(response.content.decode()).all("p") if p.get("id") == "launch-error"]
+    assert error["data-code"] == code
+    assert told_scripts(response) == [("refusal.min.js", True)]
+
+
+@pytest.mark.parametrize("query", ["?marketplace=99", "?launch=nope", "?mode=popup&next=/elsewhere/"])
+def test_each_coded_refusal_of_a_launch_tells_the_host_page(cyclr, user, query):
+    response = logged_in(user).get(LAUNCH_URL + query)
+    assert response.status_code == 400
+    assert told_scripts(response) == [("refusal.min.js", True)]
+
+
+def test_error_pages_of_other_views_do_not_tell_the_host_page_of_a_launch(cyclr, user, settings):
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "MARKETPLACE_ORIGINS": ["https://acme-h.cyclr.com"]}
+    # ORBIT is not a Hostkit.connect() window; a code-less refusal (a mode Hostkit never sends) has nothing to tell.
+    for url in ("/proxy/orbit/", LAUNCH_URL + "?mode=bogus"):
+        response = logged_in(user).get(url)
+        assert response.status_code in (400, 500)
+        assert told_scripts(response) == [], url
+
+
 def test_redirect_mode_sends_the_window_to_the_marketplace_with_its_opener_cut(cyclr, user):
     response = logged_in(user).get(LAUNCH_URL + "?mode=redirect")
     assert response.status_code == 200

@@ -44,7 +44,8 @@ class Launch(models.Model):
                                                                "templates and webhook URLs once verified, every arrival's errors.")
     claim_mismatches = models.JSONField(default=list, blank=True, help_text="Where the claim disagreed with Cyclr: "
                                                                             "[{cycle_id, field, claimed, cyclr}].")
-    failure_code = models.CharField(max_length=64, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True,
+                                    help_text="Why it failed or expired (an error code); empty while it has not.")
     failure_message = models.TextField(blank=True)
     signal_sent_at = models.DateTimeField(null=True, blank=True,
                                           help_text="When install_completed / install_failed went out (set after it did).")
@@ -55,6 +56,10 @@ class Launch(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the last verification attempt started.")
     next_attempt_at = models.DateTimeField(null=True, blank=True,
                                            help_text="Cyclr could not be asked: the earliest the next attempt runs (backoff).")
+    last_attempt_error_code = models.CharField(max_length=64, blank=True,
+                                               help_text="Why the last verification attempt could not ask Cyclr (the API "
+                                                         "error's code); empty once an attempt got Cyclr's answer.")
+    last_attempt_error_message = models.TextField(blank=True, help_text="Cyclr's error from that attempt.")
     nonce_hash = models.CharField(max_length=64, blank=True, editable=False,
                                   help_text="SHA-256 of the nonce the opening window holds (redirect and direct modes), "
                                             "which binds a result posted to proxy:complete to this launch.")

@@ -203,7 +203,7 @@ def settle_unverified(*, client, account_api_id=None, report=None, limit=MAX_SET
         if launch.status != Launch.Status.RECEIVED:
             settled += 1
         elif report is not None:
-            report.errors.append(f"launch {launch.pk}: still unverified ({launch.failure_message})")
+            report.errors.append(f"launch {launch.pk}: still unverified ({launch.last_attempt_error_message})")
     if report is not None:
         report.settled_launches, report.settlements_left = settled, left
     return settled

@@ -44,7 +44,7 @@ def replay_launch(launch, *, client=None) -> str:
         run_settlement(launch.pk, client=client)
         launch.refresh_from_db()
         if launch.status == Launch.Status.RECEIVED:
-            return (f"still unverified after {launch.settle_attempts} attempt(s) ({launch.failure_message}); "
+            return (f"still unverified after {launch.settle_attempts} attempt(s) ({launch.last_attempt_error_message}); "
                     f"next attempt at {launch.next_attempt_at.isoformat() if launch.next_attempt_at else 'once due'}")
         return f"settled as {launch.status}"
     if launch.status in (Launch.Status.COMPLETED, Launch.Status.FAILED) and launch.signal_sent_at is None:

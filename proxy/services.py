@@ -243,11 +243,13 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
         launch.completed_at = timezone.now()
         # A verdict, failure or signal of a claim set aside (supersedes) is not this claim's.
         launch.failure_code = launch.failure_message = ""
+        launch.last_attempt_error_code = launch.last_attempt_error_message = ""
         launch.claim_mismatches = []
         launch.signal_sent_at = launch.signal_claimed_at = launch.next_attempt_at = None
         learn_account_guid(launch, claim, source=source)
         launch.save(update_fields=["result_raw", "claim", "result", "status", "source", "completed_at", "cyclr_account_id",
-                                   "failure_code", "failure_message", "claim_mismatches", "signal_sent_at",
+                                   "failure_code", "failure_message", "last_attempt_error_code",
+                                   "last_attempt_error_message", "claim_mismatches", "signal_sent_at",
                                    "signal_claimed_at", "next_attempt_at"])
         record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=False)
         # Verification runs after the commit, outside the door: the ack need not wait for Cyclr.

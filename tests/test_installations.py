@@ -441,7 +441,7 @@ def test_reconcile_closes_expired_launches_and_verifies_unverified_results(insta
     down = CyclrClient(api_url="http://127.0.0.1:9", timeout=0.5)
     with mock.patch("proxy.settle.CyclrClient", return_value=down):
         accept_result(launch.pk, data, source="socket", user=user)
-    assert Launch.objects.get(pk=launch.pk).failure_code == "verification_pending"
+    assert Launch.objects.get(pk=launch.pk).last_attempt_error_code == "cyclr_unreachable"
 
     code, out, _ = run_reconcile()  # within its backoff: left alone, and its cycle left for it to record
 
@@ -529,7 +529,7 @@ def test_reconcile_settles_at_most_max_settlements_due_results_and_says_how_many
         accept_result(launch.pk, data, source="socket", user=user)
         cyclr.api_down = False
         launches.append(Launch.objects.get(pk=launch.pk))
-    assert {launch.failure_code for launch in launches} == {"verification_pending"}
+    assert {(launch.failure_code, launch.last_attempt_error_code) for launch in launches} == {("", "cyclr_api_error")}
     due, waiting = launches[:3], launches[3]
     Launch.objects.filter(pk__in=[launch.pk for launch in due]).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1))  # their backoff has passed; the last one's has not

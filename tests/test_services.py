@@ -238,7 +238,7 @@ def test_when_cyclr_is_unreachable_the_result_waits_for_replay(installed, user, 
     accept_result(launch.pk, data, source="socket", user=user, client=unreachable)
     settled(launch)
     assert launch.status == Launch.Status.RECEIVED and launch.result_raw == data
-    assert launch.failure_code == "verification_pending"
+    assert launch.failure_code == "" and launch.last_attempt_error_code == "cyclr_unreachable"
     completed_receiver.assert_not_called()
 
     assert replay_launch(launch) == "settled as completed"

@@ -845,7 +845,8 @@ class FakeCyclr:
 
     `api_down=True` (also an attribute) makes the Partner API and the token endpoint answer 503, as during
     an outage of Cyclr's API, while the Marketplace pages keep working: a result that arrives meanwhile
-    cannot be verified (the launch stays `received`, code `verification_pending`). Set it back to False
+    cannot be verified (the launch stays `received`, `verification_pending`, its `last_attempt_error_code`
+    `cyclr_api_error`). Set it back to False
     and settle the launch (`proxy.services.settle_launch`, `manage.py proxy_replay`) to finish it.
 
     `cycle_gate` (an attribute): a `Gate` on `GET /v1.0/cycles/{id}` (the kit's verification call), for tests of

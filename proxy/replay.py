@@ -37,11 +37,11 @@ def changes_needing_replay():
         (signal_unsent() & Q(kind__in=list(SIGNALS))) | Q(Exists(unresolved))).order_by("created_at")
 
 
-def replay_launch(launch, *, client=None) -> str:
+def replay_launch(launch) -> str:
     """Retry verification of a ``received`` launch, send a signal that never went out, rerun failed receivers;
     say what happened."""
     if launch.status == Launch.Status.RECEIVED:
-        run_settlement(launch.pk, client=client)
+        run_settlement(launch.pk)
         launch.refresh_from_db()
         if launch.status == Launch.Status.RECEIVED:
             return (f"still unverified after {launch.settle_attempts} attempt(s) ({launch.last_attempt_error_message}); "

@@ -15,7 +15,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, ProxyError
 from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
@@ -36,7 +35,7 @@ def retry_delay(attempts):
     return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16), RETRY_CAP)
 
 
-def settle_launch(launch_id, *, client=None):
+def settle_launch(launch_id):
     """Verify a received result, store what Cyclr vouches for, mark it completed or failed; then signal once.
 
     Safe to run twice, and concurrently: the verdict is written under the row lock, only while the
@@ -56,8 +55,7 @@ def settle_launch(launch_id, *, client=None):
     launch = Launch.objects.get(pk=launch_id)
     verified_claim = launch.claim
     try:
-        verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result(),
-                                client=client or CyclrClient())
+        verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result())
     except CyclrAPIError as exc:
         retry_at = timezone.now() + retry_delay(launch.settle_attempts)
         logger.warning("Launch %s stays unverified (attempt %s, next at %s): %s", launch.pk, launch.settle_attempts,

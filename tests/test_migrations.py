@@ -10,7 +10,7 @@ from proxy.models import Launch
 
 pytestmark = pytest.mark.django_db
 
-attempt_error = import_module("proxy.migrations.0013_verification_attempt_error")
+attempt_error = import_module("proxy.migrations.0013_attempt_error_and_admin_help_texts")
 
 
 def old_launch(user, status, failure_code="", failure_message=""):

@@ -84,8 +84,7 @@ def accounts_to_reconcile(account_api_id=None):
     return sorted(pairs.items())
 
 
-def reconcile(*, account_api_id=None, dry_run=False, max_pages=MAX_PAGES,
-              max_settlements=MAX_SETTLEMENTS):
+def reconcile(*, account_api_id=None, dry_run=False, max_pages=MAX_PAGES, max_settlements=MAX_SETTLEMENTS):
     """Run one reconciliation; returns a ``Report`` (``report.ok`` is False if any account failed).
 
     At most ``max_pages`` cycle-list calls per account and ``max_settlements`` unverified results settled.

@@ -43,8 +43,8 @@ def settle_launch(launch_id):
     attempt (``settle_attempts``, ``last_attempt_at``). If Cyclr cannot be asked, the launch stays
     ``received`` (not failed: ``failure_code`` stays empty), keeps Cyclr's error as
     ``last_attempt_error_code`` and ``last_attempt_error_message``, and gets ``next_attempt_at`` from
-    ``retry_delay``; the scheduling (``proxy.settlement``, ``proxy.tasks``) tries it again then, and ``manage.py proxy_replay``
-    (the sweeper) retries it once due.
+    ``retry_delay``; the scheduling (``proxy.settlement``, ``proxy.tasks``) tries it again then, and
+    ``manage.py proxy_replay`` (the sweeper) retries it once due.
     """
     started = timezone.now()
     if not Launch.objects.filter(pk=launch_id, status=Launch.Status.RECEIVED).update(

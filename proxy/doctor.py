@@ -300,7 +300,7 @@ def _refused(exc):
     return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 429)
 
 
-def run_checks(account_api_id, *, client=None, framing_required=True):
+def run_checks(account_api_id, *, framing_required=True):
     """Check this site's ``CYCLR_PROXY`` and Django settings against the Cyclr they name; return a ``Report``.
 
     ``account_api_id`` names an account to mint for: Cyclr creates it if it has no account with that API id.
@@ -309,14 +309,14 @@ def run_checks(account_api_id, *, client=None, framing_required=True):
     """
     report = Report()
     report.keep_secret(proxy_settings.CLIENT_SECRET)
-    _run_live_checks(report, account_api_id, client, framing_required)
+    _run_live_checks(report, account_api_id, framing_required)
     if not any(check.id == "allowed_hosts" for check in report.checks):
         _django_checks(report)
     report.checks.sort(key=lambda check: CHECK_IDS.index(check.id))  # CHECK_IDS order, whatever ran first
     return report
 
 
-def _run_live_checks(report, account_api_id, client, framing_required):
+def _run_live_checks(report, account_api_id, framing_required):
     problem = account_problem(account_api_id)
     if problem:
         report.add("account", FAIL, problem, "Pass --account with an existing account's API id.")
@@ -329,7 +329,7 @@ def _run_live_checks(report, account_api_id, client, framing_required):
         return report.skip_rest("Skipped: CYCLR_PROXY is incomplete.")
     report.add("settings", OK, f"CYCLR_PROXY names the Cyclr API at {origin_of(proxy_settings.API_URL)} and "
                                f"Marketplace {proxy_settings.MARKETPLACE_ID}.")
-    client = client or CyclrClient()
+    client = CyclrClient()
     if not _check_token(report, client):
         return report.skip_rest("Skipped: no access token.")
     guid = _check_mint(report, client, account_api_id)

@@ -85,7 +85,7 @@ def launch_preset(name):
     return {key: value for key, value in presets[name].items() if key in PRESET_OPTIONS and value is not None}
 
 
-def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=None, next_url="", preset=""):
+def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_url="", preset=""):
     """Create a pending launch for the request's user and mint its Marketplace URL.
 
     Returns ``(launch, marketplace_url)``. The URL is minted now, as the proxy page loads,
@@ -120,16 +120,16 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, client=
         account_description=account.description,
         inline_oauth=mode in COMPLETABLE_MODES,  # at top level; framed otherwise, where OAuth needs its own window
     )
-    minted = _mint(client, launch, account, options, **common)
+    minted = _mint(launch, account, options, **common)
     apply_minted(launch, minted)
     launch.save(force_insert=True)
     launch.nonce = nonce
     return launch, minted.url
 
 
-def _mint(client, launch, account, options, **common):
+def _mint(launch, account, options, **common):
     """Mint ``launch``'s URL: Cyclr's LAUNCH call for a preset's ``options``, else the Marketplace call."""
-    client = client or CyclrClient()
+    client = CyclrClient()
     if options is not None:
         return client.mint_launch_url(account.api_id, **options, **common)
     return client.mint_marketplace_url(account.api_id, marketplace_id=launch.marketplace_id, **common)
@@ -157,7 +157,7 @@ def apply_minted(launch, minted):
 FRAMED_MODES = (Launch.Mode.POPUP, Launch.Mode.INLINE)
 
 
-def move_to_top_level(request, launch_id, *, client=None):
+def move_to_top_level(request, launch_id):
     """Carry the request user's pending, framed launch to the Marketplace at top level; ``(launch, url)``.
 
     Cyclr's URL works once and for five minutes, and the framed one was spent: so mint a new one, for the
@@ -179,7 +179,7 @@ def move_to_top_level(request, launch_id, *, client=None):
         raise LaunchRejected("account_mismatch", _("This launch was opened for another Cyclr account than yours now. "
                                                    "Start again from the Connect button."))
     options = launch_preset(launch.preset) if launch.preset else None
-    minted = _mint(client, launch, account, options, complete_parameter=sign_launch_id(launch.id),
+    minted = _mint(launch, account, options, complete_parameter=sign_launch_id(launch.id),
                    account_name=account.name, account_description=account.description, inline_oauth=True)
     apply_minted(launch, minted)
     nonce = secrets.token_urlsafe(32)

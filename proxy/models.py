@@ -38,29 +38,27 @@ class Launch(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=16, blank=True, help_text="The delivery path of the first accepted result.")
     result_raw = models.JSONField(null=True, blank=True, help_text="The result object exactly as received.")
-    claim = models.JSONField(null=True, blank=True, help_text="The first accepted arrival's result, normalized: what the browser "
-                                                              "(or the notification) claimed, kept to compare with Cyclr.")
-    result = models.JSONField(null=True, blank=True, help_text="What Cyclr vouches for (InstallResult.as_json()): its statuses, "
-                                                               "templates and webhook URLs once verified, every arrival's errors.")
-    claim_mismatches = models.JSONField(default=list, blank=True, help_text="Where the claim disagreed with Cyclr: "
-                                                                            "[{cycle_id, field, claimed, cyclr}].")
-    failure_code = models.CharField(max_length=64, blank=True)
+    claim = models.JSONField(null=True, blank=True, help_text="What the accepted result claimed, normalized.")
+    result = models.JSONField(null=True, blank=True, help_text="The result as recorded: what Cyclr vouches for once verified.")
+    claim_mismatches = models.JSONField(default=list, blank=True, help_text="Where the claim disagreed with Cyclr.")
+    failure_code = models.CharField(max_length=64, blank=True,
+                                    help_text="Why it failed or expired (an error code); empty while it has not.")
     failure_message = models.TextField(blank=True)
     signal_sent_at = models.DateTimeField(null=True, blank=True,
-                                          help_text="When install_completed / install_failed went out (set after it did).")
-    signal_claimed_at = models.DateTimeField(null=True, blank=True,
-                                             help_text="When a process took on sending the signal: another leaves it alone "
-                                                       "until the sweeper's grace period has passed.")
+                                          help_text="When install_completed or install_failed went out; empty until then.")
+    signal_claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a process took on sending the signal.")
     settle_attempts = models.PositiveIntegerField(default=0, help_text="Verification attempts started for this result.")
     last_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the last verification attempt started.")
     next_attempt_at = models.DateTimeField(null=True, blank=True,
-                                           help_text="Cyclr could not be asked: the earliest the next attempt runs (backoff).")
+                                           help_text="When the next verification attempt is due, after Cyclr could not be asked.")
+    last_attempt_error_code = models.CharField(max_length=64, blank=True,
+                                               help_text="The API error's code if the last verification attempt "
+                                                         "could not ask Cyclr; else empty.")
+    last_attempt_error_message = models.TextField(blank=True, help_text="Cyclr's error from that attempt.")
     nonce_hash = models.CharField(max_length=64, blank=True, editable=False,
-                                  help_text="SHA-256 of the nonce the opening window holds (redirect and direct modes), "
-                                            "which binds a result posted to proxy:complete to this launch.")
+                                  help_text="Hash of the opening window's nonce (redirect and direct modes).")
     next_url = models.CharField("next", max_length=2048, blank=True,
-                                help_text="Where proxy:complete sends the window back to (same-tab redirect mode); "
-                                          "checked to be on this site when the launch was opened.")
+                                help_text="The page the window goes back to after the result (redirect mode in the same tab).")
 
     class Meta:
         ordering = ["-created_at"]
@@ -123,11 +121,11 @@ class Arrival(models.Model):
     content_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the result as received (canonical JSON).")
     count = models.PositiveIntegerField(default=1, help_text="How many times this arrival came (repeats collapse here).")
     last_received_at = models.DateTimeField(default=timezone.now)
-    # A claim Cyclr did not vouch for is refused, not allowed to fail the launch (docs/security.md): its arrivals
-    # keep why, and the launch is open again for the genuine result.
-    refused_code = models.CharField(max_length=64, blank=True)
+    # docs/verification.md, "Only Cyclr settles a launch".
+    refused_code = models.CharField(max_length=64, blank=True,
+                                    help_text="Why Cyclr's verification refused this claim; empty if it did not.")
     refused_message = models.TextField(blank=True)
-    mismatches = models.JSONField(default=list, blank=True)
+    mismatches = models.JSONField(default=list, blank=True, help_text="Where this refused claim disagreed with Cyclr.")
 
     class Meta:
         ordering = ["received_at"]
@@ -185,8 +183,8 @@ class WebhookDelivery(models.Model):
     body = models.TextField(help_text="The request body exactly as received.")
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     valid = models.BooleanField(default=False, help_text="The body has the shape Cyclr documents.")
-    processed = models.BooleanField(default=False, help_text="It did what it was for: its result accepted (perhaps as a duplicate), or it was recorded. "
-                                                                "If not, error_code says why.")
+    processed = models.BooleanField(default=False, help_text="Its result was accepted (perhaps as a duplicate) or its change "
+                                                                "recorded; if not, error_code says why.")
     launch = models.ForeignKey(Launch, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_deliveries")
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
@@ -282,12 +280,10 @@ class InstallationChange(models.Model):
     installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="changes")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     source = models.CharField(max_length=16, help_text="install, webhook or reconcile.")
-    event = models.JSONField(help_text="The normalized event (IntegrationEvent.as_json()), raw payload included.")
+    event = models.JSONField(help_text="What Cyclr said (or reconciliation found), normalized, with its raw payload.")
     created_at = models.DateTimeField(default=timezone.now)
-    signal_sent_at = models.DateTimeField(null=True, blank=True, help_text="When its signal went out (set after it did).")
-    signal_claimed_at = models.DateTimeField(null=True, blank=True,
-                                             help_text="When a process took on sending the signal: another leaves it alone "
-                                                       "until the claim is stale (proxy.notify.SIGNAL_CLAIM_TIMEOUT).")
+    signal_sent_at = models.DateTimeField(null=True, blank=True, help_text="When its signal went out; empty until then.")
+    signal_claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a process took on sending the signal.")
 
     class Meta:
         ordering = ["-created_at"]

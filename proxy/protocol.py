@@ -121,16 +121,21 @@ def status_of(launch):
 
 
 def reason_of(launch):
-    """Why the launch failed, or expired, as ``{"code", "message"}``; None while it has not.
+    """Why the launch failed or expired, or why its result still waits, as ``{"code", "message"}``; else None.
 
     A launch still pending past its expiry has no failure stored yet: it gets the registry's
-    ``expired`` and its sentence, so that the pages show the server's words, never their own.
+    ``expired`` and its sentence, so that the pages show the server's words, never their own. A
+    ``received`` launch whose last verification attempt could not ask Cyclr has not failed: it gets
+    ``verification_pending`` and the registry's sentence (Cyclr's own error is for the site's admin:
+    ``Launch.last_attempt_error_message``).
     """
     if launch.failure_code:
         return {"code": launch.failure_code,
                 "message": launch.failure_message or default_message(launch.failure_code)}
     if launch.is_expired:
         return {"code": "expired", "message": default_message("expired")}
+    if launch.status == Launch.Status.RECEIVED and launch.last_attempt_error_code:
+        return {"code": "verification_pending", "message": default_message("verification_pending")}
     return None
 
 

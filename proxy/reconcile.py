@@ -84,22 +84,21 @@ def accounts_to_reconcile(account_api_id=None):
     return sorted(pairs.items())
 
 
-def reconcile(*, account_api_id=None, dry_run=False, client=None, page_size=None, max_pages=MAX_PAGES,
-              max_settlements=MAX_SETTLEMENTS):
+def reconcile(*, account_api_id=None, dry_run=False, max_pages=MAX_PAGES, max_settlements=MAX_SETTLEMENTS):
     """Run one reconciliation; returns a ``Report`` (``report.ok`` is False if any account failed).
 
     At most ``max_pages`` cycle-list calls per account and ``max_settlements`` unverified results settled.
     """
-    client = client or CyclrClient()
+    client = CyclrClient()
     report = Report(dry_run=dry_run)
     report.expired_launches = close_expired_launches(dry_run=dry_run, account_api_id=account_api_id)
-    settle_unverified(client=client, account_api_id=account_api_id, report=report, limit=max_settlements, dry_run=dry_run)
+    settle_unverified(account_api_id=account_api_id, report=report, limit=max_settlements, dry_run=dry_run)
     for api_id, guid in accounts_to_reconcile(account_api_id):
         report.accounts += 1
         try:
             # Only a complete listing (to Cyclr's empty page) is compared: an incomplete one raises, and the
             # account is reported and left as it is, never uninstalled from a partial list.
-            listed = client.account_cycles(account=account_header(api_id, guid), page_size=page_size or PAGE_SIZE,
+            listed = client.account_cycles(account=account_header(api_id, guid), page_size=PAGE_SIZE,
                                            max_pages=max_pages)
         except CyclrAPIError as exc:
             report.account_failed(api_id, exc)
@@ -179,7 +178,7 @@ def close_expired_launches(*, dry_run=False, account_api_id=None):
                            failure_message=_("No result arrived before the launch expired."))
 
 
-def settle_unverified(*, client, account_api_id=None, report=None, limit=MAX_SETTLEMENTS, dry_run=False):
+def settle_unverified(*, account_api_id=None, report=None, limit=MAX_SETTLEMENTS, dry_run=False):
     """Retry verification of results Cyclr's API could not confirm earlier, oldest first; return how many settled.
 
     Only the launches the sweeper would take (``launches_due``: past their backoff, or in flight for
@@ -199,11 +198,11 @@ def settle_unverified(*, client, account_api_id=None, report=None, limit=MAX_SET
         if dry_run:
             settled += 1
             continue
-        launch = settle_launch(launch_id, client=client)
+        launch = settle_launch(launch_id)
         if launch.status != Launch.Status.RECEIVED:
             settled += 1
         elif report is not None:
-            report.errors.append(f"launch {launch.pk}: still unverified ({launch.failure_message})")
+            report.errors.append(f"launch {launch.pk}: still unverified ({launch.last_attempt_error_message})")
     if report is not None:
         report.settled_launches, report.settlements_left = settled, left
     return settled

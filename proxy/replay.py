@@ -38,14 +38,14 @@ def changes_needing_replay():
         (signal_unsent() & SIGNALLED) | Q(Exists(unresolved))).order_by("created_at")
 
 
-def replay_launch(launch, *, client=None) -> str:
+def replay_launch(launch) -> str:
     """Retry verification of a ``received`` launch, send a signal that never went out, rerun failed receivers;
     say what happened."""
     if launch.status == Launch.Status.RECEIVED:
-        run_settlement(launch.pk, client=client)
+        run_settlement(launch.pk)
         launch.refresh_from_db()
         if launch.status == Launch.Status.RECEIVED:
-            return (f"still unverified after {launch.settle_attempts} attempt(s) ({launch.failure_message}); "
+            return (f"still unverified after {launch.settle_attempts} attempt(s) ({launch.last_attempt_error_message}); "
                     f"next attempt at {launch.next_attempt_at.isoformat() if launch.next_attempt_at else 'once due'}")
         return f"settled as {launch.status}"
     if launch.status in (Launch.Status.COMPLETED, Launch.Status.FAILED) and launch.signal_sent_at is None:

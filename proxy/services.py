@@ -142,7 +142,7 @@ def record_arrival(launch, *, source, message_id, digest, duplicate):
                            duplicate=duplicate, received_at=now, last_received_at=now)
 
 
-def accept_result(launch_id, data, *, source, user=None, message_id="", client=None) -> Outcome:
+def accept_result(launch_id, data, *, source, user=None, message_id="") -> Outcome:
     """Take a result claimed for ``launch_id`` from ``source``.
 
     ``user``, when given, must own the launch. Raises ``InvalidResult`` or ``LaunchRejected``
@@ -150,13 +150,11 @@ def accept_result(launch_id, data, *, source, user=None, message_id="", client=N
     stands: ``received`` for a first arrival (verification is scheduled on commit, see
     ``proxy.settlement``), the current status for a duplicate. ``source="webhook"`` is for the
     authenticated Marketplace notification only: its webhook URLs count as vouched for by Cyclr.
-    ``client`` (a ``CyclrClient``, for tests) reaches verification only when it runs in this process.
     """
     claim = InstallResult.parse(data)
     message_id, digest = message_id[:64], content_hash(data)
     try:
-        return _accept(launch_id, data, claim, source=source, user=user, message_id=message_id, digest=digest,
-                       client=client)
+        return _accept(launch_id, data, claim, source=source, user=user, message_id=message_id, digest=digest)
     except CyclesTaken as exc:  # the arrival was rolled back: nothing written
         raise taken_cycle(launch_id, exc.cycle_ids) from None
 
@@ -220,7 +218,7 @@ def check_not_refused(launch, digest):
         raise LaunchRejected("claim_refused")
 
 
-def _accept(launch_id, data, claim, *, source, user, message_id, digest, client):
+def _accept(launch_id, data, claim, *, source, user, message_id, digest):
     with transaction.atomic():
         try:
             launch = Launch.objects.select_for_update().get(pk=launch_id)
@@ -255,15 +253,17 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest, client)
         launch.completed_at = timezone.now()
         # A verdict, failure or signal of a claim set aside (supersedes) is not this claim's.
         launch.failure_code = launch.failure_message = ""
+        launch.last_attempt_error_code = launch.last_attempt_error_message = ""
         launch.claim_mismatches = []
         launch.signal_sent_at = launch.signal_claimed_at = launch.next_attempt_at = None
         learn_account_guid(launch, claim, source=source)
         launch.save(update_fields=["result_raw", "claim", "result", "status", "source", "completed_at", "cyclr_account_id",
-                                   "failure_code", "failure_message", "claim_mismatches", "signal_sent_at",
+                                   "failure_code", "failure_message", "last_attempt_error_code",
+                                   "last_attempt_error_message", "claim_mismatches", "signal_sent_at",
                                    "signal_claimed_at", "next_attempt_at"])
         record_arrival(launch, source=source, message_id=message_id, digest=digest, duplicate=False)
         # Verification runs after the commit, outside the door: the ack need not wait for Cyclr.
-        transaction.on_commit(lambda: schedule(launch.pk, client=client))
+        transaction.on_commit(lambda: schedule(launch.pk))
     # The launch as committed (received), whatever the task has done since: the ack says what the
     # arrival made, and the verdict follows by push and proxy:status.
     return Outcome(launch=launch, duplicate=False)

@@ -16,7 +16,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, ProxyError
 from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
@@ -37,15 +36,16 @@ def retry_delay(attempts):
     return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 16), RETRY_CAP)
 
 
-def settle_launch(launch_id, *, client=None):
+def settle_launch(launch_id):
     """Verify a received result, store what Cyclr vouches for, mark it completed or failed; then signal once.
 
     Safe to run twice, and concurrently: the verdict is written under the row lock, only while the
     launch is still ``received``, and ``deliver_signal`` sends the signal once. Each call counts an
     attempt (``settle_attempts``, ``last_attempt_at``). If Cyclr cannot be asked, the launch stays
-    ``received`` with code ``verification_pending`` and ``next_attempt_at`` set by ``retry_delay``;
-    the scheduling (``proxy.settlement``, ``proxy.tasks``) tries it again then, and ``manage.py proxy_replay``
-    (the sweeper) retries it once due.
+    ``received`` (not failed: ``failure_code`` stays empty), keeps Cyclr's error as
+    ``last_attempt_error_code`` and ``last_attempt_error_message``, and gets ``next_attempt_at`` from
+    ``retry_delay``; the scheduling (``proxy.settlement``, ``proxy.tasks``) tries it again then, and
+    ``manage.py proxy_replay`` (the sweeper) retries it once due.
     """
     started = timezone.now()
     if not Launch.objects.filter(pk=launch_id, status=Launch.Status.RECEIVED).update(
@@ -56,14 +56,13 @@ def settle_launch(launch_id, *, client=None):
     launch = Launch.objects.get(pk=launch_id)
     verified_claim = launch.claim
     try:
-        verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result(),
-                                client=client or CyclrClient())
+        verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result())
     except CyclrAPIError as exc:
         retry_at = timezone.now() + retry_delay(launch.settle_attempts)
         logger.warning("Launch %s stays unverified (attempt %s, next at %s): %s", launch.pk, launch.settle_attempts,
                        retry_at.isoformat(), exc.message)
         Launch.objects.filter(pk=launch.pk, status=Launch.Status.RECEIVED).update(
-            failure_code="verification_pending", failure_message=exc.message, next_attempt_at=retry_at)
+            last_attempt_error_code=exc.code, last_attempt_error_message=exc.message, next_attempt_at=retry_at)
         launch.refresh_from_db()
         return launch
     with transaction.atomic():
@@ -84,6 +83,7 @@ def settle_launch(launch_id, *, client=None):
         launch.status = Launch.Status.FAILED if reason else Launch.Status.COMPLETED
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.next_attempt_at = None
+        launch.last_attempt_error_code = launch.last_attempt_error_message = ""
         launch.save()
         if not reason:
             record_install(launch, result)
@@ -111,6 +111,7 @@ def refuse_claim(launch, verdict):
     launch.result = launch.claim = launch.result_raw = None
     launch.source, launch.completed_at, launch.next_attempt_at = "", None, None
     launch.failure_code = launch.failure_message = ""
+    launch.last_attempt_error_code = launch.last_attempt_error_message = ""
     launch.claim_mismatches = []
     launch.save()
     logger.warning("Launch %s: Cyclr did not confirm the result claimed for it (%s); refused, the launch is open again.",

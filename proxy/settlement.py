@@ -71,11 +71,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_parents_threads)
 
 
-def schedule(launch_id, *, client=None):
+def schedule(launch_id):
     """Settle ``launch_id`` outside the door that took its arrival: call once the arrival is committed.
 
     Never raises: the arrival is stored whatever happens here, and the sweeper settles what could
-    not be scheduled. ``client`` (a ``CyclrClient``, for tests) reaches only the in-process runs.
+    not be scheduled.
     """
     alias = proxy_settings.TASK_BACKEND
     try:
@@ -83,21 +83,21 @@ def schedule(launch_id, *, client=None):
             if transaction.get_connection().in_atomic_block:
                 # The arrival is not visible to other connections yet (a test case's transaction, run by
                 # captureOnCommitCallbacks): a thread could not find it, so settle it here.
-                run_settlement(launch_id, client=client)
+                run_settlement(launch_id)
             elif getattr(_thread, "held", None) is not None:
-                _thread.held.add(launch_id, client, server_loop())
+                _thread.held.add(launch_id, server_loop())
             else:
-                submit_in_process(launch_id, client=client)
+                submit_in_process(launch_id)
         else:
             enqueue(launch_id, alias)
     except Exception:
         logger.exception("Could not schedule the settlement of launch %s; the sweeper (proxy_replay) will.", launch_id)
 
 
-def run_settlement(launch_id, *, client=None):
+def run_settlement(launch_id):
     """Settle one launch (in this thread: the in-process runs, the sweeper); if Cyclr could not be asked,
     schedule the retry. Returns the status. (The task, ``proxy.tasks.settle_launch_task``, does the same.)"""
-    launch = settle_launch(launch_id, client=client)
+    launch = settle_launch(launch_id)
     if launch.status == Launch.Status.RECEIVED and launch.next_attempt_at is not None:
         retry_later(launch)
     return launch.status
@@ -164,13 +164,13 @@ class InProcessRun:
         self.done.set()
 
 
-def submit_in_process(launch_id, *, client=None, loop=None):
+def submit_in_process(launch_id, *, loop=None):
     """Run the settlement in one of the kit's threads of this process; returns its ``InProcessRun``.
 
     ``loop``: the ASGI server's event loop to push on (a retry passes the first attempt's); else this
     thread's, if it serves one."""
     run = _in_flight_run(launch_id)
-    _start(run, client, loop or server_loop())
+    _start(run, loop or server_loop())
     return run
 
 
@@ -182,13 +182,13 @@ def _in_flight_run(launch_id):
     return run
 
 
-def _start(run, client, loop):
+def _start(run, loop):
     global _executor
     with _lock:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=IN_PROCESS_THREADS, thread_name_prefix="proxy-settle")
         executor = _executor
-    executor.submit(_settle_in_thread, run, client, loop)
+    executor.submit(_settle_in_thread, run, loop)
 
 
 class Held:
@@ -204,8 +204,8 @@ class Held:
         self._finalizer = weakref.finalize(self, _start_all, self._runs)
         self._finalizer.atexit = False  # an exiting interpreter starts nothing: the sweeper settles it
 
-    def add(self, launch_id, client, loop):
-        self._runs.append((_in_flight_run(launch_id), client, loop))
+    def add(self, launch_id, loop):
+        self._runs.append((_in_flight_run(launch_id), loop))
         if not self._finalizer.alive:  # added after the release: nothing will start it later
             _start_all(self._runs)
 
@@ -217,9 +217,9 @@ class Held:
 def _start_all(runs):
     """Start held runs; never raises (a door calls it after answering): what cannot start is the sweeper's."""
     while runs:
-        run, client, loop = runs.pop(0)
+        run, loop = runs.pop(0)
         try:
-            _start(run, client, loop)
+            _start(run, loop)
         except Exception:  # no thread to start (an interpreter shutting down)
             logger.exception("Could not start the settlement of launch %s; the sweeper (proxy_replay) will.", run.launch_id)
             run.finish()
@@ -245,12 +245,12 @@ def holding():
         _thread.held = outer
 
 
-def _settle_in_thread(run, client, loop):
+def _settle_in_thread(run, loop):
     _thread.server_loop = loop
     transient = None
     try:
         with pushing_on(loop):  # the push (proxy.notify) goes to the loop of the server that took the arrival
-            return run_settlement(run.launch_id, client=client)
+            return run_settlement(run.launch_id)
     except TRANSIENT_DATABASE_ERRORS as exc:  # a lock, a deadlock, a dropped connection: retried below
         transient = exc
         if run.transient_failures >= len(TRANSIENT_RETRY_DELAYS):
@@ -262,11 +262,11 @@ def _settle_in_thread(run, client, loop):
     finally:
         _thread.server_loop = None
         connections.close_all()  # this thread's connections only: an idle pool thread holds none; a retry opens new ones
-        if transient is None or not _retry_transient(run, client, loop, transient):
+        if transient is None or not _retry_transient(run, loop, transient):
             run.finish()
 
 
-def _retry_transient(run, client, loop, exc):
+def _retry_transient(run, loop, exc):
     """Start ``run`` again after its transient database error, in ``TRANSIENT_RETRY_DELAYS[n]`` seconds, on a
     timer (no pool thread waits meanwhile); True if it will. The run stays in flight: ``drain`` waits for it."""
     if run.transient_failures >= len(TRANSIENT_RETRY_DELAYS):
@@ -274,7 +274,7 @@ def _retry_transient(run, client, loop, exc):
     delay = TRANSIENT_RETRY_DELAYS[run.transient_failures]
     run.transient_failures += 1
     logger.warning("Settling launch %s failed on a database error (%s); trying again in %s s.", run.launch_id, exc, delay)
-    timer = threading.Timer(delay, _retry_run, args=(run, client, loop))
+    timer = threading.Timer(delay, _retry_run, args=(run, loop))
     timer.daemon = True
     with _lock:
         _retries[timer] = run
@@ -282,11 +282,11 @@ def _retry_transient(run, client, loop, exc):
     return True
 
 
-def _retry_run(run, client, loop):
+def _retry_run(run, loop):
     if not _fired():
         return
     try:
-        _start(run, client, loop)
+        _start(run, loop)
     except Exception:  # no thread to start (an interpreter shutting down)
         logger.exception("Could not start the settlement of launch %s; the sweeper (proxy_replay) will.", run.launch_id)
         run.finish()

@@ -257,7 +257,7 @@ def _ids_only(result, vouched):
         for c in result.cycles))
 
 
-def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
+def verify_result(launch, claim, *, vouched=None) -> Verdict:
     """Check ``claim`` against ``launch`` and Cyclr; return the ``Verdict``.
 
     ``vouched`` is what the launch holds so far (``provisional_result`` plus repeats ``absorb``ed):
@@ -283,7 +283,7 @@ def verify_result(launch, claim, *, vouched=None, client=None) -> Verdict:
     if not proxy_settings.VERIFY_WITH_API:
         return Verdict(with_claimed_webhooks(base, claim))  # nothing more is vouched: see the module's docstring
 
-    client = client or CyclrClient()
+    client = CyclrClient()
     account = launch.x_cyclr_account
     hosts = cyclr_hosts()
     hooks = {c.cycle_id: c.webhooks for c in vouched.cycles}

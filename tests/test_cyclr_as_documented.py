@@ -188,8 +188,10 @@ def test_the_wrong_account_header_leaves_the_install_pending_and_says_what_to_se
     notify(marketplace_notification(cyclr.installs[-1]))  # the GUID is learned, so the header carries it
     launch = settled(launch)
 
-    assert launch.status == Launch.Status.RECEIVED and launch.failure_code == "verification_pending"
-    assert "ACCOUNT_HEADER" in launch.failure_message and "set it to 'api_id'" in launch.failure_message
+    assert launch.status == Launch.Status.RECEIVED and launch.failure_code == ""  # waiting, not failed
+    assert launch.last_attempt_error_code == "account_not_found"
+    assert "ACCOUNT_HEADER" in launch.last_attempt_error_message
+    assert "set it to 'api_id'" in launch.last_attempt_error_message
     assert calls(receivers)["failed"] == 0 and calls(receivers)["completed"] == 0  # never failed over it
 
     settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "ACCOUNT_HEADER": "api_id"}

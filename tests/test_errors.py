@@ -14,9 +14,11 @@ from proxy.exceptions import InvalidResult, LaunchRejected, ProxyError
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROXY_DIR = Path(proxy.__file__).parent
-# A code raised or answered with, or stored as a launch's reason (verification's verdicts, settle's failure_code).
+# A code raised or answered with, stored as a launch's reason (verification's verdicts, settle's failure_code), or
+# reported as one (protocol.reason_of's {"code": ...}).
 RAISED = re.compile(r"\b(?:InvalidResult|LaunchRejected|ProxyError|CyclrAPIError|_refuse)\(\s*\"([a-z_]+)\"")
 STORED = re.compile(r"\bfailure_code\s*=\s*\"([a-z_]+)\"")
+REPORTED = re.compile(r"\{\"code\":\s*\"([a-z_]+)\"")
 # Codes chosen by an expression (cyclr.py: "cyclr_unauthorized" if ... else "cyclr_api_error").
 CHOSEN = re.compile(r"\"(cyclr_[a-z_]+)\"")
 
@@ -28,7 +30,7 @@ def codes_raised():
         if "migrations" in path.parts:
             continue
         text = path.read_text()
-        codes = RAISED.findall(text) + STORED.findall(text) + (CHOSEN.findall(text) if path.name == "cyclr.py" else [])
+        codes = RAISED.findall(text) + STORED.findall(text) + REPORTED.findall(text) + (CHOSEN.findall(text) if path.name == "cyclr.py" else [])
         for code in codes:
             found.setdefault(code, []).append(str(path.relative_to(PROXY_DIR)))
     return found

@@ -499,10 +499,10 @@ def test_reconcile_closes_expired_launches_and_verifies_unverified_results(insta
     stale, _ = launch_for(user)  # opened, never used
     Launch.objects.filter(pk=stale.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     launch, data = installed()
-    down = CyclrClient(api_url="http://127.0.0.1:9", timeout=0.5)
-    with mock.patch("proxy.settle.CyclrClient", return_value=down):
-        accept_result(launch.pk, data, source="socket", user=user)
-    assert Launch.objects.get(pk=launch.pk).failure_code == "verification_pending"
+    cyclr.api_down = True  # verification cannot ask Cyclr
+    accept_result(launch.pk, data, source="socket", user=user)
+    cyclr.api_down = False
+    assert Launch.objects.get(pk=launch.pk).last_attempt_error_code == "cyclr_api_error"
 
     code, out, _ = run_reconcile()  # within its backoff: left alone, and its cycle left for it to record
 
@@ -542,9 +542,10 @@ def test_reconcile_exits_1_and_says_why_when_cyclr_cannot_be_asked(installed_lau
     assert Installation.objects.get().state == "installed"
 
 
+@pytest.mark.parametrize("fake_cyclr_options", [{**FAKE_CYCLR_OPTIONS, "max_page_size": 1}])
 def test_reconcile_is_bounded_in_api_calls(installed_launch, cyclr):
-    installed_launch(package_id=2)  # two cycles
-    report = reconcile(client=CyclrClient(), page_size=1, max_pages=1)
+    installed_launch(package_id=2)  # two cycles; this Cyclr lists one a page
+    report = reconcile(max_pages=1)
     assert not report.ok and "on all 1 pages read for this account without an empty one" in report.errors[0]
 
 
@@ -553,7 +554,7 @@ def test_a_cyclr_that_gives_shorter_pages_than_asked_loses_no_install(installed_
     # No maximum pageSize is documented: a page shorter than asked is not the last, only an empty one is.
     installed_launch(package_id=2)  # two cycles; this Cyclr lists one a page, whatever pageSize says
     before = len(cyclr.api_calls)
-    report = reconcile(client=CyclrClient())
+    report = reconcile()
     assert report.ok and report.changes == 0, report.lines
     assert cycle_calls(cyclr, before)[0] == 3  # two pages of one, then the empty one
     assert not InstallationCycle.objects.filter(removed_at__isnull=False).exists()
@@ -590,7 +591,7 @@ def test_reconcile_settles_at_most_max_settlements_due_results_and_says_how_many
         accept_result(launch.pk, data, source="socket", user=user)
         cyclr.api_down = False
         launches.append(Launch.objects.get(pk=launch.pk))
-    assert {launch.failure_code for launch in launches} == {"verification_pending"}
+    assert {(launch.failure_code, launch.last_attempt_error_code) for launch in launches} == {("", "cyclr_api_error")}
     due, waiting = launches[:3], launches[3]
     Launch.objects.filter(pk__in=[launch.pk for launch in due]).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1))  # their backoff has passed; the last one's has not

@@ -169,3 +169,14 @@ def test_a_webhook_deliverys_page_masks_the_body(cyclr_install, user, staff_clie
     for url in urls:
         assert url not in page and url.rsplit("/", 1)[1] not in page
     assert Launch.objects.count() == 1
+
+
+def test_help_texts_say_what_a_field_holds_for_an_admin_not_how_the_kit_works():
+    """Issue 19: design rationale lives in docs/, not in help_text (each change of which costs a migration)."""
+    from django.apps import apps
+
+    for model in apps.get_app_config("proxy").get_models():
+        for field in model._meta.fields:
+            text = str(field.help_text)
+            assert len(text) <= 110, f"{model.__name__}.{field.name}: say what it holds; the why goes in docs/"
+            assert not any(code in text for code in ("proxy.", "()", "as_json", "[{")), f"{model.__name__}.{field.name}"

@@ -6,7 +6,6 @@ import pytest
 from django.utils import timezone
 
 from proxy import signals
-from proxy.cyclr import CyclrClient
 from proxy.exceptions import InvalidResult, LaunchRejected
 from proxy.models import Arrival, Launch, ReceiverFailure, RecordedCycle
 from proxy.replay import replay_launch
@@ -232,14 +231,16 @@ def test_a_receiver_that_raises_is_recorded_and_the_result_kept(installed, user,
     assert failure.resolved_at is not None
 
 
-def test_when_cyclr_is_unreachable_the_result_waits_for_replay(installed, user, completed_receiver, settled):
+def test_when_cyclr_is_unreachable_the_result_waits_for_replay(installed, user, completed_receiver, settled, settings):
     launch, data = installed()
-    unreachable = CyclrClient(api_url="http://127.0.0.1:9", timeout=(1, 1))
-    accept_result(launch.pk, data, source="socket", user=user, client=unreachable)
+    reachable = settings.CYCLR_PROXY
+    settings.CYCLR_PROXY = {**reachable, "API_URL": "http://127.0.0.1:9"}  # nothing listens there
+    accept_result(launch.pk, data, source="socket", user=user)
     settled(launch)
     assert launch.status == Launch.Status.RECEIVED and launch.result_raw == data
-    assert launch.failure_code == "verification_pending"
+    assert launch.failure_code == "" and launch.last_attempt_error_code == "cyclr_unreachable"
     completed_receiver.assert_not_called()
 
+    settings.CYCLR_PROXY = reachable
     assert replay_launch(launch) == "settled as completed"
     completed_receiver.assert_called_once()

@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.asgi import application
-from proxy import services, settle, settlement
+from proxy import errors, services, settle, settlement
 from proxy.checks import check_task_backend
 from proxy.models import Launch, ReceiverFailure
 from proxy.replay import launches_needing_replay
@@ -216,7 +216,7 @@ def test_held_settlements_start_once_on_release_at_once_if_the_block_raises_and_
     held.release()
     held.release()
     assert len(handovers.calls) == 1
-    held.add(first[0].pk, None, None)  # a Held already released starts what it still gets at once
+    held.add(first[0].pk, None)  # a Held already released starts what it still gets at once
     assert len(handovers.calls) == 2
 
     with pytest.raises(RuntimeError), settlement.holding():
@@ -274,8 +274,13 @@ def test_cyclr_down_keeps_the_launch_received_counts_attempts_backs_off_and_sett
     cyclr.api_down = True
     accept_result(launch.pk, data, source="socket", user=user)
     settled(launch)
-    assert launch.status == Launch.Status.RECEIVED and launch.failure_code == "verification_pending"
+    assert launch.status == Launch.Status.RECEIVED and launch.failure_code == ""  # waiting for Cyclr, not failed
+    assert launch.last_attempt_error_code == "cyclr_api_error" and "503" in launch.last_attempt_error_message
     assert launch.settle_attempts == 1
+    # proxy:status says it waits, in the registry's words (Cyclr's own error is for the admin).
+    status = signed_in_client(user).get(reverse("proxy:status", args=[launch.pk])).json()
+    assert status["status"] == "received" and status["reason"] == {
+        "code": "verification_pending", "message": str(errors.REGISTRY["verification_pending"].message)}
     first_wait = launch.next_attempt_at - launch.last_attempt_at
     assert RETRY_FIRST <= first_wait < RETRY_FIRST + timedelta(seconds=10)
     completed_receiver.assert_not_called()
@@ -297,6 +302,7 @@ def test_cyclr_down_keeps_the_launch_received_counts_attempts_backs_off_and_sett
     assert "settled as completed" in sweep()
     launch.refresh_from_db()
     assert launch.status == Launch.Status.COMPLETED and launch.failure_code == "" and launch.next_attempt_at is None
+    assert launch.last_attempt_error_code == launch.last_attempt_error_message == ""  # the last attempt got an answer
     assert launch.settle_attempts == 3 and launch.signal_sent_at is not None
     completed_receiver.assert_called_once()
     assert "0 launch(es) replayed" in sweep()

@@ -7,6 +7,7 @@ launch with a nonce, its result ending on proxy:complete. Every refusal is the k
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -277,24 +278,18 @@ def test_a_re_mint_from_another_origin_is_refused_before_anything_moves(cyclr, u
 
 def test_a_result_that_lands_while_re_minting_wins(cyclr, user):
     # The result (or a second move) can land between the checks and the write: the conditional update sees it.
-    from django.test import RequestFactory
-
-    from proxy.cyclr import CyclrClient
-    from proxy.exceptions import LaunchRejected
-    from proxy.launches import move_to_top_level
-
     client = browser(user)
-    launch, _, _, _ = proxy_page(client)
-
-    class ResultLandsMeanwhile(CyclrClient):
-        def mint_marketplace_url(self, *args, **kwargs):
-            Launch.objects.filter(pk=launch.pk).update(status=Launch.Status.RECEIVED)
-            return super().mint_marketplace_url(*args, **kwargs)
-
-    request = RequestFactory().post("/")
-    request.user = user
-    with pytest.raises(LaunchRejected) as refused:
-        move_to_top_level(request, launch.pk, client=ResultLandsMeanwhile())
-    assert refused.value.code == "not_pending"
+    launch, form, _, _ = proxy_page(client)
+    cyclr.mint_gate.close()  # the move's new mint waits at Cyclr, after the kit checked the launch was pending
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            moving = pool.submit(move, client, form)
+            assert cyclr.mint_gate.wait_for_held(1), "the move never asked Cyclr for a new URL"
+            Launch.objects.filter(pk=launch.pk).update(status=Launch.Status.RECEIVED)  # the result lands meanwhile
+            cyclr.mint_gate.open()
+            response = moving.result(timeout=60)
+    finally:
+        cyclr.mint_gate.open()
+    assert response.status_code == 409 and refusal_code(response) == "not_pending"
     launch.refresh_from_db()
     assert launch.mode == Launch.Mode.POPUP and launch.nonce_hash == ""

@@ -72,7 +72,7 @@ def install_through_views(user, *, mode="popup", marketplace=None, launch=None, 
     if not drain(timeout=60):
         raise InstallFailed("The kit was still verifying the result with the fake Cyclr after 60 s.")
     settled = Launch.objects.get(pk=launch_id)
-    if settled.status == Launch.Status.RECEIVED and settled.failure_code != "verification_pending":
+    if settled.status == Launch.Status.RECEIVED and not settled.last_attempt_error_code:
         if proxy_settings.TASK_BACKEND is not None:
             raise InstallFailed(
                 f"The result was stored and its settling enqueued on the task backend "

@@ -89,7 +89,7 @@ def test_cyclr_down_the_worker_defers_the_retry_and_settles_once_cyclr_is_back(d
     wait_until(lambda: DBTaskResult.objects.count() == 2, "the retry to be enqueued")
     stored = Launch.objects.get(pk=launch.pk)
     assert stored.status == Launch.Status.RECEIVED and stored.settle_attempts == 1
-    assert stored.failure_code == "verification_pending"
+    assert stored.failure_code == "" and stored.last_attempt_error_code == "cyclr_api_error"
     retry = DBTaskResult.objects.get(status="READY")
     assert retry.run_after == stored.next_attempt_at > timezone.now()
 

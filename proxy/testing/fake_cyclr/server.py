@@ -54,6 +54,8 @@ _RETURN_URL = re.compile(r"/launch/marketplace/([0-9]{1,9})|/launch/cycles|/orbi
 _LANDING = {"launch": "/launch/cycles", "orbit": "/orbit"}
 # An account-level path: `/v1.0/accounts/{id}` and what is under it.
 _ACCOUNT_PATH = re.compile(r"/v1\.0/accounts/([^/]+)")
+# The calls that mint a signed-in link (mint_gate holds them).
+_MINT_PATH = re.compile(r"/v1\.0/accounts/[^/]+/(?:marketplace|launch|orbit)$")
 # What `instant_complete` installs: the first package, started.
 INSTANT_PACKAGE_ID = 1
 # The Marketplace session cookie of `FakeCyclr(session_cookie=True)`.
@@ -629,6 +631,8 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
                     time.sleep(fake.api_delay)
                 if self.command == "GET" and path.startswith("/v1.0/cycles/"):
                     fake.cycle_gate.pass_through()  # held here while a test keeps the gate closed
+                if self.command == "POST" and _MINT_PATH.match(path):
+                    fake.mint_gate.pass_through()
                 self._require_bearer(fake)
             endpoint, params = route(self.command, path)
             request = Request(
@@ -845,13 +849,17 @@ class FakeCyclr:
 
     `api_down=True` (also an attribute) makes the Partner API and the token endpoint answer 503, as during
     an outage of Cyclr's API, while the Marketplace pages keep working: a result that arrives meanwhile
-    cannot be verified (the launch stays `received`, code `verification_pending`). Set it back to False
+    cannot be verified (the launch stays `received`, `verification_pending`, its `last_attempt_error_code`
+    `cyclr_api_error`). Set it back to False
     and settle the launch (`proxy.services.settle_launch`, `manage.py proxy_replay`) to finish it.
 
     `cycle_gate` (an attribute): a `Gate` on `GET /v1.0/cycles/{id}` (the kit's verification call), for tests of
     a slow Cyclr. `cycle_gate.close()` holds every such request until `cycle_gate.open()`;
     `cycle_gate.wait_for_held(n)` waits until `n` are held, which proves the kit is in the middle of asking
     without timing anything.
+
+    `mint_gate` (an attribute): the same, on the mint calls (`POST /v1.0/accounts/{id}/marketplace`, `/launch`,
+    `/orbit`): it holds the kit between its checks of a launch and the mint's answer.
 
     `failing_accounts` (a set, also an attribute): account references (API ids or Cyclr account ids) whose
     Partner API calls (named by `X-Cyclr-Account` or in the path) answer 500, as Cyclr does when one
@@ -942,6 +950,7 @@ class FakeCyclr:
         self.session_cookie = bool(session_cookie)
         self.refuse_framing = bool(refuse_framing)
         self.cycle_gate = Gate()
+        self.mint_gate = Gate()
         self.state = FakeCyclrState(
             client_id=client_id,
             client_secret=client_secret,
@@ -989,6 +998,7 @@ class FakeCyclr:
         if self._server is None:
             return
         self.cycle_gate.open()  # held requests finish; shutdown() waits for none of them
+        self.mint_gate.open()
         if self._thread is not None:  # shutdown() would wait forever on a server that never served
             self._server.shutdown()
             self._thread.join()
@@ -1107,6 +1117,12 @@ class FakeCyclr:
     def revoke_tokens(self) -> None:
         """Invalidate every access token issued so far (to test 401 -> refresh)."""
         self.state.revoke_tokens()
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every secret this fake gave out, oldest first: access tokens and minted links' sign-in tokens (a test
+        looks for them where they must not be, such as logs and reports)."""
+        return self.state.issued_tokens
 
     @property
     def token_requests(self) -> int:

@@ -238,6 +238,7 @@ class FakeCyclrState:
         self._access_tokens: dict[str, datetime] = {}
         self._marketplace_tokens: dict[str, _MarketplaceToken] = {}
         self._marketplace_requests: list[dict] = []
+        self._issued_tokens: list[str] = []  # every access token and sign-in token given out, oldest first
         self._sessions: dict[str, Session] = {}
         self._accounts: dict[str, dict] = {}  # by ApiId
         self._cycles: dict[str, dict] = {}
@@ -318,6 +319,7 @@ class FakeCyclrState:
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._access_tokens[token] = self.now() + timedelta(seconds=self.token_expires_in)
+            self._issued_tokens.append(token)
             self._token_requests += 1
         return token
 
@@ -358,6 +360,7 @@ class FakeCyclrState:
                 }
                 self._accounts[account_api_id] = account
             expires_at = self.now() + timedelta(seconds=self.marketplace_url_ttl)
+            self._issued_tokens.append(token)
             self._marketplace_tokens[token] = _MarketplaceToken(
                 account_api_id=account_api_id,
                 marketplace_id=marketplace_id,
@@ -612,6 +615,11 @@ class FakeCyclrState:
     def marketplace_requests(self) -> list[dict]:
         with self._lock:
             return copy.deepcopy(self._marketplace_requests)
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._issued_tokens)
 
     @property
     def accounts(self) -> dict[str, dict]:

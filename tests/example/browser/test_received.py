@@ -1,7 +1,7 @@
 """A `received` ack is not a completed install: the pages wait for Cyclr's verdict, and closing is no cancel.
 
 Cyclr's API fails while the result arrives (the fake's ``api_down``), so the server acks ``received`` and keeps
-the launch unverified (``verification_pending``); then the API comes back and the test settles the launch, as
+the launch unverified (``verification_pending``: waiting, not failed); then the API comes back and the test settles the launch, as
 ``manage.py proxy_replay`` would. The settling runs in this process: the pages learn the verdict from
 proxy:status (and, with a shared channel layer, from the push on their sockets).
 """
@@ -33,7 +33,7 @@ class ReceivedAckTests(WindowTestCase):
     def received_launch(self):
         launch = self.wait(lambda d: Launch.objects.filter(user=self.user, status=Launch.Status.RECEIVED).first(),
                            what="the launch stored as received")
-        self.assertEqual(launch.failure_code, "verification_pending")
+        self.assertEqual((launch.failure_code, launch.last_attempt_error_code), ("", "cyclr_api_error"))
         return launch
 
     def cyclr_comes_back(self, launch):

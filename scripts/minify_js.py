@@ -24,7 +24,7 @@ SOURCES = ("hostkit.js", "proxy.js", "complete.js", "redirect.js", "orbit.js", "
 BUDGET_BYTES = 3072
 # The scripts each page serves: the host page's ({% hostkit_script %}) and the proxy page's (launch.html).
 PAGES = {"host page": ("hostkit.js", "connect-button.js"), "proxy page": ("proxy.js",)}
-# The syntax the scripts keep to (README, "Browser support"): the minifier writes nothing newer.
+# The syntax the scripts keep to (docs/modes-and-windows.md, "Browser support"): the minifier writes nothing newer.
 JS_VERSION = 2017
 
 

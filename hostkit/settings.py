@@ -4,8 +4,8 @@ Defaults run the demo on one machine: SQLite, the in-memory channel layer, the h
 http://localhost:8000 and the fake Cyclr on http://127.0.0.1:8001. `DATABASE_URL` switches
 to PostgreSQL and `REDIS_URL` to channels-redis. With `DEBUG=false` the same file is the
 production configuration: WhiteNoise serves hashed static files and the HTTPS settings turn on
-(see `.env.production.example`, with which `manage.py check --deploy` is clean, and README,
-"Production"). `ENV_FILE` names another file than `.env` to read; real environment variables
+(see `.env.production.example`, with which `manage.py check --deploy` is clean, and
+docs/production.md). `ENV_FILE` names another file than `.env` to read; real environment variables
 always win over the file.
 """
 from pathlib import Path
@@ -221,7 +221,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # The Marketplace webhook's path holds its secret: runserver's access lines show it as /webhook/… (proxy.W008).
-    # In production, `python -m proxy.server` masks daphne's own access log the same way (README, "Production").
+    # In production, `python -m proxy.server` masks daphne's own access log the same way (docs/production.md).
     "filters": {"mask_webhook_secret": {"()": "proxy.logs.WebhookSecretFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {

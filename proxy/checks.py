@@ -302,7 +302,7 @@ WEBSOCKET_ROUTES = (
 # The kit's views that Cyclr (or a load balancer) calls without a session, by URL name and sample arguments.
 PUBLIC_VIEWS = (("proxy:webhook", ["0123456789abcdef"]), ("proxy:health", []))
 ASGI_HINT = ('Set ASGI_APPLICATION = "yourproject.asgi.application" and mount proxy.routing.websocket_urlpatterns '
-             'under "websocket" in its ProtocolTypeRouter (see the README\'s quickstart, step 3).')
+             'under "websocket" in its ProtocolTypeRouter (docs/quickstart.md, step 3).')
 
 
 @register(Tags.urls, "proxy")
@@ -413,8 +413,8 @@ def check_channel_layers_set(app_configs=None, **kwargs):
         return []
     return [_error("E107", "CHANNEL_LAYERS has no 'default' layer: the kit's sockets cannot join their groups, so "
                            "no verdict or ORBIT change is pushed to a page.",
-                   'Set CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", ...}} (README, '
-                   'quickstart step 2), or channels.layers.InMemoryChannelLayer for one development process.')]
+                   'Set CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", ...}} (docs/quickstart.md, '
+                   'step 2), or channels.layers.InMemoryChannelLayer for one development process.')]
 
 
 @register("proxy")
@@ -428,7 +428,7 @@ def check_runserver_is_asgi(app_configs=None, **kwargs):
     where = "is not in INSTALLED_APPS" if "daphne" not in installed else f"comes after {staticfiles!r} in INSTALLED_APPS"
     return [Warning(f"'daphne' {where}: `manage.py runserver` is then Django's WSGI server, which serves no WebSocket, "
                     "so the kit's pages fall back to HTTP.",
-                    hint='Put "daphne" first in INSTALLED_APPS (README, quickstart step 2). If you never use runserver, '
+                    hint='Put "daphne" first in INSTALLED_APPS (docs/quickstart.md, step 2). If you never use runserver, '
                          'add "proxy.W009" to SILENCED_SYSTEM_CHECKS.',
                     id="proxy.W009")]
 

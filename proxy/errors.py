@@ -71,7 +71,8 @@ register("too_large", 413, _("The message is larger than the kit accepts."), ter
 register("invalid_result", 400, _("The result is not in a shape Cyclr sends."), terminal=True)
 register("bad_signature", 400, _("The launch reference is not one this site issued."), terminal=True)
 register("account_mismatch", 409, _("The notification is for another Cyclr account than its launch."), terminal=True)
-# proxy:complete binds a result only to what the kit started (DESIGN.md: redirect and direct modes).
+# proxy:complete is a page any site can send a signed-in browser to, so it binds a result only to what the kit
+# started: a redirect- or direct-mode launch, named by its signed CompleteParameter or its window's nonce.
 register("bad_nonce", 403,
          _("This result does not carry the launch's own reference. Start again from the Connect button."),
          terminal=True)

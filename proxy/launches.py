@@ -62,10 +62,10 @@ def sign_launch_id(launch_id) -> str:
     return signing.dumps(str(launch_id), salt=SALT, compress=False)
 
 
-def unsign_launch_id(value, max_age=None):
+def unsign_launch_id(value):
     """The launch id inside a ``CompleteParameter``; ``LaunchRejected`` if it was tampered with."""
     try:
-        return uuid.UUID(signing.loads(value, salt=SALT, max_age=max_age))
+        return uuid.UUID(signing.loads(value, salt=SALT))
     except (signing.BadSignature, ValueError, TypeError):
         raise LaunchRejected("bad_signature") from None
 
@@ -256,13 +256,10 @@ def _is_uuid(value):
     return True
 
 
-def newest_open_launch(*, account_id="", account_api_id="", user=None):
-    """The newest pending, unexpired launch minted for an account (named by either id, see ``account_q``)
-    (and ``user``, if given), or None."""
+def newest_open_launch(*, account_id="", account_api_id=""):
+    """The newest pending, unexpired launch minted for an account (named by either id, see ``account_q``), or None."""
     launches = Launch.objects.filter(account_q(account_id=account_id, account_api_id=account_api_id),
                                      status=Launch.Status.PENDING, expires_at__gt=timezone.now())
-    if user is not None:
-        launches = launches.filter(user=user)
     return launches.order_by("-created_at").first()
 
 

@@ -7,7 +7,7 @@
   and whoever reads an access log that holds it can forge every notification.
 - ``WebhookSecretFilter``: a ``logging.Filter`` that masks those paths in any record, for the loggers the
   development servers write their access lines to (``django.channels.server`` for daphne's ``runserver``,
-  ``django.server`` for Django's). Install it in ``LOGGING`` (README, "Production"); ``proxy.W008`` says
+  ``django.server`` for Django's). Install it in ``LOGGING`` (docs/production.md); ``proxy.W008`` says
   when it is missing. Daphne's own command line writes its access log to a stream, not a logger:
   ``python -m proxy.server`` (``proxy.server``) runs it with the paths masked.
 - ``RequestLogFilter``: on Django's ``django.request`` logger (the kit adds it in ``ProxyConfig.ready``), it

@@ -1,4 +1,4 @@
-"""The message contract: the JSON the kit reads and sends (see "Messages" in DESIGN.md).
+"""The message contract: the JSON the kit reads and sends (docs/urls-sockets-messages.md lists every message).
 
 Reading: ``parse_result_message`` takes the proxy page's ``{"type": "result", "id", "result"}``
 (over the socket or HTTP) and ``load_json`` any JSON text the kit accepts (the webhook's too),

@@ -1,6 +1,6 @@
 """Settling what did not settle: unverified results, signals that never went out, receivers that raised.
 
-This is the sweeper ``manage.py proxy_replay`` runs from cron (README, "Production"). It leaves alone what
+This is the sweeper ``manage.py proxy_replay`` runs from cron (docs/production.md, "The sweeper cron"). It leaves alone what
 is still in flight elsewhere: a launch being verified (``proxy.settlement.launches_due``: its backoff and
 the grace period) and a signal being sent (``proxy.settlement.signals_due``).
 """

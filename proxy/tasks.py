@@ -26,13 +26,9 @@ TRANSIENT_RETRY_DELAYS = (0.2, 0.5, 1, 2, 4)
 try:  # Django 6.0+
     from django.tasks import task, task_backends
     from django.tasks.signals import task_finished  # noqa: F401 (re-exported for tests and integrators)
-
-    IMMEDIATE_BACKEND = "django.tasks.backends.immediate.ImmediateBackend"
 except ImportError:  # Django 5.2: the backport
     from django_tasks import task, task_backends  # noqa: F401
     from django_tasks.signals import task_finished  # noqa: F401 (importing it also resets backends on setting_changed)
-
-    IMMEDIATE_BACKEND = "django_tasks.backends.immediate.ImmediateBackend"
 
 
 @task()

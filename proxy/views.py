@@ -264,7 +264,8 @@ def redirect_page(request, launch, marketplace_url, csp_nonce):
                             page_csp(csp_nonce))
     if launch.mode == Launch.Mode.DIRECT:
         # Leaving for the Marketplace from a page under COOP same-origin (Django's default) would cut the
-        # opener the snippet posts to; the host page itself needs same-origin-allow-popups (README).
+        # opener the snippet posts to; the host page itself needs same-origin-allow-popups
+        # (docs/modes-and-windows.md).
         response["Cross-Origin-Opener-Policy"] = "unsafe-none"
     return response
 

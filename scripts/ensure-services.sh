@@ -19,6 +19,6 @@ if ! pg_up; then
     echo "Starting PostgreSQL on 127.0.0.1:5432..."
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start 2>/dev/null
   fi
-  wait_for pg_up || { echo "PostgreSQL is not answering on 127.0.0.1:5432. Install postgresql, or start yours there (see README, Tests)." >&2; status=1; }
+  wait_for pg_up || { echo "PostgreSQL is not answering on 127.0.0.1:5432. Install postgresql, or start yours there (see docs/testing.md)." >&2; status=1; }
 fi
 exit $status

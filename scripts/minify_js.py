@@ -25,7 +25,7 @@ BUDGET_BYTES = 3072
 # The scripts each page serves: the host page's ({% hostkit_script %}), the proxy page's (launch.html) and the
 # error page's when it tells the host page of proxy:launch's refusal (launch_error.html).
 PAGES = {"host page": ("hostkit.js", "connect-button.js"), "proxy page": ("proxy.js",), "error page": ("refusal.js",)}
-# The syntax the scripts keep to (README, "Browser support"): the minifier writes nothing newer.
+# The syntax the scripts keep to (docs/modes-and-windows.md, "Browser support"): the minifier writes nothing newer.
 JS_VERSION = 2017
 
 

@@ -6,7 +6,7 @@ Static checks over ``proxy/`` (parsed with ``ast``, never imported), so they hol
   kit does not define itself is Django's, Channels', asgiref's or daphne's bookkeeping, which any release
   may change; nor asgiref's ``threadlocal``, which is not its public API either (dunders are fine);
 - no import cycle among the kit's modules, counting imports inside functions (they hide a cycle; they do
-  not break it): DESIGN.md's direction, doors → intake → scheduling → settle → the record → foundation.
+  not break it): the layers import one way, doors → intake → scheduling → settle → the record → foundation.
 """
 import ast
 from pathlib import Path

@@ -92,13 +92,13 @@ def test_every_error_frame_says_whether_its_code_is_terminal():
 
 # What a page script may still name that the registry also names: its own checks, never a server's verdict.
 CLIENT_SIDE_NAMES = {
-    # Hostkit.connect() rejects with its own codes (DESIGN.md: popup_blocked, closed, timeout, install_failed,
-    # expired); "expired" is also a launch status it reads from proxy:status. origin_not_allowed: the proxy
+    # Hostkit.connect() rejects with its own codes (docs/urls-sockets-messages.md: popup_blocked, closed, timeout,
+    # install_failed, expired); "expired" is also a launch status it reads from proxy:status. origin_not_allowed: the proxy
     # page's own finding below, passed on as the rejection's code.
     "hostkit.js": {"expired", "origin_not_allowed"},
     # The proxy page's own refusals of a message from the Marketplace frame (window.proxyTest.lastRejection,
-    # README "Troubleshooting"): it never sends them to the server, nor shows them. origin_not_allowed: its own
-    # check of location.origin against HOST_ORIGINS (issue 18), with its sentence in launch.html.
+    # docs/troubleshooting.md): it never sends them to the server, nor shows them. origin_not_allowed: its own
+    # check of location.origin against HOST_ORIGINS, with its sentence in launch.html.
     "proxy.js": {"malformed", "too_large", "origin_not_allowed"},
 }
 # Hostkit's sentences are only for what the host page alone can know (and its "Still connecting?" prompt); verdicts

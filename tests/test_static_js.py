@@ -10,7 +10,7 @@ spec = importlib.util.spec_from_file_location("minify_js", ROOT / "scripts" / "m
 minify_js = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(minify_js)
 
-# Syntax newer than ES2017 (README, "Browser support"), as it shows in source: optional chaining,
+# Syntax newer than ES2017 (docs/modes-and-windows.md, "Browser support"), as it shows in source: optional chaining,
 # nullish coalescing, logical assignment, object spread/rest, optional catch binding, class fields.
 NEWER_THAN_ES2017 = {
     "optional chaining": re.compile(r"\?\.[A-Za-z_$\[(]"),
@@ -42,7 +42,7 @@ def test_the_pages_serve_the_minified_copies():
 @pytest.mark.parametrize("page", list(minify_js.PAGES))
 def test_each_pages_scripts_keep_to_the_budget(page):
     assert minify_js.BUDGET_BYTES == 3072
-    # DESIGN.md: "Page weight is counted per page ... each at most 3,072 B minified and gzipped".
+    # docs/modes-and-windows.md, "Minified copies": each page's scripts at most 3,072 bytes minified and gzipped.
     assert minify_js.page_weight(page) <= minify_js.BUDGET_BYTES, page
 
 

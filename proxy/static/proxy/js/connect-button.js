@@ -11,17 +11,6 @@
 
   if (window.HostkitConnectButton) { return; } // the script was included twice: one listener is enough
 
-  function closestButton(node) {
-    // Element.closest is missing in old browsers; walk up by hand.
-    while (node && node !== document) {
-      if (node.nodeType === 1 && (node.hasAttribute("data-hostkit-connect") || node.hasAttribute("data-hostkit-manage"))) {
-        return node;
-      }
-      node = node.parentNode;
-    }
-    return null;
-  }
-
   // The button's own text for ``key`` (its template's data-text-<key>), or null.
   function text(button, key) {
     return button.getAttribute("data-text-" + key);
@@ -58,7 +47,7 @@
   }
 
   function onClick(event) {
-    var button = closestButton(event.target);
+    var button = event.target.closest && event.target.closest("[data-hostkit-connect], [data-hostkit-manage]");
     if (!button || button.disabled) { return; }
     var managing = button.hasAttribute("data-hostkit-manage");
     if (!window.Hostkit || typeof window.Hostkit[managing ? "manage" : "connect"] !== "function") {

@@ -1,15 +1,25 @@
 /*
- * Hostkit: the host page's side of the Cyclr Marketplace flow (README: "Modes", "Closing rules").
+ * Hostkit: the host page's side of the Cyclr Marketplace flow (docs/modes-and-windows.md: the modes, the
+ * closing rules, the state machines).
  *
  *   button.addEventListener("click", () => {
  *     Hostkit.connect({ url: "/proxy/launch/", mode: "popup", fallback: "inline", container: "#box" })
  *       .then((done) => { ... done.launch, done.result ... }, (error) => { ... error.code, error.message ... });
  *   });
  *
- * Each connect() call is one state machine (README, "State machines"):
- *   opening --opened--> pending --focus--> asking --Reopen--> pending;  asking --Cancel--> closed
- *   opening | pending | asking --received--> received (the server holds the result: nothing is "closed" now)
- *   any of those --> completed | failed | closed (the kit's page left without a result) | timeout
+ * Each connect() call is one state machine, and NEXT below is all of it: each state's events and the state
+ * each leads to. go(event) takes the current state's transition for the event and ignores an event the state
+ * has none for. The events are the last word of the messages this page reads, and what happens on the page:
+ *   opened     proxy.launch.opened: a kit page names its launch (direct mode: and the Marketplace's origin)
+ *   left       proxy.launch.left, and the window then reads closed (a reload says "left" too)
+ *   received   proxy.install.received (or proxy:status says received): the server holds the result and is
+ *              verifying it with Cyclr, so nothing is "closed" any more
+ *   refused    proxy.install.refused: the claim was refused; the launch waits again for its genuine result
+ *   completed  proxy.install.completed, and failed: proxy.install.failed (any other proxy.install.* too, and
+ *              proxy:status failed or expired): the verified outcome
+ *   focus      the host page is back while pending (the window may be open, hidden or gone): ask
+ *   reopen, cancel: the person's answer to the prompt focus shows;  timeout: the call's timer ran out
+ * The final states (completed, failed, closed, timeout) have no row: reaching one settles the call.
  * A window that reads `closed` proves nothing (COOP severs the handle of a window that is still open), so
  * the handle is never the verdict: every channel (the window's messages, the kit's pages over
  * BroadcastChannel or localStorage, the events socket, proxy:status) stays open until one settles the call,
@@ -23,12 +33,12 @@
 (() => {
   "use strict";
 
-  // The messages this page reads, each spelled once (proxy.install.* also come from the events socket).
-  const OPENED = "proxy.launch.opened"; // a kit page names its launch (direct mode: and the Marketplace origin)
-  const LEFT = "proxy.launch.left";     // the kit's page went away without a result
-  const RECEIVED = "proxy.install.received"; // the server holds the result and is verifying it with Cyclr
-  const DONE = "proxy.install.completed";
-  const REFUSED = "proxy.install.refused"; // the claim was refused: waiting again (docs/security.md)
+  const NEXT = {
+    opening: { opened: "pending", left: "closed", received: "received", refused: "pending", completed: "completed", failed: "failed", timeout: "timeout" },
+    pending: { focus: "asking", left: "closed", received: "received", refused: "pending", completed: "completed", failed: "failed", timeout: "timeout" },
+    asking: { reopen: "pending", cancel: "closed", left: "closed", received: "received", refused: "pending", completed: "completed", failed: "failed", timeout: "timeout" },
+    received: { refused: "pending", completed: "completed", failed: "failed", timeout: "timeout" },
+  };
   const MODES = ["popup", "inline", "redirect", "direct"];
   // Sentences for what only this page can know; a server's verdict comes with the server's own sentence. They
   // come from the server in the page's language ({% hostkit_text %}, which {% hostkit_script %} includes: the JSON
@@ -91,26 +101,29 @@
       let launch;        // the newest of them: the one polled
       let origin;        // direct mode: the Marketplace's exact origin, named by the kit's redirect page
       let delivering;
-      let prompt;
-      let state;
-      const undo = [];   // what finish() takes down: listeners, sockets, timers
-      const go = (next) => {
+      let prompt;        // the question focus asks, shown while asking
+      let state = test.state = "opening";
+      const undo = [];   // what a final state takes down: listeners, sockets, timers
+      const live = () => NEXT[state];
+
+      // The one place the state changes: true if `event` moved it. A final state settles the call with
+      // `error` (rejects) or `value` (resolves).
+      const go = (event, error, value) => {
+        const next = live() && NEXT[state][event];
+        if (!next) return;
         state = test.state = next;
         if (prompt) prompt.remove();
+        if (!live()) {
+          undo.forEach((f) => f());
+          // Direct mode's window is the Marketplace itself, and a timed-out one is abandoned: close them.
+          if (mode == "direct" || next == "timeout") { try { win.close(); } catch (e) { /* severed or inline */ } }
+          error ? reject(error) : resolve(value);
+        }
+        return 1;
       };
-      const live = () => /opening|pending|asking|received/.test(state);
       const on = (type, listener) => {
         addEventListener(type, listener);
         undo.push(() => removeEventListener(type, listener));
-      };
-
-      const finish = (next, error, value) => {
-        if (!live()) return;
-        go(next);
-        undo.forEach((f) => f());
-        // Direct mode's window is the Marketplace itself, and a timed-out one is abandoned: close them.
-        if (mode == "direct" || next == "timeout") { try { win.close(); } catch (e) { /* severed or inline */ } }
-        error ? reject(error) : resolve(value);
       };
 
       // News about a launch: from the window or frame this call opened (trusted), from a kit page in any
@@ -118,29 +131,25 @@
       // Several channels carry the same news: only the first verdict counts (one DOM event, one settlement).
       const hear = (d, trusted) => {
         if (!d || !(trusted || d.ref == ref || own[d.launch]) || !live()) return;
-        const type = d.type;
-        if (type == OPENED) {
+        const type = String(d.type);
+        const event = type.slice(14); // proxy.install.<event>
+        if (type == "proxy.launch.opened") {
           own[launch = d.launch] = 1;
           origin = d.origin;
-          if (state == "opening") go("pending");
-        } else if (type == LEFT && win) {
-          // A reload says "left" too: only a window that then reads closed has gone.
-          setTimeout(() => win.closed && state != "received" && finish("closed", fail("closed")), 1000);
-        } else if (/^proxy\.install\./.test(type)) {
+          go("opened");
+        } else if (type == "proxy.launch.left" && win) {
+          setTimeout(() => win.closed && go("left", fail("closed")), 1000);
+        } else if (type.indexOf("proxy.install.") == 0) {
           if (launch && !own[d.launch]) return test.ignored++; // another tab's launch
-          if (type == RECEIVED) {
-            own[launch = d.launch] = 1; // the one to poll for the verdict, even if its "opened" was missed
-            return go("received");
-          }
-          // A claim Cyclr did not confirm: no verdict, the launch waits again for its genuine result.
-          if (type == REFUSED) return go("pending");
-          const ok = type == DONE;
+          if (event == "received") own[launch = d.launch] = 1; // the one to poll, even if its "opened" was missed
+          if (event == "received" || event == "refused") return go(event);
+          const ok = event == "completed";
           const why = Object(d.error);
           const detail = { launch: d.launch, result: d.result || null };
           document.dispatchEvent(new CustomEvent(ok ? "hostkit:completed" : "hostkit:failed",
             { detail: ok ? detail : Object.assign({ error: why }, detail) }));
-          ok ? finish("completed", 0, detail)
-            : finish("failed", fail(/^(expired|origin_not_allowed)$/.test(why.code) ? why.code : "install_failed", Object.assign({ detail: why }, detail), why.message));
+          ok ? go("completed", 0, detail)
+            : go("failed", fail(why.code == "expired" || why.code == "origin_not_allowed" ? why.code : "install_failed", Object.assign({ detail: why }, detail), why.message));
         }
       };
       // A launch's status (proxy:status, or the server's ack in direct mode) as news.
@@ -179,20 +188,17 @@
       } catch (e) { /* none: the kit's pages signal through localStorage instead */ }
 
       const button = (textContent, onclick) => element("button", { type: "button", textContent, onclick });
-      // Back on the host page while pending: the window may be open, hidden, or gone. Ask.
       on("focus", () => {
         poll();
-        if (state != "pending" || !win) return;
-        go("asking");
+        if (!win || !go("focus")) return;
         document.body.append(prompt = element("p", { className: "hostkit-prompt", style: "position:fixed;right:1em;bottom:0;padding:1em;background:#fff;border:1px solid" }));
         prompt.append(text("asking") + " ", button(text("reopen"), () => {
-          go("pending");
+          go("reopen");
           win.closed ? win = open() || win : win.focus();
-        }), " ", button(text("cancel"), () => finish("closed", fail("closed", {}, text("cancelled")))));
+        }), " ", button(text("cancel"), () => go("cancel", fail("closed", {}, text("cancelled")))));
       });
 
-      go("opening");
-      const timer = setTimeout(() => finish("timeout", fail("timeout")), opts.timeout || 18e5); // 30 minutes
+      const timer = setTimeout(() => go("timeout", fail("timeout")), opts.timeout || 18e5); // 30 minutes
       undo.push(() => clearTimeout(timer));
     });
   };

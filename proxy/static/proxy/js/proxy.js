@@ -8,7 +8,7 @@
  * verdict, pushed on the launch's socket or read from proxy:status. The host page hears everything from here
  * (opener or parent, and the kit's BroadcastChannel) with targetOrigin = this page's own origin.
  *
- * States (README, "State machines"):
+ * States (docs/modes-and-windows.md, "State machines"):
  *   waiting --result from the frame--> sending --ack: completed | failed--> done
  *   sending --ack: received--> verifying --verdict (push or proxy:status)--> done
  *   verifying --refused (a claim Cyclr did not confirm: push, or proxy:status back at pending)--> waiting

@@ -280,7 +280,7 @@ as it stands. Figures quoted from earlier runs, or measured apart from this run,
   time, so on any number of cores the verification competes with the acks; `TASK_BACKEND` naming a
   `db_worker` queue moves it to another process. There, outside a server's event loop, each push used to
   start a new event loop, and channels-redis a new connection: 3.4 ms a push; since commit d832cbc
-  the kit keeps one push loop per process (`proxy.notify.push_loop`), and a push takes 1.1-1.3 ms
+  the kit keeps one push loop per process (`proxy.push.push_loop`), and a push takes 1.1-1.3 ms
   (measured apart, on 2026-12-06).
 - **Handshakes (zero failures).** The rows above count this run's. Earlier runs on a loaded machine lost
   some at 200 clients, floors included: every WebSocket connect runs `AuthMiddlewareStack`'s session and user

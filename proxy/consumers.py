@@ -165,7 +165,7 @@ class KitConsumer(AsyncWebsocketConsumer):
         await self.leave_group()
 
     async def install_event(self, message):
-        """A settled launch pushed to the socket's group (``proxy.notify.push_event``): sent only while signed in."""
+        """A settled launch pushed to the socket's group (``proxy.push.push_event``): sent only while signed in."""
         if self.closed:
             return
         if await self.signed_out():  # never push a result to a socket whose person has signed out

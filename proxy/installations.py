@@ -26,7 +26,7 @@ from django.utils import timezone
 from . import signals
 from .accounts import account_q, learned_guid
 from .models import Installation, InstallationChange, InstallationCycle
-from .notify import claim_signal, mark_signal_sent, run_receivers
+from .outbox import claim_signal, mark_signal_sent, run_receivers
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def event_of(change):
 
 
 def send_change_signal(change_id):
-    """Send a change's signal once (claimed, sent, then marked, as ``proxy.notify`` says); return the
+    """Send a change's signal once (claimed, sent, then marked, as ``proxy.outbox`` says); return the
     ``ReceiverFailure``s recorded for receivers that raised, or None if it was sent or is being sent."""
     change = claim_signal(InstallationChange.objects.select_related("installation"), change_id)
     if change is None:

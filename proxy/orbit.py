@@ -32,7 +32,7 @@ from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError, InvalidResult, ProxyError, RateLimited
 from .logs import loggable
-from .notify import push_to_user
+from .push import push_to_user
 from .origins import origin_of
 from .reconcile import reconcile
 

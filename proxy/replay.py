@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from .exceptions import ProxyError
 from .installations import SIGNALLED, send_change_signal, sends_signal, signal_for_change
 from .models import Installation, InstallationChange, Launch, ReceiverFailure
-from .notify import signal_for, signal_unsent
+from .outbox import signal_for, signal_unsent
 from .services import deliver_signal
 from .settlement import GRACE, launches_due, run_settlement, signals_due
 
@@ -23,7 +23,7 @@ def launches_needing_replay(grace=GRACE):
 
     Settled launches whose receivers all ran (the great majority) are left alone, and so are results
     still in flight elsewhere (within their backoff or ``grace``) and signals another process is sending
-    (claimed less than ``proxy.notify.SIGNAL_CLAIM_TIMEOUT`` ago).
+    (claimed less than ``proxy.outbox.SIGNAL_CLAIM_TIMEOUT`` ago).
     """
     unresolved = ReceiverFailure.objects.filter(launch=OuterRef("pk"), resolved_at__isnull=True)
     due = launches_due(grace).values("pk")

@@ -19,8 +19,9 @@ from django.utils import timezone
 from .exceptions import CyclrAPIError, ProxyError
 from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
-from .notify import SIGNAL_CLAIM_TIMEOUT, claim_signal, mark_signal_sent, notify, push
+from .outbox import SIGNAL_CLAIM_TIMEOUT, claim_signal, mark_signal_sent, send_signal
 from .protocol import launch_group, refusal_event, user_group
+from .push import push, push_event
 from .verification import NOTIFICATION_SOURCE as NOTIFIED
 from .verification import absorb, verify_result
 
@@ -135,7 +136,7 @@ def set_aside(launch, code, message, mismatches=()):
 def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
     """Send a settled launch's signal and push, if not sent yet; True if this call sent them.
 
-    Claimed, sent and marked as ``proxy.notify`` says (where the guarantee receivers get is spelled out):
+    Claimed, sent and marked as ``proxy.outbox`` says (where the guarantee receivers get is spelled out):
     two callers never send it at once, and it is marked sent only after every receiver ran.
     """
     settled = Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])
@@ -143,6 +144,7 @@ def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
     if launch is None:
         return False
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
-    notify(launch, launch.install_result(), reason)
+    send_signal(launch, launch.install_result(), reason)
+    push_event(launch)
     mark_signal_sent(launch)
     return True

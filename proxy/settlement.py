@@ -39,7 +39,8 @@ from django.utils import timezone
 
 from .conf import proxy_settings
 from .models import Launch
-from .notify import pushing_on, server_loop, signal_unsent
+from .outbox import signal_unsent
+from .push import pushing_on, server_loop
 from .settle import settle_launch
 from .tasks import TRANSIENT_DATABASE_ERRORS, TRANSIENT_RETRY_DELAYS, enqueue, retry_on_backend
 
@@ -249,7 +250,7 @@ def _settle_in_thread(run, loop):
     _thread.server_loop = loop
     transient = None
     try:
-        with pushing_on(loop):  # the push (proxy.notify) goes to the loop of the server that took the arrival
+        with pushing_on(loop):  # the push (proxy.push) goes to the loop of the server that took the arrival
             return run_settlement(run.launch_id)
     except TRANSIENT_DATABASE_ERRORS as exc:  # a lock, a deadlock, a dropped connection: retried below
         transient = exc
@@ -318,5 +319,5 @@ def launches_due(grace=GRACE, now=None):
 
 
 def signals_due(now=None):
-    """Settled launches whose signal never went out (``proxy.notify.signal_unsent``)."""
+    """Settled launches whose signal never went out (``proxy.outbox.signal_unsent``)."""
     return Launch.objects.filter(signal_unsent(now), status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])

@@ -313,7 +313,7 @@ def test_a_launch_socket_still_takes_results_when_the_channel_layer_fails(instal
 
 
 def test_a_launch_socket_gets_no_push_once_its_session_has_ended(installed, user):
-    from proxy.notify import push_event
+    from proxy.push import push_event
 
     launch, _ = installed()
     client, cookie = signed_in(user)
@@ -336,7 +336,7 @@ def test_a_settled_launch_is_pushed_to_both_its_sockets_and_one_groups_failure_s
     from channels.layers import InMemoryChannelLayer
 
     from proxy import protocol
-    from proxy.notify import push_event
+    from proxy.push import push_event
 
     launch, _ = installed()
     launch.status = Launch.Status.COMPLETED
@@ -362,7 +362,7 @@ def test_a_settled_launch_is_pushed_to_both_its_sockets_and_one_groups_failure_s
         await socket.disconnect()
         return both, launch_only, events_quiet
 
-    with caplog.at_level(logging.ERROR, logger="proxy.notify"):
+    with caplog.at_level(logging.ERROR, logger="proxy.push"):
         both, launch_only, events_quiet = run(scenario)
     assert [frame["type"] for frame in both] == ["proxy.install.completed"] * 2
     assert both[0]["launch"] == both[1]["launch"] == str(launch.pk)
@@ -377,7 +377,7 @@ def test_pushes_run_on_the_servers_loop_there_and_on_one_kept_loop_elsewhere():
 
     from channels.layers import InMemoryChannelLayer
 
-    from proxy.notify import push, push_loop
+    from proxy.push import push, push_loop
 
     loops = []
     real_send = InMemoryChannelLayer.group_send
@@ -410,7 +410,7 @@ def test_a_kit_thread_settling_for_a_server_pushes_on_that_servers_loop():
 
     from channels.layers import InMemoryChannelLayer
 
-    from proxy.notify import push, pushing_on, server_loop
+    from proxy.push import push, pushing_on, server_loop
 
     loops = []
     real_send = InMemoryChannelLayer.group_send

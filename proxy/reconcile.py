@@ -6,8 +6,9 @@ cycles Cyclr has that the records miss, records of cycles Cyclr no longer has (t
 uninstalls the installation), and statuses that differ. Changes go through ``proxy.installations``
 with ``source="reconcile"``, so they send the same signals, once. It also closes launches that
 expired while pending and retries verification of results left unverified: those the sweeper would
-take (``proxy.settlement.launches_due``: past their backoff, or lost in flight), at most
-``max_settlements`` a run, so that a long Cyclr outage cannot make one run ask Cyclr without end.
+take (``proxy.sweep.launches_due``: past their backoff, or lost in flight), settled as it settles them
+(``proxy.sweep.settle_due``), at most ``max_settlements`` a run, so that a long Cyclr outage cannot make
+one run ask Cyclr without end.
 """
 import logging
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from .exceptions import CyclrAPIError
 from .installations import CycleState, IntegrationEvent, apply_event, remove_cycles
 from .models import Installation, InstallationCycle, Launch, RecordedCycle
 from .results import STATUSES
-from .settlement import launches_due
+from .sweep import launches_due, settle_due
 
 logger = logging.getLogger(__name__)
 
@@ -185,11 +186,7 @@ def settle_unverified(*, account_api_id=None, report=None, limit=MAX_SETTLEMENTS
     longer than the grace period), and at most ``limit`` of them; ``report.settlements_left`` counts
     the due ones left for the next run. A dry run counts what it would try.
     """
-    from .services import settle_launch
-
-    due = launches_due()
-    if account_api_id is not None:
-        due = due.filter(account_api_id=account_api_id)
+    due = launches_due(account_api_id=account_api_id)
     total = due.count()
     chosen = list(due.order_by("created_at").values_list("pk", flat=True)[:max(limit, 0)])
     left = total - len(chosen)
@@ -198,7 +195,7 @@ def settle_unverified(*, account_api_id=None, report=None, limit=MAX_SETTLEMENTS
         if dry_run:
             settled += 1
             continue
-        launch = settle_launch(launch_id)
+        launch = settle_due(launch_id)
         if launch.status != Launch.Status.RECEIVED:
             settled += 1
         elif report is not None:

@@ -1,8 +1,9 @@
 """Settling what did not settle: unverified results, signals that never went out, receivers that raised.
 
 This is the sweeper ``manage.py proxy_replay`` runs from cron (docs/production.md, "The sweeper cron"). It leaves alone what
-is still in flight elsewhere: a launch being verified (``proxy.settlement.launches_due``: its backoff and
-the grace period) and a signal being sent (``proxy.settlement.signals_due``).
+is still in flight elsewhere: a launch being verified (``proxy.sweep.launches_due``: its backoff and
+the grace period) and a signal being sent (``proxy.sweep.signals_due``). A due launch is settled by
+``proxy.sweep.settle_due``, as ``proxy_reconcile`` settles it.
 """
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -14,7 +15,7 @@ from .installations import SIGNALLED, send_change_signal, sends_signal, signal_f
 from .models import Installation, InstallationChange, Launch, ReceiverFailure
 from .outbox import signal_for, signal_unsent
 from .services import deliver_signal
-from .settlement import GRACE, launches_due, run_settlement, signals_due
+from .sweep import GRACE, launches_due, settle_due, signals_due
 
 
 def launches_needing_replay(grace=GRACE):
@@ -42,7 +43,7 @@ def replay_launch(launch) -> str:
     """Retry verification of a ``received`` launch, send a signal that never went out, rerun failed receivers;
     say what happened."""
     if launch.status == Launch.Status.RECEIVED:
-        run_settlement(launch.pk)
+        settle_due(launch.pk)
         launch.refresh_from_db()
         if launch.status == Launch.Status.RECEIVED:
             return (f"still unverified after {launch.settle_attempts} attempt(s) ({launch.last_attempt_error_message}); "

@@ -17,7 +17,7 @@ again within seconds (``TRANSIENT_RETRY_DELAYS``): in-process on a timer, on a d
 
 Nothing is lost: a launch left ``received`` (the process died, Cyclr was down, the enqueue failed) is
 *due* once its backoff has passed (``next_attempt_at``) or, if no attempt failed, once it has been in
-flight longer than the grace period; ``launches_due`` finds them for the sweeper. Nothing is doubled:
+flight longer than the grace period; ``proxy.sweep.launches_due`` finds them for the sweeper. Nothing is doubled:
 ``settle_launch`` writes one verdict under the row lock and ``deliver_signal`` sends one signal.
 
 The scheduling layer of DESIGN.md: the intake (``proxy.services``) calls it, and it calls the settle layer
@@ -30,25 +30,18 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import timedelta
 
 from django.db import connections, transaction
-from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .conf import proxy_settings
 from .models import Launch
-from .outbox import signal_unsent
 from .push import pushing_on, server_loop
 from .settle import settle_launch
 from .tasks import TRANSIENT_DATABASE_ERRORS, TRANSIENT_RETRY_DELAYS, enqueue, retry_on_backend
 
 logger = logging.getLogger(__name__)
 
-# How long a settlement may be in flight (queued or running) before the sweeper counts it as lost.
-# Verification is one Cyclr call per cycle, each bounded by API_TIMEOUT; queues may lag behind.
-GRACE = timedelta(minutes=5)
 # Threads of the in-process default: each one holds a database connection while it settles.
 IN_PROCESS_THREADS = 4
 
@@ -302,22 +295,3 @@ def drain(timeout=30):
         pending = list(_in_flight)
     deadline = time.monotonic() + timeout
     return all(run.done.wait(max(deadline - time.monotonic(), 0)) for run in pending)
-
-
-# --- the sweeper's view --------------------------------------------------------------------------------
-
-
-def launches_due(grace=GRACE, now=None):
-    """``received`` launches to settle now: their backoff has passed, or (no attempt failed) they have been
-    in flight (queued or running) for longer than ``grace``, so their process or worker is taken for dead."""
-    now = now or timezone.now()
-    backoff_over = Q(next_attempt_at__isnull=False, next_attempt_at__lte=now)
-    lost = Q(next_attempt_at__isnull=True, in_flight_since__lte=now - grace)
-    return (Launch.objects.filter(status=Launch.Status.RECEIVED)
-            .annotate(in_flight_since=Coalesce("last_attempt_at", "completed_at", "created_at"))
-            .filter(backoff_over | lost))
-
-
-def signals_due(now=None):
-    """Settled launches whose signal never went out (``proxy.outbox.signal_unsent``)."""
-    return Launch.objects.filter(signal_unsent(now), status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])

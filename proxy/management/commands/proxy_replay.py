@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from proxy.models import Launch
 from proxy.replay import changes_needing_replay, launches_needing_replay, replay_change, replay_launch
-from proxy.settlement import GRACE
+from proxy.sweep import GRACE
 
 
 RECEIVER_FAILING = "a receiver is still failing (its traceback is in the admin); fix it and run proxy_replay again."

@@ -68,6 +68,10 @@ class LiveCyclrTestCase(ChannelsLiveServerTestCase):
 
     @classmethod
     def setUpClass(cls):
+        # Bound now (its URL goes into the settings), served only after the fork below: forking while
+        # its thread runs could deadlock the server process. Bound before the probe below, so that it cannot
+        # take the port the probe frees for daphne.
+        cls.fake = FakeCyclr(**{"host": "127.0.0.1", "port": 0, **cls.fake_options}).bind()
         # The kit's sockets accept only the exact HOST_ORIGINS, which the server process reads before it
         # listens: so choose its port first (a free one, released just before daphne binds it).
         with socket.socket() as probe:
@@ -75,9 +79,6 @@ class LiveCyclrTestCase(ChannelsLiveServerTestCase):
             port = probe.getsockname()[1]
         cls.ProtocolServerProcess = partial(LiveServerProcess, port=port)
         overrides = {**cls.cyclr_proxy_overrides(), "HOST_ORIGINS": [f"http://{cls.host}:{port}"]}
-        # Bound now (its URL goes into the settings), served only after the fork below: forking while
-        # its thread runs could deadlock the server process.
-        cls.fake = FakeCyclr(**{"host": "127.0.0.1", "port": 0, **cls.fake_options}).bind()
         cls._cyclr_settings = override_settings(
             CYCLR_PROXY=cyclr_proxy_for(cls.fake, getattr(settings, "CYCLR_PROXY", None), **overrides))
         cls._cyclr_settings.enable()

@@ -189,8 +189,10 @@ def forge(kind, genuine, others, errors):
     return {**genuine, "errors": errors}  # the genuine cycles, with errors only the browser reports
 
 
+# Texts the doors pass on: they refuse a NUL or an unpaired surrogate before the service (proxy.protocol.load_json).
+door_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=20)
 claims = st.lists(st.tuples(st.sampled_from(FORGERIES), st.sampled_from(["http", "socket"]),
-                            st.lists(st.text(min_size=1, max_size=20), max_size=3), st.booleans()),
+                            st.lists(door_text, max_size=3), st.booleans()),
                   min_size=1, max_size=4)
 
 

@@ -6,18 +6,8 @@ if command -v xgettext >/dev/null 2>&1 && command -v msgmerge >/dev/null 2>&1 &&
   exit 0
 fi
 echo "The translation checks need GNU gettext (xgettext, msgmerge, msgfmt)."
-if command -v apt-get >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-      echo "Install it as root: apt-get update && apt-get install -y gettext" >&2; exit 1
-    fi
-  fi
-  echo "Installing the Debian package gettext..."
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gettext >/dev/null
-  exit 0
-fi
+"$(dirname "$0")/apt-install.sh" "GNU gettext" gettext && exit 0
+command -v apt-get >/dev/null 2>&1 && exit 1  # apt-get, but no way to become root: said above
 cat >&2 <<'MSG'
 No apt-get here. Install GNU gettext yourself (macOS: brew install gettext; Fedora: dnf install gettext).
 MSG

@@ -32,7 +32,7 @@ from .settle import RETRY_CAP, RETRY_FIRST, deliver_signal, retry_delay, settle_
 from .settle import set_aside
 from .settlement import schedule
 from .verification import NOTIFICATION_SOURCE as NOTIFIED
-from .verification import absorb, provisional_result
+from .verification import CHECKED_FIELDS, absorb, provisional_result
 
 logger = logging.getLogger(__name__)
 
@@ -190,14 +190,10 @@ def wait_for_it(launch, claim) -> bool:
     return launch.status == Launch.Status.RECEIVED or claimed_failure_gives_way(launch, claim)
 
 
-# What verification compares of a claimed cycle (proxy.verification): two claims of one install that say different
-# things here cannot both stand, so the later one is not a duplicate of the one being checked.
-CHECKED_FIELDS = ("status", "template_id", "template_release_id")
-
-
 def disagree(claim, held) -> bool:
-    """True if ``claim`` and ``held``, claims of the same cycles, say different things Cyclr checks of one of them:
-    a field of ``CHECKED_FIELDS`` or the webhook URLs (where both say something)."""
+    """True if ``claim`` and ``held``, claims of the same cycles, say different things Cyclr checks of one of them
+    (verification's ``CHECKED_FIELDS``, or the webhook URLs, where both say something): they cannot both stand, so
+    the later one is not a duplicate of the one being checked."""
     theirs = {c.cycle_id: c for c in held.cycles}
     for cycle in claim.cycles:
         other = theirs.get(cycle.cycle_id)

@@ -221,6 +221,11 @@ def _disagree(field, claim, cyclr):
     return claim != cyclr and not (field == "status" and (claim, cyclr) in COMPATIBLE_STATUSES)
 
 
+# What is compared of each claimed cycle besides its webhook URLs (``proxy.services.disagree`` compares two claims
+# by the same fields).
+CHECKED_FIELDS = ("status", "template_id", "template_release_id")
+
+
 def _check_cycle(launch, claimed, data, vouched_hooks, hosts):
     """``(cycle as Cyclr has it, disagreements, replayed)`` for one claimed cycle and Cyclr's answer for it."""
     status, word = _cyclr_status(data.get("Status"))
@@ -228,8 +233,8 @@ def _check_cycle(launch, claimed, data, vouched_hooks, hosts):
     release_id = _cyclr_guid(data.get("TemplateReleaseId"))
     api_hooks = _cyclr_webhooks(data)
     mismatches = []
-    for field, claim, cyclr in (("status", claimed.status, status), ("template_id", claimed.template_id, template_id),
-                                ("template_release_id", claimed.template_release_id, release_id)):
+    for field, cyclr in zip(CHECKED_FIELDS, (status, template_id, release_id)):
+        claim = getattr(claimed, field)
         if _disagree(field, claim, cyclr):
             mismatches.append(_mismatch(claimed.cycle_id, field, claim, cyclr))
     cyclr_hooks = _union_webhooks(api_hooks or (), vouched_hooks)

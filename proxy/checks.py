@@ -647,3 +647,46 @@ def check_launch_presets(app_configs=None, **kwargs):
             elif key != "tags" and value is not None and not isinstance(value, bool):
                 found.append(_error("E013", f"{where}[{key!r}] must be True, False or None.", hint))
     return found
+
+
+# The one migration the kit ships, and the ones it took the place of (its ``replaces``).
+SQUASHED_MIGRATION = "0001_squashed_0014_attempt_error_and_admin_help_texts"
+
+
+def partly_migrated(applied):
+    """The kit's old migrations ``applied`` (names, from ``django_migrations``) holds when it holds some but not all
+    that the squashed migration replaces, and not the squashed one: Django then neither applies the squashed
+    migration nor finds the old ones, and ``migrate`` says nothing while the tables stay as an older kit left them."""
+    from importlib import import_module
+
+    squashed = import_module(f"proxy.migrations.{SQUASHED_MIGRATION}").Migration
+    replaced = [name for app, name in squashed.replaces]
+    ran = [name for name in replaced if name in applied]
+    if not ran or len(ran) == len(replaced) or SQUASHED_MIGRATION in applied:
+        return []
+    return ran
+
+
+@register(Tags.database)
+def check_migrated_through_the_squash(app_configs=None, databases=None, **kwargs):
+    """proxy.E016 (``migrate``, ``check --database``): a database that ran only some of the kit's old migrations."""
+    from django.db import DatabaseError, connections
+    from django.db.migrations.recorder import MigrationRecorder
+
+    found = []
+    for alias in databases or ():
+        try:
+            applied = {name for app, name in MigrationRecorder(connections[alias]).applied_migrations() if app == "proxy"}
+        except DatabaseError:
+            continue  # no database to read yet: migrate itself will say so
+        ran = partly_migrated(applied)
+        if ran:
+            found.append(_error(
+                "E016",
+                f"Database {alias!r} ran the kit's migrations only up to {ran[-1]}: this kit ships them as one "
+                f"migration ({SQUASHED_MIGRATION}), which Django applies only to a new database or one that ran all "
+                "fourteen, so migrate would leave the kit's tables as they are.",
+                "Install the kit from before the squash (one whose proxy/migrations/ holds "
+                "0014_attempt_error_and_admin_help_texts.py), run `manage.py migrate proxy`, then upgrade again: "
+                "docs/upgrading.md."))
+    return found

@@ -907,24 +907,3 @@ def test_orbit_on_an_unlisted_origin_is_refused_with_a_page(cyclr, user, client,
     client.force_login(user)
     response = client.get(reverse("proxy:orbit"))
     assert response.status_code == 500 and "not set up to manage integrations" in response.content.decode()
-
-
-def test_upgrading_marks_past_unexplained_installs_signalled_so_no_late_integration_installed(db, installed_receiver):
-    # Before integration_installed, an install no launch explained was an "installed" change with no signal: the
-    # migration that brings the signal marks those sent, or proxy_replay would send it for each, however old.
-    import importlib
-
-    from django.apps import apps
-
-    migration = importlib.import_module("proxy.migrations.0013_installed_changes_before_integration_installed")
-    installation = Installation.objects.create(account_api_id="acme", package_id=1)
-    long_ago = timezone.now() - timedelta(days=90)
-    past = [InstallationChange.objects.create(installation=installation, kind=kind, source=source, created_at=long_ago,
-                                              event={"status": kind, "account_id": "", "account_api_id": "acme"})
-            for kind, source in (("installed", "webhook"), ("installed", "reconcile"), ("installed", "install"),
-                                 ("stopped", "webhook"))]
-
-    migration.mark_past_installs_signalled(apps, None)
-
-    assert [InstallationChange.objects.get(pk=c.pk).signal_sent_at for c in past] == [long_ago, long_ago, None, None]
-    assert run_replay() == 0 and installed_receiver.call_count == 0

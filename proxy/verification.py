@@ -120,9 +120,9 @@ def provisional_result(claim: InstallResult, *, source) -> InstallResult:
     return replace(claim, cycles=cycles, claimed=() if vouched else claimed_fields(claim))
 
 
-def claimed_fields(result, fields=CLAIMABLE):
-    """The names of ``fields`` that ``result`` sets: what a browser's result says beyond what Cyclr vouches for."""
-    return tuple(name for name in fields if getattr(result, name) not in (None, "", ()))
+def claimed_fields(result):
+    """The names of ``CLAIMABLE`` that ``result`` sets: what a browser's result says beyond what Cyclr vouches for."""
+    return tuple(name for name in CLAIMABLE if getattr(result, name) not in (None, "", ()))
 
 
 def absorb(stored: InstallResult, arrival: InstallResult, *, source) -> InstallResult:

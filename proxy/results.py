@@ -192,7 +192,7 @@ def _guid(data, key, path="", *, required=False):
 
 def _account_id(data, *, required):
     """``accountId``: Cyclr's GUID for the account as documented, lower-cased; or, where an answer carries the
-    other id (CYCLR.md, "Account identity"), an API id, kept as written. Required only without ``accountApiId``."""
+    other id (docs/accounts.md), an API id, kept as written. Required only without ``accountApiId``."""
     value = _text(data, "accountId", required=required, limit=MAX_ACCOUNT_ID)
     if is_guid(value):
         return value.lower()

@@ -274,7 +274,7 @@ def verify_result(launch, claim, *, vouched=None) -> Verdict:
         vouched = provisional_result(claim, source=launch.source)
     base = replace(vouched, errors=union_errors(claim.errors, vouched.errors))
     mismatches = []
-    # Either id of the launch's account (CYCLR.md, "Account identity"); the API id is the one the host chose.
+    # Either id of the launch's account (Cyclr answers with either, docs/accounts.md); the API id is the one the host chose.
     if not names_account(claim.account_id, account_api_id=launch.account_api_id, cyclr_account_id=launch.cyclr_account_id):
         mismatches.append(_mismatch("", "account_id", claim.account_id, launch.cyclr_account_id or launch.account_api_id))
     if claim.account_api_id and claim.account_api_id != launch.account_api_id:

@@ -283,7 +283,7 @@ def test_a_lifecycle_signal_goes_out_after_commit_and_never_for_a_rollback(insta
 
 
 def test_proxy_replay_exits_1_while_a_lifecycle_receiver_is_still_failing(installed_launch, notifying):
-    # Issue 18: the exit code means the same for every command (proxy_reconcile exits 1 on errors).
+    # The exit code means the same for every command (proxy_reconcile exits 1 on errors).
     _, install_id = installed_launch()
 
     def down(sender, **kwargs):
@@ -851,7 +851,7 @@ def test_closing_orbit_in_french_says_what_changed_in_french(installed_launch, c
 
 
 def test_closing_orbit_answers_the_errors_sentences_not_a_count(installed_launch, cyclr, user, client):
-    # Issue 18: Hostkit.manage() resolves with this answer, and a count told the person nothing.
+    # Hostkit.manage() resolves with this answer, and a count told the person nothing.
     launch, _ = installed_launch()
     cyclr.failing_accounts.add(launch.account_api_id)  # Cyclr answers 500 for this account
     client.force_login(user)

@@ -10,7 +10,7 @@ class ShippedBrowserHelpersTest(BrowserTestCase):
     def test_the_connect_button_installs_through_the_popup(self):
         user = get_user_model().objects.create_user("grace", password="grace-password")
         self.sign_in(user)
-        self.driver.get(self.url("/"))  # tests/templates/home.html: the tags, as README step 4 has them
+        self.driver.get(self.url("/"))  # tests/templates/home.html: the tags, as docs/quickstart.md has them
         self.wait_js("window.HostkitConnectButton && window.HostkitConnectButton.ready === true && !!window.Hostkit")
         button = self.driver.find_element("id", "hostkit-connect-1")
         assert button.text == "Connect your CRM" and button.get_attribute("type") == "button"
@@ -25,7 +25,7 @@ class ShippedBrowserHelpersTest(BrowserTestCase):
         assert launch.result["marketplace_package_id"] == 2
 
     def test_the_orbit_button_says_what_changed_once_orbit_closes(self):
-        # Issue 18 ("day two"): {% orbit_button %} runs Hostkit.manage(), which resolves with the changes' sentences.
+        # {% orbit_button %} runs Hostkit.manage(), which resolves with the changes' sentences.
         user = get_user_model().objects.create_user("hedy", password="hedy-password")
         self.sign_in(user)
         self.driver.get(self.url("/"))

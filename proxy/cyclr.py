@@ -185,22 +185,22 @@ class CyclrClient:
                 return None
             raise
 
-    def get_cycles(self, cycle_ids, *, account, max_parallel=MAX_PARALLEL):
-        """``get_cycle`` for each of ``cycle_ids`` in rounds of up to ``max_parallel`` calls in flight at once.
+    def get_cycles(self, cycle_ids, *, account):
+        """``get_cycle`` for each of ``cycle_ids`` in rounds of up to ``MAX_PARALLEL`` calls in flight at once.
 
         Returns Cyclr's answers in the order of ``cycle_ids``: each a dict, or None for a cycle Cyclr does
         not know. Answers are read in that order, as if asked one by one: the first error among them is
         raised (``CyclrAPIError``, ``account_not_found`` included), unless a cycle before it was unknown.
         A round starts only if Cyclr knew every cycle of the rounds before: the first unknown cycle ends
         the list (it is its last item, and the later ids are not in it), so a forged list of ids costs at
-        most one round of calls, not a call each. Up to ``max_parallel`` ids the whole list is one round
+        most one round of calls, not a call each. Up to ``MAX_PARALLEL`` ids the whole list is one round
         trip's wait, whatever its length.
 
         The calls share the process's pooled session (its connection pool is thread-safe); the threads are
         this call's own and end with it.
         """
         cycle_ids = list(cycle_ids)
-        max_parallel = max(1, int(max_parallel))
+        max_parallel = max(1, int(MAX_PARALLEL))
         answers = []
         # The caller's thread asks too: max_parallel - 1 more threads, and none for a single id.
         with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(cycle_ids)) - 1),

@@ -257,10 +257,10 @@ def framing_verdict(xfo_values, csp_values, host_origins, marketplace_origin):
     return True, "neither X-Frame-Options nor a CSP frame-ancestors forbids it"
 
 
-def probe_framing(url, host_origins, *, timeout=FRAMING_TIMEOUT):
+def probe_framing(url, host_origins):
     """Request ``url`` once, following no redirect: (allowed or None if unreachable, reason, HTTP status)."""
     try:
-        response = requests.get(url, allow_redirects=False, timeout=timeout)
+        response = requests.get(url, allow_redirects=False, timeout=FRAMING_TIMEOUT)
     except requests.RequestException as exc:  # its text quotes the URL, token included: name the kind only
         return None, f"the Marketplace could not be reached ({type(exc).__name__})", None
     with response:

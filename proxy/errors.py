@@ -109,6 +109,11 @@ register("server_error", 500, _("The server could not take the message just now.
 register("origin_not_allowed", 500,
          _("This site is not set up for the Marketplace yet. Please tell the site's administrator."),
          terminal=False)
+# proxy:orbit_changes before the ORBIT window it names has closed (or after its answer was lost): Hostkit.manage()
+# asks again, then rejects with it.
+register("orbit_unknown", 404,
+         _("The site has not learned yet what changed in your integrations: reload the page in a minute to see them."),
+         terminal=False)
 register("cyclr_api_error", 502, _("Cyclr's API answered with an error. Try again in a minute."), terminal=False)
 register("cyclr_bad_response", 502, _("Cyclr's API answered in a way the kit could not read. Try again in a minute."),
          terminal=False)

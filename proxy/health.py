@@ -56,20 +56,20 @@ async def check_database():
         raise CheckFailed("database_unavailable", "The database did not answer a test query.") from None
 
 
-async def check_channel_layer(timeout=LAYER_TIMEOUT):
+async def check_channel_layer():
     layer = get_channel_layer()
     if layer is None:
         raise CheckFailed("channel_layer_missing", "No channel layer is configured (CHANNEL_LAYERS).")
     token = uuid.uuid4().hex
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(LAYER_TIMEOUT):
             channel = await layer.new_channel()
             await layer.send(channel, {"type": PING, "token": token})
             message = await layer.receive(channel)
     except TimeoutError:
-        logger.error("Health check: the channel layer did not answer within %s s", timeout)
+        logger.error("Health check: the channel layer did not answer within %s s", LAYER_TIMEOUT)
         raise CheckFailed("channel_layer_timeout",
-                          f"The channel layer did not return a message within {timeout:g} seconds.") from None
+                          f"The channel layer did not return a message within {LAYER_TIMEOUT:g} seconds.") from None
     except Exception:
         logger.exception("Health check: the channel-layer round trip failed")
         raise CheckFailed("channel_layer_unavailable", "The channel layer could not send and receive a message.") from None

@@ -94,7 +94,7 @@ class IntegrationEvent:
 # --- writing state ----------------------------------------------------------------------------------------
 
 
-def record_install(launch, result, *, source=LAUNCH_SOURCE):
+def record_install(launch, result):
     """Record a launch's verified install (call inside the transaction that completes the launch).
 
     The installation becomes ``installed`` with the result's cycles; no ``integration_installed`` is sent,
@@ -103,7 +103,7 @@ def record_install(launch, result, *, source=LAUNCH_SOURCE):
     event = IntegrationEvent.from_result("installed", result, raw={"launch": str(launch.pk)})
     # The launch's account, by the ids the kit holds for it: the API id it was minted for, the GUID once learned.
     event = replace(event, account_id=launch.cyclr_account_id, account_api_id=launch.account_api_id)
-    return apply_event(event, source=source, launch=launch)
+    return apply_event(event, source=LAUNCH_SOURCE, launch=launch)
 
 
 def learn_account_guid(api_id, guid):

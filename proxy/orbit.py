@@ -7,13 +7,19 @@ uninstall made in ORBIT reaches the installation records and the lifecycle signa
 notifications are late or lost, and pushes ``{"type": "proxy.integrations.changed", "ok", "changes", "errors"}``
 (``changes`` and ``errors`` are lists of sentences) to the person's pages over ``ws/proxy/events/``.
 
-The POST is ``csrf_exempt`` and ``login_not_required`` and checks both itself (``close_refusal``), like the
+``Hostkit.manage()`` names each ORBIT window it opens with a ``session`` (``?session=`` on the GET, a field of
+the beacon's form; 1 to 32 lowercase letters and digits, anything else is dropped). The answer carries it, and
+is kept in the person's Django session, so that ``GET proxy/orbit/<session>/`` (``proxy:orbit_changes``) can
+answer it again: the page asks there when the push does not come (a socket down, a push lost).
+
+The POST is ``csrf_exempt`` and ``login_not_required`` and checks both itself (``read_close_notice``), like the
 result doors: Django's ``CsrfViewMiddleware`` would parse the body as a form before the view, and a body it
 cannot parse (too many fields, too large, a bad multipart boundary) got Django's HTML 400. The beacon's body
 is a small form carrying only the CSRF token; it is read by the doors' one bounded reader (``proxy.bodies``), up
 to ``CLOSE_NOTICE_MAX_BYTES``, and every refusal is the kit's JSON with a registered code.
 """
 import logging
+import re
 import secrets
 
 from django.contrib.auth.decorators import login_not_required, login_required
@@ -24,13 +30,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from . import limits
 from .accounts import resolve_account
 from .bodies import read_form
 from .conf import proxy_settings
 from .cyclr import CyclrClient
-from .exceptions import CyclrAPIError, InvalidResult, ProxyError, RateLimited
+from .exceptions import CyclrAPIError, ProxyError, RateLimited
 from .logs import loggable
 from .push import push_to_user
 from .origins import origin_of
@@ -39,6 +46,9 @@ from .reconcile import reconcile
 logger = logging.getLogger(__name__)
 
 CHANGED = "proxy.integrations.changed"
+# Names one ORBIT window (Hostkit.manage's id()); the person's Django session keeps the last one's answer here.
+SESSION = re.compile(r"[0-9a-z]{1,32}")
+SESSION_KEY = "proxy_orbit"
 
 
 # The close notice is one field, the CSRF token (64 characters): anything much larger is not the kit's page.
@@ -46,7 +56,7 @@ CLOSE_NOTICE_MAX_BYTES = 4096
 METHODS = ("GET", "POST")
 
 
-@csrf_exempt  # the POST checks CSRF in close_refusal, reading the body within its own limit
+@csrf_exempt  # the POST checks CSRF in read_close_notice, reading the body within its own limit
 @login_not_required  # the GET keeps login_required (orbit_page); the POST answers unauthenticated in JSON
 @never_cache
 @xframe_options_sameorigin
@@ -65,19 +75,41 @@ def orbit_closed(request):
     """The ORBIT page went away: reconcile the person's account now and push what changed (JSON)."""
     from .views import json_error, rate_limited_response  # the kit's JSON refusals
 
-    refusal = close_refusal(request)
-    if refusal is not None:
-        return json_error(refusal)
+    try:
+        form = read_close_notice(request)
+    except ProxyError as exc:
+        return json_error(exc)
     try:  # after the checks (a refused notice costs nothing), before the reconcile it would cost
         limits.count(limits.ORBIT_CLOSES, request.user)
     except RateLimited as exc:
         return rate_limited_response(exc)
     account = resolve_account(request)
-    return JsonResponse(reconcile_after_orbit(request.user, account.api_id))
+    answer = reconcile_after_orbit(request.user, account.api_id, session_of(form.get("session")))
+    if answer["session"]:
+        request.session[SESSION_KEY] = answer  # for proxy:orbit_changes, if the push is lost
+    return JsonResponse(answer)
 
 
-def close_refusal(request):
-    """The ``ProxyError`` refusing ORBIT's close notice, or None to go on.
+@require_GET
+@login_required
+@never_cache
+def orbit_changes(request, session):
+    """The answer of the ORBIT window named ``session`` (its push, again); 404 ``orbit_unknown`` until it closed."""
+    from .views import json_error  # the kit's JSON refusals
+
+    answer = request.session.get(SESSION_KEY)
+    if not isinstance(answer, dict) or answer.get("session") != session:
+        return json_error(ProxyError("orbit_unknown"))
+    return JsonResponse(answer)
+
+
+def session_of(value):
+    """``value`` if it names an ORBIT window (``SESSION``), else ""."""
+    return value if isinstance(value, str) and SESSION.fullmatch(value) else ""
+
+
+def read_close_notice(request):
+    """ORBIT's close notice as a form; raises the ``ProxyError`` refusing it.
 
     In order: the session (``unauthenticated``), the body's size (``too_large`` past
     ``CLOSE_NOTICE_MAX_BYTES``), its type (``unsupported_media_type``: a body, if any, is a form; the page's
@@ -88,14 +120,11 @@ def close_refusal(request):
     from .views import csrf_rejected  # the doors' own CSRF check
 
     if not request.user.is_authenticated:
-        return ProxyError("unauthenticated")
-    try:
-        form = read_form(request, CLOSE_NOTICE_MAX_BYTES, allow_empty=True)
-    except InvalidResult as exc:
-        return exc
+        raise ProxyError("unauthenticated")
+    form = read_form(request, CLOSE_NOTICE_MAX_BYTES, allow_empty=True)  # InvalidResult is a ProxyError
     if csrf_rejected(request, form_token=form.get("csrfmiddlewaretoken")):
-        return ProxyError("csrf_failed")
-    return None
+        raise ProxyError("csrf_failed")
+    return form
 
 
 @login_required
@@ -118,17 +147,22 @@ def orbit_page(request):
         return _error_page(request, _("This site is not set up to manage integrations yet. Please tell the site's "
                                       "administrator."), "origin_not_allowed", 500)
     nonce = secrets.token_urlsafe(18)
-    config = {"closeUrl": reverse("proxy:orbit"), "csrfToken": get_token(request)}
+    config = {"closeUrl": reverse("proxy:orbit"), "csrfToken": get_token(request),
+              "session": session_of(request.GET.get("session"))}
     csp = page_csp(nonce, frame_src=origin, connect_src="'self'", frame_ancestors="'self'")
     return private_page(request, "proxy/orbit.html",
                         {"csp_nonce": nonce, "orbit_url": minted.url, "orbit_config": config}, csp)
 
 
-def reconcile_after_orbit(user, account_api_id):
-    """Reconcile one account now and push what changed to the user's event sockets; the JSON answer."""
+def reconcile_after_orbit(user, account_api_id, session=""):
+    """Reconcile one account now and push what changed to the user's event sockets; the JSON answer.
+
+    ``session`` names the ORBIT window that closed ("" if none), for the page that waits on it.
+    """
     report = reconcile(account_api_id=account_api_id)
     # The errors' sentences, not a count: the page that asked (Hostkit.manage) shows them to the person.
-    answer = {"type": CHANGED, "ok": report.ok, "changes": report.lines, "errors": list(report.errors)}
+    answer = {"type": CHANGED, "session": session, "ok": report.ok, "changes": report.lines,
+              "errors": list(report.errors)}
     push_to_user(user.pk, answer)
     return answer
 

@@ -51,10 +51,10 @@ def mark_signal_sent(row):
     type(row).objects.filter(pk=row.pk).update(signal_sent_at=row.signal_sent_at)
 
 
-def signal_unsent(now=None):
+def signal_unsent():
     """The filter for rows whose signal never went out: unclaimed, or claimed longer ago than
     ``SIGNAL_CLAIM_TIMEOUT`` (the process sending it died before marking it sent)."""
-    now = now or timezone.now()
+    now = timezone.now()
     return Q(signal_sent_at__isnull=True) & (Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - SIGNAL_CLAIM_TIMEOUT))
 
 

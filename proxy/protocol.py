@@ -7,7 +7,6 @@ and ``install_event`` build the frames; ``user_group`` names a user's events gro
 ``launch_group`` a launch's own socket.
 """
 import json
-import re
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,6 +15,7 @@ from .conf import proxy_settings
 from .errors import REGISTRY, default_message, lookup
 from .exceptions import InvalidResult
 from .models import Arrival, Launch
+from .results import UNSTORABLE
 
 COMPLETED = "proxy.install.completed"
 FAILED = "proxy.install.failed"
@@ -26,8 +26,6 @@ REFUSED = "proxy.install.refused"
 # (message > result > cycles > cycle > webhooks > webhook); anything far deeper is not Cyclr's,
 # and deep enough nesting makes json (and the database's JSON encoders) raise RecursionError.
 MAX_DEPTH = 32
-# A NUL or an unpaired surrogate is valid in JSON text but not in PostgreSQL's jsonb or text.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -74,7 +72,7 @@ def load_json(text, noun="message"):
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if _UNSTORABLE.search(item):
+            if UNSTORABLE.search(item):
                 raise InvalidResult("malformed", sentences["unstorable"])
             continue
         if not isinstance(item, (dict, list)):

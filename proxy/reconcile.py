@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, ngettext_lazy
 
 from .accounts import account_header
 from .cyclr import CyclrClient
@@ -32,6 +33,12 @@ PAGE_SIZE = 50
 MAX_PAGES = 20
 # Unverified results settled per run at most (each costs one Cyclr call per cycle); the rest wait for the next run.
 MAX_SETTLEMENTS = 50
+# The lines for cycles Cyclr has that the records miss (the count decides the plural).
+NO_RECORD = ngettext_lazy("%(account)s: %(count)d cycle in Cyclr had no record: %(names)s.",
+                          "%(account)s: %(count)d cycles in Cyclr had no record: %(names)s.", "count")
+RECORDED_UNINSTALLED = ngettext_lazy("%(account)s: %(count)d cycle in Cyclr is recorded as uninstalled: %(names)s.",
+                                     "%(account)s: %(count)d cycles in Cyclr are recorded as uninstalled: %(names)s.",
+                                     "count")
 
 
 @dataclass
@@ -121,7 +128,10 @@ def reconcile_account(account_api_id, listed, *, report, dry_run=False, cyclr_ac
         if cycle_id not in cyclr:
             gone.setdefault(record.installation, []).append(cycle_id)
     for installation, cycle_ids in gone.items():
-        report.lines.append(f"{label}: {len(cycle_ids)} cycle(s) of {installation} no longer exist in Cyclr.")
+        report.lines.append(ngettext("%(account)s: %(count)d cycle of %(installation)s no longer exists in Cyclr.",
+                                     "%(account)s: %(count)d cycles of %(installation)s no longer exist in Cyclr.",
+                                     len(cycle_ids)) % {"account": label, "count": len(cycle_ids),
+                                                        "installation": installation})
         report.changes += 1
         if not dry_run:
             remove_cycles(installation, cycle_ids, source=SOURCE)
@@ -135,7 +145,9 @@ def reconcile_account(account_api_id, listed, *, report, dry_run=False, cyclr_ac
                 drifted.setdefault(record.installation, []).append((record, status))
     for installation, pairs in drifted.items():
         for record, status in pairs:
-            report.lines.append(f"{label}: cycle {record.cycle_id} is {status} in Cyclr, recorded as {record.status or 'unknown'}.")
+            # The statuses are Cyclr's words (Active, Stopped), as ORBIT shows them.
+            report.lines.append(_("%(account)s: cycle %(cycle)s is %(status)s in Cyclr, recorded as %(recorded)s.") % {
+                "account": label, "cycle": record.cycle_id, "status": status, "recorded": record.status or _("unknown")})
         event = IntegrationEvent(
             status="started" if any(s == "Active" for _, s in pairs) else "stopped",
             account_id=cyclr_account_id, account_api_id=account_api_id, package_id=installation.package_id or None,
@@ -154,10 +166,10 @@ def reconcile_account(account_api_id, listed, *, report, dry_run=False, cyclr_ac
                     .values_list("cycle_id", flat=True))
     unknown = [cyclr[cycle_id] for cycle_id in cyclr if cycle_id not in recorded and cycle_id not in verifying]
     removed = [cyclr[cycle_id] for cycle_id in cyclr if recorded.get(cycle_id) is not None]
-    for cycles, what in ((unknown, "had no record"), (removed, "are recorded as uninstalled")):
+    for cycles, line in ((unknown, NO_RECORD), (removed, RECORDED_UNINSTALLED)):
         if cycles:
-            report.lines.append(f"{label}: {len(cycles)} cycle(s) in Cyclr {what}: "
-                                + ", ".join(str(c.get("Name") or c["Id"]) for c in cycles) + ".")
+            names = ", ".join(str(c.get("Name") or c["Id"]) for c in cycles)
+            report.lines.append(line % {"account": label, "count": len(cycles), "names": names})
     missing = unknown + removed
     if missing:
         report.changes += 1
@@ -199,7 +211,8 @@ def settle_unverified(*, account_api_id=None, report=None, limit=MAX_SETTLEMENTS
         if launch.status != Launch.Status.RECEIVED:
             settled += 1
         elif report is not None:
-            report.errors.append(f"launch {launch.pk}: still unverified ({launch.last_attempt_error_message})")
+            report.errors.append(_("Launch %(launch)s: its result is still unverified (%(reason)s).") % {
+                "launch": launch.pk, "reason": launch.last_attempt_error_message})
     if report is not None:
         report.settled_launches, report.settlements_left = settled, left
     return settled

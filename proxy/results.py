@@ -6,6 +6,7 @@
 about types, lengths and counts, because the object comes from a browser and may be forged;
 anything it does not recognise is ignored but kept in ``raw``.
 """
+import re
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -22,6 +23,9 @@ from .accounts import is_guid
 STATUSES = {"active": "Active", "stopped": "Stopped", "paused": "Stopped"}
 CYCLR_WORDS = {"active": "Active", "stopped": "Stopped", "paused": "Paused"}
 MAX_ACCOUNT_ID = 255
+# A NUL or an unpaired surrogate is valid in a Python or JSON string but not in PostgreSQL's jsonb or text: the
+# doors refuse it as they read JSON (proxy.protocol.load_json), the parser in any string of a result.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_TEXT = 2000
 MAX_URL = 2048
 MAX_CYCLES = 100
@@ -126,13 +130,33 @@ class InstallResult:
         if "cycles" in data:
             items = _list(data, "cycles", MAX_CYCLES)
             cycles = tuple(_cycle(item, f"cycles[{i}]") for i, item in enumerate(items))
-            return cls(cycles=cycles, flow="marketplace", **common)
-        if "cycleId" in data:
-            return cls(cycles=(_launch_cycle(data),), flow="launch", **common)
-        if common["errors"]:
+            result = cls(cycles=cycles, flow="marketplace", **common)
+        elif "cycleId" in data:
+            result = cls(cycles=(_launch_cycle(data),), flow="launch", **common)
+        elif common["errors"]:
             # A failed install may report no cycle at all.
-            return cls(cycles=(), flow="marketplace", **common)
-        raise InvalidResult("missing_field", _("The result has neither cycles nor a cycleId."))
+            result = cls(cycles=(), flow="marketplace", **common)
+        else:
+            raise InvalidResult("missing_field", _("The result has neither cycles nor a cycleId."))
+        _refuse_unstorable(data)  # last: a field's own rule names what is wrong with it first
+        return result
+
+
+def _refuse_unstorable(data):
+    """``invalid_value`` if any string of ``data`` (a key or a value, at any depth; the raw result is stored too)
+    holds a NUL or an unpaired surrogate. Walked with a stack: deep nesting cannot make it raise anything else."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if UNSTORABLE.search(item):
+                raise InvalidResult("invalid_value", _("The result holds a NUL character or an unpaired surrogate, "
+                                                       "which the database cannot store."))
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
 
 
 def _where(obj_path, key):
@@ -168,7 +192,7 @@ def _guid(data, key, path="", *, required=False):
 
 def _account_id(data, *, required):
     """``accountId``: Cyclr's GUID for the account as documented, lower-cased; or, where an answer carries the
-    other id (CYCLR.md, "Account identity"), an API id, kept as written. Required only without ``accountApiId``."""
+    other id (docs/accounts.md), an API id, kept as written. Required only without ``accountApiId``."""
     value = _text(data, "accountId", required=required, limit=MAX_ACCOUNT_ID)
     if is_guid(value):
         return value.lower()

@@ -24,11 +24,11 @@ from .settlement import run_settlement
 GRACE = timedelta(minutes=5)
 
 
-def launches_due(grace=GRACE, now=None, *, account_api_id=None):
+def launches_due(grace=GRACE, *, account_api_id=None):
     """``received`` launches to settle now: their backoff has passed, or (no attempt failed) they have been
     in flight (queued or running) for longer than ``grace``, so their process or worker is taken for dead.
     Only the account ``account_api_id``'s, if given."""
-    now = now or timezone.now()
+    now = timezone.now()
     backoff_over = Q(next_attempt_at__isnull=False, next_attempt_at__lte=now)
     lost = Q(next_attempt_at__isnull=True, in_flight_since__lte=now - grace)
     due = (Launch.objects.filter(status=Launch.Status.RECEIVED)
@@ -39,9 +39,9 @@ def launches_due(grace=GRACE, now=None, *, account_api_id=None):
     return due
 
 
-def signals_due(now=None):
+def signals_due():
     """Settled launches whose signal never went out (``proxy.outbox.signal_unsent``)."""
-    return Launch.objects.filter(signal_unsent(now), status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])
+    return Launch.objects.filter(signal_unsent(), status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])
 
 
 def settle_due(launch_id):

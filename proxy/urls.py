@@ -7,6 +7,7 @@ app_name = "proxy"
 urlpatterns = [
     path("launch/", views.launch, name="launch"),
     path("orbit/", orbit.orbit, name="orbit"),
+    path("orbit/<slug:session>/", orbit.orbit_changes, name="orbit_changes"),
     path("launches/<uuid:launch_id>/", views.status, name="status"),
     path("launches/<uuid:launch_id>/result/", views.result, name="result"),
     path("launches/<uuid:launch_id>/top-level/", views.top_level, name="top_level"),

@@ -120,9 +120,9 @@ def provisional_result(claim: InstallResult, *, source) -> InstallResult:
     return replace(claim, cycles=cycles, claimed=() if vouched else claimed_fields(claim))
 
 
-def claimed_fields(result, fields=CLAIMABLE):
-    """The names of ``fields`` that ``result`` sets: what a browser's result says beyond what Cyclr vouches for."""
-    return tuple(name for name in fields if getattr(result, name) not in (None, "", ()))
+def claimed_fields(result):
+    """The names of ``CLAIMABLE`` that ``result`` sets: what a browser's result says beyond what Cyclr vouches for."""
+    return tuple(name for name in CLAIMABLE if getattr(result, name) not in (None, "", ()))
 
 
 def absorb(stored: InstallResult, arrival: InstallResult, *, source) -> InstallResult:
@@ -274,7 +274,7 @@ def verify_result(launch, claim, *, vouched=None) -> Verdict:
         vouched = provisional_result(claim, source=launch.source)
     base = replace(vouched, errors=union_errors(claim.errors, vouched.errors))
     mismatches = []
-    # Either id of the launch's account (CYCLR.md, "Account identity"); the API id is the one the host chose.
+    # Either id of the launch's account (Cyclr answers with either, docs/accounts.md); the API id is the one the host chose.
     if not names_account(claim.account_id, account_api_id=launch.account_api_id, cyclr_account_id=launch.cyclr_account_id):
         mismatches.append(_mismatch("", "account_id", claim.account_id, launch.cyclr_account_id or launch.account_api_id))
     if claim.account_api_id and claim.account_api_id != launch.account_api_id:

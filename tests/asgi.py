@@ -1,4 +1,4 @@
-"""The kit's test project's ASGI application, as README's quickstart step 3 writes ``asgi.py``."""
+"""The kit's test project's ASGI application, as docs/quickstart.md writes ``asgi.py``."""
 import os
 
 from django.core.asgi import get_asgi_application

@@ -1,4 +1,4 @@
-"""The kit's own test project: a minimal host wired as README's quickstart says, and nothing of the example.
+"""The kit's own test project: a minimal host wired as docs/quickstart.md says, and nothing of the example.
 
 The kit's tests (everything under ``tests/`` but ``tests/example/``) run here, so what they need is what the kit
 needs: Django's contrib apps, channels with daphne, ``proxy``, its URLs and WebSocket routes (``tests.urls``,
@@ -47,7 +47,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-# Direct mode (the Marketplace posting to its opener) needs the popups a page opens kept (README, "Modes").
+# Direct mode (the Marketplace posting to its opener) needs the popups a page opens kept (docs/modes-and-windows.md).
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
 
 ROOT_URLCONF = "tests.urls"
@@ -103,14 +103,14 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # socket_timeout above channels-redis's 5 s blocking read (README, "Production").
+        # socket_timeout above channels-redis's 5 s blocking read (docs/production.md).
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                    "prefix": os.environ.get("CHANNELS_PREFIX", "kit-tests")},
     }}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# As the quickstart says (step 7): runserver's access lines show the webhook's path with its secret masked.
+# As docs/quickstart.md says: runserver's access lines show the webhook's path with its secret masked.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -181,8 +181,8 @@ def test_the_in_memory_layer_is_fine_with_debug(production):
 
 
 def test_a_plain_http_marketplace_origin_is_W003_under_check_deploy_only(production):
-    """Issue 18: every management command runs the system checks (without --deploy), so a deployment-only
-    warning landed in every cron mail. W003 speaks under ``check --deploy``, as Django's security.* do."""
+    """Every management command runs the system checks (without --deploy), so a deployment-only warning would land
+    in every cron mail: W003 speaks only under ``check --deploy``, as Django's security.* do."""
     from django.core import checks
 
     production.CYCLR_PROXY["MARKETPLACE_ORIGINS"] = ["https://acme-h.cyclr.com", "http://acme-h.cyclr.test:8001"]

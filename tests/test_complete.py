@@ -1,4 +1,4 @@
-"""proxy:launch's top-level modes (redirect, direct, ``next``) and proxy:complete's binding rule (issues 6.3 and 7).
+"""proxy:launch's top-level modes (redirect, direct, ``next``) and proxy:complete's binding rule.
 
 Django's test client against the real fake Cyclr over HTTP: the results are the fake Marketplace's own, the
 webhook bodies the fake's own (``marketplace_notification``), posted to proxy:webhook as in test_webhooks.py.
@@ -285,7 +285,7 @@ def test_another_launchs_nonce_does_not_fit(cyclr, client):
 
 @pytest.mark.parametrize("mode", ["popup", "inline"])
 def test_a_framed_launch_is_never_completed_here(cyclr, client, launch_for, user, mode):
-    # Issue 6.3: a page elsewhere sends the person's browser to proxy:complete#result=... for their pending
+    # A page elsewhere sends the person's browser to proxy:complete#result=... for their pending
     # popup launch. Whatever it names, and however it binds it, that launch is not changed.
     launch, url = launch_for(user, mode=mode)
     result = install_over_http(url)
@@ -387,7 +387,7 @@ def test_complete_needs_the_csrf_token_and_a_signed_in_user(cyclr, user):
     assert_nothing_written(launch)
 
 
-# --- issue 7 §4: Cyclr's notification and the window's result, in either order, in every mode ------------------
+# --- Cyclr's notification and the window's result, in either order, in every mode ------------------
 
 
 @pytest.fixture

@@ -581,7 +581,7 @@ def test_closing_orbit_pushes_each_change_to_the_users_events_sockets(installed,
     expected = {
         "stop": [f"{account}: cycle {cycle_id} is Stopped in Cyclr, recorded as Active."],
         "start": [f"{account}: cycle {cycle_id} is Active in Cyclr, recorded as Stopped."],
-        "uninstall": [f"{account}: 1 cycle(s) of package 1 of {account} (installed) no longer exist in Cyclr."],
+        "uninstall": [f"{account}: 1 cycle of package 1 of {account} (installed) no longer exists in Cyclr."],
     }
 
     async def scenario():
@@ -602,7 +602,7 @@ def test_closing_orbit_pushes_each_change_to_the_users_events_sockets(installed,
 
     pushed, answers, nothing_for_bystander = run(scenario)
     for action, lines in expected.items():
-        frame = {"type": "proxy.integrations.changed", "ok": True, "changes": lines, "errors": []}
+        frame = {"type": "proxy.integrations.changed", "session": "", "ok": True, "changes": lines, "errors": []}
         assert pushed[action] == frame, action
         assert answers[action] == (200, frame)
     assert nothing_for_bystander

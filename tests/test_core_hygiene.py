@@ -6,7 +6,9 @@ Static checks over ``proxy/`` (parsed with ``ast``, never imported), so they hol
   kit does not define itself is Django's, Channels', asgiref's or daphne's bookkeeping, which any release
   may change; nor asgiref's ``threadlocal``, which is not its public API either (dunders are fine);
 - no import cycle among the kit's modules, counting imports inside functions (they hide a cycle; they do
-  not break it): the layers import one way, doors → intake → scheduling → settle → the record → foundation.
+  not break it): the layers import one way, doors → intake → scheduling → settle → the record → foundation;
+- no parameter of a module-level function that no code of the kit passes: such a parameter is a hook for tests
+  (a clock, a timeout, a client) or dead. Tests reach the kit through settings and public means, as integrators do.
 """
 import ast
 from pathlib import Path
@@ -172,3 +174,64 @@ def test_the_kits_modules_import_one_way():
 def test_the_cycle_finder_names_a_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert find_cycles(graph) == [["a", "b", "c", "a"]]
+
+
+# Module-level functions others call, not the kit: Django's check framework, template tags, test helpers.
+CALLED_FROM_OUTSIDE = ("proxy.checks", "proxy.templatetags.", "proxy.testing", "proxy.management.", "proxy.migrations")
+# Parameters no code of the kit passes, kept for now, each with the reason.
+UNPASSED_KEPT = {
+    # proxy/settle.py is being rewritten in another branch: drop the parameter there (claim_signal's default is it).
+    ("proxy.settle", "deliver_signal", "claim_timeout"),
+}
+
+
+def calls_by_name(found):
+    """``{function name: [(positional count, keyword names, has *args/**kwargs)]}`` for every call in ``found``.
+    A task is called through ``.enqueue(...)`` (after ``.using(...)`` perhaps): those count for the task's function."""
+    calls = {}
+    for _path, tree in found.values():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name == "enqueue" and isinstance(func, ast.Attribute):  # task[.using(...)].enqueue(...): the task
+                base = func.value
+                while isinstance(base, (ast.Call, ast.Attribute)):
+                    base = base.func if isinstance(base, ast.Call) else base.value
+                name = getattr(base, "id", name)
+            spread = any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
+            calls.setdefault(name, []).append((len(node.args), {k.arg for k in node.keywords}, spread))
+    return calls
+
+
+def unpassed_parameters(found):
+    """``(module, function, parameter)`` for each defaulted parameter of a module-level function that no call
+    in ``found`` passes, by keyword or by position."""
+    calls = calls_by_name(found)
+    for module, (_path, tree) in sorted(found.items()):
+        if module.startswith(CALLED_FROM_OUTSIDE):
+            continue
+        for node in tree.body:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            args = node.args
+            positional = args.posonlyargs + args.args
+            first_defaulted = len(positional) - len(args.defaults)
+            params = [(arg.arg, index) for index, arg in enumerate(positional) if index >= first_defaulted]
+            params += [(arg.arg, None) for arg, default in zip(args.kwonlyargs, args.kw_defaults) if default is not None]
+            for name, index in params:
+                if not any(spread or name in keywords or (index is not None and count > index)
+                           for count, keywords, spread in calls.get(node.name, [])):
+                    yield module, node.name, name
+
+
+def test_every_parameter_of_the_kits_functions_is_passed_by_the_kit():
+    unpassed = set(unpassed_parameters(modules())) - UNPASSED_KEPT
+    assert not unpassed, "Parameters only tests (or nobody) pass; read a setting or a constant instead:\n" + "\n".join(
+        f"{module}.{function}({name}=)" for module, function, name in sorted(unpassed))
+
+
+def test_the_parameter_finder_names_an_unpassed_parameter():
+    tree = ast.parse("def due(grace=5, now=None, *, account=None):\n    pass\n\ndef sweep():\n    due(1, account=2)\n")
+    assert list(unpassed_parameters({"proxy.sweep": (None, tree)})) == [("proxy.sweep", "due", "now")]

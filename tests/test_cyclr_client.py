@@ -344,13 +344,15 @@ def test_get_cycles_ends_at_the_first_cycle_cyclr_does_not_know(cyclr, installed
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_forged_list_of_ids_costs_one_round_of_calls_not_a_call_each(cyclr, installed):
+def test_a_forged_list_of_ids_costs_one_round_of_calls_not_a_call_each(cyclr, installed, monkeypatch):
     launch, result = installed(package_id=4)
     known = [c["cycleId"] for c in result["cycles"]]
     before = len(cycle_calls(cyclr))
 
     # Rounds of 2: the known pair is one round, the next round meets the first forged id; no third round.
-    answers = CyclrClient().get_cycles([*known[:2], *forged_ids(30)], account=launch.x_cyclr_account, max_parallel=2)
+    with monkeypatch.context() as rounds_of_two:
+        rounds_of_two.setattr(cyclr_module, "MAX_PARALLEL", 2)
+        answers = CyclrClient().get_cycles([*known[:2], *forged_ids(30)], account=launch.x_cyclr_account)
 
     assert [a["Id"] for a in answers[:2]] == known[:2] and answers[2:] == [None]
     assert len(cycle_calls(cyclr)) - before == 4
@@ -360,10 +362,11 @@ def test_a_forged_list_of_ids_costs_one_round_of_calls_not_a_call_each(cyclr, in
 
 
 @pytest.mark.django_db(transaction=True)
-def test_get_cycles_goes_on_round_after_round_while_cyclr_knows_every_cycle(cyclr, installed):
+def test_get_cycles_goes_on_round_after_round_while_cyclr_knows_every_cycle(cyclr, installed, monkeypatch):
     launch, result = installed(package_id=4)
     ids = [c["cycleId"] for c in result["cycles"]]
-    answers = CyclrClient().get_cycles(ids, account=launch.x_cyclr_account, max_parallel=1)
+    monkeypatch.setattr(cyclr_module, "MAX_PARALLEL", 1)  # a round per cycle
+    answers = CyclrClient().get_cycles(ids, account=launch.x_cyclr_account)
     assert [a["Id"] for a in answers] == ids
 
 

@@ -94,16 +94,19 @@ def test_every_error_frame_says_whether_its_code_is_terminal():
 CLIENT_SIDE_NAMES = {
     # Hostkit.connect() rejects with its own codes (docs/urls-sockets-messages.md: popup_blocked, closed, timeout,
     # install_failed, expired); "expired" is also a launch status it reads from proxy:status. origin_not_allowed: the proxy
-    # page's own finding below, passed on as the rejection's code.
-    "hostkit.js": {"expired", "origin_not_allowed"},
+    # page's own finding below, passed on as the rejection's code. orbit_unknown: Hostkit.manage() rejects with it once
+    # proxy:orbit_changes has answered it ten times, with the registry's sentence from #hostkit-text.
+    "hostkit.js": {"expired", "origin_not_allowed", "orbit_unknown"},
     # The proxy page's own refusals of a message from the Marketplace frame (window.proxyTest.lastRejection,
     # docs/troubleshooting.md): it never sends them to the server, nor shows them. origin_not_allowed: its own
     # check of location.origin against HOST_ORIGINS, with its sentence in launch.html.
     "proxy.js": {"malformed", "too_large", "origin_not_allowed"},
 }
 # Hostkit's sentences are only for what the host page alone can know (and its "Still connecting?" prompt); verdicts
-# carry the server's sentence. They come from the server (proxy.templatetags.proxy.HOSTKIT_TEXT), translated.
-HOSTKIT_OWN_SENTENCES = {"popup_blocked", "closed", "cancelled", "timeout", "again", "asking", "reopen", "cancel"}
+# carry the server's sentence. They come from the server (proxy.templatetags.proxy.HOSTKIT_TEXT), translated;
+# orbit_unknown's is the registry's own (the host page gives up asking proxy:orbit_changes with it).
+HOSTKIT_OWN_SENTENCES = {"popup_blocked", "closed", "cancelled", "timeout", "again", "asking", "reopen", "cancel",
+                         "orbit_unknown"}
 JS_DIR = PROXY_DIR / "static/proxy/js"
 
 
@@ -138,7 +141,7 @@ def test_hostkit_keeps_sentences_only_for_what_the_host_page_alone_knows():
     assert set(HOSTKIT_TEXT) == HOSTKIT_OWN_SENTENCES
     text = (JS_DIR / "hostkit.js").read_text()
     assert {key for key in HOSTKIT_OWN_SENTENCES if f'text("{key}")' in text} == HOSTKIT_OWN_SENTENCES - {
-        "popup_blocked", "closed", "timeout"}  # those three are named by their error code: text(code)
+        "popup_blocked", "closed", "timeout", "orbit_unknown"}  # named by their error code: text(code)
     for sentence in HOSTKIT_TEXT.values():  # the one source is the catalogue: no copy in the script's strings
         assert f'"{sentence}"' not in text and f"'{sentence}'" not in text, sentence
 

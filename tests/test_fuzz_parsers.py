@@ -76,6 +76,45 @@ def test_the_result_parser_returns_a_result_or_its_own_error(real_result):
         else:
             assert isinstance(result, InstallResult) and (result.account_id or result.account_api_id)
             json.dumps(result.as_json())  # JSON-ready, as the docstring promises
+            assert not unstorable_strings(data), "a result the database cannot store was accepted"
+
+    parse()
+
+
+def unstorable_strings(data):
+    """The strings of ``data`` (keys and values, at any depth) holding a NUL or an unpaired surrogate."""
+    found, stack = [], [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or any("\ud800" <= c <= "\udfff" for c in item):
+                found.append(item)
+        elif isinstance(item, dict):
+            stack.extend([*item, *item.values()])
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def test_the_result_parser_refuses_a_nul_in_any_string_of_a_real_result(real_result):
+    @given(st.data())
+    def parse(draw):
+        data = json.loads(json.dumps(real_result))
+        places = []  # (container, key) of every string, keys included (as a new key beside the old one)
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+            for key, value in pairs:
+                if isinstance(value, str):
+                    places.append((item, key))
+                stack.append(value)
+        container, key = draw.draw(st.sampled_from(places))
+        at = draw.draw(st.integers(min_value=0, max_value=len(container[key])))
+        container[key] = container[key][:at] + draw.draw(st.sampled_from(["\x00", "\udfff"])) + container[key][at:]
+        with pytest.raises(InvalidResult) as caught:
+            InstallResult.parse(data)
+        assert_refusal(caught.value)
 
     parse()
 

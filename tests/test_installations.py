@@ -283,7 +283,7 @@ def test_a_lifecycle_signal_goes_out_after_commit_and_never_for_a_rollback(insta
 
 
 def test_proxy_replay_exits_1_while_a_lifecycle_receiver_is_still_failing(installed_launch, notifying):
-    # Issue 18: the exit code means the same for every command (proxy_reconcile exits 1 on errors).
+    # The exit code means the same for every command (proxy_reconcile exits 1 on errors).
     _, install_id = installed_launch()
 
     def down(sender, **kwargs):
@@ -442,7 +442,7 @@ def test_reconcile_puts_back_a_cycle_recorded_as_uninstalled_that_cyclr_still_li
 
     code, out, _ = run_reconcile()
 
-    assert code == 0 and "1 cycle(s) in Cyclr are recorded as uninstalled: Sync Salesforce contacts." in out
+    assert code == 0 and "1 cycle in Cyclr is recorded as uninstalled: Sync Salesforce contacts." in out
     installation = Installation.objects.get()
     assert installation.state == "installed" and installation.cycles.get().removed_at is None
     assert installation.changes.order_by("-created_at").values_list("kind", "source")[0] == ("installed", "reconcile")
@@ -456,7 +456,7 @@ def test_reconcile_uninstalls_what_cyclr_no_longer_lists(installed_launch, cyclr
 
     code, out, _ = run_reconcile()
 
-    assert code == 0 and "2 cycle(s) of package 2" in out
+    assert code == 0 and "2 cycles of package 2" in out
     assert Installation.objects.get().state == "uninstalled"
     assert calls(lifecycle_receivers) == {"uninstalled": 1, "started": 0, "stopped": 0}
     assert run_reconcile()[0] == 0 and calls(lifecycle_receivers)["uninstalled"] == 1
@@ -468,7 +468,7 @@ def test_reconcile_records_cycles_it_had_no_record_of(installed, cyclr, lifecycl
 
     code, out, _ = run_reconcile("--account", launch.account_api_id)
 
-    assert code == 0 and "1 cycle(s) in Cyclr had no record: Hourly Slack summary" in out
+    assert code == 0 and "1 cycle in Cyclr had no record: Hourly Slack summary" in out
     cycle = InstallationCycle.objects.get()
     assert cycle.cycle_id == cyclr.installs[-1]["cycles"][0]["cycleId"] and cycle.status == "Active"
     assert cycle.installation.package_id == 0 and cycle.name == "Hourly Slack summary"
@@ -833,8 +833,25 @@ def test_closing_orbit_reconciles_the_account_and_reports_the_changes(installed_
     assert orbit_close(client, "").json()["changes"] == []
 
 
+def test_closing_orbit_in_french_says_what_changed_in_french(installed_launch, cyclr, user, client):
+    from django.utils import translation
+
+    from proxy.testing.marketplace import orbit_over_http
+
+    launch, install_id = installed_launch()
+    orbit_over_http(CyclrClient().mint_orbit_url(launch.account_api_id).url, action="stop", install_id=install_id)
+    client.force_login(user)
+
+    try:
+        answer = orbit_close(client, "", HTTP_ACCEPT_LANGUAGE="fr").json()
+    finally:
+        translation.deactivate()  # LocaleMiddleware left French active on this thread
+
+    assert any(" est Stopped dans Cyclr, enregistré comme Active." in line for line in answer["changes"]), answer
+
+
 def test_closing_orbit_answers_the_errors_sentences_not_a_count(installed_launch, cyclr, user, client):
-    # Issue 18: Hostkit.manage() resolves with this answer, and a count told the person nothing.
+    # Hostkit.manage() resolves with this answer, and a count told the person nothing.
     launch, _ = installed_launch()
     cyclr.failing_accounts.add(launch.account_api_id)  # Cyclr answers 500 for this account
     client.force_login(user)
@@ -870,6 +887,52 @@ def test_orbits_beacon_with_the_pages_token_is_taken_with_csrf_enforced(cyclr, u
 
     assert answer.status_code == 200 and answer.json()["type"] == "proxy.integrations.changed"
     assert with_header.status_code == 200 and with_header.json()["type"] == "proxy.integrations.changed"
+
+
+def test_the_orbit_window_s_answer_can_be_asked_again_by_its_session(installed_launch, cyclr, user, client):
+    """If the push is lost, Hostkit.manage() asks proxy:orbit_changes for the answer its ORBIT window's close got."""
+    from proxy.testing.marketplace import orbit_over_http
+
+    launch, install_id = installed_launch()
+    client.force_login(user)
+    page = client.get(reverse("proxy:orbit"), {"session": "k3x9a"})
+    assert page.context["orbit_config"]["session"] == "k3x9a"
+    asked = client.get(reverse("proxy:orbit_changes", args=["k3x9a"]))
+    assert asked.status_code == 404 and asked.json()["code"] == "orbit_unknown"  # not closed yet
+    orbit_over_http(CyclrClient().mint_orbit_url(launch.account_api_id).url, action="stop", install_id=install_id)
+
+    answer = orbit_close(client, "session=k3x9a").json()
+
+    assert answer["session"] == "k3x9a" and any("is Stopped in Cyclr" in line for line in answer["changes"])
+    assert client.get(reverse("proxy:orbit_changes", args=["k3x9a"])).json() == answer
+    other = client.get(reverse("proxy:orbit_changes", args=["other1"]))
+    assert other.status_code == 404 and other.json()["code"] == "orbit_unknown"
+
+
+def test_the_orbit_answer_is_only_its_owner_s(installed_launch, cyclr, user, other_user, client):
+    from django.test import Client
+
+    installed_launch()
+    client.force_login(user)
+    orbit_close(client, "session=k3x9a")
+    stranger = Client()
+    stranger.force_login(other_user)
+
+    assert stranger.get(reverse("proxy:orbit_changes", args=["k3x9a"])).status_code == 404
+    signed_out = Client().get(reverse("proxy:orbit_changes", args=["k3x9a"]))
+    assert signed_out.status_code == 302 and "login" in signed_out["Location"]
+
+
+@pytest.mark.parametrize("session", ["", "UPPER", "a" * 33, "a-b", "é", "a\x00b"])
+def test_an_orbit_session_that_is_not_one_is_dropped_and_nothing_is_kept(cyclr, user, client, session):
+    from urllib.parse import quote
+
+    client.force_login(user)
+    page = client.get(reverse("proxy:orbit"), {"session": session})
+    answer = orbit_close(client, "session=" + quote(session))
+
+    assert page.context["orbit_config"]["session"] == "" and answer.json()["session"] == ""
+    assert "proxy_orbit" not in client.session
 
 
 @pytest.mark.parametrize("body, content_type, status, code", [

@@ -1,5 +1,5 @@
-"""Done when: the wheel, installed with [test] into a fresh virtualenv and a fresh startproject wired as the
-README's quickstart says (its settings, urls.py, asgi.py and page, pasted as they are), passes `check`, renders
+"""The wheel, installed with [test] into a fresh virtualenv and a fresh startproject wired with the README's code
+blocks (its settings, urls.py, asgi.py and page, pasted as they are), passes `check`, renders
 {% connect_button %}, and runs the README's example test (fake_cyclr and cyclr_install only) to one
 install_completed.
 

@@ -44,7 +44,7 @@ def test_the_size_limit_counts_utf8_bytes(settings):
 
 @pytest.mark.django_db
 def test_the_ack_and_proxy_status_say_the_same_word_for_a_launch_pending_past_its_expiry(launch_for, user):
-    """Issue 19: proxy:status said ``expired`` where the ack said ``pending`` (and the ack's reason, ``expired``)."""
+    """proxy:status says what the ack says of the same launch: ``pending``, with the reason ``expired``, not ``expired``."""
     from datetime import timedelta
 
     from django.test import Client

@@ -1,4 +1,4 @@
-"""The Security page (docs/security.md, once the README's Security section) names a test for each defence and
+"""The Security page (docs/security.md) names a test for each defence and
 limit: every one it names must exist.
 
 A renamed or deleted test would otherwise leave the page pointing at nothing, and a defence apparently

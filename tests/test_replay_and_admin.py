@@ -52,7 +52,7 @@ def test_replay_without_arguments_reruns_only_unresolved_receiver_failures(cyclr
 
 
 def test_replay_exits_1_while_a_receiver_is_still_failing_and_0_once_it_passes(cyclr_install, user, flaky):
-    # Issue 18: every command's exit code means the same (proxy_reconcile exits 1 on errors), so cron can alert.
+    # Every command's exit code means the same (proxy_reconcile exits 1 on errors), so cron can alert.
     from io import StringIO
 
     failing = cyclr_install(user)
@@ -69,7 +69,7 @@ def test_replay_exits_1_while_a_receiver_is_still_failing_and_0_once_it_passes(c
 
 
 def test_replay_exits_1_while_a_result_is_still_unverified_and_0_once_cyclr_vouched(cyclr, installed, user):
-    """Issue 18: a launch still ``received`` after the replay (Cyclr could not be asked) is left failing, as
+    """A launch still ``received`` after the replay (Cyclr could not be asked) is left failing, as
     proxy_reconcile counts it an error: cron must hear of it."""
     from io import StringIO
 
@@ -172,7 +172,7 @@ def test_a_webhook_deliverys_page_masks_the_body(cyclr_install, user, staff_clie
 
 
 def test_help_texts_say_what_a_field_holds_for_an_admin_not_how_the_kit_works():
-    """Issue 19: design rationale lives in docs/, not in help_text (each change of which costs a migration)."""
+    """Design rationale lives in docs/, not in help_text (each change of which costs a migration)."""
     from django.apps import apps
 
     for model in apps.get_app_config("proxy").get_models():

@@ -81,7 +81,7 @@ def test_older_lower_case_statuses_and_paused_is_stopped_with_cyclrs_word_kept(o
 
 
 def test_an_account_id_that_is_the_api_id_is_taken_as_written():
-    # Where an answer carries the API id in accountId (CYCLR.md, "Account identity"), the install is not refused.
+    # Some Cyclr answers carry the account's API id in accountId: such an install is not refused.
     data = {**copy.deepcopy(MARKETPLACE), "accountId": "tenant-42"}
     assert InstallResult.parse(data).account_id == "tenant-42"
     data = {**copy.deepcopy(MARKETPLACE), "accountId": ACCOUNT.upper()}

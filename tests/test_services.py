@@ -153,6 +153,30 @@ def test_a_malformed_result_writes_nothing(launch_for, user):
     assert not Arrival.objects.exists()
 
 
+@pytest.mark.parametrize("where", ["installCompleteMessage", "errors", "stepName", "extra key", "extra value"])
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"])
+def test_a_result_holding_a_nul_or_a_lone_surrogate_from_python_writes_nothing(installed, user, where, bad):
+    # PostgreSQL's jsonb cannot store either: the parser refuses them, not the database, whoever calls accept_result.
+    launch, data = installed()
+    if where == "errors":
+        data["errors"] = ["failed" + bad]
+    elif where == "stepName":
+        data["cycles"][0]["webhooks"][0]["stepName"] = "step" + bad
+    elif where == "extra key":
+        data["extra" + bad] = 1
+    elif where == "extra value":
+        data["extra"] = [{"deep": ["x" + bad]}]
+    else:
+        data[where] = "done" + bad
+
+    with pytest.raises(InvalidResult) as caught:
+        accept_result(launch.pk, data, source="socket", user=user)
+
+    assert caught.value.code == "invalid_value" and "NUL" in caught.value.message
+    assert Launch.objects.get(pk=launch.pk).status == Launch.Status.PENDING
+    assert not Arrival.objects.exists()
+
+
 def assert_refused(launch, code):
     """``launch`` refused its claim for ``code`` and waits again: no verdict, no signal, no cycle held."""
     launch.refresh_from_db()

@@ -1,4 +1,4 @@
-"""Issue 19 item 3, "Translatable": every sentence a person sees comes from Django's catalogue, in their language.
+"""Every sentence a person sees comes from Django's catalogue, in their language.
 
 The shipped catalogue (proxy/locale/fr/) must hold exactly the sentences in the sources, each translated and not
 fuzzy, compiled into its .mo (scripts/messages.py --check, run here, so `make test` and the CI fail otherwise).

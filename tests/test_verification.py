@@ -536,7 +536,7 @@ def test_cyclr_reporting_paused_right_after_install_does_not_contradict_a_claime
         cyclr, installed, user, completed_receiver):
     launch, data = installed()
     cycle_id = data["cycles"][0]["cycleId"]
-    cyclr.state.set_cycle_status(launch.account_api_id, cycle_id, "Paused")  # as CYCLR.md says Cyclr does
+    cyclr.state.set_cycle_status(launch.account_api_id, cycle_id, "Paused")  # Cyclr's API word for a never-started cycle
 
     launch = settle(launch, data, user)
 

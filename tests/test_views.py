@@ -165,7 +165,7 @@ def test_launch_page_config_names_this_launch_and_its_urls(cyclr, user):
     assert config["launch"] == str(launch.pk)
     assert config["mode"] == "inline"
     assert config["marketplaceOrigins"] == [cyclr.origin]
-    assert config["hostOrigins"] == list(proxy_settings.HOST_ORIGINS)  # the page says so on any other (issue 18)
+    assert config["hostOrigins"] == list(proxy_settings.HOST_ORIGINS)  # the page says so on any other
     assert config["socketPath"] == f"/ws/proxy/launches/{launch.pk}/"
     assert config["resultUrl"] == reverse("proxy:result", args=[launch.pk])
     assert config["statusUrl"] == reverse("proxy:status", args=[launch.pk])

@@ -223,7 +223,7 @@ def test_manage_py_check_reports_wiring_mistakes(settings, capsys):
 
 @pytest.mark.django_db
 def test_manage_py_check_catches_a_startproject_that_followed_only_the_readme(settings):
-    # Issue 18: startproject's asgi.py, runserver without daphne, no CHANNEL_LAYERS, a HOST_ORIGINS host refused.
+    # startproject's asgi.py, runserver without daphne, no CHANNEL_LAYERS, a HOST_ORIGINS host refused.
     settings.ASGI_APPLICATION = "tests.asgi_variants.startproject"
     settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "daphne"]
     del settings.CHANNEL_LAYERS

@@ -1,5 +1,5 @@
-"""The kit's test project's URLs: a page with the Connect button (README, quickstart step 4), the kit's URLs
-(step 3), sign-in and the admin."""
+"""The kit's test project's URLs: a page with the Connect button, the kit's URLs (both as
+docs/quickstart.md has them), sign-in and the admin."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required

@@ -28,6 +28,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join, json_script
 from django.utils.translation import gettext_lazy as _
 
+from .. import errors
+
 register = template.Library()
 
 SCRIPTS = ("proxy/js/hostkit.min.js", "proxy/js/connect-button.min.js")  # made by scripts/minify_js.py
@@ -43,6 +45,7 @@ HOSTKIT_TEXT = {
     "asking": _("Still connecting?"),
     "reopen": _("Reopen the window"),
     "cancel": _("Cancel"),
+    "orbit_unknown": errors.lookup("orbit_unknown").message,  # the registry's: proxy:orbit_changes answers it too
 }
 
 

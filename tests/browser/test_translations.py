@@ -1,4 +1,4 @@
-"""Issue 19 item 3 in real Chromium: for a person whose language is French, the proxy page and hostkit.js's prompt
+"""In real Chromium: for a person whose language is French, the proxy page and hostkit.js's prompt
 say it in French (their texts come from the server's catalogue; the scripts keep none of their own)."""
 import pytest
 from django.conf import settings

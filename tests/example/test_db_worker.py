@@ -1,5 +1,5 @@
 """The durable production path: CYCLR_PROXY["TASK_BACKEND"] naming a django-tasks-db DatabaseBackend,
-run by a real ``manage.py db_worker`` process on PostgreSQL (README, "Production").
+run by a real ``manage.py db_worker`` process on PostgreSQL (docs/production.md).
 
 The test process takes the arrival (``accept_result``, which enqueues a task row on commit); the worker,
 another process on the same database, settles it. Assertions are on rows and on the signal log the

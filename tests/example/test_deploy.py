@@ -99,7 +99,7 @@ def production_worker(tmp_path_factory):
     collected = manage("collectstatic", "--noinput", env=env)
     assert collected.returncode == 0, collected.stderr
     port = free_port()
-    # README's production command: daphne's command line, its access log masking the webhook's secret.
+    # The production command (docs/production.md): daphne's command line, its access log masking the webhook's secret.
     daphne = subprocess.Popen([sys.executable, "-m", "proxy.server", "-b", "127.0.0.1", "-p", str(port),
                                "hostkit.asgi:application"],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -156,7 +156,7 @@ def test_deliveries_racing_across_both_workers_by_every_door_make_one_record_and
 
 
 def reconcile(worker):
-    """What the sweeper cron runs (README, "Production"): settle results left unverified, send signals that
+    """What the sweeper cron runs (docs/production.md): settle results left unverified, send signals that
     never went out. ``--grace 0``: the test stands for a sweep after the grace period has passed."""
     return subprocess.run([sys.executable, "manage.py", "proxy_replay", "--grace", "0"], cwd=ROOT, env=worker.env,
                           capture_output=True, text=True, timeout=120)

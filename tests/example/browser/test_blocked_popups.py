@@ -1,4 +1,4 @@
-"""Issue 7, section 3: a blocked popup rejects at once, before anything is minted, or falls back."""
+"""A blocked popup rejects at once, before anything is minted, or falls back."""
 from selenium.webdriver.common.by import By
 
 from proxy.models import Launch

@@ -1,4 +1,4 @@
-"""Issue 22: where the framed Marketplace cannot work, the default Connect still ends in a completed install.
+"""Where the framed Marketplace cannot work, the default Connect still ends in a completed install.
 
 The fake Cyclr signs in as Cyclr does (``session_cookie=True``: the sign-in sets a ``SameSite=None; Secure``
 cookie the next page needs), and Debian's headless Chromium blocks third-party cookies by default: framed,

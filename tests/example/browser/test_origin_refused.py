@@ -1,4 +1,4 @@
-"""Issue 18: a proxy page on an origin HOST_ORIGINS does not list says so, and Hostkit.connect rejects with the code.
+"""A proxy page on an origin HOST_ORIGINS does not list says so, and Hostkit.connect rejects with the code.
 
 The server is up on http://localhost:<port> (its HOST_ORIGINS); this browser uses http://127.0.0.1:<port>, the same
 server under a name ALLOWED_HOSTS accepts but HOST_ORIGINS does not, as a site served without the port HOST_ORIGINS

@@ -54,7 +54,7 @@ class RedirectFallbackTests(BrowserTestCase):
         self.assertEqual((launch.status, launch.next_url), (Launch.Status.COMPLETED, next_page))
 
     def test_a_result_sent_here_for_a_popup_launch_changes_nothing(self):
-        # Issue 6.3: a page elsewhere sends the person's browser to proxy:complete with a result for their
+        # A page elsewhere sends the person's browser to proxy:complete with a result for their
         # pending popup launch (here the Marketplace itself, at top level with no opener, does it).
         user = get_user_model().objects.create_user("hank", password="hank-password")
         self.sign_in("hank", "hank-password")

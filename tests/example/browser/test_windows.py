@@ -1,4 +1,4 @@
-"""Issue 7: a closed-looking window is not a cancelled install; blocked popups; the snippet's handshake.
+"""A closed-looking window is not a cancelled install; blocked popups; the snippet's handshake.
 
 The Marketplace here sends Cross-Origin-Opener-Policy: same-origin (which severs the popup's handle: it
 reads closed while open) and waits seconds between the install and Launch Complete. Every mode must still

@@ -26,7 +26,7 @@
  * and only a verified outcome (proxy.install.completed or .failed) does.
  * Error codes: popup_blocked, closed, timeout, install_failed, expired, origin_not_allowed (the kit's page is
  * on an origin HOST_ORIGINS does not list), invalid_options.
- * Hostkit.manage({url}) opens Cyclr's ORBIT through proxy:orbit and resolves with what changed.
+ * Hostkit.manage({url}) opens Cyclr's ORBIT through proxy:orbit and resolves with what changed (see manage).
  * ES2017, no dependencies, no build step; the pages serve hostkit.min.js, this file minified by
  * scripts/minify_js.py (tdewolff/minify, which renames locals).
  */
@@ -203,11 +203,23 @@
     });
   };
 
-  // ORBIT (manage installed integrations): resolves with the server's proxy.integrations.changed push
-  // ({ok, changes, errors}: sentences), sent once the ORBIT window has gone and the account is reconciled.
+  // ORBIT (manage installed integrations): resolves with what changed ({type, session, ok, changes, errors}:
+  // sentences) once the ORBIT window has gone and the server has reconciled the account. `session` names the
+  // window: the server's push on the events socket carries it, and proxy:orbit_changes (<url><session>/) answers
+  // it again, asked every 3 s once the window reads closed in case the push is lost; after ten answers that it
+  // knows nothing (the page's close notice never came), rejects orbit_unknown.
   const manage = (o) => new Promise((ok, no) => {
-    if (!popup(o.url, "hostkit-orbit")) return no(fail("popup_blocked"));
-    const stop = socket("/ws/proxy/events/", (d) => d.type == "proxy.integrations.changed" && (stop(), ok(d)));
+    const session = id();
+    const url = new URL(o.url, location.href);
+    url.searchParams.set("session", session);
+    const win = popup(url, "hostkit-orbit");
+    if (!win) return no(fail("popup_blocked"));
+    let tries = 10;
+    const end = (d, error) => { stop(); clearInterval(poller); error ? no(error) : ok(d); };
+    const hear = (d) => d.session == session && end(d);
+    const stop = socket("/ws/proxy/events/", hear);
+    const poller = setInterval(() => win.closed && (tries-- ? fetch(url.pathname + session + "/").then((r) => r.json()).then(hear, () => {})
+      : end(0, fail("orbit_unknown"))), 3000);
   });
 
   window.Hostkit = { connect, manage };

@@ -13,7 +13,8 @@
   function tellServer() {
     if (told) { return; }
     told = true;
-    var body = new URLSearchParams({ csrfmiddlewaretoken: config.csrfToken || "" });
+    // session: the name Hostkit.manage() gave this window, which the answer carries back to it.
+    var body = new URLSearchParams({ csrfmiddlewaretoken: config.csrfToken || "", session: config.session || "" });
     // A beacon outlives the page; fetch with keepalive is the fallback where sendBeacon is missing.
     if (navigator.sendBeacon && navigator.sendBeacon(config.closeUrl, body)) { return; }
     try {

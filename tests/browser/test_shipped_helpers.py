@@ -83,3 +83,16 @@ class ShippedBrowserHelpersTest(BrowserTestCase):
         said = self.wait_js(f"{status}.indexOf('Stopped in Cyclr') >= 0 && {status}", timeout=30)
         assert "recorded as Active" in said, said
         assert self.driver.execute_script("return window.socketsTried") == 1  # the events socket, which never opened
+
+    def test_manage_refuses_in_its_own_words_when_the_browser_blocks_its_window(self):
+        # Connect's errors end "Click Connect to try again."; Manage has its own button, so its errors do not.
+        user = get_user_model().objects.create_user("alan", password="alan-password")
+        self.sign_in(user)
+        self.driver.get(self.url("/"))
+        self.wait_js("!!window.Hostkit")
+        self.driver.execute_script(
+            "window.open = () => null;"
+            "Hostkit.manage({url: '/proxy/orbit/'}).catch((e) => { window.refused = [e.code, e.message]; });")
+        code, message = self.wait_js("window.refused")
+        assert code == "popup_blocked"
+        assert message == "The browser blocked the window: allow pop-ups for this site.", message

@@ -49,8 +49,9 @@
   const test = window.__hostkitTest = { ignored: 0 }; // read by the browser tests
 
   const id = () => Math.random().toString(36).slice(2);
-  const fail = (code, extra, message) =>
-    Object.assign(new Error((message || text(code)) + " " + text("again")), { name: "HostkitError", code }, extra);
+  // Connect's errors end with "Click Connect to try again."; manage() passes again = "" (its own button).
+  const fail = (code, extra, message, again = " " + text("again")) =>
+    Object.assign(new Error((message || text(code)) + again), { name: "HostkitError", code }, extra);
   const element = (tag, props) => Object.assign(document.createElement(tag), props);
   const popup = (url, name) => window.open(url, name, "popup,width=960,height=760");
   const modeUrl = (base, mode, next) => {
@@ -213,13 +214,13 @@
     const url = new URL(o.url, location.href);
     url.searchParams.set("session", session);
     const win = popup(url, "hostkit-orbit");
-    if (!win) return no(fail("popup_blocked"));
+    if (!win) return no(fail("popup_blocked", 0, 0, ""));
     let tries = 10;
     const end = (d, error) => { stop(); clearInterval(poller); error ? no(error) : ok(d); };
     const hear = (d) => d.session == session && end(d);
     const stop = socket("/ws/proxy/events/", hear);
     const poller = setInterval(() => win.closed && (tries-- ? fetch(url.pathname + session + "/").then((r) => r.json()).then(hear, () => {})
-      : end(0, fail("orbit_unknown"))), 3000);
+      : end(0, fail("orbit_unknown", 0, 0, ""))), 3000);
   });
 
   window.Hostkit = { connect, manage };

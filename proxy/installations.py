@@ -132,7 +132,9 @@ def apply_event(event, *, source, launch=None, installation=None):
 
 def _apply(event, *, source, launch, installation=None):
     now = timezone.now()
-    installation = installation or _installation_for(event)
+    # The installation's row is locked as it is read: concurrent events about it apply one after the other.
+    locked = Installation.objects.select_for_update()
+    installation = locked.get(pk=installation.pk) if installation else _installation_for(event, locked)
     # An account created without an API id gets Cyclr's own id as one (cyclr/docs, Create an account).
     api_id = event.account_api_id or event.account_id
     if installation is None:
@@ -144,7 +146,6 @@ def _apply(event, *, source, launch, installation=None):
         )
         was_installed, created = False, True
     else:
-        installation = Installation.objects.select_for_update().get(pk=installation.pk)
         was_installed, created = installation.is_installed, False
     was_running = was_installed and _any_running(installation)
     if not installation.cyclr_account_id and event.account_api_id == installation.account_api_id:
@@ -168,7 +169,7 @@ def _apply(event, *, source, launch, installation=None):
         installation.save(update_fields=["cyclr_account_id", "state", "launch"])
         return []
     installation.changed_at, installation.changed_by = now, source
-    installation.save()
+    installation.save(update_fields=["cyclr_account_id", "state", "launch", "changed_at", "changed_by"])
     changes = [InstallationChange.objects.create(installation=installation, kind=kind, source=source,
                                                  event=event.as_json(), created_at=now) for kind in kinds]
     for change in changes:
@@ -219,15 +220,16 @@ def _remove_cycles(installation, cycle_ids, now):
     cycles.update(removed_at=now, changed_at=now)
 
 
-def _installation_for(event):
-    """The installation an event is about.
+def _installation_for(event, installations):
+    """The installation an event is about, read from ``installations`` (a queryset: the caller's locking).
 
     An install (``installed``) goes to its package's installation, so that cycles reconciliation found
     first (package 0) are attributed once a notification names their package. Any other event is about
     cycles already recorded: it goes to the installation holding them, whatever package it names.
     Otherwise by package; with no package, the account's unattributed cycles (package 0).
     """
-    account = Installation.objects.filter(account_q(account_id=event.account_id, account_api_id=event.account_api_id))
+    of_account = account_q(account_id=event.account_id, account_api_id=event.account_api_id)
+    account = installations.filter(of_account)
 
     def by_package():
         return account.filter(package_id=event.package_id).first() if event.package_id else None
@@ -236,9 +238,9 @@ def _installation_for(event):
         cycle_ids = [c.cycle_id for c in event.cycles]
         if not cycle_ids:
             return None
-        cycle = InstallationCycle.objects.select_related("installation").filter(
-            cycle_id__in=cycle_ids, installation__in=account).first()
-        return cycle.installation if cycle else None
+        cycle = InstallationCycle.objects.filter(
+            cycle_id__in=cycle_ids, installation__in=Installation.objects.filter(of_account)).first()
+        return installations.get(pk=cycle.installation_id) if cycle else None
 
     # Asked in the order they count in, the second only if the first finds none.
     found = (by_package() or by_cycles()) if event.status == "installed" else (by_cycles() or by_package())

@@ -274,28 +274,35 @@ from this run, say so.
   is not read again, the installation records take fewer reads, and the verdict is pushed as soon as it is
   claimed, before the receivers run (docs/settling.md): the push no longer waits for the host's receivers.
   Under load the kit's 12 ms of Python grows with it, where the floor's 5 do not: quick runs on a machine
-  loaded by other work (load 3-4.5 on 2 cores) measured 1.21-1.24x before these changes.
+  loaded by other work (load 3-4.5 on 2 cores) measured 1.21-1.24x before these changes. Quick runs on
+  2026-12-07 (5 deliveries each, apart from this run): one before them, on a quiet machine, 1.08x; three after
+  them, at load 1.7-2.7, 1.07-1.08x, and three cycles against one 1.00-1.03x. A few milliseconds in 165 are
+  within a quick run's spread: the full run's medians are the figures to read.
 - **Cost per install (0.6x).** Counted until every delivery is verified and signalled, against the floor that
   asks Cyclr, inserts and acks. Each kit delivery is a handshake (the host's session middleware, as the
   floor's, then the launch checked and its group joined), the frame (the session re-check, the arrival's
   transaction: the profile of `accept_result()` below) and the ack; then the settlement in the same process
   (the profile of `settle_launch()` below: Cyclr's call, the verdict's transaction with the installation
-  records, the signal's claim, the push, the receivers, the mark). The acks alone already run at about 0.3x
-  of parse + INSERT + ack (the context rows): the ack's guarantees (a session re-check on every frame, one
-  record of racing deliveries, no replayed cycle) cost more than the verifying floor's whole delivery. The
-  settlement then adds its own work in the same interpreter, where Python runs one thread at a time, so on
-  any number of cores it competes with the acks; `TASK_BACKEND` naming a `db_worker` queue moves it to another
-  process (there the kit keeps one push loop per process, `proxy.push.push_loop`). Issue 21 cut the
-  settlement from 24 statements to 16 (the row above; 2026-12-07, one-cycle installs): the signal's claim in
-  one conditional `UPDATE`, the settled launch not read again, the verdict writing only its fields, the
-  installation read and locked at once and its cycles read in one query and inserted in one, and the example
-  host's receiver one `INSERT ... ON CONFLICT DO UPDATE` instead of `update_or_create`'s transaction, read and
-  savepoint. Its Python fell with them (about 23,500 function calls per settlement under the profiler before,
-  17,700 after the kit's part of the cuts). Quick runs the same day measured the *verified and signalled*
-  ratio at 0.27-0.28x before and 0.31-0.36x after, on a machine other work loaded. What stands between that
-  and 0.6x is the ack's own cost above and the ORM's Python per statement: reaching it would take dropping a
-  guarantee (the per-frame session re-check, the arrival's transaction) or hand-written SQL in place of the
-  ORM, neither done.
+  records, the signal's claim, the push, the receivers, the mark). Python runs one thread at a time, so on any
+  number of cores the settlement competes with the acks; `TASK_BACKEND` naming a `db_worker` queue moves it to
+  another process (there the kit keeps one push loop per process, `proxy.push.push_loop`).
+  Issue 21 cut the settlement from 24 statements to 16 on SQLite, 21 to 14 on PostgreSQL (one-cycle installs):
+  the signal's claim in one conditional `UPDATE` instead of a transaction of four statements, the settled
+  launch not read again, the verdict writing only its fields, the installation read and locked at once, its
+  cycles read in one query and inserted in one, and the example host's receiver one `INSERT ... ON CONFLICT DO
+  UPDATE` instead of `update_or_create`'s transaction, read and savepoint. Measured apart from this run
+  (2026-12-07, `profile_settlement` on the commit before and after, alternating, SQLite): one settlement took
+  6.3-7.9 ms before and 4.7-7.3 ms after (medians of 20; the machine shared with other work), about 23,400
+  function calls under the profiler before and 17,700 after the kit's part of the cuts. On PostgreSQL the
+  statements wait about 0.3 ms each on this machine, so each one cut counts more there.
+  What stands between the kit and 0.6x is mostly the ack, not the settlement: in three quick runs of the same
+  day (load 1.7-2.7 on 2 cores) the acks alone, counted without waiting for any verification, reached
+  0.26-0.56x of the verifying floor's throughput, and the *verified and signalled* rows 0.22-0.35x (0.27-0.28x
+  in a quick run before these changes): the settlement now costs 5-40% on top of the acks. The ack's
+  guarantees (a session re-check on every frame, one record of racing deliveries, no replayed cycle: the
+  socket ack rows, now context) cost more than the verifying floor's whole delivery, and the ORM's Python per
+  statement is most of their time. Reaching 0.6x would take dropping one of those guarantees or hand-written
+  SQL in place of the ORM: neither is done.
 - **HTTP fallback (1.5x).** Behind the same middleware as its floor, the kit's door runs the same
   `accept_result()` as the socket; against a one-`INSERT` floor, the transaction above is most of the gap.
 - **Handshakes (zero failures).** The rows above count this run's. Earlier runs on a loaded machine lost

@@ -317,7 +317,8 @@ from this run, say so.
   the allocator's noise (see the spread).
 
 - **JS weight.** {js_note}
-- **Socket ack (context since issue 21; it had 1.3x, p99 2x).** The floor makes one round trip to the database: an `INSERT` in autocommit.
+- **Socket ack (context since issue 21; it had 1.3x, p99 2x).** The floor makes one round trip to the
+  database: an `INSERT` in autocommit.
   The kit's frame makes nine, each buying a guarantee the issues ask for: the session re-check (the session row
   and the user row: a socket must stop working at logout), then one transaction (`BEGIN`; `SELECT ... FOR
   UPDATE` of the launch, so racing deliveries make one record; the read of the claimed cycles, so a replay
@@ -345,7 +346,8 @@ from this run, say so.
 - **The 150 ms row (context).** The kit's ack does not wait when Cyclr answers in 150 ms (compare its p50 with the
   first row's, and with the floor that asks Cyclr first): that is the point of the row, and it holds. Its ratio is about the first row's: the same nine
   round trips against the same `INSERT`.
-- **`proxy:launch` (context since issue 21; it had 1.15x).** The view creates the launch row, resolves the account, mints over the pooled
+- **`proxy:launch` (context since issue 21; it had 1.15x).** The view creates the launch row, resolves the
+  account, mints over the pooled
   session, renders the proxy page's template and sets its nonce'd CSP, where the floor returns the minted URL
   as text. Measured in process on PostgreSQL through the test client (2026-12-06, not by this run): 6.4-6.9 ms
   a launch against the floor's 3.3-3.8 ms; under the profiler, the launch row's `INSERT` (which binds the

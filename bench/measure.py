@@ -502,9 +502,9 @@ def profile_settlement(fixtures, calls):
     milliseconds of one settlement alone (the median of ``calls``), for the report's cost-per-install row."""
     from django.db import connection
 
+    from proxy.services import accept_result
     from proxy.settle import settle_launch
     from proxy.settlement import drain, holding
-    from proxy.services import accept_result
 
     items = fixtures.launches(calls + 1)
     with holding() as held:  # accepted, their settlements held: this thread settles them, one by one

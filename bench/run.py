@@ -275,9 +275,11 @@ from this run, say so.
   claimed, before the receivers run (docs/settling.md): the push no longer waits for the host's receivers.
   Under load the kit's 12 ms of Python grows with it, where the floor's 5 do not: quick runs on a machine
   loaded by other work (load 3-4.5 on 2 cores) measured 1.21-1.24x before these changes. Quick runs on
-  2026-12-07 (5 deliveries each, apart from this run): one before them, on a quiet machine, 1.08x; three after
-  them, at load 1.7-2.7, 1.07-1.08x, and three cycles against one 1.00-1.03x. A few milliseconds in 165 are
-  within a quick run's spread: the full run's medians are the figures to read.
+  2026-12-07 (5 deliveries each, apart from this run): one before them, on a quiet machine, 1.08x; seven after
+  them, at load 1.3-2.7, 1.07-1.16x (median 1.08x), and three cycles against one 1.00-1.09x. A few
+  milliseconds in 165 are within a quick run's spread: the full run's medians are the figures to read. Since
+  issue 21 a round's calls also leave on threads the process keeps (`proxy.cyclr.round_threads`), not on
+  threads started for each verification: about 0.4 ms less for three cycles, measured in process.
 - **Cost per install (0.6x).** Counted until every delivery is verified and signalled, against the floor that
   asks Cyclr, inserts and acks. Each kit delivery is a handshake (the host's session middleware, as the
   floor's, then the launch checked and its group joined), the frame (the session re-check, the arrival's
@@ -295,10 +297,11 @@ from this run, say so.
   6.3-7.9 ms before and 4.7-7.3 ms after (medians of 20; the machine shared with other work), about 23,400
   function calls under the profiler before and 17,700 after the kit's part of the cuts. On PostgreSQL the
   statements wait about 0.3 ms each on this machine, so each one cut counts more there.
-  What stands between the kit and 0.6x is mostly the ack, not the settlement: in three quick runs of the same
-  day (load 1.7-2.7 on 2 cores) the acks alone, counted without waiting for any verification, reached
-  0.26-0.56x of the verifying floor's throughput, and the *verified and signalled* rows 0.22-0.35x (0.27-0.28x
-  in a quick run before these changes): the settlement now costs 5-40% on top of the acks. The ack's
+  What stands between the kit and 0.6x is mostly the ack, not the settlement: in seven quick runs of the same
+  day after these changes (load 1.3-2.7 on 2 cores) the acks alone, counted without waiting for any
+  verification, reached 0.26-0.56x of the verifying floor's throughput, and the *verified and signalled* rows
+  0.21-0.41x (median 0.29x; 0.27-0.28x in a quick run before them: at 20-40 clients a quick run cannot tell
+  the cut apart from its noise); the settlement costs 5-40% on top of the acks. The ack's
   guarantees (a session re-check on every frame, one record of racing deliveries, no replayed cycle: the
   socket ack rows, now context) cost more than the verifying floor's whole delivery, and the ORM's Python per
   statement is most of their time. Reaching 0.6x would take dropping one of those guarantees or hand-written

@@ -299,9 +299,9 @@ from this run, say so.
   statements wait about 0.3 ms each on this machine, so each one cut counts more there.
   What stands between the kit and 0.6x is mostly the ack, not the settlement: in seven quick runs of the same
   day after these changes (load 1.3-2.7 on 2 cores) the acks alone, counted without waiting for any
-  verification, reached 0.26-0.56x of the verifying floor's throughput, and the *verified and signalled* rows
-  0.21-0.41x (median 0.29x; 0.27-0.28x in a quick run before them: at 20-40 clients a quick run cannot tell
-  the cut apart from its noise); the settlement costs 5-40% on top of the acks. The ack's
+  verification, reached 0.22-0.57x of the verifying floor's throughput, and the *verified and signalled* rows
+  0.21-0.41x (median 0.29x; 0.27-0.29x in a quick run before them, its acks 0.34-0.40x: at 20-40 clients a
+  quick run cannot tell the cut apart from its noise); the settlement costs 0-40% on top of the acks. The ack's
   guarantees (a session re-check on every frame, one record of racing deliveries, no replayed cycle: the
   socket ack rows, now context) cost more than the verifying floor's whole delivery, and the ORM's Python per
   statement is most of their time. Reaching 0.6x would take dropping one of those guarantees or hand-written

@@ -8,7 +8,7 @@ errors, and a notification's webhook URLs) and sends no second signal. A result 
 launch already recorded is refused as ``replayed``.
 
 ``settle_launch`` verifies with Cyclr, stores what Cyclr vouches for and marks the launch
-``completed`` or ``failed``; ``deliver_signal`` then sends its push and signal. They live in
+``completed`` or ``failed``; ``deliver_signal`` then sends its signal and push. They live in
 ``proxy.settle`` (which imports neither this module nor the scheduling) and are re-exported here, the
 documented place: intake → scheduling (``proxy.settlement``) → settle, one way.
 """

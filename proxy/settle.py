@@ -4,7 +4,7 @@ The settle layer of DESIGN.md: below the doors, the intake (``proxy.services.acc
 scheduling (``proxy.settlement``, ``proxy.tasks``, which decide where and when this runs); it imports none of
 them. ``settle_launch`` verifies with Cyclr, stores what Cyclr vouches for and marks the launch ``completed``
 or ``failed``; a claim Cyclr disputes is refused instead (``refuse_claim``: only Cyclr settles a launch, so a
-forged claim can neither fail it nor hold its cycles); ``deliver_signal`` then sends its push and signal,
+forged claim can neither fail it nor hold its cycles); ``deliver_signal`` then sends its signal and push,
 and marks it sent only after it went out (see its docstring for the guarantee). ``proxy.services``
 re-exports these names, where they are documented.
 """
@@ -139,7 +139,7 @@ def set_aside(launch, code, message, mismatches=()):
 
 
 def deliver_signal(launch_id, *, settled=None, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
-    """Push a settled launch to its pages and send its signal, if not sent yet; True if this call sent them.
+    """Send a settled launch's signal and push, if not sent yet; True if this call sent them.
 
     Claimed, sent and marked as ``proxy.outbox`` says (where the guarantee receivers get is spelled out):
     two callers never send it at once, and it is marked sent only after every receiver ran. ``settled``: the
@@ -149,10 +149,8 @@ def deliver_signal(launch_id, *, settled=None, claim_timeout=SIGNAL_CLAIM_TIMEOU
     launch = claim_signal(launches, launch_id, claim_timeout=claim_timeout, row=settled)
     if launch is None:
         return False
-    # The pages hear the verdict first: it is committed, and proxy:status already says it. The receivers run
-    # after (their work may land a moment later than the page hears), and the signal is marked sent after them.
-    push_event(launch)
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
     send_signal(launch, launch.install_result(), reason)
+    push_event(launch)
     mark_signal_sent(launch)
     return True

@@ -162,7 +162,7 @@ class Fixtures:
             token = parse_qs(urlsplit(minted.url).query)["token"][0]
             self.fake.send(("session", token))
             self.cyclr_sessions[user.pk] = self.fake.recv()
-            # As proxy:launch does: the mint's AccountId is the API id (CYCLR.md), so the GUID is learned later.
+            # As proxy:launch does: the mint's AccountId is the API id (docs/cyclr-api.md), so the GUID is learned later.
             self.accounts[user.pk] = (account_api_id(user), learned_guid(minted.account_id, account_api_id(user)))
         self.origin = urlsplit(minted.url)
         self.origin = f"{self.origin.scheme}://{self.origin.netloc}"

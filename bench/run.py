@@ -271,8 +271,8 @@ from this run, say so.
   0.6, whose session re-check (a thread hop and two reads: a socket must stop pushing at logout) 1.3-2.5,
   and the frame 0.3: about 12 ms over Cyclr's 150, where the floor's send→verdict is 155-158. Since issue 21
   the signal's claim is one conditional `UPDATE` (it was a transaction of four statements), the settled launch
-  is not read again, the installation records take fewer reads, and the verdict is pushed as soon as it is
-  claimed, before the receivers run (docs/settling.md): the push no longer waits for the host's receivers.
+  is not read again, and the installation records take fewer reads. The push still follows the host's
+  receivers (a page that hears the verdict finds what they wrote): the example host's is one `INSERT`.
   Under load the kit's 12 ms of Python grows with it, where the floor's 5 do not: quick runs on a machine
   loaded by other work (load 3-4.5 on 2 cores) measured 1.21-1.24x before these changes. Quick runs on
   2026-12-07 (5 deliveries each, apart from this run): one before them, on a quiet machine, 1.08x; seven after
@@ -285,7 +285,7 @@ from this run, say so.
   floor's, then the launch checked and its group joined), the frame (the session re-check, the arrival's
   transaction: the profile of `accept_result()` below) and the ack; then the settlement in the same process
   (the profile of `settle_launch()` below: Cyclr's call, the verdict's transaction with the installation
-  records, the signal's claim, the push, the receivers, the mark). Python runs one thread at a time, so on any
+  records, the signal's claim, the receivers, the push, the mark). Python runs one thread at a time, so on any
   number of cores the settlement competes with the acks; `TASK_BACKEND` naming a `db_worker` queue moves it to
   another process (there the kit keeps one push loop per process, `proxy.push.push_loop`).
   Issue 21 cut the settlement from 24 statements to 16 on SQLite, 21 to 14 on PostgreSQL (one-cycle installs):

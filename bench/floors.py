@@ -52,7 +52,7 @@ def store(message, launch=""):
 
 
 def x_cyclr_account(result):
-    """What ``X-Cyclr-Account`` holds: the account's API id (CYCLR.md, "Account identity"; the kit's default)."""
+    """What ``X-Cyclr-Account`` holds: the account's API id (docs/cyclr-api.md; the kit's default)."""
     return result.get("accountApiId", "")
 
 

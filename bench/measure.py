@@ -17,6 +17,7 @@ import os
 import pstats
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -161,7 +162,7 @@ class Fixtures:
             token = parse_qs(urlsplit(minted.url).query)["token"][0]
             self.fake.send(("session", token))
             self.cyclr_sessions[user.pk] = self.fake.recv()
-            # As proxy:launch does: the mint's AccountId is the API id (CYCLR.md), so the GUID is learned later.
+            # As proxy:launch does: the mint's AccountId is the API id (docs/cyclr-api.md), so the GUID is learned later.
             self.accounts[user.pk] = (account_api_id(user), learned_guid(minted.account_id, account_api_id(user)))
         self.origin = urlsplit(minted.url)
         self.origin = f"{self.origin.scheme}://{self.origin.netloc}"
@@ -495,6 +496,60 @@ def profile_accept_result(fixtures, calls):
     return out.getvalue()
 
 
+def profile_settlement(fixtures, calls):
+    """The settlement of one launch (``settle_launch``: verify, verdict, records, signal, pushes), run in this
+    process on launches accepted beforehand: ``(text, figures)``, the figures being the statements and
+    milliseconds of one settlement alone (the median of ``calls``), for the report's cost-per-install row."""
+    from django.db import connection
+
+    from proxy.services import accept_result
+    from proxy.settle import settle_launch
+    from proxy.settlement import drain, holding
+
+    items = fixtures.launches(calls + 1)
+    with holding() as held:  # accepted, their settlements held: this thread settles them, one by one
+        for user, launch_id, message in items:
+            accept_result(launch_id, message["result"], source="socket", user=user, message_id=message["id"])
+    runs = []
+    for user, launch_id, message in items[:-1]:
+        statements = []
+
+        def timed(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                statements.append((time.perf_counter() - started, sql))
+
+        started = time.perf_counter()
+        with connection.execute_wrapper(timed):
+            settle_launch(launch_id)
+        runs.append((time.perf_counter() - started, statements))
+    profiler = cProfile.Profile()
+    user, launch_id, message = items[-1]
+    profiler.enable()
+    settle_launch(launch_id)
+    profiler.disable()
+    held.release()  # the held runs find their launches settled and signalled: nothing more is sent
+    drain(120)
+    whole = statistics.median(took for took, _ in runs)
+    counts = [len(statements) for _, statements in runs]
+    took, statements = min(runs, key=lambda run: abs(run[0] - whole))
+    figures = {"ms": ms(whole), "statements": statistics.median(counts),
+               "db_ms": ms(sum(t for t, _ in statements))}
+    out = io.StringIO()
+    out.write(f"One settle_launch() (median of {len(runs)}, run one at a time with the fake Cyclr at once): "
+              f"{figures['ms']:.2f} ms, {figures['statements']:g} statements through the ORM (COMMIT, and on "
+              "PostgreSQL BEGIN, are not among them); the one nearest the median, statement by statement, "
+              f"{took * 1000:.2f} ms, {figures['db_ms']:.2f} ms of them waiting for the database:\n")
+    for took, sql in statements:
+        out.write(f"  {took * 1000:6.2f} ms  {' '.join(sql.split())[:100]}\n")
+    out.write("\n")
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"(proxy|hostkit|django/db|requests|sqlite3|psycopg|channels)", 30)
+    return out.getvalue(), figures
+
+
 def summarize(samples):
     return {"p50": ms(percentile(samples, 50)), "p95": ms(percentile(samples, 95)),
             "p99": ms(percentile(samples, 99)), "n": len(samples)}
@@ -556,6 +611,8 @@ def run_pass(db, profile_name, out_path):
             result["runs"].append(one_run(env, fixtures, settings, parent))
         print(f"[{db}] profile of accept_result", flush=True)
         result["profile_accept_result"] = profile_accept_result(fixtures, settings["profile_calls"])
+        print(f"[{db}] profile of settle_launch", flush=True)
+        result["profile_settlement"], result["settlement"] = profile_settlement(fixtures, settings["profile_calls"])
     finally:
         try:
             parent.send(("stop",))
@@ -616,6 +673,8 @@ def one_run(env, fixtures, settings, fake_conn):
         samples, errors = launch_ttfb(server, fixtures, settings["ttfb"])
         figures["launch_ttfb"] = {t: {**summarize(s), "errors": errors[t]} for t, s in samples.items()}
 
+    # What one settlement costs alone, in this process (the report's statements per settlement).
+    figures["settlement"] = profile_settlement(fixtures, settings["profile_calls"])[1]
     figures["idle_memory"] = {
         "kit": idle_memory(env, fixtures, "/ws/proxy/events/", settings["idle"]),
         "floor": idle_memory(env, fixtures, "/ws/bench/floor/idle/", settings["idle"]),

@@ -15,16 +15,20 @@ logger = logging.getLogger(__name__)
 @receiver(install_completed, dispatch_uid="hostkit.record_integration")
 def record_integration(sender, launch, result, source, **kwargs):
     # The verified result carries Cyclr's name for each cycle (asked at verification): no call needed here.
-    Integration.objects.update_or_create(
-        launch_id=launch.id,
-        defaults={
-            "user_id": launch.user_id,
-            "account_api_id": launch.account_api_id,
-            "package_id": result.marketplace_package_id,
-            "message": result.install_complete_message,
-            "cycles": [{"id": c.cycle_id, "name": c.name, "status": c.status} for c in result.cycles],
-            "errors": list(result.errors),
-        },
+    # Idempotent, as a receiver must be (the signal is sent at least once across a crash), in one statement:
+    # an INSERT that updates the launch's row if it is there already (ON CONFLICT), not a read then a write.
+    Integration.objects.bulk_create(
+        [Integration(
+            launch_id=launch.id,
+            user_id=launch.user_id,
+            account_api_id=launch.account_api_id,
+            package_id=result.marketplace_package_id,
+            message=result.install_complete_message,
+            cycles=[{"id": c.cycle_id, "name": c.name, "status": c.status} for c in result.cycles],
+            errors=list(result.errors),
+        )],
+        update_conflicts=True, unique_fields=["launch_id"],
+        update_fields=["user", "account_api_id", "package_id", "message", "cycles", "errors"],
     )
 
 

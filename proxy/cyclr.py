@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import chain
 from urllib.parse import quote
@@ -44,6 +44,21 @@ def pooled_session():
             session.mount("http://", adapter)
             _pool.update(pid=os.getpid(), session=session)
         return _pool["session"]
+
+
+# Threads kept for ``get_cycles``' rounds, shared by the process's calls (the caller's own thread asks too).
+ROUND_THREADS = 2 * MAX_PARALLEL
+_rounds = {"pid": None, "executor": None}
+
+
+def round_threads():
+    """The process's kept threads for ``get_cycles``' rounds, started as needed; made anew in a forked child,
+    whose parent's threads did not follow it. A round starts no thread of its own: its calls leave at once."""
+    with _pool_lock:
+        if _rounds["pid"] != os.getpid():
+            _rounds.update(pid=os.getpid(), executor=ThreadPoolExecutor(max_workers=ROUND_THREADS,
+                                                                        thread_name_prefix="proxy-cyclr"))
+        return _rounds["executor"]
 
 
 ACCOUNT_NOT_FOUND = "account_not_found"
@@ -196,24 +211,25 @@ class CyclrClient:
         most one round of calls, not a call each. Up to ``MAX_PARALLEL`` ids the whole list is one round
         trip's wait, whatever its length.
 
-        The calls share the process's pooled session (its connection pool is thread-safe); the threads are
-        this call's own and end with it.
+        The calls share the process's pooled session (its connection pool is thread-safe) and its kept
+        threads (``round_threads``): the caller's thread asks about the first id of a round, kept threads
+        about the others. Every call of a round has ended when this returns or raises.
         """
         cycle_ids = list(cycle_ids)
         max_parallel = max(1, int(MAX_PARALLEL))
         answers = []
-        # The caller's thread asks too: max_parallel - 1 more threads, and none for a single id.
-        with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(cycle_ids)) - 1),
-                                thread_name_prefix="proxy-cyclr") as pool:
-            for start in range(0, len(cycle_ids), max_parallel):
-                batch = cycle_ids[start:start + max_parallel]
-                futures = [pool.submit(self.get_cycle, cycle_id, account=account) for cycle_id in batch[1:]]
+        for start in range(0, len(cycle_ids), max_parallel):
+            batch = cycle_ids[start:start + max_parallel]
+            futures = [round_threads().submit(self.get_cycle, cycle_id, account=account) for cycle_id in batch[1:]]
+            try:
                 first = self.get_cycle(batch[0], account=account)
                 # In order, lazily: an answer (or error) after an unknown cycle is never read.
                 for answer in chain((first,), (future.result() for future in futures)):
                     answers.append(answer)
                     if answer is None:  # the rest of the round was asked too: its answers are dropped
                         return answers
+            finally:
+                wait(futures)  # no call of the round outlives it, whatever it answered
         return answers
 
     def list_cycles(self, *, account, page=1, page_size=50):

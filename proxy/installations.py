@@ -132,7 +132,9 @@ def apply_event(event, *, source, launch=None, installation=None):
 
 def _apply(event, *, source, launch, installation=None):
     now = timezone.now()
-    installation = installation or _installation_for(event)
+    # The installation's row is locked as it is read: concurrent events about it apply one after the other.
+    locked = Installation.objects.select_for_update()
+    installation = locked.get(pk=installation.pk) if installation else _installation_for(event, locked)
     # An account created without an API id gets Cyclr's own id as one (cyclr/docs, Create an account).
     api_id = event.account_api_id or event.account_id
     if installation is None:
@@ -142,10 +144,9 @@ def _apply(event, *, source, launch, installation=None):
             account_api_id=api_id, cyclr_account_id=learned_guid(event.account_id, api_id),
             package_id=event.package_id or 0, changed_by=source, launch=launch,
         )
-        was_installed = False
+        was_installed, created = False, True
     else:
-        installation = Installation.objects.select_for_update().get(pk=installation.pk)
-        was_installed = installation.is_installed
+        was_installed, created = installation.is_installed, False
     was_running = was_installed and _any_running(installation)
     if not installation.cyclr_account_id and event.account_api_id == installation.account_api_id:
         installation.cyclr_account_id = learned_guid(event.account_id, installation.account_api_id)
@@ -153,12 +154,14 @@ def _apply(event, *, source, launch, installation=None):
     if event.status == "uninstalled":
         _remove_cycles(installation, [c.cycle_id for c in event.cycles], now)
         installed = was_installed and _any_installed(installation)
+        running = installed and _any_running(installation)
     else:
-        _write_cycles(installation, event, now)
         installed = True
+        # Running if one of the event's cycles now is; else if another of the installation's cycles is (a new
+        # installation has no other).
+        running = _write_cycles(installation, event, now) or (not created and _any_running(installation))
         if launch is not None:
             installation.launch = launch
-    running = installed and _any_running(installation)
     installation.state = Installation.State.INSTALLED if installed else Installation.State.UNINSTALLED
 
     kinds = state_changes(event.status, was=(was_installed, was_running), now=(installed, running))
@@ -166,7 +169,7 @@ def _apply(event, *, source, launch, installation=None):
         installation.save(update_fields=["cyclr_account_id", "state", "launch"])
         return []
     installation.changed_at, installation.changed_by = now, source
-    installation.save()
+    installation.save(update_fields=["cyclr_account_id", "state", "launch", "changed_at", "changed_by"])
     changes = [InstallationChange.objects.create(installation=installation, kind=kind, source=source,
                                                  event=event.as_json(), created_at=now) for kind in kinds]
     for change in changes:
@@ -217,49 +220,64 @@ def _remove_cycles(installation, cycle_ids, now):
     cycles.update(removed_at=now, changed_at=now)
 
 
-def _installation_for(event):
-    """The installation an event is about.
+def _installation_for(event, installations):
+    """The installation an event is about, read from ``installations`` (a queryset: the caller's locking).
 
     An install (``installed``) goes to its package's installation, so that cycles reconciliation found
     first (package 0) are attributed once a notification names their package. Any other event is about
     cycles already recorded: it goes to the installation holding them, whatever package it names.
     Otherwise by package; with no package, the account's unattributed cycles (package 0).
     """
-    account = Installation.objects.filter(account_q(account_id=event.account_id, account_api_id=event.account_api_id))
-    by_package = account.filter(package_id=event.package_id).first() if event.package_id else None
-    by_cycles = None
-    cycle_ids = [c.cycle_id for c in event.cycles]
-    if cycle_ids:
-        cycle = InstallationCycle.objects.filter(cycle_id__in=cycle_ids, installation__in=account).first()
-        by_cycles = cycle.installation if cycle else None
-    found = (by_package or by_cycles) if event.status == "installed" else (by_cycles or by_package)
+    of_account = account_q(account_id=event.account_id, account_api_id=event.account_api_id)
+    account = installations.filter(of_account)
+
+    def by_package():
+        return account.filter(package_id=event.package_id).first() if event.package_id else None
+
+    def by_cycles():
+        cycle_ids = [c.cycle_id for c in event.cycles]
+        if not cycle_ids:
+            return None
+        cycle = InstallationCycle.objects.filter(
+            cycle_id__in=cycle_ids, installation__in=Installation.objects.filter(of_account)).first()
+        return installations.get(pk=cycle.installation_id) if cycle else None
+
+    # Asked in the order they count in, the second only if the first finds none.
+    found = (by_package() or by_cycles()) if event.status == "installed" else (by_cycles() or by_package())
     if found is None and not event.package_id:
         return account.filter(package_id=0).first()
     return found
 
 
 def _write_cycles(installation, event, now):
-    """Store the event's cycles on ``installation``, as the event reports them (a removed one is back)."""
+    """Store the event's cycles on ``installation``, as the event reports them (a removed one is back); True if one
+    of them is now running. One read of their records, one insert of the new ones."""
     default_status = STATUS_OF_EVENT.get(event.status, "")
+    records = {r.cycle_id: r for r in InstallationCycle.objects.filter(cycle_id__in=[c.cycle_id for c in event.cycles])}
+    new, running = {}, False
     for cycle in event.cycles:
         status = cycle.status or default_status
         word = cycle.cyclr_status if cycle.status else status
-        record = InstallationCycle.objects.filter(cycle_id=cycle.cycle_id).first()
+        record = records.get(cycle.cycle_id) or new.get(cycle.cycle_id)
         if record is None:
-            InstallationCycle.objects.create(
+            new[cycle.cycle_id] = record = InstallationCycle(
                 installation=installation, cycle_id=cycle.cycle_id, name=cycle.name, status=status, cyclr_status=word,
                 template_id=cycle.template_id, template_release_id=cycle.template_release_id, changed_at=now,
             )
-            continue
-        record.installation = installation
-        record.removed_at = None
-        record.template_id = cycle.template_id or record.template_id
-        record.template_release_id = cycle.template_release_id or record.template_release_id
-        record.name = cycle.name or record.name
-        if status:
-            record.status, record.cyclr_status = status, word
-        record.changed_at = now
-        record.save()
+        else:
+            record.installation = installation
+            record.removed_at = None
+            record.template_id = cycle.template_id or record.template_id
+            record.template_release_id = cycle.template_release_id or record.template_release_id
+            record.name = cycle.name or record.name
+            if status:
+                record.status, record.cyclr_status = status, word
+            record.changed_at = now
+            if record.pk is not None:
+                record.save()
+        running = running or record.status == RUNNING
+    InstallationCycle.objects.bulk_create(new.values())
+    return running
 
 
 def remove_cycles(installation, cycle_ids, *, source):

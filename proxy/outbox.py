@@ -1,11 +1,11 @@
 """The signal outbox: a signal the kit sends once, sent once, and never lost.
 
 Every signal the kit sends once is sent the same way, for a ``Launch`` and an ``InstallationChange``
-alike: ``claim_signal`` takes it on under the row lock (``signal_claimed_at``), ``run_receivers`` calls every
-receiver and records each one that raises as a ``ReceiverFailure``, and ``mark_signal_sent`` sets
-``signal_sent_at`` only after they ran. What receivers get: **exactly once**, except across a crash between
-sending and marking (or receivers running longer than ``SIGNAL_CLAIM_TIMEOUT``), where the sweeper
-(``manage.py proxy_replay``) sends it again: **at least once**. It is never lost.
+alike: ``claim_signal`` takes it on, one conditional ``UPDATE`` under the row lock (``signal_claimed_at``),
+``run_receivers`` calls every receiver and records each one that raises as a ``ReceiverFailure``, and
+``mark_signal_sent`` sets ``signal_sent_at`` only after they ran. What receivers get: **exactly once**, except
+across a crash between sending and marking (or receivers running longer than ``SIGNAL_CLAIM_TIMEOUT``), where
+the sweeper (``manage.py proxy_replay``) sends it again: **at least once**. It is never lost.
 
 The pages hear of it apart, through ``proxy.push``.
 """
@@ -13,7 +13,6 @@ import logging
 import traceback
 from datetime import timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,18 +29,20 @@ def _receiver_name(receiver):
     return f"{getattr(receiver, '__module__', '?')}.{getattr(receiver, '__qualname__', repr(receiver))}"
 
 
-def claim_signal(queryset, pk, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT):
+def claim_signal(queryset, pk, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT, row=None):
     """The row ``pk`` of ``queryset``, claimed for sending its signal now; None if it is not in ``queryset``
-    (not ready), was sent, or another process claimed it less than ``claim_timeout`` ago."""
+    (not ready), was sent, or another process claimed it less than ``claim_timeout`` ago.
+
+    One conditional ``UPDATE`` takes the claim: the database runs it under the row's lock and checks its
+    conditions against the row as the lock leaves it, so of two callers at once only one sets it. ``row``: the
+    row as the caller just committed it (a settlement's launch), so that it is not read again.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        row = queryset.select_for_update().filter(pk=pk).first()
-        if row is None or row.signal_sent_at is not None:
-            return None
-        if row.signal_claimed_at is not None and row.signal_claimed_at > now - claim_timeout:
-            return None  # another process is sending it right now
-        row.signal_claimed_at = now
-        row.save(update_fields=["signal_claimed_at"])
+    claimable = Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - claim_timeout)
+    if not queryset.filter(claimable, pk=pk, signal_sent_at__isnull=True).update(signal_claimed_at=now):
+        return None
+    row = queryset.get(pk=pk) if row is None else row
+    row.signal_claimed_at = now
     return row
 
 

@@ -85,11 +85,16 @@ def settle_launch(launch_id):
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.next_attempt_at = None
         launch.last_attempt_error_code = launch.last_attempt_error_message = ""
-        launch.save()
+        launch.save(update_fields=VERDICT_FIELDS)
         if not reason:
             record_install(launch, result)
-        transaction.on_commit(lambda: deliver_signal(launch.pk))
+        transaction.on_commit(lambda: deliver_signal(launch.pk, settled=launch))
     return launch
+
+
+# What the verdict writes of the launch (the rest of the row is as the lock read it).
+VERDICT_FIELDS = ("result", "claim_mismatches", "status", "failure_code", "failure_message", "next_attempt_at",
+                  "last_attempt_error_code", "last_attempt_error_message")
 
 
 # Verdicts by which Cyclr disputes the claim itself (another account, cycles it does not list under this launch's
@@ -133,14 +138,15 @@ def set_aside(launch, code, message, mismatches=()):
     RecordedCycle.objects.filter(launch=launch).delete()
 
 
-def deliver_signal(launch_id, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
+def deliver_signal(launch_id, *, settled=None, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
     """Send a settled launch's signal and push, if not sent yet; True if this call sent them.
 
     Claimed, sent and marked as ``proxy.outbox`` says (where the guarantee receivers get is spelled out):
-    two callers never send it at once, and it is marked sent only after every receiver ran.
+    two callers never send it at once, and it is marked sent only after every receiver ran. ``settled``: the
+    launch as the verdict's transaction just committed it (``settle_launch``), so that it is not read again.
     """
-    settled = Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])
-    launch = claim_signal(settled, launch_id, claim_timeout=claim_timeout)
+    launches = Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])
+    launch = claim_signal(launches, launch_id, claim_timeout=claim_timeout, row=settled)
     if launch is None:
         return False
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None

@@ -44,6 +44,28 @@ def test_the_example_integrations_page_lists_the_kits_installations(cyclr, setti
     assert page.count(": Stopped</span>") == 2
 
 
+def test_the_example_receiver_keeps_one_row_per_launch_when_the_signal_comes_again(cyclr, settings, django_user_model,
+                                                                                      launch_for):
+    from hostkit.receivers import record_integration
+    from proxy.models import Launch
+    from proxy.testing.marketplace import install_over_http
+
+    host_user = django_user_model.objects.create_user("hank", password="hank-password")
+    settings.CYCLR_PROXY = {**settings.CYCLR_PROXY, "ACCOUNT_RESOLVER": "hostkit.accounts.resolve_account"}
+    launch, url = launch_for(host_user)
+    accept_result(launch.pk, install_over_http(url), source="socket", user=host_user)
+    launch = Launch.objects.get(pk=launch.pk)
+    first = host_user.integrations.get()
+
+    # Sent again (at least once, across a crash: docs/settling.md), with what the launch holds now.
+    result = launch.install_result()
+    record_integration(Launch, launch=launch, result=result, source=launch.source)
+
+    again = host_user.integrations.get()
+    assert again.pk == first.pk and again.installed_at == first.installed_at
+    assert again.cycles == [{"id": c.cycle_id, "name": c.name, "status": c.status} for c in result.cycles]
+
+
 TECHNICAL_404 = "Using the URLconf defined in"  # Django's DEBUG 404 page, listing every URL pattern
 
 

@@ -29,16 +29,16 @@ def _receiver_name(receiver):
     return f"{getattr(receiver, '__module__', '?')}.{getattr(receiver, '__qualname__', repr(receiver))}"
 
 
-def claim_signal(queryset, pk, *, claim_timeout=SIGNAL_CLAIM_TIMEOUT, row=None):
+def claim_signal(queryset, pk, *, row=None):
     """The row ``pk`` of ``queryset``, claimed for sending its signal now; None if it is not in ``queryset``
-    (not ready), was sent, or another process claimed it less than ``claim_timeout`` ago.
+    (not ready), was sent, or another process claimed it less than ``SIGNAL_CLAIM_TIMEOUT`` ago.
 
     One conditional ``UPDATE`` takes the claim: the database runs it under the row's lock and checks its
     conditions against the row as the lock leaves it, so of two callers at once only one sets it. ``row``: the
     row as the caller just committed it (a settlement's launch), so that it is not read again.
     """
     now = timezone.now()
-    claimable = Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - claim_timeout)
+    claimable = Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - SIGNAL_CLAIM_TIMEOUT)
     if not queryset.filter(claimable, pk=pk, signal_sent_at__isnull=True).update(signal_claimed_at=now):
         return None
     row = queryset.get(pk=pk) if row is None else row

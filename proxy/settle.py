@@ -1,6 +1,6 @@
 """``settle_launch()``: what runs after an arrival committed; ask Cyclr, record its verdict, signal once.
 
-The settle layer of DESIGN.md: below the doors, the intake (``proxy.services.accept_result``) and the
+The settle layer (docs/settling.md): below the doors, the intake (``proxy.services.accept_result``) and the
 scheduling (``proxy.settlement``, ``proxy.tasks``, which decide where and when this runs); it imports none of
 them. ``settle_launch`` verifies with Cyclr, stores what Cyclr vouches for and marks the launch ``completed``
 or ``failed``; a claim Cyclr disputes is refused instead (``refuse_claim``: only Cyclr settles a launch, so a
@@ -19,7 +19,7 @@ from django.utils import timezone
 from .exceptions import CyclrAPIError, ProxyError
 from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
-from .outbox import SIGNAL_CLAIM_TIMEOUT, claim_signal, mark_signal_sent, send_signal
+from .outbox import claim_signal, mark_signal_sent, send_signal
 from .protocol import launch_group, refusal_event, user_group
 from .push import push, push_event
 from .verification import NOTIFICATION_SOURCE as NOTIFIED
@@ -138,7 +138,7 @@ def set_aside(launch, code, message, mismatches=()):
     RecordedCycle.objects.filter(launch=launch).delete()
 
 
-def deliver_signal(launch_id, *, settled=None, claim_timeout=SIGNAL_CLAIM_TIMEOUT) -> bool:
+def deliver_signal(launch_id, *, settled=None) -> bool:
     """Send a settled launch's signal and push, if not sent yet; True if this call sent them.
 
     Claimed, sent and marked as ``proxy.outbox`` says (where the guarantee receivers get is spelled out):
@@ -146,7 +146,7 @@ def deliver_signal(launch_id, *, settled=None, claim_timeout=SIGNAL_CLAIM_TIMEOU
     launch as the verdict's transaction just committed it (``settle_launch``), so that it is not read again.
     """
     launches = Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])
-    launch = claim_signal(launches, launch_id, claim_timeout=claim_timeout, row=settled)
+    launch = claim_signal(launches, launch_id, row=settled)
     if launch is None:
         return False
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None

@@ -20,7 +20,7 @@ Nothing is lost: a launch left ``received`` (the process died, Cyclr was down, t
 flight longer than the grace period; ``proxy.sweep.launches_due`` finds them for the sweeper. Nothing is doubled:
 ``settle_launch`` writes one verdict under the row lock and ``deliver_signal`` sends one signal.
 
-The scheduling layer of DESIGN.md: the intake (``proxy.services``) calls it, and it calls the settle layer
+The scheduling layer (docs/settling.md): the intake (``proxy.services``) calls it, and it calls the settle layer
 (``proxy.settle``) and the task (``proxy.tasks``), neither of which imports it.
 """
 import logging

@@ -178,11 +178,6 @@ def test_the_cycle_finder_names_a_cycle():
 
 # Module-level functions others call, not the kit: Django's check framework, template tags, test helpers.
 CALLED_FROM_OUTSIDE = ("proxy.checks", "proxy.templatetags.", "proxy.testing", "proxy.management.", "proxy.migrations")
-# Parameters no code of the kit passes, kept for now, each with the reason.
-UNPASSED_KEPT = {
-    # proxy/settle.py is being rewritten in another branch: drop the parameter there (claim_signal's default is it).
-    ("proxy.settle", "deliver_signal", "claim_timeout"),
-}
 
 
 def calls_by_name(found):
@@ -227,7 +222,7 @@ def unpassed_parameters(found):
 
 
 def test_every_parameter_of_the_kits_functions_is_passed_by_the_kit():
-    unpassed = set(unpassed_parameters(modules())) - UNPASSED_KEPT
+    unpassed = set(unpassed_parameters(modules()))
     assert not unpassed, "Parameters only tests (or nobody) pass; read a setting or a constant instead:\n" + "\n".join(
         f"{module}.{function}({name}=)" for module, function, name in sorted(unpassed))
 

@@ -49,7 +49,7 @@
   const test = window.__hostkitTest = { ignored: 0 }; // read by the browser tests
 
   const id = () => Math.random().toString(36).slice(2);
-  // Connect's errors end with "Click Connect to try again."; manage() passes again = "" (its own button).
+  // Connect's errors end with its try-again sentence (text("again")); manage() passes again = "": its own button.
   const fail = (code, extra, message, again = " " + text("again")) =>
     Object.assign(new Error((message || text(code)) + again), { name: "HostkitError", code }, extra);
   const element = (tag, props) => Object.assign(document.createElement(tag), props);

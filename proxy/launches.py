@@ -85,7 +85,7 @@ def launch_preset(name):
     return {key: value for key, value in presets[name].items() if key in PRESET_OPTIONS and value is not None}
 
 
-def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_url="", preset=""):
+def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_url="", preset="", lifetime=None):
     """Create a pending launch for the request's user and mint its Marketplace URL.
 
     Returns ``(launch, marketplace_url)``. The URL is minted now, as the proxy page loads,
@@ -95,6 +95,7 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_ur
     ``proxy:complete`` sends the window back to; a bad one raises ``LaunchRejected`` before
     anything is minted or written. ``preset`` names a LAUNCH preset (``CYCLR_PROXY["LAUNCHES"]``):
     the URL is then minted with Cyclr's LAUNCH call, which installs the templates its tags choose.
+    ``lifetime``: seconds until the launch expires (default ``LAUNCH_TTL``; a pre-mint's is shorter, ``proxy.premint``).
     """
     if next_url:
         check_next_url(request, next_url, mode)
@@ -109,7 +110,7 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_ur
         marketplace_id=marketplace_id or proxy_settings.MARKETPLACE_ID,
         mode=mode,
         created_at=now,
-        expires_at=now + timedelta(seconds=proxy_settings.LAUNCH_TTL),
+        expires_at=now + timedelta(seconds=lifetime or proxy_settings.LAUNCH_TTL),
         nonce_hash=hash_nonce(nonce) if nonce else "",
         next_url=next_url or "",
         preset=preset or "",

@@ -73,6 +73,25 @@
     return () => { stopped = 1; ws.close(); };
   };
 
+  // Pre-mints (CYCLR_PROXY["PREMINT"], docs/modes-and-windows.md): a button with data-premint (and data-launch-url,
+  // data-premint-url, data-csrf) has its launch minted before the click: on the intent to click ("intent": pointer
+  // over it, focus, press) or when the page loads ("load"). ready, by launch URL: {p: the request (never rejects),
+  // url: the proxy:launch address to open, once known}, offered 200 s from the request (the server keeps it 240 s,
+  // Cyclr's URL lasts 300 s) and taken by one click. A failed one leaves the click to proxy:launch, which mints.
+  const ready = {};
+  const premint = (b) => {
+    b = b.closest && b.closest("[data-premint]");
+    const o = b && b.dataset; // a disabled button has neither pointer events nor focus
+    const k = o && o.launchUrl;
+    if (!o || ready[k]) return;
+    const m = ready[k] = {};
+    setTimeout(() => delete ready[k], 2e5); // or a newer one's, sooner: never later
+    m.p = fetch(o.premintUrl, { method: "POST", headers: { "X-CSRFToken": o.csrf } })
+      .then((r) => r.json()).then((d) => { m.url = d.url; }, () => 0);
+  };
+  ["pointerover", "focusin", "pointerdown"].forEach((t) => addEventListener(t, (e) => premint(e.target)));
+  addEventListener("DOMContentLoaded", () => document.querySelectorAll("[data-premint=load]").forEach(premint));
+
   const connect = (opts) => {
     opts = opts || {};
     let mode = opts.mode || "popup";
@@ -86,7 +105,11 @@
     return new Promise((resolve, reject) => {
       const base = new URL(opts.url, location.href);
       const open = () => popup(modeUrl(base, mode), ref);
-      let win = mode != "inline" && open();
+      // A fresh pre-mint for this URL is this click's launch: opened at once, or once its mint answers.
+      const pre = mode == "popup" && ready[opts.url];
+      delete ready[opts.url];
+      let win = mode != "inline" && (pre ? popup(pre.url || "about:blank", ref) : open());
+      if (win && pre && !pre.url) pre.p.then(() => { win.location = pre.url || modeUrl(base, mode); });
       let frame;
       if (!win) {
         if (mode != "inline") { // blocked: nothing was minted

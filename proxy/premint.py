@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .accounts import resolve_account
 from .conf import proxy_settings
-from .launches import FRAMED_MODES, open_launch
+from .launches import FRAMED_MODES, open_launch, premint_key
 from .limits import limits_cache
 from .models import Launch
 
@@ -30,10 +30,6 @@ CHOICES = (None, "intent", "load")
 PREMINT_TTL = 240
 
 
-def cache_key(launch_id) -> str:
-    return f"proxy.premint.{launch_id}"
-
-
 def premint(request, *, mode, marketplace_id=None, preset=""):
     """Open a launch for the request's user as ``proxy:launch`` would, and keep its URL to be claimed; the launch.
 
@@ -41,7 +37,7 @@ def premint(request, *, mode, marketplace_id=None, preset=""):
     """
     launch, url = open_launch(request, mode=mode, marketplace_id=marketplace_id, preset=preset,
                               lifetime=min(PREMINT_TTL, proxy_settings.LAUNCH_TTL))
-    limits_cache().set(cache_key(launch.id), url, PREMINT_TTL)
+    limits_cache().set(premint_key(launch.id), url, PREMINT_TTL)
     return launch
 
 
@@ -62,8 +58,8 @@ def claim(request, launch_id):
     if launch is None or resolve_account(request).api_id != launch.account_api_id:
         return None
     cache = limits_cache()
-    url = cache.get(cache_key(launch_id))
-    if not url or not cache.delete(cache_key(launch_id)):  # delete answers True once: one claim per pre-mint
+    url = cache.get(premint_key(launch_id))
+    if not url or not cache.delete(premint_key(launch_id)):  # delete answers True once: one claim per pre-mint
         return None
     launch.expires_at = now + timedelta(seconds=proxy_settings.LAUNCH_TTL)
     Launch.objects.filter(pk=launch_id).update(expires_at=launch.expires_at)

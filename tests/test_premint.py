@@ -14,7 +14,10 @@ from django.utils import timezone
 from proxy import premint
 from proxy.checks import check_premint
 from proxy.conf import proxy_settings
+from proxy.launches import premint_key
 from proxy.models import Launch
+
+from .test_webhooks import notified, post, webhook_secret  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,7 +90,7 @@ def test_a_stale_or_unusable_premint_makes_the_click_mint_anew(cyclr, user, stal
     if stale == "expired":
         Launch.objects.filter(pk=answer["launch"]).update(expires_at=timezone.now() - timedelta(seconds=1))
     elif stale == "url_gone":  # the cache dropped it (its timeout is PREMINT_TTL)
-        caches[proxy_settings.LIMITS_CACHE].delete(premint.cache_key(answer["launch"]))
+        caches[proxy_settings.LIMITS_CACHE].delete(premint_key(answer["launch"]))
     elif stale == "settled":
         Launch.objects.filter(pk=answer["launch"]).update(status=Launch.Status.FAILED)
     else:
@@ -213,3 +216,26 @@ def test_a_popup_button_carries_what_hostkit_needs_to_premint(settings, value):
 def test_other_buttons_do_not_premint(settings, mode, value):
     html = render_button(settings, mode, value)
     assert "data-premint" not in html and "data-csrf" not in html
+
+
+# --- a pre-mint nobody opened is nobody's open launch ----------------------------------------------------
+
+
+def test_a_notification_without_complete_parameter_skips_an_unopened_premint(notified, user, cyclr):
+    opened, _, body = notified()  # a launch whose window is installing
+    del body["CompleteParameter"]
+    client = logged_in(user)
+    unopened = premint_for(client).json()["launch"]  # the pointer passed over the button again since
+    assert post(body).json()["launch"] == str(opened.pk)
+    assert Launch.objects.get(pk=unopened).status == Launch.Status.PENDING
+
+
+def test_a_claimed_premint_is_an_open_launch_like_any_other(user, cyclr):
+    from proxy.launches import newest_open_launch
+
+    client = logged_in(user)
+    answer = premint_for(client).json()
+    account = Launch.objects.get(pk=answer["launch"]).account_api_id
+    assert newest_open_launch(account_api_id=account) is None  # pre-minted, no window yet
+    client.get(answer["url"])
+    assert newest_open_launch(account_api_id=account).pk == Launch.objects.get(pk=answer["launch"]).pk

@@ -1,6 +1,7 @@
 """Pre-minting (CYCLR_PROXY["PREMINT"], proxy.premint): proxy:premint makes the launch before the click, and
 proxy:launch?premint=<id> opens it once, for its own person only, while it is fresh."""
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import caches
@@ -10,6 +11,9 @@ from django.template import Context, Template
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from proxy import premint
 from proxy.checks import check_premint
@@ -239,3 +243,52 @@ def test_a_claimed_premint_is_an_open_launch_like_any_other(user, cyclr):
     assert newest_open_launch(account_api_id=account) is None  # pre-minted, no window yet
     client.get(answer["url"])
     assert newest_open_launch(account_api_id=account).pk == Launch.objects.get(pk=answer["launch"]).pk
+
+
+# --- any input ---------------------------------------------------------------------------------------------
+
+QUERY_KEYS = st.sampled_from(["mode", "marketplace", "launch", "next", "premint", "other"])
+PREMINT_CODES = {"premint_mode", "marketplace_not_offered", "unknown_preset", "next_not_allowed", "unsafe_next"}
+
+
+def test_any_premint_query_is_a_premint_or_a_refusal_with_a_code(cyclr, user, unlimited):
+    client = logged_in(user)
+
+    @given(st.dictionaries(QUERY_KEYS, st.text(max_size=40), max_size=4))
+    @hypothesis_settings(max_examples=60)
+    def check(query):
+        before = Launch.objects.count()
+        response = client.post(PREMINT_URL + "?" + urlencode(query))
+        if response.status_code == 200:
+            assert Launch.objects.count() == before + 1
+        else:
+            assert response.status_code == 400 and response.json()["code"] in PREMINT_CODES, response.content
+            assert Launch.objects.count() == before
+
+    check()
+
+
+def test_any_premint_value_claims_nothing_but_ones_own_fresh_premint(cyclr, user, other_user):
+    answer = premint_for(logged_in(user)).json()
+    key = premint_key(answer["launch"])
+    cache = caches[proxy_settings.LIMITS_CACHE]
+
+    def request_of(person):
+        request = RequestFactory().get("/")
+        request.user = person
+        return request
+
+    @given(st.one_of(st.text(max_size=60), st.just(answer["launch"]), st.just(answer["launch"].upper()),
+                     st.just("{" + answer["launch"] + "}")))
+    def check(value):
+        assert premint.claim(request_of(other_user), value) is None
+        assert cache.get(key)  # another person's try never spends it
+        if value.lower().strip("{}") != answer["launch"]:
+            assert premint.claim(request_of(user), value) is None
+            assert cache.get(key)
+
+    check()
+    # ... and the owner's own id still claims it, once.
+    launch, url = premint.claim(request_of(user), answer["launch"])
+    assert str(launch.pk) == answer["launch"] and url.startswith(cyclr.url)
+    assert premint.claim(request_of(user), answer["launch"]) is None

@@ -6,7 +6,7 @@ from bench import browser
 
 def data(floor, **kits):
     variants = {"floor": {"samples": floor, "errors": 0, **browser.spread(floor), "steps": None}}
-    for name in ("kit_none", "kit_intent", "kit_load"):
+    for name in browser.LABELS:
         samples = kits.get(name, floor)
         variants[name] = {"samples": samples, "errors": 0, **browser.spread(samples), "steps": None}
     return {"mint_delay_ms": 300, "page_delay_ms": 50, "hover_ms": 300, "clicks": len(floor), "variants": variants}

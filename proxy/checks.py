@@ -237,7 +237,7 @@ def check_premint(app_configs=None, **kwargs):
     if user is None or user.get("PREMINT") in CHOICES:
         return []
     return [_error("E016", f"{SETTING_NAME}['PREMINT'] is {user['PREMINT']!r}; it must be \"intent\" (mint when the "
-                           "person points at, focuses or presses the Connect button), \"load\" (when the page loads) "
+                           "person points at or touches the Connect button, or focuses it), \"load\" (when the page loads) "
                            "or None (when the window opens).",
                    "Leave it out for \"intent\"; see docs/settings.md for what each costs in Cyclr calls.")]
 

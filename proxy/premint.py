@@ -3,7 +3,7 @@
 Minting takes a Cyclr API call (hundreds of milliseconds on a real Cyclr), which ``proxy:launch`` otherwise makes
 after the click, while the person watches an empty window. With ``PREMINT``, the Connect button asks
 ``proxy:premint`` (a POST with the CSRF token) when the person shows the intent to click ("intent": the pointer on
-the button, its focus, the press) or when the page loads ("load"); the click then opens ``proxy:launch?premint=<id>``,
+the button, a touch, its focus) or when the page loads ("load"); the click then opens ``proxy:launch?premint=<id>``,
 which renders the URL minted already (docs/modes-and-windows.md, "Pre-minting").
 
 What binds a launch is unchanged (docs/security.md): the launch row is the signed-in person's, for the account the

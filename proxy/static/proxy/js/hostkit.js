@@ -75,7 +75,7 @@
 
   // Pre-mints (CYCLR_PROXY["PREMINT"], docs/modes-and-windows.md): a button with data-premint (and data-launch-url,
   // data-premint-url, data-csrf) has its launch minted before the click: on the intent to click ("intent": pointer
-  // over it, focus, press) or when the page loads ("load"). ready, by launch URL: {p: the request (never rejects),
+  // over it or focus) or when the page loads ("load"). ready, by launch URL: {p: the request (never rejects),
   // url: the proxy:launch address to open, once known}, offered 200 s from the request (the server keeps it 240 s,
   // Cyclr's URL lasts 300 s) and taken by one click. A failed one leaves the click to proxy:launch, which mints.
   const ready = {};
@@ -89,7 +89,8 @@
     m.p = fetch(o.premintUrl, { method: "POST", headers: { "X-CSRFToken": o.csrf } })
       .then((r) => r.json()).then((d) => { m.url = d.url; }, () => 0);
   };
-  ["pointerover", "focusin", "pointerdown"].forEach((t) => addEventListener(t, (e) => premint(e.target)));
+  // pointerover comes first for a mouse, a pen and a touch (before pointerdown); focusin for the keyboard.
+  ["pointerover", "focusin"].forEach((t) => addEventListener(t, (e) => premint(e.target)));
   addEventListener("DOMContentLoaded", () => document.querySelectorAll("[data-premint=load]").forEach(premint));
 
   const connect = (opts) => {

@@ -81,7 +81,7 @@
   const ready = {};
   const premint = (b) => {
     b = b.closest && b.closest("[data-premint]");
-    const o = b && b.dataset; // a disabled button has neither pointer events nor focus
+    const o = b && !b.disabled && b.dataset; // disabled: its connect() is under way
     const k = o && o.launchUrl;
     if (!o || ready[k]) return;
     const m = ready[k] = {};

@@ -103,6 +103,8 @@ register("not_pending", 409,
 register("premint_mode", 400,
          _("Only a popup or inline launch can be prepared before the click. Start again from the Connect button."),
          terminal=True)
+register("premint_taken", 409,
+         _("This launch was already opened by a click. Start again from the Connect button."), terminal=True)
 register("marketplace_not_offered", 400,
          _("This site does not offer that Marketplace. Start again from the Connect button."),
          terminal=True)

@@ -93,7 +93,7 @@ def launch(request):
     if refused is not None:
         return refused
     if "premint" in request.GET:  # a launch minted before the click (proxy.premint), counted then
-        claimed = premint.claim(request, request.GET["premint"])
+        claimed = premint.claim_ticket(request, request.GET["premint"])
         if claimed is not None:
             return proxy_page(request, *claimed)
         # Stale, taken or not this person's: the click mints anew, with the launch's own parameters (below).
@@ -176,16 +176,21 @@ def proxy_page(request, launch, marketplace_url):
 def premint_view(request):
     """POST: open a launch and mint its Marketplace URL before the click (``CYCLR_PROXY["PREMINT"]``, ``proxy.premint``).
 
-    The query is ``proxy:launch``'s (``mode`` popup or inline, ``marketplace``, ``launch``); the answer is
-    ``{"launch", "url", "expires_in"}``, ``url`` being the ``proxy:launch`` address the click opens. Counted as a
-    launch. Refusals are the kit's JSON error with a registered code, nothing written.
+    The query is ``proxy:launch``'s (``mode`` popup or inline, ``marketplace``, ``launch``); the header
+    ``X-Premint`` names the pre-mint (a ticket, ``proxy.premint``; one is made up without it). The answer is
+    ``{"launch", "url", "expires_in"}``, ``url`` being the ``proxy:launch`` address the click opens
+    (``?premint=<ticket>``), which the page knows before the answer. Counted as a launch. Refusals are the kit's
+    JSON error with a registered code, nothing written; ``premint_taken`` when a click opened the ticket first.
     """
     refusal = premint_refusal(request)
     if refusal is not None:
         return refusal
+    # The page names its pre-mint (hostkit.js: X-Premint), so its click can open it before the mint is done.
+    ticket = request.headers.get("X-Premint") or secrets.token_urlsafe(12)
+    if not premint.begin(request, ticket):
+        return json_error(LaunchRejected("premint_taken"))
     try:
-        limits.count(limits.LAUNCHES, request.user)
-        launch = premint.premint(request, mode=request.GET.get("mode", Launch.Mode.POPUP),
+        launch = premint.premint(request, ticket, mode=request.GET.get("mode", Launch.Mode.POPUP),
                                  marketplace_id=int(request.GET.get("marketplace") or 0) or None,
                                  preset=request.GET.get("launch") or "")
     except RateLimited as exc:
@@ -196,7 +201,7 @@ def premint_view(request):
         return json_error(exc)
     # The launch's own query too: should the pre-mint be stale by the click, the click mints with it anew.
     query = request.GET.copy()
-    query["premint"] = str(launch.id)
+    query["premint"] = ticket
     return JsonResponse({"launch": str(launch.id), "url": f"{reverse('proxy:launch')}?{query.urlencode()}",
                          "expires_in": premint.PREMINT_TTL})
 
@@ -204,7 +209,8 @@ def premint_view(request):
 def premint_refusal(request):
     """The JSON refusal of a pre-mint before anything is counted or written, or None to go on.
 
-    In order: the method (405), the session (401), CSRF (403 ``csrf_failed``), then the query: ``mode`` must be
+    In order: the method (405), the session (401), CSRF (403 ``csrf_failed``), the ``X-Premint`` header's ticket
+    (``malformed``), then the query: ``mode`` must be
     popup or inline (``premint_mode``: the other modes' windows carry a nonce made with the launch), ``marketplace``
     one this site offers (``marketplace_not_offered``), ``launch`` a preset's name (``unknown_preset``), and no
     ``next`` (``next_not_allowed``: only redirect mode goes back to a page).
@@ -215,6 +221,9 @@ def premint_refusal(request):
         return json_error(ProxyError("unauthenticated"))
     if csrf_rejected(request):
         return json_error(ProxyError("csrf_failed"))
+    ticket = request.headers.get("X-Premint")
+    if ticket is not None and not premint.TICKET.fullmatch(ticket):
+        return json_error(ProxyError("malformed", _("The X-Premint header must be 1-64 letters, digits, '-' or '_'.")))
     query = request.GET
     if query.get("mode", Launch.Mode.POPUP) not in FRAMED_MODES:
         return json_error(LaunchRejected("premint_mode"))

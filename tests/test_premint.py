@@ -46,7 +46,7 @@ def test_a_premint_mints_once_and_the_click_opens_it_without_another_call(cyclr,
     answer = response.json()
     launch = Launch.objects.get()
     assert answer["launch"] == str(launch.pk) and answer["expires_in"] == premint.PREMINT_TTL
-    assert answer["url"] == f"{reverse('proxy:launch')}?premint={launch.pk}"
+    assert answer["url"].startswith(f"{reverse('proxy:launch')}?premint=")  # a ticket the server made up
     assert (launch.user, launch.mode, launch.status) == (user, Launch.Mode.POPUP, Launch.Status.PENDING)
     # Offered for less than Cyclr's five minutes, then the launch expires unopened.
     assert before + timedelta(seconds=premint.PREMINT_TTL) <= launch.expires_at <= timezone.now() + timedelta(
@@ -269,7 +269,9 @@ def test_any_premint_query_is_a_premint_or_a_refusal_with_a_code(cyclr, user, un
 
 
 def test_any_premint_value_claims_nothing_but_ones_own_fresh_premint(cyclr, user, other_user):
-    answer = premint_for(logged_in(user)).json()
+    ticket = "the-pages-ticket"
+    answer = logged_in(user).post(PREMINT_URL, headers={"X-Premint": ticket}).json()
+    assert answer["url"].endswith("?premint=the-pages-ticket")
     key = premint_key(answer["launch"])
     cache = caches[proxy_settings.LIMITS_CACHE]
 
@@ -278,17 +280,78 @@ def test_any_premint_value_claims_nothing_but_ones_own_fresh_premint(cyclr, user
         request.user = person
         return request
 
-    @given(st.one_of(st.text(max_size=60), st.just(answer["launch"]), st.just(answer["launch"].upper()),
-                     st.just("{" + answer["launch"] + "}")))
+    @given(st.one_of(st.text(max_size=70), st.just(ticket), st.just(answer["launch"])))
     def check(value):
-        assert premint.claim(request_of(other_user), value) is None
+        assert premint.claim_ticket(request_of(other_user), value) is None
         assert cache.get(key)  # another person's try never spends it
-        if value.lower().strip("{}") != answer["launch"]:
-            assert premint.claim(request_of(user), value) is None
+        if value != ticket:
+            assert premint.claim_ticket(request_of(user), value) is None
             assert cache.get(key)
 
     check()
-    # ... and the owner's own id still claims it, once.
-    launch, url = premint.claim(request_of(user), answer["launch"])
+    # ... and the page's own ticket still claims it, once.
+    launch, url = premint.claim_ticket(request_of(user), ticket)
     assert str(launch.pk) == answer["launch"] and url.startswith(cyclr.url)
-    assert premint.claim(request_of(user), answer["launch"]) is None
+    assert premint.claim_ticket(request_of(user), ticket) is None
+
+
+# --- tickets: the click before the mint's answer ---------------------------------------------------------
+
+
+def test_the_page_names_its_premint_and_the_click_waits_for_the_mint_under_way(cyclr, user):
+    import threading
+
+    answers = {}
+
+    def premint_in_another_thread():
+        answers["premint"] = logged_in(user).post(PREMINT_URL, headers={"X-Premint": "t1"})
+
+    cyclr.mint_gate.close()
+    thread = threading.Thread(target=premint_in_another_thread)
+    thread.start()
+    try:
+        assert cyclr.mint_gate.wait_for_held(1)  # the pre-mint is waiting for Cyclr
+        clicked = threading.Thread(target=lambda: answers.update(click=logged_in(user).get(
+            f"{reverse('proxy:launch')}?premint=t1")))
+        clicked.start()
+        assert not cyclr.mint_gate.wait_for_held(2, timeout=0.5)  # the click waits on the pre-mint, no mint of its own
+    finally:
+        cyclr.mint_gate.open()
+    thread.join(30)
+    clicked.join(30)
+    assert answers["premint"].status_code == 200 and answers["click"].status_code == 200
+    assert str(answers["click"].context["launch"].pk) == answers["premint"].json()["launch"]
+    assert Launch.objects.count() == 1 and len(cyclr.marketplace_requests) == 1
+
+
+def test_a_click_before_its_premint_mints_itself_and_the_late_premint_is_refused(cyclr, user):
+    client = logged_in(user)
+    page = client.get(f"{reverse('proxy:launch')}?premint=t2")  # the POST has not reached the server yet
+    assert page.status_code == 200
+    late = client.post(PREMINT_URL, headers={"X-Premint": "t2"})
+    assert late.status_code == 409 and late.json()["code"] == "premint_taken"
+    assert Launch.objects.count() == 1 and len(cyclr.marketplace_requests) == 1  # one click, one launch
+
+
+def test_a_click_after_a_failed_premint_mints_itself_without_waiting(cyclr, user):
+    client = logged_in(user)
+    cyclr.api_down = True
+    assert client.post(PREMINT_URL, headers={"X-Premint": "t3"}).status_code == 502
+    cyclr.api_down = False
+    page = client.get(f"{reverse('proxy:launch')}?premint=t3")
+    assert page.status_code == 200 and Launch.objects.count() == 1
+
+
+def test_a_ticket_is_taken_once(cyclr, user):
+    client = logged_in(user)
+    assert client.post(PREMINT_URL, headers={"X-Premint": "t4"}).status_code == 200
+    again = client.post(PREMINT_URL, headers={"X-Premint": "t4"})
+    assert again.status_code == 409 and again.json()["code"] == "premint_taken"
+    assert Launch.objects.count() == 1
+
+
+@pytest.mark.parametrize("ticket", ["", "a b", "x" * 65, "é", "../x"])
+def test_a_malformed_ticket_is_refused(cyclr, user, ticket):
+    response = logged_in(user).post(PREMINT_URL, headers={"X-Premint": ticket})
+    assert response.status_code == 400 and response.json()["code"] == "malformed"
+    assert not Launch.objects.exists() and cyclr.marketplace_requests == []

@@ -29,19 +29,22 @@ class PremintTests(WindowTestCase):
         self.assertEqual(launch.pk, premint.pk)
         self.assertEqual(len(self.mints()), 1)  # the click made no mint of its own
 
-    def test_a_click_while_the_mint_is_under_way_opens_at_once_and_waits_for_it(self):
+    def test_a_click_while_the_mint_is_under_way_opens_at_once_on_the_premint_which_waits_for_it(self):
         self.integrations_page("popup")
         self.fake.mint_gate.close()
         try:
             self.point_at_connect()
             self.assertTrue(self.fake.mint_gate.wait_for_held(1), "the pointer on Connect did not start a mint")
             self.driver.find_element(By.ID, "connect").click()
-            # The popup opened inside the click (no popup blocker objects), before the mint answered.
-            self.driver.switch_to.window(self.popup())
-            self.assertEqual(self.driver.current_url, "about:blank")
+            # The popup opened inside the click (no popup blocker objects) on proxy:launch?premint=<ticket>, which
+            # waits for the pre-mint's mint: the click mints nothing of its own.
+            popup = self.popup()
+            self.assertFalse(self.fake.mint_gate.wait_for_held(2, timeout=1))
             self.assertEqual(Launch.objects.filter(user=self.user).count(), 0)
         finally:
             self.fake.mint_gate.open()
+        self.driver.switch_to.window(popup)
+        self.assertIn("premint=", self.driver.current_url)
         self.wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
         self.driver.switch_to.frame(self.driver.find_element(By.ID, "proxy-frame"))
         self.wait(lambda d: d.find_elements(By.ID, "marketplace-title"), what="the Marketplace inside the iframe")

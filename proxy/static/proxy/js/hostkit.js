@@ -75,19 +75,19 @@
 
   // Pre-mints (CYCLR_PROXY["PREMINT"], docs/modes-and-windows.md): a button with data-premint (and data-launch-url,
   // data-premint-url, data-csrf) has its launch minted before the click: on the intent to click ("intent": pointer
-  // over it or focus) or when the page loads ("load"). ready, by launch URL: {p: the request (never rejects),
-  // url: the proxy:launch address to open, once known}, offered 200 s from the request (the server keeps it 240 s,
-  // Cyclr's URL lasts 300 s) and taken by one click. A failed one leaves the click to proxy:launch, which mints.
+  // over it or focus) or when the page loads ("load"). ready, by launch URL: the ticket this page named its
+  // pre-mint with (X-Premint), offered 200 s (the server keeps it 240 s, Cyclr's URL lasts 300 s) and taken by one
+  // click, which opens proxy:launch?premint=<ticket> at once: the server waits there for a mint still under way,
+  // and mints itself for a pre-mint that failed or has not begun.
   const ready = {};
   const premint = (b) => {
     b = b.closest && b.closest("[data-premint]");
     const o = b && !b.disabled && b.dataset; // disabled: its connect() is under way
     const k = o && o.launchUrl;
     if (!o || ready[k]) return;
-    const m = ready[k] = {};
-    setTimeout(() => delete ready[k], 2e5); // or a newer one's, sooner: never later
-    m.p = fetch(o.premintUrl, { method: "POST", headers: { "X-CSRFToken": o.csrf } })
-      .then((r) => r.json()).then((d) => { m.url = d.url; }, () => 0);
+    const t = ready[k] = id();
+    setTimeout(() => ready[k] == t && delete ready[k], 2e5);
+    fetch(o.premintUrl, { method: "POST", headers: { "X-CSRFToken": o.csrf, "X-Premint": t } }).catch(() => 0);
   };
   // pointerover comes first for a mouse, a pen and a touch (before pointerdown); focusin for the keyboard.
   ["pointerover", "focusin"].forEach((t) => addEventListener(t, (e) => premint(e.target)));
@@ -106,11 +106,11 @@
     return new Promise((resolve, reject) => {
       const base = new URL(opts.url, location.href);
       const open = () => popup(modeUrl(base, mode), ref);
-      // A fresh pre-mint for this URL is this click's launch: opened at once, or once its mint answers.
-      const pre = mode == "popup" && ready[opts.url];
+      // A fresh pre-mint for this URL is this click's launch (Reopen mints anew).
+      const first = modeUrl(base, mode);
+      if (mode == "popup" && ready[opts.url]) first.searchParams.set("premint", ready[opts.url]);
       delete ready[opts.url];
-      let win = mode != "inline" && (pre ? popup(pre.url || "about:blank", ref) : open());
-      if (win && pre && !pre.url) pre.p.then(() => { win.location = pre.url || modeUrl(base, mode); });
+      let win = mode != "inline" && popup(first, ref);
       let frame;
       if (!win) {
         if (mode != "inline") { // blocked: nothing was minted

@@ -4,7 +4,7 @@ Its own process, so that its HTTP threads never compete for the driver's GIL whi
 clients are timing. Commands: ``("session", token)`` redeems a Marketplace URL's token minted
 through the fake's API and returns the session id; ``("install", session_id, n[, package_id])`` installs
 package 1 (or ``package_id``; started) ``n`` times in that session and returns the Launch Complete ``result`` objects;
-``("delay", seconds)`` sets ``api_delay``; ``("stop",)``.
+``("delay", seconds)`` sets ``api_delay``; ``("page_delay", seconds)`` sets ``page_delay``; ``("stop",)``.
 """
 
 
@@ -26,6 +26,9 @@ def serve(conn, client_id, client_secret):
                 break
             if command == "delay":
                 fake.api_delay = float(args[0])
+                conn.send(True)
+            elif command == "page_delay":
+                fake.page_delay = float(args[0])
                 conn.send(True)
             elif command == "session":
                 session = fake.state.redeem_marketplace_token(args[0])

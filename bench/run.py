@@ -436,6 +436,9 @@ def document(report):
     js_note = ((f"Over the budget: the {', '.join(over)}." if over else "Each page's scripts keep to the budget.")
                if served else "There are no minified copies served (`proxy/static/proxy/js/*.min.js`); the figure is "
                "`rjsmin` of the sources, so it is what minifying would give, not what is served.")
+    from bench import browser  # click to Marketplace (issue 21 item 2): its own section
+
+    lines += browser.section(report.get("browser"))
     lines += [OBSTACLES.replace("{js_note}", js_note)]
     for db, data in report["passes"].items():
         lines += [f"## Profile of `accept_result()` ({db}, in the driver process, same database and fake Cyclr)", "",
@@ -476,6 +479,10 @@ def main(argv=None):
         subprocess.run([sys.executable, "-m", "bench.measure", "--db", db, "--profile", mode, "--json", str(path)],
                        cwd=ROOT, check=True)
         report["passes"][db] = json.loads(path.read_text())
+    path = ROOT / "var" / "bench-browser.json"  # click to Marketplace in headless Chromium (bench/browser.py)
+    path.unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-m", "bench.browser", "--profile", mode, "--json", str(path)], cwd=ROOT, check=True)
+    report["browser"] = json.loads(path.read_text())
     report["seconds"] = time.monotonic() - started
     report["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     report["runs"] = next(iter(report["passes"].values()))["settings"]["runs"]
@@ -484,7 +491,8 @@ def main(argv=None):
     (out / "benchmarks.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (out / "BENCHMARKS.md").write_text(document(report))
     print(f"Wrote {out / 'BENCHMARKS.md'} and {out / 'benchmarks.json'} in {report['seconds']:.0f} s")
-    broken = unmeasured(report["passes"])
+    broken = unmeasured(report["passes"]) + [f"browser {v}" for v, row in report["browser"]["variants"].items()
+                                             if not row["samples"]]
     if broken:
         # Slow is a finding; nothing measured is a broken benchmark (CI's bench-quick must fail on it).
         sys.exit("Nothing was measured for: " + ", ".join(broken))

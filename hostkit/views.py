@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from proxy.conf import proxy_settings
 from proxy.models import Installation
 
 from .accounts import account_api_id
@@ -19,6 +20,8 @@ def integrations(request):
         "integrations": request.user.integrations.all(),
         "installations": installations_of(request.user),
         "connect_mode": mode,
+        # CYCLR_PROXY["PREMINT"]: the kit's hostkit.js mints a popup's launch before the click (data-premint).
+        "premint": proxy_settings.PREMINT if mode == "popup" else None,
         # The demo's LAUNCH preset (hostkit/settings.py), when one is configured.
         "launch_preset": "email" if "email" in (settings.CYCLR_PROXY.get("LAUNCHES") or {}) else "",
     })

@@ -229,6 +229,19 @@ def check_positive_numbers(app_configs=None, **kwargs):
     return messages
 
 
+def check_premint(app_configs=None, **kwargs):
+    """proxy.E017: ``PREMINT`` is not None, "intent" or "load"."""
+    from .premint import CHOICES
+
+    user = _user_settings()
+    if user is None or user.get("PREMINT") in CHOICES:
+        return []
+    return [_error("E017", f"{SETTING_NAME}['PREMINT'] is {user['PREMINT']!r}; it must be \"intent\" (mint when the "
+                           "person points at or touches the Connect button, or focuses it), \"load\" (when the page loads) "
+                           "or None (when the window opens).",
+                   "Leave it out for \"intent\"; see docs/settings.md for what each costs in Cyclr calls.")]
+
+
 def check_verification(app_configs=None, **kwargs):
     """proxy.W001: ``VERIFY_WITH_API`` is off."""
     user = _user_settings()
@@ -278,6 +291,7 @@ SETTINGS_CHECKS = (
     check_account_resolver,
     check_account_header,
     check_positive_numbers,
+    check_premint,
     check_verification,
     check_webhook_secret,
     check_task_backend,

@@ -54,6 +54,10 @@ DEFAULTS = {
     # thread of this process right after the door answers (no worker needed); an alias of settings.TASKS
     # enqueues it there, such as a django_tasks_db.DatabaseBackend run by `manage.py db_worker`.
     "TASK_BACKEND": None,
+    # When the Connect button mints its launch's Marketplace URL (proxy.premint, docs/modes-and-windows.md): "intent"
+    # (the pointer or a touch on the button, or its focus: just before the click), "load" (when the page loads: every
+    # page view costs a Cyclr call) or None (on the click, in the window it opens). Popup buttons only.
+    "PREMINT": "intent",
     # Named LAUNCH presets for proxy:launch?launch=<name> (never chosen by the browser beyond the name):
     # {"crm": {"tags": ["crm"], "start": True, "run_once": False, "auto_install": True,
     #          "single_install": None, "wizard": None, "display_descriptions": None}}.

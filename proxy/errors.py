@@ -99,6 +99,12 @@ register("unsupported_media_type", 415, _("The message must be sent as JSON (Con
 register("not_pending", 409,
          _("This launch already has its result. Close this window and check your integrations in the app."),
          terminal=True)
+# proxy:premint makes popup and inline launches only: the other modes' windows carry a nonce made with the launch.
+register("premint_mode", 400,
+         _("Only a popup or inline launch can be prepared before the click. Start again from the Connect button."),
+         terminal=True)
+register("premint_taken", 409,
+         _("This launch was already opened by a click. Start again from the Connect button."), terminal=True)
 register("marketplace_not_offered", 400,
          _("This site does not offer that Marketplace. Start again from the Connect button."),
          terminal=True)

@@ -16,6 +16,7 @@ from .accounts import account_q, learned_guid, resolve_account
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
+from .limits import limits_cache
 from .models import Launch
 from .origins import origin_of
 
@@ -85,7 +86,7 @@ def launch_preset(name):
     return {key: value for key, value in presets[name].items() if key in PRESET_OPTIONS and value is not None}
 
 
-def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_url="", preset=""):
+def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_url="", preset="", lifetime=None):
     """Create a pending launch for the request's user and mint its Marketplace URL.
 
     Returns ``(launch, marketplace_url)``. The URL is minted now, as the proxy page loads,
@@ -95,6 +96,7 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_ur
     ``proxy:complete`` sends the window back to; a bad one raises ``LaunchRejected`` before
     anything is minted or written. ``preset`` names a LAUNCH preset (``CYCLR_PROXY["LAUNCHES"]``):
     the URL is then minted with Cyclr's LAUNCH call, which installs the templates its tags choose.
+    ``lifetime``: seconds until the launch expires (default ``LAUNCH_TTL``; a pre-mint's is shorter, ``proxy.premint``).
     """
     if next_url:
         check_next_url(request, next_url, mode)
@@ -109,7 +111,7 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_ur
         marketplace_id=marketplace_id or proxy_settings.MARKETPLACE_ID,
         mode=mode,
         created_at=now,
-        expires_at=now + timedelta(seconds=proxy_settings.LAUNCH_TTL),
+        expires_at=now + timedelta(seconds=lifetime or proxy_settings.LAUNCH_TTL),
         nonce_hash=hash_nonce(nonce) if nonce else "",
         next_url=next_url or "",
         preset=preset or "",
@@ -256,11 +258,28 @@ def _is_uuid(value):
     return True
 
 
+def premint_key(launch_id) -> str:
+    """The cache key (in ``LIMITS_CACHE``) of a pre-minted launch's URL while no window has opened it (``proxy.premint``)."""
+    return f"proxy.premint.{launch_id}"
+
+
+# How many of an account's newest pending launches newest_open_launch looks through for one a window opened.
+OPEN_LOOKBACK = 20
+
+
 def newest_open_launch(*, account_id="", account_api_id=""):
-    """The newest pending, unexpired launch minted for an account (named by either id, see ``account_q``), or None."""
+    """The newest pending, unexpired launch minted for an account (named by either id, see ``account_q``), or None.
+
+    A pre-mint that no window has opened (its URL still in the cache, ``proxy.premint``) is skipped: nobody can
+    be installing through it, so a notification without a ``CompleteParameter`` is not bound to it.
+    """
     launches = Launch.objects.filter(account_q(account_id=account_id, account_api_id=account_api_id),
                                      status=Launch.Status.PENDING, expires_at__gt=timezone.now())
-    return launches.order_by("-created_at").first()
+    cache = limits_cache()
+    for launch in launches.order_by("-created_at")[:OPEN_LOOKBACK]:
+        if not cache.has_key(premint_key(launch.pk)):
+            return launch
+    return None
 
 
 def _no_launch():

@@ -6,6 +6,7 @@ app_name = "proxy"
 
 urlpatterns = [
     path("launch/", views.launch, name="launch"),
+    path("launch/premint/", views.premint_view, name="premint"),
     path("orbit/", orbit.orbit, name="orbit"),
     path("orbit/<slug:session>/", orbit.orbit_changes, name="orbit_changes"),
     path("launches/<uuid:launch_id>/", views.status, name="status"),

@@ -15,11 +15,12 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from . import errors, limits, protocol, settlement
+from . import errors, limits, premint, protocol, settlement
 from .bodies import read_body, read_form
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError, RateLimited
-from .launches import check_next_url, launch_for_completion, launch_preset, move_to_top_level, open_launch
+from .launches import (FRAMED_MODES, check_next_url, launch_for_completion, launch_preset, move_to_top_level,
+                       open_launch)
 from .logs import loggable
 from .models import Launch
 from .services import accept_result
@@ -91,6 +92,11 @@ def launch(request):
     refused = not_a_navigation_page(request, tell_host=True)  # before anything is read, counted or written
     if refused is not None:
         return refused
+    if "premint" in request.GET:  # a launch minted before the click (proxy.premint), counted then
+        claimed = premint.claim_ticket(request, request.GET["premint"])
+        if claimed is not None:
+            return proxy_page(request, *claimed)
+        # Stale, taken or not this person's: the click mints anew, with the launch's own parameters (below).
     mode = request.GET.get("mode", Launch.Mode.POPUP)
     if mode not in Launch.Mode.values:
         return error_page(request, _("Unknown mode"),
@@ -129,9 +135,14 @@ def launch(request):
                                               preset=preset)
     except ProxyError as exc:  # Cyclr's API failed (CyclrAPIError), or the kit is misconfigured
         return mint_failure_page(request, exc, marketplace_id, tell_host=True)
-    nonce = secrets.token_urlsafe(18)
     if launch.mode in (Launch.Mode.REDIRECT, Launch.Mode.DIRECT):
-        return redirect_page(request, launch, marketplace_url, nonce)
+        return redirect_page(request, launch, marketplace_url, secrets.token_urlsafe(18))
+    return proxy_page(request, launch, marketplace_url)
+
+
+def proxy_page(request, launch, marketplace_url):
+    """The proxy page of a popup or inline ``launch``: it frames ``marketplace_url`` and listens for its result."""
+    nonce = secrets.token_urlsafe(18)
     # The proxy page frames the Marketplace only; inline mode frames the proxy page in the host's own page.
     # form-action: the top-level control posts to proxy:top_level (docs/framing.md).
     csp = page_csp(nonce, frame_src=launch.marketplace_origin, connect_src=f"'self' {socket_origin(request)}", frame_ancestors="'self'",
@@ -157,6 +168,77 @@ def launch(request):
             "csrfToken": get_token(request),
         },
     }, csp, referrer_policy="same-origin")
+
+
+@csrf_exempt  # checked in premint_refusal, with the X-CSRFToken header (the body is never read)
+@login_not_required  # checked in premint_refusal: 401 unauthenticated in JSON, not a redirect
+@never_cache
+def premint_view(request):
+    """POST: open a launch and mint its Marketplace URL before the click (``CYCLR_PROXY["PREMINT"]``, ``proxy.premint``).
+
+    The query is ``proxy:launch``'s (``mode`` popup or inline, ``marketplace``, ``launch``); the header
+    ``X-Premint`` names the pre-mint (a ticket, ``proxy.premint``; one is made up without it). The answer is
+    ``{"launch", "url", "expires_in"}``, ``url`` being the ``proxy:launch`` address the click opens
+    (``?premint=<ticket>``), which the page knows before the answer. Counted as a launch. Refusals are the kit's
+    JSON error with a registered code, nothing written; ``premint_taken`` when a click opened the ticket first.
+    """
+    refusal = premint_refusal(request)
+    if refusal is not None:
+        return refusal
+    # The page names its pre-mint (hostkit.js: X-Premint), so its click can open it before the mint is done.
+    ticket = request.headers.get("X-Premint") or secrets.token_urlsafe(12)
+    if not premint.begin(request, ticket):
+        return json_error(LaunchRejected("premint_taken"))
+    try:
+        launch = premint.premint(request, ticket, mode=request.GET.get("mode", Launch.Mode.POPUP),
+                                 marketplace_id=int(request.GET.get("marketplace") or 0) or None,
+                                 preset=request.GET.get("launch") or "")
+    except RateLimited as exc:
+        return rate_limited_response(exc)
+    except ProxyError as exc:  # Cyclr's API failed, or the kit is misconfigured
+        if errors.status_of(exc.code) >= 500:
+            logger.error("Could not pre-mint a Marketplace URL: %s", loggable(exc.message))
+        return json_error(exc)
+    # The launch's own query too: should the pre-mint be stale by the click, the click mints with it anew.
+    query = request.GET.copy()
+    query["premint"] = ticket
+    return JsonResponse({"launch": str(launch.id), "url": f"{reverse('proxy:launch')}?{query.urlencode()}",
+                         "expires_in": premint.PREMINT_TTL})
+
+
+def premint_refusal(request):
+    """The JSON refusal of a pre-mint before anything is counted or written, or None to go on.
+
+    In order: the method (405), the session (401), CSRF (403 ``csrf_failed``), the ``X-Premint`` header's ticket
+    (``malformed``), then the query: ``mode`` must be
+    popup or inline (``premint_mode``: the other modes' windows carry a nonce made with the launch), ``marketplace``
+    one this site offers (``marketplace_not_offered``), ``launch`` a preset's name (``unknown_preset``), and no
+    ``next`` (``next_not_allowed``: only redirect mode goes back to a page).
+    """
+    if request.method != "POST":
+        return method_not_allowed(("POST",))
+    if not request.user.is_authenticated:
+        return json_error(ProxyError("unauthenticated"))
+    if csrf_rejected(request):
+        return json_error(ProxyError("csrf_failed"))
+    ticket = request.headers.get("X-Premint")
+    if ticket is not None and not premint.TICKET.fullmatch(ticket):
+        return json_error(ProxyError("malformed", _("The X-Premint header must be 1-64 letters, digits, '-' or '_'.")))
+    query = request.GET
+    if query.get("mode", Launch.Mode.POPUP) not in FRAMED_MODES:
+        return json_error(LaunchRejected("premint_mode"))
+    marketplace = query.get("marketplace") or None
+    if marketplace is not None and not (MARKETPLACE_ID.fullmatch(marketplace)
+                                        and int(marketplace) in offered_marketplace_ids()):
+        return json_error(LaunchRejected("marketplace_not_offered"))
+    try:
+        if query.get("next"):
+            check_next_url(request, query["next"], query.get("mode", Launch.Mode.POPUP))
+        if query.get("launch"):
+            launch_preset(query["launch"])
+    except LaunchRejected as exc:
+        return json_error(exc)
+    return None
 
 
 def mint_failure_page(request, exc, marketplace_id=None, *, tell_host=False):

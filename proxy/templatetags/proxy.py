@@ -29,6 +29,7 @@ from django.utils.html import format_html, format_html_join, json_script
 from django.utils.translation import gettext_lazy as _
 
 from .. import errors
+from ..conf import proxy_settings
 
 register = template.Library()
 
@@ -101,10 +102,14 @@ def connect_button(context, label=_("Connect an integration"), *, mode="popup", 
         context.render_context["proxy_connect_buttons"] = number
     button_id = id or f"hostkit-connect-{number}"
     launch_url = reverse("proxy:launch")
+    query_string = f"?{urlencode(query)}" if query else ""
     return {
+        # CYCLR_PROXY["PREMINT"]: hostkit.js mints a popup button's launch before the click (proxy.premint).
+        "premint": proxy_settings.PREMINT if mode == "popup" else None,
+        "premint_url": reverse("proxy:premint") + query_string,
         "label": label,
         "mode": mode,
-        "launch_url": f"{launch_url}?{urlencode(query)}" if query else launch_url,
+        "launch_url": launch_url + query_string,
         "fallback": fallback or "",
         "container": container or (f"#{button_id}-frame" if mode == "inline" else ""),
         "inline_box": mode == "inline" and not container,

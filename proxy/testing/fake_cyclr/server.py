@@ -624,6 +624,8 @@ class FakeCyclrHandler(BaseHTTPRequestHandler):
                 fake.state.record_api_call(self.command, path)
             if fake.api_down and (path.startswith("/v1.0/") or path in ("/v1.0", "/oauth/token")):
                 raise api_error(503, "The service is unavailable. Try again later.")
+            if fake.page_delay > 0 and not path.startswith(("/v1.0", "/oauth/", "/api/")):
+                time.sleep(fake.page_delay)  # a Marketplace page, from a Cyclr that far away
             if path.startswith("/v1.0/") or path == "/v1.0":
                 if fake.failing_account(self.headers.get("X-Cyclr-Account", ""), path):
                     raise api_error(500, "An error has occurred.")
@@ -846,6 +848,8 @@ class FakeCyclr:
     `api_delay=<seconds>` (also an attribute) makes every Partner API call (`/v1.0/...`) answer that much
     later, as a real Cyclr's distance does (the benchmark's 150 ms figure); the Marketplace pages, the
     token endpoint and webhooks stay immediate. 0, the default, answers at once.
+    `page_delay=<seconds>` (also an attribute) does the same for the Marketplace's pages (every request a window
+    loads: the sign-in, its redirect, the Marketplace, the install pages), as the benchmark's 50 ms pages.
 
     `api_down=True` (also an attribute) makes the Partner API and the token endpoint answer 503, as during
     an outage of Cyclr's API, while the Marketplace pages keep working: a result that arrives meanwhile
@@ -914,6 +918,7 @@ class FakeCyclr:
         complete_delay: float = 0,
         instant_complete: bool = False,
         api_delay: float = 0,
+        page_delay: float = 0,
         api_down: bool = False,
         failing_accounts: Iterable[str] = (),
         state_file: str | None = None,
@@ -934,6 +939,7 @@ class FakeCyclr:
         self.complete_delay = complete_delay
         self.instant_complete = bool(instant_complete)
         self.api_delay = api_delay
+        self.page_delay = page_delay
         self.api_down = bool(api_down)
         self.failing_accounts = set(failing_accounts)
         if account_ids not in ACCOUNT_ID_KINDS:

@@ -21,53 +21,38 @@
     if (region) { region.textContent = message || ""; }
   }
 
-  function settle(button) {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
-
-  function failed(button) {
-    return function (error) {
-      settle(button);
-      say(button, (error && error.message) || text(button, "failed"));
-    };
-  }
-
-  // ORBIT: Hostkit.manage() resolves once the window has gone and the account is reconciled.
-  function manage(button) {
-    var managing = window.Hostkit.manage({ url: button.getAttribute("data-orbit-url") });
+  // Disables the button while `promise` (a Hostkit call) is under way, then says `said(outcome)` or its error.
+  function run(button, promise, said) {
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     say(button, text(button, "pending"));
-    managing.then(function (outcome) {
-      var lines = (outcome.changes || []).concat(outcome.errors || []);
-      settle(button);
-      say(button, lines.length ? lines.join(" ") : text(button, "done"));
-    }, failed(button));
+    function settle(message) {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      say(button, message);
+    }
+    promise.then(function (outcome) { settle(said(outcome)); },
+      function (error) { settle((error && error.message) || text(button, "failed")); });
   }
 
   function onClick(event) {
     var button = event.target.closest && event.target.closest("[data-hostkit-connect], [data-hostkit-manage]");
     if (!button || button.disabled) { return; }
-    var managing = button.hasAttribute("data-hostkit-manage");
-    if (!window.Hostkit || typeof window.Hostkit[managing ? "manage" : "connect"] !== "function") {
+    if (!window.Hostkit) { // hostkit.js is not on the page ({% hostkit_script %} includes both)
       say(button, text(button, "missing"));
       return;
     }
-    if (managing) { return manage(button); }
-    var mode = button.getAttribute("data-mode") || "popup";
-    var options = { url: button.getAttribute("data-launch-url"), mode: mode };
-    if (button.getAttribute("data-container")) { options.container = button.getAttribute("data-container"); }
-    if (button.getAttribute("data-fallback")) { options.fallback = button.getAttribute("data-fallback"); }
+    if (button.hasAttribute("data-hostkit-manage")) {
+      // ORBIT: Hostkit.manage() resolves once the window has gone and the account is reconciled.
+      return run(button, window.Hostkit.manage({ url: button.getAttribute("data-orbit-url") }), function (outcome) {
+        var lines = (outcome.changes || []).concat(outcome.errors || []);
+        return lines.length ? lines.join(" ") : text(button, "done");
+      });
+    }
+    var data = button.dataset; // an empty or missing attribute leaves its option to Hostkit.connect's default
     // Hostkit.connect opens the popup synchronously: it must run inside this click handler.
-    var connecting = window.Hostkit.connect(options);
-    button.disabled = true;
-    button.setAttribute("aria-busy", "true");
-    say(button, text(button, "pending"));
-    connecting.then(function () {
-      settle(button);
-      say(button, text(button, "done"));
-    }, failed(button));
+    run(button, window.Hostkit.connect({ url: data.launchUrl, mode: data.mode || "popup",
+      container: data.container || null, fallback: data.fallback }), function () { return text(button, "done"); });
   }
 
   document.addEventListener("click", onClick);

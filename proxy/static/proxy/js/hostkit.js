@@ -74,12 +74,32 @@
     return () => { stopped = 1; ws.close(); };
   };
 
+  // Pre-mints (CYCLR_PROXY["PREMINT"], docs/modes-and-windows.md): a button with data-premint (and data-launch-url,
+  // data-premint-url, data-csrf) has its launch minted before the click: on the intent to click ("intent": pointer
+  // over it or focus) or when the page loads ("load"). ready, by launch URL: the ticket this page named its
+  // pre-mint with (X-Premint), offered 200 s (the server keeps it 240 s, Cyclr's URL lasts 300 s) and taken by one
+  // click, which opens proxy:launch?premint=<ticket> at once: the server waits there for a mint still under way,
+  // and mints itself for a pre-mint that failed or has not begun.
+  const ready = {};
+  const premint = (b) => {
+    b = b.closest && b.closest("[data-premint]");
+    const o = b && !b.disabled && b.dataset; // disabled: its connect() is under way
+    const k = o && o.launchUrl;
+    if (!o || ready[k]) return;
+    const t = ready[k] = id();
+    setTimeout(() => ready[k] == t && delete ready[k], 2e5);
+    fetch(o.premintUrl, { method: "POST", headers: { "X-CSRFToken": o.csrf, "X-Premint": t } }).catch(() => 0);
+  };
+  // pointerover comes first for a mouse, a pen and a touch (before pointerdown); focusin for the keyboard.
+  ["pointerover", "focusin"].forEach((t) => addEventListener(t, (e) => premint(e.target)));
+  addEventListener("DOMContentLoaded", () => document.querySelectorAll("[data-premint=load]").forEach(premint));
+
   const connect = (opts) => {
     opts = opts || {};
     let mode = opts.mode || "popup";
     const box = typeof opts.container == "string" ? document.querySelector(opts.container) : opts.container;
-    if (!opts.url || MODES.indexOf(mode) < 0 || ((mode == "inline" || opts.fallback == "inline") && !(box && box.nodeType))) {
-      return Promise.reject(fail("invalid_options", {}, "Hostkit.connect() needs a url, a mode (" + MODES + ") and, for inline, a container."));
+    if (!opts.url || !MODES.includes(mode) || ((mode == "inline" || opts.fallback == "inline") && !(box && box.nodeType))) {
+      return Promise.reject(fail("invalid_options", 0, "Hostkit.connect() needs url, mode (" + MODES + ") and, for inline, container."));
     }
     const ref = "hostkit" + id(); // names the window or frame; the kit's pages echo it on BroadcastChannel
 
@@ -87,7 +107,11 @@
     return new Promise((resolve, reject) => {
       const base = new URL(opts.url, location.href);
       const open = () => popup(modeUrl(base, mode), ref);
-      let win = mode != "inline" && open();
+      // A fresh pre-mint for this URL is this click's launch (Reopen mints anew).
+      const first = modeUrl(base, mode);
+      if (mode == "popup" && ready[opts.url]) first.searchParams.set("premint", ready[opts.url]);
+      delete ready[opts.url];
+      let win = mode != "inline" && popup(first, ref);
       let frame;
       if (!win) {
         if (mode != "inline") { // blocked: nothing was minted
@@ -140,7 +164,7 @@
           go("opened");
         } else if (type == "proxy.launch.left" && win) {
           setTimeout(() => win.closed && go("left", fail("closed")), 1000);
-        } else if (type.indexOf("proxy.install.") == 0) {
+        } else if (type.startsWith("proxy.install.")) {
           if (launch && !own[d.launch]) return test.ignored++; // another tab's launch
           if (event == "received") own[launch = d.launch] = 1; // the one to poll, even if its "opened" was missed
           if (event == "received" || event == "refused") return go(event);

@@ -50,6 +50,16 @@ PROXY_TEST_SETTINGS = {
 
 # The shipped plugin (proxy.testing.pytest_plugin, loaded with -p in pyproject.toml) provides fake_cyclr and
 # cyclr_install; these two shape its fake for this suite.
+@pytest.fixture(scope="session", autouse=True)
+def asgi_application_built_under_the_test_settings():
+    """Build ``tests.asgi.application`` before any test changes the settings. Channels'
+    ``AllowedHostsOriginValidator`` reads ``ALLOWED_HOSTS`` and ``DEBUG`` once, as the module is imported, and the
+    live server classes fork this process with the module as it is: imported first by a check under a test's
+    production-like settings (``manage.py check`` imports the ASGI application to look at its routes), it would
+    refuse every WebSocket from ``localhost`` in every later browser test."""
+    import tests.asgi  # noqa: F401
+
+
 @pytest.fixture
 def fake_cyclr_options():
     return dict(FAKE_CYCLR_OPTIONS)

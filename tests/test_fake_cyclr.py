@@ -1243,3 +1243,24 @@ def test_a_state_file_that_is_not_the_fakes_is_refused_naming_it(tmp_path, conte
     with pytest.raises(ValueError, match="is not the fake Cyclr's saved state"):
         FakeCyclr(state_file=state)
     assert state.read_text() == content  # nothing written over it
+
+
+def test_a_client_gone_mid_answer_prints_no_traceback_but_a_real_error_does(capsys):
+    # Chromium closing a window while the fake answers (the click-to-Marketplace benchmark) is not an error.
+    from proxy.testing.fake_cyclr.server import _FakeCyclrHTTPServer
+
+    server = _FakeCyclrHTTPServer(("127.0.0.1", 0), FakeCyclr())
+    try:
+        for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "Connection reset by peer")):
+            try:
+                raise gone
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 50000))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a bug in the fake")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 50000))
+        assert "ValueError: a bug in the fake" in capsys.readouterr().err
+    finally:
+        server.server_close()

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -765,6 +766,11 @@ class _FakeCyclrHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], fake: FakeCyclr) -> None:
         self.fake = fake
         super().__init__(address, FakeCyclrHandler)
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that closed a window mid-answer is not the fake's error: only a real one prints its traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipeError, ConnectionResetError, ...
+            super().handle_error(request, client_address)
 
 
 # --- the command line's knobs for the shapes Cyclr's pages disagree on ----------------------------------

@@ -307,7 +307,16 @@ from this run, say so.
   statement is most of their time. Reaching 0.6x would take dropping one of those guarantees or hand-written
   SQL in place of the ORM: neither is done.
 - **HTTP fallback (1.5x).** Behind the same middleware as its floor, the kit's door runs the same
-  `accept_result()` as the socket; against a one-`INSERT` floor, the transaction above is most of the gap.
+  `accept_result()` as the socket; against a one-`INSERT` floor, the transaction above is most of the gap:
+  the kit's door adds about 2-3 ms to the request, whatever the machine, so the ratio grows as the floor gets
+  faster. The run of 2026-12-06 measured the floor at 8.8-9.7 ms and the kit at 12.4-13.9 ms (1.44-1.48x); on
+  the quieter machine of 2026-12-07 the floor takes 3-4 ms and the same 2-3 ms make 1.5-1.9x. The changes of
+  2026-12-07 did not move it: three `--quick` runs of commit 6e84b06 (before them) and three of the current
+  code, taken in turns on that machine, gave medians of 1.58x (1.33-1.78) and 1.58x (1.53-1.68). On
+  PostgreSQL + Redis the kit's door also counts the deliveries limit in Redis (a round trip the floor does not
+  make), and reads whether this very claim was refused already (one `SELECT` on `proxy_arrival`). The p99 of
+  PostgreSQL's 30 samples per run is their slowest, one per run near 55-67 ms; it has no target, and what
+  stalls that one request was not found in this session.
 - **Handshakes (zero failures).** The rows above count this run's. Earlier runs on a loaded machine lost
   some at 200 clients, floors included: every WebSocket connect runs `AuthMiddlewareStack`'s session and user
   lookups on Channels' one `database_sync_to_async` thread, and daphne drops a socket whose application has not accepted

@@ -58,6 +58,18 @@
       });
   }
 
+  // The "Kept in step" table is rendered by the server: after an install, take it from a fresh copy of the page.
+  function refreshInstallations() {
+    return fetch(location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("installations");
+        var table = document.getElementById("installations");
+        if (fresh && table) table.replaceWith(fresh);
+        window.installationsRefreshed = (window.installationsRefreshed || 0) + 1;
+      });
+  }
+
   function connectFrom(source) {
     statusLine.textContent = "Finish in the Marketplace window…";
     // Hostkit.connect opens the window synchronously, inside this click handler.
@@ -66,7 +78,7 @@
       .then(function (outcome) {
         statusLine.textContent = "Connected. " + (outcome.result && outcome.result.install_complete_message || "");
         clearInlineFrame();
-        return refreshList(outcome.launch);
+        return refreshList(outcome.launch).then(refreshInstallations);
       })
       .catch(function (error) {
         statusLine.textContent = error.message;

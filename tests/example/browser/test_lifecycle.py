@@ -42,6 +42,10 @@ class LifecycleTests(BrowserTestCase):
         self.assertEqual(self.fake.cycles[cycle["cycle_id"]]["Name"], "Add customers to Mailchimp")
         self.assertEqual(InstallationCycle.objects.get(installation__account_api_id=f"hostkit-user-{self.user.pk}").cycle_id,
                          cycle["cycle_id"])
+        # The page's "Kept in step" table shows the install without a reload.
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#installations .installation"),
+                  what="the installation listed under Kept in step")
+        self.assertIn("Add customers to Mailchimp", self.driver.find_element(By.ID, "installations").text)
 
     def test_what_is_stopped_in_orbit_reaches_the_records_when_its_window_closes(self):
         self.launch_preset_install()

@@ -42,6 +42,8 @@ from .logs import loggable
 from .push import push_to_user
 from .origins import origin_of
 from .reconcile import reconcile
+from .views import (csrf_rejected, error_page, json_error, limit_page, method_not_allowed, not_a_navigation_page,
+                    page_csp, private_page, rate_limited_response)
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +64,6 @@ METHODS = ("GET", "POST")
 @xframe_options_sameorigin
 def orbit(request):
     """GET: the ORBIT page for the person's account. POST: it closed; reconcile the account and tell the pages."""
-    from .views import method_not_allowed  # the kit's JSON 405
-
     if request.method == "POST":
         return orbit_closed(request)
     if request.method != "GET":
@@ -73,8 +73,6 @@ def orbit(request):
 
 def orbit_closed(request):
     """The ORBIT page went away: reconcile the person's account now and push what changed (JSON)."""
-    from .views import json_error, rate_limited_response  # the kit's JSON refusals
-
     try:
         form = read_close_notice(request)
     except ProxyError as exc:
@@ -95,8 +93,6 @@ def orbit_closed(request):
 @never_cache
 def orbit_changes(request, session):
     """The answer of the ORBIT window named ``session`` (its push, again); 404 ``orbit_unknown`` until it closed."""
-    from .views import json_error  # the kit's JSON refusals
-
     answer = request.session.get(SESSION_KEY)
     if not isinstance(answer, dict) or answer.get("session") != session:
         return json_error(ProxyError("orbit_unknown"))
@@ -117,8 +113,6 @@ def read_close_notice(request):
     past ``DATA_UPLOAD_MAX_NUMBER_FIELDS``), then Django's CSRF check (``csrf_failed``) with the form's token, or
     the ``X-CSRFToken`` header when the form has none.
     """
-    from .views import csrf_rejected  # the doors' own CSRF check
-
     if not request.user.is_authenticated:
         raise ProxyError("unauthenticated")
     form = read_form(request, CLOSE_NOTICE_MAX_BYTES, allow_empty=True)  # InvalidResult is a ProxyError
@@ -129,7 +123,6 @@ def read_close_notice(request):
 
 @login_required
 def orbit_page(request):
-    from .views import limit_page, not_a_navigation_page, page_csp, private_page  # the kit's pages and refusals
 
     refused = not_a_navigation_page(request) or limit_page(request, limits.ORBITS, _("Too many openings of your integrations"))
     if refused is not None:  # before the ORBIT URL is minted: a refused load costs no Cyclr call
@@ -168,7 +161,6 @@ def reconcile_after_orbit(user, account_api_id, session=""):
 
 
 def _error_page(request, message, code, status):
-    from .views import error_page  # the kit's error page, with the kit's CSP
 
     return error_page(request, _("Your integrations could not be opened"), message, code=code, status=status,
                       frame_ancestors="'self'")

@@ -21,7 +21,6 @@ each figure is the median with its spread (min-max) over the clicks.
 """
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import time
@@ -195,12 +194,7 @@ def measure(profile):
 
     raise_fd_limit()
     (ROOT / "var").mkdir(exist_ok=True)
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    fake = ctx.Process(target=fakeproc.serve, args=(child, CLIENT_ID, CLIENT_SECRET), daemon=True)
-    fake.start()
-    try:
-        fake_url = parent.recv()
+    with fakeproc.running(CLIENT_ID, CLIENT_SECRET) as (parent, fake_url):
         for command, seconds in (("delay", MINT_DELAY), ("page_delay", PAGE_DELAY)):
             parent.send((command, seconds))
             parent.recv()
@@ -230,14 +224,6 @@ def measure(profile):
                 samples, steps, errors = bench.run(CLICKS[profile])
             finally:
                 bench.quit()
-    finally:
-        try:
-            parent.send(("stop",))
-        except OSError:
-            pass
-        fake.join(10)
-        if fake.is_alive():
-            fake.kill()
     return {"mint_delay_ms": MINT_DELAY * 1000, "page_delay_ms": PAGE_DELAY * 1000, "hover_ms": HOVER * 1000,
             "clicks": CLICKS[profile],
             "variants": {v: {**(spread(s) or {}), "samples": [round(x, 1) for x in s], "errors": errors[v],

@@ -5,7 +5,30 @@ clients are timing. Commands: ``("session", token)`` redeems a Marketplace URL's
 through the fake's API and returns the session id; ``("install", session_id, n[, package_id])`` installs
 package 1 (or ``package_id``; started) ``n`` times in that session and returns the Launch Complete ``result`` objects;
 ``("delay", seconds)`` sets ``api_delay``; ``("page_delay", seconds)`` sets ``page_delay``; ``("stop",)``.
+``running()`` starts it and stops it again.
 """
+import multiprocessing
+from contextlib import contextmanager
+
+
+@contextmanager
+def running(client_id, client_secret):
+    """The fake in a process of its own (spawned: nothing of the driver's state follows it): ``(conn, url)``, the
+    pipe that drives it and its base URL; stopped on exit, and killed if it does not stop within 10 s."""
+    ctx = multiprocessing.get_context("spawn")
+    conn, child = ctx.Pipe()
+    fake = ctx.Process(target=serve, args=(child, client_id, client_secret), daemon=True)
+    fake.start()
+    try:
+        yield conn, conn.recv()
+    finally:
+        try:
+            conn.send(("stop",))
+        except OSError:
+            pass
+        fake.join(10)
+        if fake.is_alive():
+            fake.kill()
 
 
 def serve(conn, client_id, client_secret):

@@ -12,7 +12,6 @@ import cProfile
 import http.client
 import io
 import json
-import multiprocessing
 import os
 import pstats
 import resource
@@ -453,6 +452,18 @@ def launch_ttfb(server, fixtures, count):
     return samples, errors
 
 
+def statement_timer(statements):
+    """A database execute wrapper (``connection.execute_wrapper``) that appends ``(seconds, sql)`` of each statement
+    to ``statements``."""
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append((time.perf_counter() - started, sql))
+    return timed
+
+
 def profile_accept_result(fixtures, calls):
     """cProfile of the kit's ``accept_result`` in this process (same database, same fake): the top of the time."""
     from django.db import connection
@@ -470,17 +481,9 @@ def profile_accept_result(fixtures, calls):
     # One more, alone, statement by statement: what the frame's database call sends (the session re-check's
     # two reads come before it, on the socket).
     statements = []
-
-    def timed(execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            statements.append((time.perf_counter() - started, sql))
-
     user, launch_id, message = items[-1]
     started = time.perf_counter()
-    with connection.execute_wrapper(timed):
+    with connection.execute_wrapper(statement_timer(statements)):
         accept_result(launch_id, message["result"], source="socket", user=user, message_id=message["id"])
     whole = time.perf_counter() - started
     drain(120)
@@ -513,16 +516,8 @@ def profile_settlement(fixtures, calls):
     runs = []
     for user, launch_id, message in items[:-1]:
         statements = []
-
-        def timed(execute, sql, params, many, context):
-            started = time.perf_counter()
-            try:
-                return execute(sql, params, many, context)
-            finally:
-                statements.append((time.perf_counter() - started, sql))
-
         started = time.perf_counter()
-        with connection.execute_wrapper(timed):
+        with connection.execute_wrapper(statement_timer(statements)):
             settle_launch(launch_id)
         runs.append((time.perf_counter() - started, statements))
     profiler = cProfile.Profile()
@@ -580,14 +575,9 @@ def run_pass(db, profile_name, out_path):
     settings = PROFILES[profile_name]
     raise_fd_limit()
     (ROOT / "var").mkdir(exist_ok=True)
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
     from bench import fakeproc
 
-    fake = ctx.Process(target=fakeproc.serve, args=(child, CLIENT_ID, CLIENT_SECRET), daemon=True)
-    fake.start()
-    try:
-        fake_url = parent.recv()
+    with fakeproc.running(CLIENT_ID, CLIENT_SECRET) as (parent, fake_url):
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": prepare_database(db),
                "CYCLR_API_URL": fake_url, "CYCLR_MARKETPLACE_ORIGINS": fake_url, "CYCLR_CLIENT_ID": CLIENT_ID,
                "CYCLR_CLIENT_SECRET": CLIENT_SECRET}
@@ -613,14 +603,6 @@ def run_pass(db, profile_name, out_path):
         result["profile_accept_result"] = profile_accept_result(fixtures, settings["profile_calls"])
         print(f"[{db}] profile of settle_launch", flush=True)
         result["profile_settlement"], result["settlement"] = profile_settlement(fixtures, settings["profile_calls"])
-    finally:
-        try:
-            parent.send(("stop",))
-        except OSError:
-            pass
-        fake.join(10)
-        if fake.is_alive():
-            fake.kill()
     Path(out_path).write_text(json.dumps(result, indent=1))
 
 

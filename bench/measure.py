@@ -553,19 +553,23 @@ def summarize(samples):
 # --- one pass ------------------------------------------------------------------------------------------
 
 
-def prepare_database(db):
-    """A fresh database for the pass: the SQLite file removed, or the PostgreSQL database dropped and created."""
+def prepare_database(db, suffix=""):
+    """A fresh database for the pass: the SQLite file removed, or the PostgreSQL database dropped and created.
+
+    ``suffix`` names a database of its own beside the pass's (``bench.browser``'s ``"browser"``: the file
+    ``var/bench-browser.sqlite3``, the database ``BENCH_DATABASE_URL``'s name + ``_browser``)."""
     if db == "sqlite":
-        path = ROOT / "var" / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path = ROOT / "var" / (f"bench-{suffix}.sqlite3" if suffix else "bench.sqlite3")
+        for ending in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{ending}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
     import psycopg
 
     parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(url.replace(parts.path, "/postgres"), autocommit=True) as conn:
+    name = parts.path.lstrip("/") + (f"_{suffix}" if suffix else "")
+    url = parts._replace(path=f"/{name}").geturl()
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return url

@@ -1,4 +1,5 @@
-"""Click to Marketplace, in headless Chromium: ``python -m bench.browser --json OUT [--quick]`` (``bench.run`` calls it).
+"""Click to Marketplace, in headless Chromium: ``python -m bench.browser --profile quick|full --json OUT [--postgres]``
+(``bench.run`` calls it, with ``--postgres`` or ``--no-postgres`` as its own passes run).
 
 What a person waits for after clicking Connect: from the click on the host page to the Marketplace's first
 contentful paint in the window it opens. The fake Cyclr (``bench.fakeproc``, its own process) mints in
@@ -18,11 +19,19 @@ host page, and the Marketplace document's ``performance.timeOrigin`` plus its ``
 the proxy page's frame for the kit, at the popup's top for the floor). ``timeOrigin`` is each document's start in
 milliseconds since the epoch, so the two windows' times compare. The variants take turns, click after click;
 each figure is the median with its spread (min-max) over the clicks.
+
+Each database is measured in a process of its own (``--db``; Django's settings are per process), with its own
+server and a fresh database, as ``bench.measure``'s passes are: SQLite with the in-memory channel layer always,
+and PostgreSQL + Redis with ``--postgres`` (the default of the full profile): the database
+``BENCH_DATABASE_URL``'s name + ``_browser`` (``bench_browser``), dropped and created, Redis at ``BENCH_REDIS_URL``
+with the channel prefix ``bench-browser``. The JSON holds each database's variants under ``databases``.
 """
 import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -188,9 +197,13 @@ class Bench:
         self.browser.quit()
 
 
-def measure(profile):
+DATABASES = ("sqlite", "postgres")
+
+
+def measure(profile, db):
+    """One database's clicks, in this process: ``{"variants": {variant: figures}}``."""
     from bench import fakeproc
-    from bench.measure import CLIENT_ID, CLIENT_SECRET, Server, raise_fd_limit
+    from bench.measure import CLIENT_ID, CLIENT_SECRET, Server, prepare_database, raise_fd_limit
 
     raise_fd_limit()
     (ROOT / "var").mkdir(exist_ok=True)
@@ -198,17 +211,20 @@ def measure(profile):
         for command, seconds in (("delay", MINT_DELAY), ("page_delay", PAGE_DELAY)):
             parent.send((command, seconds))
             parent.recv()
-        database = ROOT / "var" / "bench-browser.sqlite3"
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        # DEBUG off with collected static files (WhiteNoise, as in production), the rest as bench.measure's.
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": f"sqlite:///{database}",
+        # DEBUG off with collected static files (WhiteNoise, as in production), the rest as bench.measure's pass
+        # on the same database: a fresh database of the browser's own, Redis (with its own prefix) on PostgreSQL.
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings",
+               "DATABASE_URL": prepare_database(db, "browser"),
                "DEBUG": "false", "STATIC_ROOT": str(ROOT / "var" / "bench-static"),
                "CYCLR_API_URL": fake_url, "CYCLR_MARKETPLACE_ORIGINS": fake_url, "CYCLR_CLIENT_ID": CLIENT_ID,
                "CYCLR_CLIENT_SECRET": CLIENT_SECRET}
         env.pop("REDIS_URL", None)
+        if db == "postgres":
+            env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+            env["CHANNELS_PREFIX"] = "bench-browser"
         os.environ.update(env)
-        os.environ.pop("REDIS_URL", None)
+        if db != "postgres":
+            os.environ.pop("REDIS_URL", None)
         import django
 
         django.setup()
@@ -224,12 +240,25 @@ def measure(profile):
                 samples, steps, errors = bench.run(CLICKS[profile])
             finally:
                 bench.quit()
-    return {"mint_delay_ms": MINT_DELAY * 1000, "page_delay_ms": PAGE_DELAY * 1000, "hover_ms": HOVER * 1000,
-            "clicks": CLICKS[profile],
-            "variants": {v: {**(spread(s) or {}), "samples": [round(x, 1) for x in s], "errors": errors[v],
+    return {"variants": {v: {**(spread(s) or {}), "samples": [round(x, 1) for x in s], "errors": errors[v],
                              "steps": {k: statistics.median(step[k] for step in steps[v]) for k in steps[v][0]}
                              if steps.get(v) else None}
                          for v, s in samples.items()}}
+
+
+def measure_all(profile, names, out):
+    """Every database in ``names``, each in its own process (``--db``), into one document at ``out``."""
+    report = {"mint_delay_ms": MINT_DELAY * 1000, "page_delay_ms": PAGE_DELAY * 1000, "hover_ms": HOVER * 1000,
+              "clicks": CLICKS[profile], "databases": {}}
+    for db in names:
+        part = Path(out).with_name(f"{Path(out).stem}-{db}.json")
+        part.unlink(missing_ok=True)
+        print(f"[browser] {db}", flush=True)
+        subprocess.run([sys.executable, "-m", "bench.browser", "--db", db, "--profile", profile, "--json", str(part)],
+                       cwd=ROOT, check=True)
+        report["databases"][db] = json.loads(part.read_text())
+        part.unlink()
+    Path(out).write_text(json.dumps(report, indent=1))
 
 
 # --- the document's section (bench.run) ------------------------------------------------------------------
@@ -238,11 +267,23 @@ TARGET = 1.25
 LABELS = {"kit_none": 'kit, `PREMINT` None (the mint after the click)', "kit_intent": 'kit, `PREMINT` "intent" (the default)',
           "kit_load": 'kit, `PREMINT` "load"',
           "kit_intent_brief": f'kit, `PREMINT` "intent", the pointer on the button only {BRIEF_HOVER * 1000:.0f} ms'}
+TITLES = {"sqlite": "SQLite, in-memory channel layer", "postgres": "PostgreSQL + Redis (channels-redis)"}
 
 
-def ratios(data, variant):
-    """Per click, the kit's time over the floor's click just before it (they take turns): median and spread."""
-    kit, floor = data["variants"][variant]["samples"], data["variants"]["floor"]["samples"]
+def databases(data):
+    """``{database: {"variants": ...}}`` of a run; a run written before PostgreSQL was measured too (its variants
+    at the top) was SQLite's alone."""
+    if not data:
+        return {}
+    if "databases" in data:
+        return data["databases"]
+    return {"sqlite": {"variants": data["variants"]}}
+
+
+def ratios(measured, variant):
+    """Per click, the kit's time over the floor's click just before it (they take turns): median and spread.
+    ``measured`` is one database's figures (``{"variants": ...}``)."""
+    kit, floor = measured["variants"][variant]["samples"], measured["variants"]["floor"]["samples"]
     return spread([k / f for k, f in zip(kit, floor) if f], 3)
 
 
@@ -253,44 +294,70 @@ def default_variant():
     return "kit_" + (DEFAULTS["PREMINT"] or "none")
 
 
-def evaluate(data):
-    """The default's verdict: its median ratio to the floor within ``TARGET``; None if nothing was measured."""
-    row = ratios(data, default_variant())
+def verdict(measured):
+    """One database's verdict for the default: its median ratio to the floor within ``TARGET``; None if nothing
+    was measured."""
+    row = ratios(measured, default_variant())
     return None if row is None else row["median"] <= TARGET
 
 
+def evaluate(data):
+    """``{database: verdict}`` for every database that ran (see ``verdict``)."""
+    return {db: verdict(measured) for db, measured in databases(data).items()}
+
+
+def unmeasured(data, expected=("sqlite",)):
+    """What a broken benchmark left out: each database's variants with no click measured, and any database in
+    ``expected`` that did not run at all."""
+    measured = databases(data)
+    broken = [f"browser {db} (not run)" for db in expected if db not in measured]
+    return broken + [f"browser {db} {variant}" for db, m in measured.items()
+                     for variant, row in m["variants"].items() if not row["samples"]]
+
+
 def section(data):
-    """Markdown lines for ``docs/BENCHMARKS.md``."""
+    """Markdown lines for ``docs/BENCHMARKS.md``: the method once, then each database's table and verdict."""
     if not data:
         return []
-    floor = data["variants"]["floor"]
-    lines = ["## Click to Marketplace (headless Chromium, SQLite)", "",
+    measured = databases(data)
+    lines = ["## Click to Marketplace (headless Chromium)", "",
              f"From the click on Connect to the Marketplace's first contentful paint in the window it opens "
              f"(`bench/browser.py`): a mint that takes {data['mint_delay_ms']:.0f} ms, Marketplace pages that take "
              f"{data['page_delay_ms']:.0f} ms, the pointer on the button {data['hover_ms']:.0f} ms before the click. "
              "Floor: a plain page whose button runs `window.open(url)` on a URL minted before the click. "
              f"{data['clicks']} clicks of each, taking turns; median (min–max). Target ≤ {TARGET}× the floor for the "
-             "default.", "", "| variant | click → Marketplace painted | ratio to the floor | errors |",
-             "|---|---|---|---|",
+             "default. Each database is measured apart, with its own server on a fresh database: "
+             + " and ".join(TITLES[db] for db in measured) + ".", "",
+             "Where the time goes (medians, ms after the click): each navigation's start, request, first and last "
+             "bytes and DOM ready, for the kit's proxy page and for the Marketplace document (its start includes "
+             "Cyclr's sign-in redirect; at the popup's top for the floor, in the proxy page's frame for the kit).", ""]
+    for db, figures in measured.items():
+        lines += database_section(db, figures)
+    return lines
+
+
+def database_section(db, measured):
+    floor = measured["variants"]["floor"]
+    lines = [f"### Click to Marketplace on {TITLES[db]}", "",
+             "| variant | click → Marketplace painted | ratio to the floor | errors |", "|---|---|---|---|",
              f"| floor: `window.open` on a URL minted before the click | {fmt(floor)} ms | – | {floor['errors']} |"]
     for variant, label in LABELS.items():
-        row = data["variants"][variant]
-        lines.append(f"| {label} | {fmt(row)} ms | {fmt(ratios(data, variant), '×')} | {row['errors']} |")
-    met = evaluate(data)
-    lines += ["", "Target for the default: " + {True: "met.", False: "**not met**.", None: "not measured."}[met], "",
-              "Where the time goes (medians, ms after the click): each navigation's start, request, first and last "
-              "bytes and DOM ready, for the kit's proxy page and for the Marketplace document (its start includes "
-              "Cyclr's sign-in redirect; at the popup's top for the floor, in the proxy page's frame for the kit).", "",
+        row = measured["variants"][variant]
+        lines.append(f"| {label} | {fmt(row)} ms | {fmt(ratios(measured, variant), '×')} | {row['errors']} |")
+    met = verdict(measured)
+    lines += ["", f"Target for the default on {TITLES[db]}: "
+              + {True: "met.", False: "**not met**.", None: "not measured."}[met], "",
+              f"Where the time goes on {TITLES[db]} (medians, ms after the click):", "",
               "| variant | proxy page: start, request, first byte, last byte, DOM | Marketplace: start, request, "
               "first byte, last byte, DOM |", "|---|---|---|"]
     names = ("start", "request", "first_byte", "last_byte", "dom")
     for variant, label in {"floor": "floor", **LABELS}.items():
-        steps = data["variants"][variant].get("steps")
+        steps = measured["variants"][variant].get("steps")
         if steps:
             cells = [", ".join(f"{steps[f'{doc}_{k}']:.0f}" for k in names) if f"{doc}_start" in steps else "–"
                      for doc in ("proxy", "marketplace")]
             lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
-    default = data["variants"][default_variant()].get("steps")
+    default = measured["variants"][default_variant()].get("steps")
     if met is False and default and floor.get("steps"):
         late = default["marketplace_start"] - floor["steps"]["marketplace_start"]
         server = default["proxy_first_byte"] - default["proxy_request"]
@@ -313,8 +380,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=tuple(CLICKS), default="quick")
     parser.add_argument("--json", required=True)
+    parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=None,
+                        help="also on PostgreSQL + Redis (BENCH_DATABASE_URL's name + _browser, BENCH_REDIS_URL); "
+                        "default: with the full profile, not with the quick one")
+    parser.add_argument("--db", choices=DATABASES, help=argparse.SUPPRESS)  # one database, in this process
     args = parser.parse_args()
-    Path(args.json).write_text(json.dumps(measure(args.profile), indent=1))
+    if args.db:
+        Path(args.json).write_text(json.dumps(measure(args.profile, args.db), indent=1))
+        return
+    postgres = args.profile == "full" if args.postgres is None else args.postgres
+    measure_all(args.profile, DATABASES if postgres else ("sqlite",), args.json)
 
 
 if __name__ == "__main__":

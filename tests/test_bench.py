@@ -114,3 +114,19 @@ def test_a_run_where_the_kit_acked_nothing_is_reported_as_unmeasured():
     assert unmeasured(passes) == []
     measured["socket"]["kit"] = {"p50": None, "n": 0, "errors": {"handshake_InvalidStatus": 10}}
     assert unmeasured(passes) == ["sqlite run 1 socket kit"]
+
+
+def test_the_committed_benchmarks_json_renders_again(tmp_path):
+    """``--render`` of docs/benchmarks.json (perhaps written before the click was measured on PostgreSQL too)."""
+    import json
+    from pathlib import Path
+
+    from bench.run import main
+
+    report = json.loads((Path(__file__).resolve().parent.parent / "docs" / "benchmarks.json").read_text())
+    (tmp_path / "benchmarks.json").write_text(json.dumps(report))
+    main(["--render", str(tmp_path / "benchmarks.json")])
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "## Click to Marketplace (headless Chromium)" in text
+    assert "### Click to Marketplace on SQLite, in-memory channel layer" in text
+    assert "Target for the default on SQLite, in-memory channel layer: " in text

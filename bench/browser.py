@@ -347,7 +347,7 @@ def database_section(db, measured):
     met = verdict(measured)
     lines += ["", f"Target for the default on {TITLES[db]}: "
               + {True: "met.", False: "**not met**.", None: "not measured."}[met], "",
-              f"Where the time goes on {TITLES[db]} (medians, ms after the click):", "",
+              f"Where the time goes on {TITLES[db]}, medians in ms after the click:", "",
               "| variant | proxy page: start, request, first byte, last byte, DOM | Marketplace: start, request, "
               "first byte, last byte, DOM |", "|---|---|---|"]
     names = ("start", "request", "first_byte", "last_byte", "dom")

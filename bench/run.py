@@ -315,9 +315,12 @@ from this run, say so.
   faster. The run of 2026-12-06 measured the floor at 8.8-9.7 ms and the kit at 12.4-13.9 ms (1.44-1.48x); on
   the quieter machine of 2026-12-07 the floor takes 3-4 ms and the same 2-3 ms make 1.5-1.9x. The changes of
   2026-12-07 did not move it: three `--quick` runs of commit 6e84b06 (before them) and three of the current
-  code, taken in turns on that machine, gave medians of 1.58x (1.33-1.78) and 1.58x (1.53-1.68). On
-  PostgreSQL + Redis the kit's door also counts the deliveries limit in Redis (a round trip the floor does not
-  make), and reads whether this very claim was refused already (one `SELECT` on `proxy_arrival`). The p99 of
+  code, taken in turns on that machine, gave medians of 1.58x (1.33-1.78) and 1.58x (1.53-1.68). The
+  benchmark turns the per-user limits off (`bench/settings.py`), so no limit is counted on either database.
+  Since 2026-12-07 the arrival reads whether this very claim was refused already, and whether a claimed cycle
+  is another launch's, in the statement that locks the launch (`proxy.services.arrival_facts`): the door makes
+  six statements where it made eight (session, user, then the arrival's four, `BEGIN` and `COMMIT` aside;
+  the floor makes three). The p99 of
   PostgreSQL's 30 samples per run is their slowest, one per run near 55-67 ms; it has no target, and what
   stalls that one request was not found in this session.
 - **Handshakes (zero failures).** The rows above count this run's. Earlier runs on a loaded machine lost
@@ -334,10 +337,12 @@ from this run, say so.
 - **JS weight.** {js_note}
 - **Socket ack (context since issue 21; it had 1.3x, p99 2x).** The floor makes one round trip to the
   database: an `INSERT` in autocommit.
-  The kit's frame makes nine, each buying a guarantee the issues ask for: the session re-check (the session row
+  The kit's frame makes eight, each buying a guarantee the issues ask for: the session re-check (the session row
   and the user row: a socket must stop working at logout), then one transaction (`BEGIN`; `SELECT ... FOR
-  UPDATE` of the launch, so racing deliveries make one record; the read of the claimed cycles, so a replay
-  writes nothing; their insert; the launch's update; the arrival's row; `COMMIT`). The statement list below
+  UPDATE` of the launch, so racing deliveries make one record, which reads in the same statement whether
+  another launch recorded a claimed cycle, so a replay writes nothing, and whether this very claim was refused
+  already, `proxy.services.arrival_facts`; the cycles' insert; the launch's update; the arrival's row;
+  `COMMIT`). Until 2026-12-07 those two facts were two `SELECT`s of their own: ten round trips. The statement list below
   times them one by one against the whole call: on PostgreSQL they wait about 2 ms of a 4.5-5.5 ms
   `accept_result()`, and the ORM's Python (building five queries, binding the result's JSON three times in
   the launch's `UPDATE`) takes most of the rest; the session re-check adds about 1.9 ms more in the server

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,21 +81,27 @@ class CyclesTaken(Exception):
         self.cycle_ids = cycle_ids
 
 
-def record_cycles(launch, result):
-    """Record the result's cycles for ``launch``, a pending launch (which has recorded none yet).
+def record_cycles(launch, result, *, taken):
+    """Record the result's cycles for ``launch``, which holds none of them now (a pending launch, or one whose claim
+    was just set aside).
 
-    A cycle another launch recorded is found by a read first, so a replay writes nothing. Between
-    concurrent deliveries of one install to two launches, the unique ``cycle_id`` decides: the loser's
-    insert fails and ``CyclesTaken`` is raised, which the caller lets roll back the whole arrival before
-    naming the cycle (``taken_cycle``). No savepoint: two fewer round trips to the database per arrival.
+    ``taken``: whether another launch had recorded one of them when the launch was read (``arrival_facts``), so a
+    replay writes nothing. Between concurrent deliveries of one install to two launches, the unique ``cycle_id``
+    decides: the loser's insert fails and ``CyclesTaken`` is raised, which the caller lets roll back the whole
+    arrival before naming the cycle (``taken_cycle``). No savepoint: two fewer round trips to the database per arrival.
     """
-    cycle_ids = list(dict.fromkeys(c.cycle_id for c in result.cycles))
-    if RecordedCycle.objects.filter(cycle_id__in=cycle_ids).exists():  # a pending launch has recorded none
+    cycle_ids = claimed_cycle_ids(result)
+    if taken:
         raise CyclesTaken(cycle_ids)
     try:
         RecordedCycle.objects.bulk_create([RecordedCycle(cycle_id=cycle_id, launch=launch) for cycle_id in cycle_ids])
     except IntegrityError:
         raise CyclesTaken(cycle_ids) from None
+
+
+def claimed_cycle_ids(result):
+    """The ids of the cycles ``result`` claims, each once, in order."""
+    return list(dict.fromkeys(c.cycle_id for c in result.cycles))
 
 
 def taken_cycle(launch_id, cycle_ids):
@@ -207,17 +213,28 @@ def disagree(claim, held) -> bool:
     return False
 
 
-def check_not_refused(launch, digest):
-    """``LaunchRejected("claim_refused")`` if this very claim was refused for ``launch`` already: a page (or
-    whoever drives it) re-sending it costs no second round of Cyclr calls."""
-    if digest and Arrival.objects.filter(launch=launch, content_hash=digest).exclude(refused_code="").exists():
+def arrival_facts(launch_id, claim, digest):
+    """``launch_id``'s launch, locked for the arrival's transaction, read with two facts about ``claim`` in the same
+    statement: ``refused_before`` (this very claim, by its ``digest``, was refused for it already) and
+    ``cycles_taken`` (another launch recorded one of its cycles). One round trip to the database, not three."""
+    refused = Arrival.objects.filter(launch=OuterRef("pk"), content_hash=digest).exclude(refused_code="")
+    taken = RecordedCycle.objects.filter(cycle_id__in=claimed_cycle_ids(claim)).exclude(launch=OuterRef("pk"))
+    return (Launch.objects.select_for_update()
+            .annotate(refused_before=Exists(refused) if digest else Value(False), cycles_taken=Exists(taken))
+            .get(pk=launch_id))
+
+
+def check_not_refused(launch):
+    """``LaunchRejected("claim_refused")`` if this very claim was refused for ``launch`` already (``arrival_facts``):
+    a page (or whoever drives it) re-sending it costs no second round of Cyclr calls."""
+    if launch.refused_before:
         raise LaunchRejected("claim_refused")
 
 
 def _accept(launch_id, data, claim, *, source, user, message_id, digest):
     with transaction.atomic():
         try:
-            launch = Launch.objects.select_for_update().get(pk=launch_id)
+            launch = arrival_facts(launch_id, claim, digest)
         except (Launch.DoesNotExist, ValueError):
             raise launch_not_found() from None
         check_owner(launch, user)
@@ -238,9 +255,9 @@ def _accept(launch_id, data, claim, *, source, user, message_id, digest):
             set_aside(launch, "claim_refused", _("Replaced, before Cyclr confirmed it, by a result Cyclr "
                                                  "vouches for or can check."))
         check_unexpired(launch)
-        check_not_refused(launch, digest)
+        check_not_refused(launch)
         claim = in_launch_terms(claim, launch)
-        record_cycles(launch, claim)
+        record_cycles(launch, claim, taken=launch.cycles_taken)
         launch.result_raw = data
         launch.claim = claim.as_json()
         launch.result = provisional_result(claim, source=source).as_json()

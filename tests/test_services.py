@@ -3,6 +3,8 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from proxy import signals
@@ -44,6 +46,20 @@ def test_a_result_is_persisted_verified_and_signalled(installed, user, completed
     assert kwargs["launch"].pk == launch.pk and kwargs["source"] == "socket"
     assert kwargs["result"].cycles[0].cycle_id == data["cycles"][0]["cycleId"]
     failed_receiver.assert_not_called()
+
+
+def test_a_first_arrival_reads_its_launch_and_both_refusal_facts_in_one_statement(installed, user):
+    """The launch is locked and read together with whether this claim was refused already and whether another launch
+    holds one of its cycles (``arrival_facts``): no read of its own for either, so the door waits on fewer round trips."""
+    launch, data = installed()
+    with CaptureQueriesContext(connection) as queries:
+        accept_result(launch.pk, data, source="socket", user=user, message_id="m1")
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1, reads
+    assert "proxy_arrival" in reads[0] and "proxy_recordedcycle" in reads[0] and 'FROM "proxy_launch"' in reads[0]
+    writes = [q["sql"].split()[0].upper() for q in queries.captured_queries if q["sql"].split()[0].upper() in (
+        "INSERT", "UPDATE", "DELETE")]
+    assert writes == ["INSERT", "UPDATE", "INSERT"]  # its cycles, the launch, the arrival
 
 
 def test_the_same_result_three_times_makes_one_record_and_one_signal(installed, user, completed_receiver, settled):

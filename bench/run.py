@@ -260,12 +260,30 @@ from this run, say so.
   its floor, 0.93x, a sign of the bias). So every ratio published before these runs flattered the kit, the
   1.84x socket ack of commit 3a84144 among them: against floors measured alone, that code's ack was 3-4x.
   Absolute times also vary by day on this machine (its floors by up to 1.5x): read ratios of one run.
+- **This run against the one before it.** The run of 2026-12-07 11:25 UTC (commit 2be8409) met time to truth
+  at 1.07x / 1.10x; this one, on commit edc8df4 (the same settlement, with two fewer statements per arrival) and
+  a machine of the same kind and load (1-minute load under 1 before and after), measures 1.16x / 1.20x. Its
+  floors took about twice as long as that run's (the HTTP floor's p50 7.8 / 8.8 ms against 4.0 / 3.2; the
+  verifying floor's throughput 79 / 108 deliveries a second against 178 / 302): the same Python ran about half
+  as fast. Cyclr's 150 ms does not grow with the machine and the kit's own work does, so every ratio with Cyclr
+  in it gets worse on a slower machine, and the ones without it (HTTP, cost per install) keep their size. The
+  targets are judged on this run, as the document states; the earlier run shows what the same code did on a
+  faster machine of the same kind.
 - **Time to truth (1.15x, and flat in cycles).** After the ack the kit verifies with Cyclr and pushes the
   verdict: with Cyclr 150 ms away, that round trip is most of the time, so the figure first counts how many
   round trips the kit waits. The kit asks about every claimed cycle in one round (`CyclrClient.get_cycles`: up
   to ten `GET /v1.0/cycles/{id}` at once over the pooled session, a further round only if Cyclr knew every
   cycle of the one before, so forged ids cost one round at most); before issue 21 three cycles waited three
   round trips. What the kit adds over the floor is the work around that round trip. A timeline of single
+  deliveries on the slower machine of this run (2026-12-07 14:15, eight deliveries of three cycles on SQLite,
+  timestamps written by a temporary patch, not in the code; milliseconds from the frame's arrival, medians):
+  the session re-check 1.8, the arrival's transaction 3.4 more (up to 5), the ack sent at 5.4, the settlement's
+  first statements (its attempt counted, the launch read) 1.5-2.2, Cyclr's round 155, then the verdict's
+  transaction with the installation records and the signal's claim 5-8.5, the receivers 0.5-0.8, the push
+  0.7-1.3, the events socket's session re-check about 3 and its frame: 22-28 ms over Cyclr's round, where the
+  floor's send→verdict is 157-161 ms. The verdict's transaction is mostly the ORM's Python (about 17,000
+  function calls per settlement; the statements wait about 1 ms of it on SQLite), which is why the ratio moves
+  with the machine. A timeline of single
   deliveries in a quick run (2026-12-07, apart from this run, an idle machine; milliseconds from the send):
   the session re-check and the arrival's transaction 3.3-3.8 (the floor has none: it asks Cyclr at once), the
   ack sent at 3.5-4, the settlement's start (its attempt counted, the launch read) 1.2 more, Cyclr 152 for one
@@ -308,11 +326,23 @@ from this run, say so.
   guarantees (a session re-check on every frame, one record of racing deliveries, no replayed cycle: the
   socket ack rows, now context) cost more than the verifying floor's whole delivery, and the ORM's Python per
   statement is most of their time. Reaching 0.6x would take dropping one of those guarantees or hand-written
-  SQL in place of the ORM: neither is done.
+  SQL in place of the ORM: neither is done. Looked at on the slower machine of this run (2026-12-07, apart from
+  it; `py-spy` sampling the server through throughput bursts of 50 clients on SQLite): the settlement took a
+  quarter of the samples, the frame's database call (session re-check and arrival) a seventh, the handshake's
+  launch check a fifteenth; opening SQLite connections took a sixth of all samples, kit and floors alike, since
+  every database call opens one (`CONN_MAX_AGE` 0). With persistent connections (`?conn_max_age=600` on
+  `DATABASE_URL`, tried for this and not kept) both sides rose, the kit's acks from about 50 to 64 a second and
+  the verifying floor from about 150 to 200, and the ratio stayed where it was (0.24-0.35x against
+  0.26-0.38x). Two costs of the benchmark's setting fall on kit and floor alike and are left as they are: the
+  fake Cyclr answers in HTTP/1.0, so every Cyclr call opens a TCP connection (about 1 ms of Python here), and
+  `requests` reads the proxy variables and `.netrc` from the environment on every call (about 1 ms more).
 - **HTTP fallback (1.5x).** Behind the same middleware as its floor, the kit's door runs the same
   `accept_result()` as the socket; against a one-`INSERT` floor, the transaction above is most of the gap:
-  the kit's door adds about 2-3 ms to the request, whatever the machine, so the ratio grows as the floor gets
-  faster. The run of 2026-12-06 measured the floor at 8.8-9.7 ms and the kit at 12.4-13.9 ms (1.44-1.48x); on
+  the kit's door adds its own Python to the request, 2-3 ms on the faster machine of the morning of
+  2026-12-07 and 5-8 ms in this run, whose floors took twice as long: it grows with the machine as the floor
+  does. In the driver process (Django's test client, PostgreSQL, apart from this run) one kit delivery took
+  9.6-10.4 ms with eight statements waiting 2.5 ms of it (before the change below), the floor 4.4-4.7 ms with three waiting 1.6: most of
+  the gap is the ORM's Python around the arrival's statements, not the database. The run of 2026-12-06 measured the floor at 8.8-9.7 ms and the kit at 12.4-13.9 ms (1.44-1.48x); on
   the quieter machine of 2026-12-07 the floor takes 3-4 ms and the same 2-3 ms make 1.5-1.9x. The changes of
   2026-12-07 did not move it: three `--quick` runs of commit 6e84b06 (before them) and three of the current
   code, taken in turns on that machine, gave medians of 1.58x (1.33-1.78) and 1.58x (1.53-1.68). The

@@ -424,7 +424,8 @@ def document(report):
                 else "The machine was quiet before the run (a 1-minute load under 1.5); ")
              + "the ratios (kit and floor measured in the same server, interleaved) are the figures to read.",
              f"- Duration of the whole benchmark: {report['seconds']:.0f} s (the full run's budget is 600 s on 2 idle "
-             f"cores: {'within it' if report['seconds'] <= 600 else 'over it on this loaded machine'})", "",
+             f"cores: {'within it' if report['seconds'] <= 600 else 'over it: a loaded machine, or a slower one'})",
+             "",
              "## The floors", "",
              "- *parse + INSERT + ack*: a WebSocket consumer that parses the JSON, checks its shape, inserts one row "
              "(in a pool thread, `proxy.consumers.database_call`, as the kit's consumers do) and acks.",

@@ -351,8 +351,14 @@ from this run, say so.
   is another launch's, in the statement that locks the launch (`proxy.services.arrival_facts`): the door makes
   six statements where it made eight (session, user, then the arrival's four, `BEGIN` and `COMMIT` aside;
   the floor makes three). The p99 of
-  PostgreSQL's 30 samples per run is their slowest, one per run near 55-67 ms; it has no target, and what
-  stalls that one request was not found in this session.
+  30 samples per run is their slowest: on PostgreSQL one kit request per run near 55-67 ms in the run
+  before this one, 100-116 ms in this one. It is the server process's full garbage collection, not the kit's
+  door: timed with `gc.callbacks` in the server (2026-12-07, apart from this run, a quick PostgreSQL pass with
+  30 HTTP samples), each generation-2 collection paused the whole process for 80-102 ms, five of them in the
+  pass, and the one that fell on an HTTP sample made it 110 ms where the others took 14-22 ms. The kit's
+  requests allocate more and last longer than the floor's, so a collection falls on one of them more often.
+  `gc.freeze()` after the application loads is the usual remedy for a server's long collections; it would
+  change every figure of the process, kit's and floors' alike, and is not applied.
 - **Handshakes (zero failures).** The rows above count this run's. Earlier runs on a loaded machine lost
   some at 200 clients, floors included: every WebSocket connect runs `AuthMiddlewareStack`'s session and user
   lookups on Channels' one `database_sync_to_async` thread, and daphne drops a socket whose application has not accepted

@@ -203,7 +203,7 @@ DATABASES = ("sqlite", "postgres")
 def measure(profile, db):
     """One database's clicks, in this process: ``{"variants": {variant: figures}}``."""
     from bench import fakeproc
-    from bench.measure import CLIENT_ID, CLIENT_SECRET, Server, prepare_database, raise_fd_limit
+    from bench.measure import CLIENT_ID, CLIENT_SECRET, Server, pass_environment, raise_fd_limit
 
     raise_fd_limit()
     (ROOT / "var").mkdir(exist_ok=True)
@@ -213,18 +213,7 @@ def measure(profile, db):
             parent.recv()
         # DEBUG off with collected static files (WhiteNoise, as in production), the rest as bench.measure's pass
         # on the same database: a fresh database of the browser's own, Redis (with its own prefix) on PostgreSQL.
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings",
-               "DATABASE_URL": prepare_database(db, "browser"),
-               "DEBUG": "false", "STATIC_ROOT": str(ROOT / "var" / "bench-static"),
-               "CYCLR_API_URL": fake_url, "CYCLR_MARKETPLACE_ORIGINS": fake_url, "CYCLR_CLIENT_ID": CLIENT_ID,
-               "CYCLR_CLIENT_SECRET": CLIENT_SECRET}
-        env.pop("REDIS_URL", None)
-        if db == "postgres":
-            env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-            env["CHANNELS_PREFIX"] = "bench-browser"
-        os.environ.update(env)
-        if db != "postgres":
-            os.environ.pop("REDIS_URL", None)
+        env = pass_environment(db, fake_url, "browser", DEBUG="false", STATIC_ROOT=str(ROOT / "var" / "bench-static"))
         import django
 
         django.setup()

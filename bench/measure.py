@@ -575,6 +575,24 @@ def prepare_database(db, suffix=""):
     return url
 
 
+def pass_environment(db, fake_url, suffix="", **more):
+    """The environment of a pass on ``db`` against the fake at ``fake_url``, set in this process too (Django reads it
+    at setup) and returned for the server's: ``bench.settings``, a fresh database (``prepare_database``, ``suffix``
+    naming one of its own), the fake as Cyclr, and Redis on PostgreSQL with the channel prefix ``bench`` (plus
+    ``-suffix``); none on SQLite. ``more``: further variables."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": prepare_database(db, suffix),
+           "CYCLR_API_URL": fake_url, "CYCLR_MARKETPLACE_ORIGINS": fake_url, "CYCLR_CLIENT_ID": CLIENT_ID,
+           "CYCLR_CLIENT_SECRET": CLIENT_SECRET, **more}
+    env.pop("REDIS_URL", None)
+    if db == "postgres":
+        env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+        env["CHANNELS_PREFIX"] = f"bench-{suffix}" if suffix else "bench"
+    os.environ.update(env)
+    if db != "postgres":
+        os.environ.pop("REDIS_URL", None)
+    return env
+
+
 def run_pass(db, profile_name, out_path):
     settings = PROFILES[profile_name]
     raise_fd_limit()
@@ -582,16 +600,7 @@ def run_pass(db, profile_name, out_path):
     from bench import fakeproc
 
     with fakeproc.running(CLIENT_ID, CLIENT_SECRET) as (parent, fake_url):
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": prepare_database(db),
-               "CYCLR_API_URL": fake_url, "CYCLR_MARKETPLACE_ORIGINS": fake_url, "CYCLR_CLIENT_ID": CLIENT_ID,
-               "CYCLR_CLIENT_SECRET": CLIENT_SECRET}
-        env.pop("REDIS_URL", None)
-        if db == "postgres":
-            env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-            env["CHANNELS_PREFIX"] = "bench"
-        os.environ.update(env)
-        if db != "postgres":
-            os.environ.pop("REDIS_URL", None)
+        env = pass_environment(db, fake_url)
         import django
 
         django.setup()

@@ -123,7 +123,6 @@ def read_close_notice(request):
 
 @login_required
 def orbit_page(request):
-
     refused = not_a_navigation_page(request) or limit_page(request, limits.ORBITS, _("Too many openings of your integrations"))
     if refused is not None:  # before the ORBIT URL is minted: a refused load costs no Cyclr call
         return refused
@@ -161,6 +160,5 @@ def reconcile_after_orbit(user, account_api_id, session=""):
 
 
 def _error_page(request, message, code, status):
-
     return error_page(request, _("Your integrations could not be opened"), message, code=code, status=status,
                       frame_ancestors="'self'")

@@ -66,7 +66,6 @@
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("installations");
         var table = document.getElementById("installations");
         if (fresh && table) table.replaceWith(fresh);
-        window.installationsRefreshed = (window.installationsRefreshed || 0) + 1;
       });
   }
 

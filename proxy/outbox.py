@@ -1,8 +1,8 @@
 """The signal outbox: a signal the kit sends once, sent once, and never lost.
 
 Every signal the kit sends once is sent the same way, for a ``Launch`` and an ``InstallationChange``
-alike: ``claim_signal`` takes it on, one conditional ``UPDATE`` under the row lock (``signal_claimed_at``),
-``run_receivers`` calls every receiver and records each one that raises as a ``ReceiverFailure``, and
+alike: ``claim_signal`` takes it on, one conditional ``UPDATE`` under the row lock (``signal_claimed_at``; a
+launch's verdict sets it in the ``UPDATE`` that settles the launch), ``run_receivers`` calls every receiver and records each one that raises as a ``ReceiverFailure``, and
 ``mark_signal_sent`` sets ``signal_sent_at`` only after they ran. What receivers get: **exactly once**, except
 across a crash between sending and marking (or receivers running longer than ``SIGNAL_CLAIM_TIMEOUT``), where
 the sweeper (``manage.py proxy_replay``) sends it again: **at least once**. It is never lost.
@@ -29,19 +29,19 @@ def _receiver_name(receiver):
     return f"{getattr(receiver, '__module__', '?')}.{getattr(receiver, '__qualname__', repr(receiver))}"
 
 
-def claim_signal(queryset, pk, *, row=None):
+def claim_signal(queryset, pk):
     """The row ``pk`` of ``queryset``, claimed for sending its signal now; None if it is not in ``queryset``
     (not ready), was sent, or another process claimed it less than ``SIGNAL_CLAIM_TIMEOUT`` ago.
 
     One conditional ``UPDATE`` takes the claim: the database runs it under the row's lock and checks its
-    conditions against the row as the lock leaves it, so of two callers at once only one sets it. ``row``: the
-    row as the caller just committed it (a settlement's launch), so that it is not read again.
+    conditions against the row as the lock leaves it, so of two callers at once only one sets it. (A launch's
+    verdict sets the claim itself, in the UPDATE that settles it: ``proxy.settle.settle_launch``.)
     """
     now = timezone.now()
     claimable = Q(signal_claimed_at__isnull=True) | Q(signal_claimed_at__lte=now - SIGNAL_CLAIM_TIMEOUT)
     if not queryset.filter(claimable, pk=pk, signal_sent_at__isnull=True).update(signal_claimed_at=now):
         return None
-    row = queryset.get(pk=pk) if row is None else row
+    row = queryset.get(pk=pk)
     row.signal_claimed_at = now
     return row
 

@@ -52,7 +52,7 @@ def settle_launch(launch_id):
     if not Launch.objects.filter(pk=launch_id, status=Launch.Status.RECEIVED).update(
             settle_attempts=F("settle_attempts") + 1, last_attempt_at=started, next_attempt_at=None):
         launch = Launch.objects.get(pk=launch_id)
-        deliver_signal(launch.pk)  # settled by an attempt that died before its signal went out
+        deliver_signal(launch.pk)  # settled by an attempt that died before its signal went out (once its claim is stale)
         return launch
     launch = Launch.objects.get(pk=launch_id)
     verified_claim = launch.claim
@@ -85,16 +85,19 @@ def settle_launch(launch_id):
         launch.failure_code, launch.failure_message = (reason.code, reason.message) if reason else ("", "")
         launch.next_attempt_at = None
         launch.last_attempt_error_code = launch.last_attempt_error_message = ""
+        # The verdict claims its own signal in the same UPDATE, under the same lock (proxy.outbox): no other
+        # caller can have claimed a launch that was not settled yet, and the signal needs no UPDATE of its own.
+        launch.signal_claimed_at = timezone.now()
         launch.save(update_fields=VERDICT_FIELDS)
         if not reason:
             record_install(launch, result)
-        transaction.on_commit(lambda: deliver_signal(launch.pk, settled=launch))
+        transaction.on_commit(lambda: send_claimed_signal(launch))
     return launch
 
 
 # What the verdict writes of the launch (the rest of the row is as the lock read it).
 VERDICT_FIELDS = ("result", "claim_mismatches", "status", "failure_code", "failure_message", "next_attempt_at",
-                  "last_attempt_error_code", "last_attempt_error_message")
+                  "last_attempt_error_code", "last_attempt_error_message", "signal_claimed_at")
 
 
 # Verdicts by which Cyclr disputes the claim itself (another account, cycles it does not list under this launch's
@@ -138,19 +141,25 @@ def set_aside(launch, code, message, mismatches=()):
     RecordedCycle.objects.filter(launch=launch).delete()
 
 
-def deliver_signal(launch_id, *, settled=None) -> bool:
+def deliver_signal(launch_id) -> bool:
     """Send a settled launch's signal and push, if not sent yet; True if this call sent them.
 
     Claimed, sent and marked as ``proxy.outbox`` says (where the guarantee receivers get is spelled out):
-    two callers never send it at once, and it is marked sent only after every receiver ran. ``settled``: the
-    launch as the verdict's transaction just committed it (``settle_launch``), so that it is not read again.
+    two callers never send it at once, and it is marked sent only after every receiver ran. A signal claimed
+    by its verdict (``settle_launch``) is another caller's until its claim is stale.
     """
     launches = Launch.objects.filter(status__in=[Launch.Status.COMPLETED, Launch.Status.FAILED])
-    launch = claim_signal(launches, launch_id, row=settled)
+    launch = claim_signal(launches, launch_id)
     if launch is None:
         return False
+    send_claimed_signal(launch)
+    return True
+
+
+def send_claimed_signal(launch):
+    """Send the signal and push of a settled ``launch`` whose signal this process claimed (``deliver_signal``, or
+    the verdict that settled it, with ``launch`` as that transaction committed it), then mark it sent."""
     reason = ProxyError(launch.failure_code, launch.failure_message) if launch.status == Launch.Status.FAILED else None
     send_signal(launch, launch.install_result(), reason)
     push_event(launch)
     mark_signal_sent(launch)
-    return True

@@ -485,12 +485,17 @@ def test_the_sweeper_leaves_a_settlement_in_flight_alone_until_the_grace_period_
 def test_a_process_dying_between_the_verdict_and_the_signal_loses_no_signal(cyclr, installed, user, completed_receiver,
                                                                             settled):
     launch, data = installed()
-    with mock.patch.object(settle, "deliver_signal"):  # dies right after the verdict committed
+    with mock.patch.object(settle, "send_claimed_signal"):  # dies right after the verdict committed
         accept_result(launch.pk, data, source="socket", user=user)
         settled(launch)
     assert launch.status == Launch.Status.COMPLETED and launch.signal_sent_at is None
+    assert launch.signal_claimed_at is not None  # the verdict claimed it, in the UPDATE that settled the launch
     completed_receiver.assert_not_called()
 
+    # The claim is the dead process's until it is stale: then the sweeper sends it.
+    assert "0 launch(es) replayed" in sweep()
+    completed_receiver.assert_not_called()
+    Launch.objects.filter(pk=launch.pk).update(signal_claimed_at=timezone.now() - timedelta(minutes=10))
     assert "completed signal sent" in sweep()
     completed_receiver.assert_called_once()
     launch.refresh_from_db()
@@ -502,7 +507,7 @@ def test_a_process_dying_between_the_verdict_and_the_signal_loses_no_signal(cycl
 def test_a_signal_claimed_elsewhere_is_left_alone_until_its_claim_is_stale(cyclr, installed, user, completed_receiver,
                                                                           settled):
     launch, data = installed()
-    with mock.patch.object(settle, "deliver_signal"):
+    with mock.patch.object(settle, "send_claimed_signal"):
         accept_result(launch.pk, data, source="socket", user=user)
         settled()
     # Another process claimed it a moment ago and is running the receivers.
@@ -518,9 +523,10 @@ def test_a_signal_claimed_elsewhere_is_left_alone_until_its_claim_is_stale(cyclr
 
 def test_racing_signal_deliveries_send_one_signal(cyclr, installed, user, completed_receiver, settled):
     launch, data = installed()
-    with mock.patch.object(settle, "deliver_signal"):
+    with mock.patch.object(settle, "send_claimed_signal"):  # its process died after the verdict
         accept_result(launch.pk, data, source="socket", user=user)
         settled()
+    Launch.objects.filter(pk=launch.pk).update(signal_claimed_at=timezone.now() - timedelta(minutes=10))  # stale
     barrier = threading.Barrier(4)
     sent = []
 

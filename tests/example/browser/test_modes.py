@@ -75,8 +75,19 @@ class ModeTests(BrowserTestCase):
 
     def test_another_launch_finishing_does_not_settle_this_connect(self):
         self.integrations_page("popup")
+        # The host page opens its events socket a second after the click (hostkit.js): note when it is open.
+        self.driver.execute_script("""
+            const Real = window.WebSocket;
+            window.WebSocket = function (url, protocols) {
+              const ws = new Real(url, protocols);
+              if (String(url).endsWith("/ws/proxy/events/")) ws.addEventListener("open", () => { window.eventsOpen = true; });
+              return ws;
+            };
+        """)
         popup = self.open_marketplace()
-        self.driver.switch_to.default_content()
+        self.driver.switch_to.window(self.main_window)
+        self.wait_js("window.eventsOpen === true")
+        self.driver.switch_to.window(popup)
         (first,) = Launch.objects.filter(user=self.user)
 
         # Meanwhile the same user finishes another launch in another tab.

@@ -180,7 +180,9 @@
       // A launch's status (proxy:status, or the server's ack in direct mode) as news.
       const news = (s) => hear({ type: "proxy.install." + (s.status == "expired" ? "failed" : s.status), launch, result: s.result, error: s.reason || { code: s.status } }, 1);
 
-      undo.push(socket("/ws/proxy/events/", (d) => hear(d, 1)));
+      // The events socket opens a second after the click, not against the proxy page's request: nothing it carries
+      // comes sooner (the person has not installed yet), and proxy:status polls for what it would miss.
+      setTimeout(() => live() && undo.push(socket("/ws/proxy/events/", (d) => hear(d, 1))), 1e3);
       // proxy:status sits beside proxy:launch (proxy/urls.py): .../launch/ -> .../launches/<uuid>/
       const poll = () => launch && fetch(base.pathname.replace(/launch\/?$/, "launches/" + launch + "/"))
         .then((r) => r.json()).then((s) => /rec|com|fai|exp/.test(s.status) && news(s), () => { /* offline for now: the next poll tries again */ });

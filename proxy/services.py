@@ -18,7 +18,8 @@ import logging
 from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models import BooleanField, F, Q, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -216,12 +217,35 @@ def disagree(claim, held) -> bool:
 def arrival_facts(launch_id, claim, digest):
     """``launch_id``'s launch, locked for the arrival's transaction, read with two facts about ``claim`` in the same
     statement: ``refused_before`` (this very claim, by its ``digest``, was refused for it already) and
-    ``cycles_taken`` (another launch recorded one of its cycles). One round trip to the database, not three."""
-    refused = Arrival.objects.filter(launch=OuterRef("pk"), content_hash=digest).exclude(refused_code="")
-    taken = RecordedCycle.objects.filter(cycle_id__in=claimed_cycle_ids(claim)).exclude(launch=OuterRef("pk"))
+    ``cycles_taken`` (another launch recorded one of its cycles). One round trip to the database, not three.
+
+    The two facts are ``EXISTS`` subqueries written out (``_exists``): built through ``Exists(OuterRef(...))``, the
+    ORM took about 0.6 ms more to compile them than the database took to answer, on every arrival of every door.
+    """
+    cycle_ids = claimed_cycle_ids(claim)
     return (Launch.objects.select_for_update()
-            .annotate(refused_before=Exists(refused) if digest else Value(False), cycles_taken=Exists(taken))
+            .annotate(refused_before=_exists(REFUSED_BEFORE, [digest]) if digest else Value(False),
+                      cycles_taken=_exists(CYCLES_TAKEN % ", ".join(["%s"] * len(cycle_ids)), cycle_ids)
+                      if cycle_ids else Value(False))
             .get(pk=launch_id))
+
+
+def _exists(sql, params):
+    return RawSQL(sql, params, output_field=BooleanField())
+
+
+def _column(model, field):
+    return model._meta.get_field(field).column
+
+
+# arrival_facts's subqueries, in the tables' and columns' own names (plain lowercase identifiers, the same unquoted
+# on every database Django supports); the launch is the outer query's row. Whether this very claim (its digest: %s)
+# was refused for the launch already; whether another launch holds one of the claim's cycles (IN: their ids).
+REFUSED_BEFORE = (f"EXISTS (SELECT 1 FROM {Arrival._meta.db_table} a WHERE a.{_column(Arrival, 'launch')} = "
+                  f"{Launch._meta.db_table}.{Launch._meta.pk.column} AND a.{_column(Arrival, 'content_hash')} = %s "
+                  f"AND a.{_column(Arrival, 'refused_code')} <> '')")
+CYCLES_TAKEN = (f"EXISTS (SELECT 1 FROM {RecordedCycle._meta.db_table} r WHERE r.{_column(RecordedCycle, 'cycle_id')} "
+                f"IN (%s) AND r.{_column(RecordedCycle, 'launch')} <> {Launch._meta.db_table}.{Launch._meta.pk.column})")
 
 
 def check_not_refused(launch):

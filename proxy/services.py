@@ -244,8 +244,9 @@ def _column(model, field):
 REFUSED_BEFORE = (f"EXISTS (SELECT 1 FROM {Arrival._meta.db_table} a WHERE a.{_column(Arrival, 'launch')} = "
                   f"{Launch._meta.db_table}.{Launch._meta.pk.column} AND a.{_column(Arrival, 'content_hash')} = %s "
                   f"AND a.{_column(Arrival, 'refused_code')} <> '')")
-CYCLES_TAKEN = (f"EXISTS (SELECT 1 FROM {RecordedCycle._meta.db_table} r WHERE r.{_column(RecordedCycle, 'cycle_id')} "
-                f"IN (%s) AND r.{_column(RecordedCycle, 'launch')} <> {Launch._meta.db_table}.{Launch._meta.pk.column})")
+CYCLES_TAKEN = (f"EXISTS (SELECT 1 FROM {RecordedCycle._meta.db_table} r "
+                f"WHERE r.{_column(RecordedCycle, 'cycle_id')} IN (%s) "
+                f"AND r.{_column(RecordedCycle, 'launch')} <> {Launch._meta.db_table}.{Launch._meta.pk.column})")
 
 
 def check_not_refused(launch):

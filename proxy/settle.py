@@ -52,7 +52,8 @@ def settle_launch(launch_id):
     if not Launch.objects.filter(pk=launch_id, status=Launch.Status.RECEIVED).update(
             settle_attempts=F("settle_attempts") + 1, last_attempt_at=started, next_attempt_at=None):
         launch = Launch.objects.get(pk=launch_id)
-        deliver_signal(launch.pk)  # settled by an attempt that died before its signal went out (once its claim is stale)
+        # Settled by an attempt that died before its signal went out: sent here once the verdict's claim is stale.
+        deliver_signal(launch.pk)
         return launch
     launch = Launch.objects.get(pk=launch_id)
     verified_claim = launch.claim

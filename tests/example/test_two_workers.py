@@ -282,7 +282,7 @@ def test_in_chromium_the_host_page_from_one_worker_and_the_proxy_page_from_the_o
     from proxy.snippet import render_launch_complete_html
     from proxy.testing.browser import Browser
 
-    from .browser.base import require_browser
+    from .browser.base import NOTE_EVENTS_SOCKET, require_browser
     from .workers import Front
 
     require_browser()
@@ -318,8 +318,12 @@ def test_in_chromium_the_host_page_from_one_worker_and_the_proxy_page_from_the_o
         driver.find_element(By.ID, "login-button").click()
         wait_js("window.integrationsReady === true && !!window.Hostkit")
         host_window = driver.current_window_handle
+        driver.execute_script(NOTE_EVENTS_SOCKET)
         driver.find_element(By.ID, "connect").click()
         wait(lambda d: len(d.window_handles) == 2, "the Connect popup")
+        # The verdict crosses to worker a only if the host page's events socket (opened a second after the
+        # click) is there before the install: wait for it.
+        wait_js("window.eventsOpen === true")
         driver.switch_to.window(next(h for h in driver.window_handles if h != host_window))
         wait_js("window.proxyTest && window.proxyTest.socketOpen === true")
         driver.switch_to.frame(driver.find_element(By.ID, "proxy-frame"))

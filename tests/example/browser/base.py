@@ -99,6 +99,18 @@ class BrowserTestCase(LiveCyclrTestCase, browser.BrowserTestCase):
 
 
 CONNECTED = "document.querySelector('#connect-status').textContent.indexOf('Connected') === 0"
+# Run on the host page before the click: hostkit.js opens the events socket a second after it, and this sets
+# window.eventsOpen once that socket is open (wait for "window.eventsOpen === true").
+NOTE_EVENTS_SOCKET = """
+    const Real = window.WebSocket;
+    window.WebSocket = function (url, protocols) {
+      const ws = new Real(url, protocols);
+      if (String(url).endsWith("/ws/proxy/events/")) {
+        ws.addEventListener("open", () => { window.eventsOpen = true; });
+      }
+      return ws;
+    };
+"""
 FAILURE_CODE = "document.querySelector('#connect-status').getAttribute('data-code')"
 
 

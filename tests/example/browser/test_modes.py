@@ -5,7 +5,7 @@ from selenium.webdriver.common.by import By
 from hostkit.models import Integration
 from proxy.models import Launch
 
-from .base import COMPLETE_STATE, BrowserTestCase
+from .base import COMPLETE_STATE, NOTE_EVENTS_SOCKET, BrowserTestCase
 
 
 class ModeTests(BrowserTestCase):
@@ -75,15 +75,7 @@ class ModeTests(BrowserTestCase):
 
     def test_another_launch_finishing_does_not_settle_this_connect(self):
         self.integrations_page("popup")
-        # The host page opens its events socket a second after the click (hostkit.js): note when it is open.
-        self.driver.execute_script("""
-            const Real = window.WebSocket;
-            window.WebSocket = function (url, protocols) {
-              const ws = new Real(url, protocols);
-              if (String(url).endsWith("/ws/proxy/events/")) ws.addEventListener("open", () => { window.eventsOpen = true; });
-              return ws;
-            };
-        """)
+        self.driver.execute_script(NOTE_EVENTS_SOCKET)  # the host page's events socket opens a second after the click
         popup = self.open_marketplace()
         self.driver.switch_to.window(self.main_window)
         self.wait_js("window.eventsOpen === true")

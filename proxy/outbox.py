@@ -3,9 +3,10 @@
 Every signal the kit sends once is sent the same way, for a ``Launch`` and an ``InstallationChange``
 alike: ``claim_signal`` takes it on, one conditional ``UPDATE`` under the row lock (``signal_claimed_at``; a
 launch's verdict sets it in the ``UPDATE`` that settles the launch), ``run_receivers`` calls every receiver
-and records each one that raises as a ``ReceiverFailure``, and ``mark_signal_sent`` sets ``signal_sent_at`` only after they ran. What receivers get: **exactly once**, except
-across a crash between sending and marking (or receivers running longer than ``SIGNAL_CLAIM_TIMEOUT``), where
-the sweeper (``manage.py proxy_replay``) sends it again: **at least once**. It is never lost.
+and records each one that raises as a ``ReceiverFailure``, and ``mark_signal_sent`` sets ``signal_sent_at``
+only after they ran. What receivers get: **exactly once**, except across a crash between sending and marking
+(or receivers running longer than ``SIGNAL_CLAIM_TIMEOUT``), where the sweeper (``manage.py proxy_replay``) sends
+it again: **at least once**. It is never lost.
 
 The pages hear of it apart, through ``proxy.push``.
 """

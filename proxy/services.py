@@ -241,12 +241,12 @@ def _column(model, field):
 # arrival_facts's subqueries, in the tables' and columns' own names (plain lowercase identifiers, the same unquoted
 # on every database Django supports); the launch is the outer query's row. Whether this very claim (its digest: %s)
 # was refused for the launch already; whether another launch holds one of the claim's cycles (IN: their ids).
+LAUNCH_ID_COLUMN = f"{Launch._meta.db_table}.{Launch._meta.pk.column}"
 REFUSED_BEFORE = (f"EXISTS (SELECT 1 FROM {Arrival._meta.db_table} a WHERE a.{_column(Arrival, 'launch')} = "
-                  f"{Launch._meta.db_table}.{Launch._meta.pk.column} AND a.{_column(Arrival, 'content_hash')} = %s "
+                  f"{LAUNCH_ID_COLUMN} AND a.{_column(Arrival, 'content_hash')} = %s "
                   f"AND a.{_column(Arrival, 'refused_code')} <> '')")
-CYCLES_TAKEN = (f"EXISTS (SELECT 1 FROM {RecordedCycle._meta.db_table} r "
-                f"WHERE r.{_column(RecordedCycle, 'cycle_id')} IN (%s) "
-                f"AND r.{_column(RecordedCycle, 'launch')} <> {Launch._meta.db_table}.{Launch._meta.pk.column})")
+CYCLES_TAKEN = (f"EXISTS (SELECT 1 FROM {RecordedCycle._meta.db_table} r WHERE r.{_column(RecordedCycle, 'cycle_id')} "
+                f"IN (%s) AND r.{_column(RecordedCycle, 'launch')} <> {LAUNCH_ID_COLUMN})")
 
 
 def check_not_refused(launch):

@@ -118,7 +118,11 @@ if REDIS_URL:
                 # rediss://… for TLS. redis-py 8 reads with a 5 s socket time-out by default, which cuts
                 # channels-redis's own 5 s blocking wait for messages: every idle socket's consumer would
                 # crash with "Timeout reading from …" every few seconds. Give reads more than that wait.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15)}],
+                # redis-py 8's pools also stop at 100 connections by default and then raise ("Too many connections")
+                # rather than wait: a burst of 100 handshakes in one process (every page reconnecting after a
+                # deploy) took them all, and the next one failed with a 500. The pool keeps only what a burst used.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15),
+                           "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=1000)}],
                 "prefix": env("CHANNELS_PREFIX", default="hostkit"),
                 # Messages a channel may hold unread before sends to it are dropped (channels-redis's default).
                 "capacity": env.int("CHANNELS_CAPACITY", default=100),

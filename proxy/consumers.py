@@ -267,7 +267,13 @@ class EventsConsumer(limits.SocketLimits, KitConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = user.pk
-        await self.join_group(protocol.user_group(user.pk))
+        try:
+            await self.join_group(protocol.user_group(user.pk))
+        except Exception as exc:  # the channel layer is down or out of connections: the page connects again in 3 s
+            logger.warning("Refused an events socket: could not join its group (%s: %s)", type(exc).__name__, exc)
+            await self.accept()  # a refusal before the accept reaches the browser as 1006, without its code
+            await self.refuse(ProxyError("server_error", _("This page's live updates could not start; it tries again.")))
+            return
         await self.accept()
 
     async def receive(self, text_data=None, bytes_data=None):

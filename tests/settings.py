@@ -103,8 +103,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # socket_timeout above channels-redis's 5 s blocking read (docs/production.md).
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+        # socket_timeout above channels-redis's 5 s blocking read; room for a burst of handshakes (docs/production.md).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
                    "prefix": os.environ.get("CHANNELS_PREFIX", "kit-tests")},
     }}
 else:

@@ -312,6 +312,31 @@ def test_a_launch_socket_still_takes_results_when_the_channel_layer_fails(instal
     assert "gets no pushed verdict" in caplog.text
 
 
+def test_an_events_socket_whose_group_cannot_be_joined_is_refused_with_a_code_not_a_500(user, monkeypatch, caplog):
+    """The channel layer down, or out of connections (redis-py's pool raises past its limit): the handshake
+    completes, then an error frame and close 4500, so the page connects again; a warning, no traceback."""
+    from channels.layers import InMemoryChannelLayer
+
+    async def broken(*args, **kwargs):
+        raise ConnectionError("Too many connections")
+
+    monkeypatch.setattr(InMemoryChannelLayer, "group_add", broken)
+    cookie = cookie_for(user)
+
+    async def scenario():
+        socket = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN, cookie])
+        connected, _ = await socket.connect()
+        frame = await socket.receive_json_from(timeout=5)
+        closed = await socket.receive_output(timeout=5)
+        return connected, frame, closed
+
+    connected, frame, closed = run(scenario)
+    assert connected and frame["type"] == "error" and frame["code"] == "server_error" and frame["message"]
+    assert closed == {"type": "websocket.close", "code": 4500}
+    assert "could not join its group (ConnectionError: Too many connections)" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
 def test_a_launch_socket_gets_no_push_once_its_session_has_ended(installed, user):
     from proxy.push import push_event
 

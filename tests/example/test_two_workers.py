@@ -251,6 +251,27 @@ def test_a_push_the_layer_drops_is_found_by_proxy_status(start_pair, installed, 
         assert len(signals_sent(signal_log, launch)) == 1
 
 
+def test_a_burst_of_handshakes_in_one_process_gets_a_redis_connection_each():
+    """Each handshake takes one of the layer's connections for a moment to join its group. 300 at once in one
+    process (every page reconnecting after a deploy) all join: redis-py 8's pool stops at 100 by default and
+    raised "Too many connections" for the rest, which failed their handshakes with a 500 (hostkit's settings)."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    group = "proxy.burst-test"
+
+    async def scenario():
+        channels = [await layer.new_channel() for _ in range(300)]
+        joined = await asyncio.gather(*(layer.group_add(group, channel) for channel in channels), return_exceptions=True)
+        left = await asyncio.gather(*(layer.group_discard(group, channel) for channel in channels), return_exceptions=True)
+        return [repr(each) for each in (*joined, *left) if isinstance(each, BaseException)]
+
+    assert async_to_sync(scenario)() == []
+
+
 def test_an_idle_socket_outlives_redis_read_timeouts():
     """A consumer waits on the layer for as long as its socket is idle, well past redis-py 8's 5 s
     default read time-out (which cut channels-redis's blocking wait and crashed every idle socket)."""

@@ -27,7 +27,7 @@ from django.db import close_old_connections
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from . import errors, limits, protocol, settlement
+from . import ahead, errors, limits, protocol, settlement
 from .conf import proxy_settings
 from .exceptions import InvalidResult, LaunchRejected, ProxyError
 from .logs import loggable
@@ -184,6 +184,8 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
     ``received`` learns the verified outcome without asking.
     """
 
+    awaiting = None  # the launch, as read when the socket opened, while its first result may still come
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -214,6 +216,8 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
             check_unexpired(launch)
         except LaunchRejected as exc:
             return exc
+        if launch.status == Launch.Status.PENDING:
+            self.awaiting = launch  # its first result is asked about ahead (proxy.ahead)
         return None
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -225,6 +229,9 @@ class LaunchConsumer(limits.SocketLimits, KitConsumer):
                 raise InvalidResult("malformed", _("Send results as JSON text frames."))
             message = protocol.parse_result_message(text_data)
             message_id = message["id"]
+            awaiting, self.awaiting = self.awaiting, None
+            if awaiting is not None:  # the socket's first result: Cyclr is asked while the arrival is stored
+                ahead.ask(awaiting, message["result"])
             taken = await self.take_result(message)
             if taken is None:
                 await self.refuse(LaunchRejected("unauthenticated"))

@@ -11,11 +11,13 @@ re-exports these names, where they are documented.
 import logging
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import ahead
 from .exceptions import CyclrAPIError, ProxyError
 from .installations import record_install
 from .models import Arrival, Launch, RecordedCycle
@@ -58,7 +60,9 @@ def settle_launch(launch_id):
     launch = Launch.objects.get(pk=launch_id)
     verified_claim = launch.claim
     try:
-        verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result())
+        # The round the socket door asked ahead for this launch, if it did (proxy.ahead): else asked now.
+        verdict = verify_result(launch, launch.claimed_result(), vouched=launch.install_result(),
+                                answered=partial(ahead.take, launch.pk))
     except CyclrAPIError as exc:
         retry_at = timezone.now() + retry_delay(launch.settle_attempts)
         logger.warning("Launch %s stays unverified (attempt %s, next at %s): %s", launch.pk, launch.settle_attempts,

@@ -262,23 +262,38 @@ def _ids_only(result, vouched):
         for c in result.cycles))
 
 
-def verify_result(launch, claim, *, vouched=None) -> Verdict:
+def account_mismatches(claim, *, account_api_id, cyclr_account_id=""):
+    """The disagreements between the account ``claim`` names and the launch's (its API id, its GUID if learned)."""
+    mismatches = []
+    # Either id of the launch's account (Cyclr answers with either, docs/accounts.md); the API id is the one the host chose.
+    if not names_account(claim.account_id, account_api_id=account_api_id, cyclr_account_id=cyclr_account_id):
+        mismatches.append(_mismatch("", "account_id", claim.account_id, cyclr_account_id or account_api_id))
+    if claim.account_api_id and claim.account_api_id != account_api_id:
+        mismatches.append(_mismatch("", "account_api_id", claim.account_api_id, account_api_id))
+    return mismatches
+
+
+def asks_cyclr(claim, *, account_api_id, cyclr_account_id="") -> bool:
+    """True if ``verify_result`` asks Cyclr about ``claim``'s cycles for a launch of this account: the claim names
+    the account and has cycles, and ``VERIFY_WITH_API`` is on (``proxy.ahead`` asks only then)."""
+    return (bool(proxy_settings.VERIFY_WITH_API) and bool(claim.cycles)
+            and not account_mismatches(claim, account_api_id=account_api_id, cyclr_account_id=cyclr_account_id))
+
+
+def verify_result(launch, claim, *, vouched=None, answered=None) -> Verdict:
     """Check ``claim`` against ``launch`` and Cyclr; return the ``Verdict``.
 
     ``vouched`` is what the launch holds so far (``provisional_result`` plus repeats ``absorb``ed):
     the notification's webhook URLs and every arrival's errors. Raises ``CyclrAPIError`` if Cyclr
     cannot be asked (the result then stays unverified and can be retried). Cycles are looked up
-    under the account the launch was minted for, never the one the browser claims.
+    under the account the launch was minted for, never the one the browser claims. ``answered``, if
+    given, is ``callable(cycle_ids, account)`` returning Cyclr's answers to that very round if it was
+    asked already (``proxy.ahead.take``), else None: then it is asked here.
     """
     if vouched is None:
         vouched = provisional_result(claim, source=launch.source)
     base = replace(vouched, errors=union_errors(claim.errors, vouched.errors))
-    mismatches = []
-    # Either id of the launch's account (Cyclr answers with either, docs/accounts.md); the API id is the one the host chose.
-    if not names_account(claim.account_id, account_api_id=launch.account_api_id, cyclr_account_id=launch.cyclr_account_id):
-        mismatches.append(_mismatch("", "account_id", claim.account_id, launch.cyclr_account_id or launch.account_api_id))
-    if claim.account_api_id and claim.account_api_id != launch.account_api_id:
-        mismatches.append(_mismatch("", "account_api_id", claim.account_api_id, launch.account_api_id))
+    mismatches = account_mismatches(claim, account_api_id=launch.account_api_id, cyclr_account_id=launch.cyclr_account_id)
     if mismatches:  # Cyclr was not asked: it vouches for none of the cycles
         return Verdict(_ids_only(base, vouched), ProxyError(
             "account_mismatch", _("The result names a different account from the one this launch opened.")), tuple(mismatches))
@@ -288,7 +303,6 @@ def verify_result(launch, claim, *, vouched=None) -> Verdict:
     if not proxy_settings.VERIFY_WITH_API:
         return Verdict(with_claimed_webhooks(base, claim))  # nothing more is vouched: see the module's docstring
 
-    client = CyclrClient()
     account = launch.x_cyclr_account
     hosts = cyclr_hosts()
     hooks = {c.cycle_id: c.webhooks for c in vouched.cycles}
@@ -296,7 +310,10 @@ def verify_result(launch, claim, *, vouched=None) -> Verdict:
     # One round of calls for up to MAX_PARALLEL claimed cycles; a later round only if Cyclr knew every cycle
     # before it, so a forged list of ids cannot cost a call each (CyclrClient.get_cycles). The answers are
     # read in claim order, and end at the first cycle Cyclr does not know.
-    answers = client.get_cycles([c.cycle_id for c in claim.cycles], account=account)
+    cycle_ids = [c.cycle_id for c in claim.cycles]
+    answers = answered(cycle_ids, account) if answered else None
+    if answers is None:
+        answers = CyclrClient().get_cycles(cycle_ids, account=account)
     for index, (claimed, data) in enumerate(zip(claim.cycles, answers)):
         if not isinstance(data, dict):  # Cyclr does not know it: the rest stays unchecked
             mismatches.append(_mismatch(claimed.cycle_id, "cycle_id", claimed.cycle_id, None))

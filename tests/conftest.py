@@ -156,7 +156,10 @@ def settlements_finish():
     """Results are settled after the ack, in the kit's threads (the default): none may outlive its test
     (its database is flushed next). Set up before the test's own fixtures, so torn down after them."""
     yield
+    from proxy import ahead
     from proxy.settlement import cancel_retries, drain
+
+    ahead.forget()  # a round asked ahead is its launch's, and no later test's
 
     cancel_retries()  # a retry after a Cyclr outage would fire in a later test, against a flushed database
     assert drain(timeout=60), "an in-process settlement was still running 60 s after its test"

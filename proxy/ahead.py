@@ -47,9 +47,8 @@ _state = {"pid": None, "executor": None, "asked": {}}  # asked: launch id -> Ask
 
 @dataclass
 class Asked:
-    future: object  # concurrent.futures.Future of (cycle ids, account, answers)
+    future: object  # concurrent.futures.Future of (cycle ids, account, answers); None once taken
     at: float  # time.monotonic() when asked
-    taken: bool = False
 
 
 def in_use() -> bool:
@@ -101,11 +100,12 @@ def take(launch_id, cycle_ids, account):
     than ``KEPT_FOR`` seconds, asked other ids or under another account, or it failed: then ask anew."""
     with _lock:
         each = _asked().get(launch_id)
-        if each is None or each.taken or time.monotonic() - each.at > KEPT_FOR:
+        if each is None or each.future is None or time.monotonic() - each.at > KEPT_FOR:
             return None
-        each.taken = True  # it still stands for the launch until KEPT_FOR: no second round asked ahead
+        # It still stands for the launch until KEPT_FOR (no second round asked ahead), without its answers.
+        future, each.future = each.future, None
     try:
-        ids, asked_account, answers = each.future.result()
+        ids, asked_account, answers = future.result()
     except Exception as exc:  # Cyclr down or slow, an invalid result: the settlement asks, and keeps its own error
         logger.info("Launch %s: the round asked ahead failed (%s); asking Cyclr again.", launch_id, type(exc).__name__)
         return None

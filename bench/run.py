@@ -265,18 +265,18 @@ from this run, say so.
   its floor, 0.93x, a sign of the bias). So every ratio published before these runs flattered the kit, the
   1.84x socket ack of commit 3a84144 among them: against floors measured alone, that code's ack was 3-4x.
   Absolute times also vary by day on this machine (its floors by up to 1.5x): read ratios of one run.
-- **This run against the ones before it.** This run (2026-12-07 20:29 UTC, commit 6edae14, a new machine of the
-  same kind, load 0.24 before) follows the full run of commit d139c24 (17:38 UTC, another machine of the kind).
-  What changed in the kit between them: the launch socket asks Cyclr ahead (`proxy.ahead`, below), the Redis
-  layer's pool has room for a burst of handshakes, and the events socket refuses with a code when its group
-  cannot be joined. Time to truth went from 1.10x / 1.18x to 1.07x / 1.10x (SQLite / PostgreSQL), now met on
-  both. The HTTP fallback went from 1.44x / 1.60x to 1.64x / 1.65x with the same door (its code did not change
-  between the runs): the kit's p50 came out 6.9-8.3 ms against 7.4-10.9 in the run before, its floors 4.2-5.1
-  ms against 5.0-7.0, so the door's 2.7-3.3 ms over its floor weigh more on this machine. The click to Marketplace came out 1.21x / 1.27x, where the run
-  before had 1.26x / 1.25x with the same browser code: met on the other database each time. The cost per
-  install is 0.35x / 0.26x (0.41x / 0.23x before). The targets are judged on this run, as the document states;
-  the run of 2026-12-07 13:51 UTC (commit edc8df4) was on a slower machine, whose floors took about twice as
-  long (its time to truth 1.16x / 1.20x).
+- **This run against the ones before it.** This run (2026-12-07 20:29 UTC, commit 6edae14, a new machine of the same
+  kind, load 0.24 before) follows the full run of commit d139c24 (17:38 UTC, another machine of the kind). What
+  changed in the kit between them: the launch socket asks Cyclr ahead (`proxy.ahead`, below), the Redis layer's pool
+  has room for a burst of handshakes, and the events socket refuses with a code when its group cannot be joined.
+  Time to truth went from 1.10x / 1.18x to 1.07x / 1.10x (SQLite / PostgreSQL), now met on both. The HTTP fallback
+  went from 1.44x / 1.60x to 1.64x / 1.65x with the same door (its code did not change between the runs): the kit's
+  p50 came out 6.9-8.3 ms against 7.4-10.9 in the run before, its floors 4.2-5.1 ms against 5.0-7.0, so the door's
+  2.7-3.3 ms over its floor weigh more on this machine. The click to Marketplace came out 1.21x / 1.27x, where the
+  run before had 1.26x / 1.25x with the same browser code: met on the other database each time. The cost per install
+  is 0.35x / 0.26x (0.41x / 0.23x before). The targets are judged on this run, as the document states; the run of
+  2026-12-07 13:51 UTC (commit edc8df4) was on a slower machine, whose floors took about twice as long (its time to
+  truth 1.16x / 1.20x).
 - **Time to truth (1.15x, and flat in cycles).** After the ack the kit verifies with Cyclr and pushes the
   verdict: with Cyclr 150 ms away, that round trip is most of the time, so the figure first counts how many
   round trips the kit waits. The kit asks about every claimed cycle in one round (`CyclrClient.get_cycles`: up

@@ -4,8 +4,8 @@ A result sent on the launch socket is stored (the session re-check, the arrival'
 then settled: ``verify_result`` asks Cyclr about the claimed cycles, a round trip away (150 ms in the benchmark).
 The door knows what that round will ask as soon as the frame arrives: the claimed cycle ids, under the account the
 launch was minted for, which the socket read when it opened. ``ask`` starts the round then, in a kept thread, and
-the settlement (``proxy.settle``) takes its answers (``take``) instead of asking again, so the arrival's bookkeeping runs while Cyclr
-answers instead of before it (docs/settling.md, "Cyclr asked ahead").
+the settlement (``proxy.settle``) takes its answers (``take``) instead of asking again: the arrival's bookkeeping
+runs while Cyclr answers instead of before it (docs/settling.md, "Cyclr asked ahead").
 
 It is the same round the settlement makes, asked earlier, never another:
 
@@ -15,7 +15,7 @@ It is the same round the settlement makes, asked earlier, never another:
 - only for a claim ``verify_result`` would ask about (``proxy.verification.asks_cyclr``: it names the launch's
   account and has cycles), as many ids as it would ask (``CyclrClient.get_cycles``: a forged list costs one round);
 - once per launch in ``KEPT_FOR`` seconds in this process, from the first result a socket sends while its launch
-  awaited one when the socket opened. A page reloaded, or a claim the arrival then refuses, costs no more rounds.
+  awaited one when the socket opened. A page reloaded, or a claim sent again, within that time costs no more.
 
 The answers count only for the round the settlement would ask: the same ids in the same order under the same
 ``X-Cyclr-Account``, taken within ``KEPT_FOR`` seconds, once. Anything else, and a round that failed (Cyclr down,

@@ -79,7 +79,7 @@ def schedule(launch_id):
                 # captureOnCommitCallbacks): a thread could not find it, so settle it here.
                 run_settlement(launch_id)
             elif getattr(_thread, "held", None) is not None:
-                _thread.held.add(launch_id, server_loop())
+                _thread.held.add(launch_id)
             else:
                 submit_in_process(launch_id)
         else:
@@ -191,6 +191,12 @@ class Held:
     Counted in flight from the start (``drain`` waits for them). Released at most once each; one that is
     never released (a door that forgot, a response a middleware replaced) starts when this object is
     garbage-collected, so that nothing waits for the sweeper.
+
+    The server's event loop their pushes go to (``proxy.push.server_loop``) is found as they start, not as they
+    are held: from a sync view's thread that takes a trip to the loop, which the door's answer would wait for.
+    A sync view's answer is released from the same thread (Django's ASGI handler closes the response there,
+    after sending it), a socket's from the loop itself. Released by the garbage collector, they may find none:
+    their pushes then go through the kit's own loop (``proxy.push.push_loop``), and ``proxy:status`` answers.
     """
 
     def __init__(self):
@@ -198,8 +204,8 @@ class Held:
         self._finalizer = weakref.finalize(self, _start_all, self._runs)
         self._finalizer.atexit = False  # an exiting interpreter starts nothing: the sweeper settles it
 
-    def add(self, launch_id, loop):
-        self._runs.append((_in_flight_run(launch_id), loop))
+    def add(self, launch_id):
+        self._runs.append(_in_flight_run(launch_id))
         if not self._finalizer.alive:  # added after the release: nothing will start it later
             _start_all(self._runs)
 
@@ -209,9 +215,11 @@ class Held:
 
 
 def _start_all(runs):
-    """Start held runs; never raises (a door calls it after answering): what cannot start is the sweeper's."""
+    """Start held runs on this thread's server loop; never raises (a door calls it after answering): what cannot
+    start is the sweeper's."""
+    loop = server_loop() if runs else None
     while runs:
-        run, loop = runs.pop(0)
+        run = runs.pop(0)
         try:
             _start(run, loop)
         except Exception:  # no thread to start (an interpreter shutting down)

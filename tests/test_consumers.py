@@ -465,6 +465,50 @@ def test_a_kit_thread_settling_for_a_server_pushes_on_that_servers_loop():
     assert outside == [None]  # a thread that serves no server
 
 
+def test_an_http_doors_verdict_reaches_the_events_socket_on_the_servers_loop(installed, user, settled):
+    """The HTTP fallback through the ASGI application: its held settlement finds the server's loop as it starts
+    (Django's ASGI handler closes the response in the view's thread, once it is sent), so the in-memory layer's
+    push reaches the person's events socket on that loop, with no proxy:status needed."""
+    from asgiref.testing import ApplicationCommunicator
+    from channels.layers import InMemoryChannelLayer
+
+    from tests.test_bad_input import CSRF
+
+    launch, data = installed()
+    cookie = cookie_for(user)
+    loops = []
+    real_send = InMemoryChannelLayer.group_send
+
+    async def recording_send(layer, group, message):
+        loops.append(asyncio.get_running_loop())
+        await real_send(layer, group, message)
+
+    path = f"/proxy/launches/{launch.pk}/result/"
+    headers = [(b"host", b"localhost:8000"), (b"content-type", b"application/json"), ORIGIN,
+               (b"cookie", cookie[1] + f"; csrftoken={CSRF}".encode()), (b"x-csrftoken", CSRF.encode())]
+    scope = {"type": "http", "http_version": "1.1", "method": "POST", "scheme": "http", "path": path,
+             "raw_path": path.encode(), "query_string": b"", "headers": headers, "server": ("localhost", 8000),
+             "client": ("127.0.0.1", 50000)}
+
+    async def scenario():
+        events = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN, cookie])
+        assert (await events.connect())[0]
+        door = ApplicationCommunicator(application, scope)
+        await door.send_input({"type": "http.request", "body": result_message(data).encode(), "more_body": False})
+        start = await door.receive_output(timeout=10)
+        body = await door.receive_output(timeout=10)
+        event = await events.receive_json_from(timeout=10)
+        await events.disconnect()
+        return start["status"], json.loads(body["body"]), event, asyncio.get_running_loop()
+
+    with mock.patch.object(InMemoryChannelLayer, "group_send", recording_send):
+        status, ack, event, the_servers_loop = run(scenario)
+    assert status == 200 and ack["status"] == "received", ack
+    assert event["type"] == "proxy.install.completed" and event["launch"] == str(launch.pk)
+    assert loops and all(loop is the_servers_loop for loop in loops)
+    assert settled(launch).status == Launch.Status.COMPLETED
+
+
 def test_the_events_socket_refuses_anonymous_users():
     async def scenario():
         socket = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN])

@@ -216,7 +216,7 @@ def test_held_settlements_start_once_on_release_at_once_if_the_block_raises_and_
     held.release()
     held.release()
     assert len(handovers.calls) == 1
-    held.add(first[0].pk, None)  # a Held already released starts what it still gets at once
+    held.add(first[0].pk)  # a Held already released starts what it still gets at once
     assert len(handovers.calls) == 2
 
     with pytest.raises(RuntimeError), settlement.holding():

@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 from unittest import mock
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -14,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+import proxy
 from proxy import errors
 from proxy.conf import proxy_settings
 from proxy.launches import unsign_launch_id
@@ -108,6 +110,30 @@ def test_launch_renders_the_proxy_page_framing_the_minted_url(cyclr, user):
     # It is the real minted URL: the fake Marketplace accepts it and installs into this account.
     result = install_over_http(src)
     assert result["accountId"] == account["Id"]
+
+
+# The kit's templates (where the package is installed), the example host's and the tests' own.
+TEMPLATE_DIRS = [Path(proxy.__file__).resolve().parent / "templates", Path(__file__).resolve().parents[1] / "templates",
+                 Path(__file__).resolve().parent / "templates"]
+
+
+def test_no_template_comment_spans_lines():
+    """Django's ``{# #}`` is a one-line comment: one that spans lines is not a comment, and the page shows it as text
+    (the proxy page's head and header showed two). A comment of several lines is ``{% comment %}``."""
+    spanning = []
+    for folder in TEMPLATE_DIRS:
+        for path in sorted(folder.rglob("*.html")):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                opened, closed = line.count("{#"), line.count("#}")
+                if opened != closed:
+                    spanning.append(f"{path.relative_to(folder.parent)}:{number}")
+    assert spanning == []
+
+
+def test_the_proxy_page_shows_no_template_source(cyclr, user):
+    page = logged_in(user).get(LAUNCH_URL).content.decode()
+    for template_syntax in ("{#", "#}", "{%", "%}", "{{", "}}"):
+        assert template_syntax not in page
 
 
 def test_launch_sends_a_nonced_csp_framing_only_the_marketplace(cyclr, user):

@@ -4,13 +4,12 @@ Against the real fake Cyclr over HTTP; the socket through the project's real ASG
 """
 import pytest
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from proxy import ahead
 from proxy.models import Launch
 from proxy.results import InstallResult
-from tests.test_consumers import ORIGIN, cookie_for, launch_socket, result_message, signed_in
+from tests.test_consumers import cookie_for, deliver_after_logout, deliver_once
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_layer")]
 
@@ -127,17 +126,7 @@ def test_a_socket_result_is_settled_on_the_round_asked_ahead(cyclr, installed, u
 
     monkeypatch.setattr(ahead, "take", recording_take)
     launch, data = installed()
-    cookie = cookie_for(user)
-
-    async def scenario():
-        socket = launch_socket(launch, cookie)
-        assert (await socket.connect())[0]
-        await socket.send_to(text_data=result_message(data))
-        ack = await socket.receive_json_from(timeout=10)
-        await socket.disconnect()
-        return ack
-
-    assert async_to_sync(scenario)()["status"] == "received"
+    assert async_to_sync(deliver_once)(launch, cookie_for(user), data)["status"] == "received"
     assert settled(launch).status == Launch.Status.COMPLETED
     assert len(taken) == 1 and taken[0] is not None  # the settlement asked nothing itself
     assert len(cycle_calls(cyclr)) == len(data["cycles"])
@@ -147,17 +136,8 @@ def test_the_round_leaves_before_the_arrival_is_stored(cyclr, installed, user):
     """The round is asked as the frame arrives, before the session re-check: a result whose person signed out
     meanwhile is refused and stores nothing, and costs its launch's one round ahead (and no more)."""
     launch, data = installed()
-    client, cookie = signed_in(user)
-
-    async def scenario():
-        socket = launch_socket(launch, cookie)
-        assert (await socket.connect())[0]
-        await database_sync_to_async(client.logout)()
-        await socket.send_to(text_data=result_message(data))
-        refused = await socket.receive_json_from(timeout=10)
-        return refused
-
-    assert async_to_sync(scenario)()["code"] == "unauthenticated"
+    refused, _closed = deliver_after_logout(launch, user, data)
+    assert refused["code"] == "unauthenticated"
     assert Launch.objects.get(pk=launch.pk).status == Launch.Status.PENDING
     assert ahead.take(launch.pk, ids_of(data), launch.x_cyclr_account) is not None
     assert len(cycle_calls(cyclr)) == len(data["cycles"])
@@ -166,20 +146,11 @@ def test_the_round_leaves_before_the_arrival_is_stored(cyclr, installed, user):
 def test_a_socket_opened_on_a_launch_that_has_its_result_asks_nothing_ahead(cyclr, installed, user, settled):
     launch, data = installed()
     cookie = cookie_for(user)
-
-    async def send(message_id):
-        socket = launch_socket(launch, cookie)
-        assert (await socket.connect())[0]
-        await socket.send_to(text_data=result_message(data, message_id))
-        frame = await socket.receive_json_from(timeout=10)
-        await socket.disconnect()
-        return frame
-
-    async_to_sync(send)("m1")
+    async_to_sync(deliver_once)(launch, cookie, data)
     settled(launch)
     ahead.forget()
     calls = len(cycle_calls(cyclr))
-    assert async_to_sync(send)("m2")["type"] == "ack"  # a repeat: acked as the duplicate it is
+    assert async_to_sync(deliver_once)(launch, cookie, data, message_id="m2")["type"] == "ack"  # a repeat: acked
     assert ahead.take(launch.pk, ids_of(data), launch.x_cyclr_account) is None
     assert len(cycle_calls(cyclr)) == calls
     assert settled(launch).status == Launch.Status.COMPLETED

@@ -78,13 +78,18 @@ def test_json_the_kit_cannot_keep_is_400_malformed(installed, user, name, fragme
 # --- a large body without Content-Length (chunked), through the ASGI application --------------------------
 
 
+def post_scope(path, headers):
+    """The ASGI scope of a POST to ``path`` on the test host, with ``headers``."""
+    return {"type": "http", "http_version": "1.1", "method": "POST", "scheme": "http", "path": path,
+            "raw_path": path.encode(), "query_string": b"", "headers": headers, "server": ("localhost", 8000),
+            "client": ("127.0.0.1", 50000)}
+
+
 def post_chunked(path, body, cookie="", content_type="application/json"):
     """POST ``body`` in 64 KiB chunks with no Content-Length; returns (status, headers, body)."""
     headers = [(b"host", b"localhost:8000"), (b"content-type", content_type.encode()), (b"transfer-encoding", b"chunked"),
                (b"cookie", f"csrftoken={CSRF}; {cookie}".encode()), (b"x-csrftoken", CSRF.encode())]
-    scope = {"type": "http", "http_version": "1.1", "method": "POST", "scheme": "http", "path": path,
-             "raw_path": path.encode(), "query_string": b"", "headers": headers, "server": ("localhost", 8000),
-             "client": ("127.0.0.1", 50000)}
+    scope = post_scope(path, headers)
 
     async def exchange():
         app = ApplicationCommunicator(application, scope)

@@ -46,12 +46,12 @@ def result_message(data, message_id="m1"):
     return json.dumps({"type": "result", "id": message_id, "result": data})
 
 
-async def deliver_once(launch, cookie, data, timeout=10):
+async def deliver_once(launch, cookie, data, timeout=10, message_id="m1"):
     """Open the launch's socket, send ``data`` as one result, return the first frame answering it."""
     socket = launch_socket(launch, cookie)
     connected, _ = await socket.connect()
     assert connected
-    await socket.send_to(text_data=result_message(data))
+    await socket.send_to(text_data=result_message(data, message_id))
     answer = await socket.receive_json_from(timeout=timeout)
     await socket.disconnect()
     return answer
@@ -289,38 +289,29 @@ def test_a_received_launch_pushes_its_verified_outcome_to_its_own_socket(install
     assert Launch.objects.get(pk=launch.pk).status == Launch.Status.COMPLETED
 
 
-def test_a_launch_socket_still_takes_results_when_the_channel_layer_fails(installed, user, monkeypatch, caplog, settled):
-    from channels.layers import InMemoryChannelLayer
-
-    async def broken(*args, **kwargs):
-        raise ConnectionError("the channel layer is down")
-
-    monkeypatch.setattr(InMemoryChannelLayer, "group_add", broken)
-    launch, data = installed()
-    cookie = cookie_for(user)
-
-    async def scenario():
-        socket = launch_socket(launch, cookie)
-        assert (await socket.connect())[0]
-        await socket.send_to(text_data=result_message(data))
-        ack = await socket.receive_json_from(timeout=10)
-        await socket.disconnect()
-        return ack
-
-    assert run(scenario)["status"] == "received"  # stored; the page learns the verdict from proxy:status
-    assert settled(Launch.objects.get(pk=launch.pk)).status == Launch.Status.COMPLETED
-    assert "gets no pushed verdict" in caplog.text
-
-
-def test_an_events_socket_whose_group_cannot_be_joined_is_refused_with_a_code_not_a_500(user, monkeypatch, caplog):
-    """The channel layer down, or out of connections (redis-py's pool raises past its limit): the handshake
-    completes, then an error frame and close 4500, so the page connects again; a warning, no traceback."""
+@pytest.fixture
+def layer_cannot_join(monkeypatch):
+    """The in-memory layer's ``group_add`` raises, as a layer that is down or out of connections does."""
     from channels.layers import InMemoryChannelLayer
 
     async def broken(*args, **kwargs):
         raise ConnectionError("Too many connections")
 
     monkeypatch.setattr(InMemoryChannelLayer, "group_add", broken)
+
+
+def test_a_launch_socket_still_takes_results_when_the_channel_layer_fails(installed, user, layer_cannot_join, caplog,
+                                                                           settled):
+    launch, data = installed()
+    ack = async_to_sync(deliver_once)(launch, cookie_for(user), data)
+    assert ack["status"] == "received"  # stored; the page learns the verdict from proxy:status
+    assert settled(Launch.objects.get(pk=launch.pk)).status == Launch.Status.COMPLETED
+    assert "gets no pushed verdict" in caplog.text
+
+
+def test_an_events_socket_whose_group_cannot_be_joined_is_refused_with_a_code_not_a_500(user, layer_cannot_join, caplog):
+    """The channel layer down, or out of connections (redis-py's pool raises past its limit): the handshake
+    completes, then an error frame and close 4500, so the page connects again; a warning, no traceback."""
     cookie = cookie_for(user)
 
     async def scenario():
@@ -472,7 +463,7 @@ def test_an_http_doors_verdict_reaches_the_events_socket_on_the_servers_loop(ins
     from asgiref.testing import ApplicationCommunicator
     from channels.layers import InMemoryChannelLayer
 
-    from tests.test_bad_input import CSRF
+    from tests.test_bad_input import CSRF, post_scope
 
     launch, data = installed()
     cookie = cookie_for(user)
@@ -486,9 +477,7 @@ def test_an_http_doors_verdict_reaches_the_events_socket_on_the_servers_loop(ins
     path = f"/proxy/launches/{launch.pk}/result/"
     headers = [(b"host", b"localhost:8000"), (b"content-type", b"application/json"), ORIGIN,
                (b"cookie", cookie[1] + f"; csrftoken={CSRF}".encode()), (b"x-csrftoken", CSRF.encode())]
-    scope = {"type": "http", "http_version": "1.1", "method": "POST", "scheme": "http", "path": path,
-             "raw_path": path.encode(), "query_string": b"", "headers": headers, "server": ("localhost", 8000),
-             "client": ("127.0.0.1", 50000)}
+    scope = post_scope(path, headers)
 
     async def scenario():
         events = WebsocketCommunicator(application, "/ws/proxy/events/", headers=[ORIGIN, cookie])
@@ -566,8 +555,8 @@ def test_the_exact_host_origin_is_accepted(installed, user, settings):
 # --- the session, re-checked ------------------------------------------------------------------------------
 
 
-def test_a_socket_opened_before_logout_is_refused_after_it(installed, user):
-    launch, data = installed()
+def deliver_after_logout(launch, user, data):
+    """Open ``launch``'s socket signed in as ``user``, sign out, then send ``data``: (error frame, close message)."""
     client, cookie = signed_in(user)
 
     async def scenario():
@@ -575,11 +564,16 @@ def test_a_socket_opened_before_logout_is_refused_after_it(installed, user):
         assert (await socket.connect())[0]
         await database_sync_to_async(client.logout)()
         await socket.send_to(text_data=result_message(data))
-        error = await socket.receive_json_from(timeout=5)
+        error = await socket.receive_json_from(timeout=10)
         closed = await socket.receive_output(timeout=5)
         return error, closed
 
-    error, closed = run(scenario)
+    return run(scenario)
+
+
+def test_a_socket_opened_before_logout_is_refused_after_it(installed, user):
+    launch, data = installed()
+    error, closed = deliver_after_logout(launch, user, data)
     assert error["type"] == "error" and error["code"] == "unauthenticated" and error["message"].endswith(".")
     assert closed == {"type": "websocket.close", "code": 4401}
     launch.refresh_from_db()

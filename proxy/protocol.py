@@ -8,6 +8,7 @@ and ``install_event`` build the frames; ``user_group`` names a user's events gro
 """
 import json
 
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -177,13 +178,19 @@ def refusal(code):
     return {"code": code, "message": default_message("claim_refused")}
 
 
+def with_last_refusal(launches):
+    """``launches`` (a queryset), each with ``last_refused_code``: the code of the last refusal of a claim for it, or
+    None. Read in the launch's own statement, so that ``proxy:status``, which a page polls, is one query."""
+    refused = Arrival.objects.filter(launch=OuterRef("pk")).exclude(refused_code="").order_by("-received_at", "-pk")
+    return launches.annotate(last_refused_code=Subquery(refused.values("refused_code")[:1]))
+
+
 def refusal_of(launch):
-    """The last refusal of a claim for a ``pending`` launch (``refusal``), or None: what ``proxy:status`` says of it."""
-    if launch.status != Launch.Status.PENDING:
+    """The last refusal of a claim for a ``pending`` launch (``refusal``), or None: what ``proxy:status`` says of it.
+    ``launch`` is read through ``with_last_refusal``."""
+    if launch.status != Launch.Status.PENDING or not launch.last_refused_code:
         return None
-    code = (Arrival.objects.filter(launch=launch).exclude(refused_code="").order_by("-received_at", "-pk")
-            .values_list("refused_code", flat=True).first())
-    return refusal(code) if code else None
+    return refusal(launch.last_refused_code)
 
 
 def refusal_event(launch, reason):

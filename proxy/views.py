@@ -413,7 +413,7 @@ def top_level_refusal(request):
 @never_cache
 def status(request, launch_id):
     """The launch's status and normalized result, for its owner (anyone else: 404 ``not_found``)."""
-    launch = Launch.objects.filter(pk=launch_id, user=request.user).first()
+    launch = protocol.with_last_refusal(Launch.objects.filter(pk=launch_id, user=request.user)).first()
     if launch is None:
         return json_error(LaunchRejected("not_found"))
     return JsonResponse({

@@ -11,7 +11,9 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.shortcuts import resolve_url
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -488,6 +490,26 @@ def test_a_forged_cycle_is_acked_received_then_refused_and_the_genuine_result_co
     settled()
     status = client.get(reverse("proxy:status", args=[launch.pk])).json()
     assert status["status"] == "completed" and status["refusal"] is None
+
+
+def test_status_reads_a_launch_and_its_last_refusal_in_one_statement(installed, user, settled):
+    # A page polls proxy:status: the launch and the refusal of its last claim come from one query, not two.
+    launch, data = installed()
+    forged = {**data, "cycles": [{**data["cycles"][0], "cycleId": "00000000-0000-4000-8000-000000000000"}]}
+    client = logged_in(user)
+    post_result(client, launch, result_body(forged))
+    settled()  # refused: unknown_cycle
+    first = Arrival.objects.get(launch=launch)
+    Arrival.objects.create(launch=launch, source="http", message_id="later", content_hash="other",
+                           received_at=first.received_at + timedelta(seconds=1),
+                           last_received_at=first.received_at + timedelta(seconds=1), refused_code="claim_mismatch")
+    path = reverse("proxy:status", args=[launch.pk])
+
+    with CaptureQueriesContext(connection) as queries:
+        status = client.get(path).json()
+
+    assert len([q for q in queries if "proxy_" in q["sql"]]) == 1  # the session's and the user's are Django's
+    assert status["status"] == "pending" and status["refusal"]["code"] == "claim_mismatch"  # the last one
 
 
 def test_another_users_launch_is_403_forbidden(installed, other_user):

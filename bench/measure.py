@@ -106,6 +106,11 @@ class Server:
                 self.process.kill()
                 self.process.wait()
 
+    def cpu_seconds(self):
+        """User and system CPU time the daphne process has used so far, in seconds (``/proc/<pid>/stat``)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss(self):
         """Resident set size of the daphne process, in bytes."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -344,7 +349,8 @@ async def throughput(client, target, pool, clients, per_client):
 
     ``per_second`` counts acks. For the kit, ``settled_per_second`` counts the same deliveries until the
     last of them is verified and signalled too (the floor with a Cyclr GET verifies before its ack); the next burst
-    starts only then, so no floor is measured beside the kit's verifications.
+    starts only then, so no floor is measured beside the kit's verifications. ``cpu_ms_per_delivery``: the server's
+    CPU time over the burst (until settled, for the kit) per delivery: one process, so what bounds its throughput.
     """
     errors = {}
     done = 0
@@ -359,6 +365,7 @@ async def throughput(client, target, pool, clients, per_client):
                 done += 1
 
     work = [[pool.pop() for _ in range(per_client)] for _ in range(clients)]
+    cpu = client.server.cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(one_client(items) for items in work))
     elapsed = time.perf_counter() - started
@@ -367,6 +374,8 @@ async def throughput(client, target, pool, clients, per_client):
         if not await asyncio.to_thread(wait_settled, [launch_id for items in work for _, launch_id, _ in items]):
             count_error(errors, "unsettled")
         out["settled_per_second"] = round(done / (time.perf_counter() - started), 2)
+    if done:
+        out["cpu_ms_per_delivery"] = round((client.server.cpu_seconds() - cpu) * 1000 / done, 2)
     return out
 
 

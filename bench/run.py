@@ -126,6 +126,11 @@ def install_cost_figures(concurrency, idle):
                     lambda r, c=clients: g(r, "throughput", c, "kit", "settled_per_second"),
                     lambda r, c=clients: g(r, "throughput", c, "floor_get", "per_second"), "/s", "≥ 0.6×",
                     lambda x: x >= 0.6))
+        out.append((f"Server CPU per delivery at {clients} clients (daphne's user + system time over the burst, the kit's "
+                    "until every delivery is verified and signalled), kit vs parse + Cyclr GET per cycle + INSERT + ack",
+                    lambda r, c=clients: g(r, "throughput", c, "kit", "cpu_ms_per_delivery"),
+                    lambda r, c=clients: g(r, "throughput", c, "floor_get", "cpu_ms_per_delivery"), "ms", "(context)",
+                    None))
     out += [
         ("Statements per settlement (`settle_launch` of a one-cycle install alone, in the driver: verdict, "
          "installation records, signal with the example host's receiver; COMMIT, and on PostgreSQL BEGIN, not counted)",

@@ -74,6 +74,18 @@ def test_the_statements_per_settlement_are_counted_and_the_old_targets_are_conte
     assert context and all(row["target"] == "(context)" for row in context)
 
 
+def test_the_servers_cpu_per_delivery_is_context_beside_the_cost_per_install():
+    measured = run(1, 1)
+    for clients in ("50", "200"):
+        measured["throughput"][clients]["kit"]["cpu_ms_per_delivery"] = 30.0
+        measured["throughput"][clients]["floor_get"]["cpu_ms_per_delivery"] = 10.0
+    cpu = [row for name, row in rows_of(measured).items() if name.startswith("Server CPU per delivery at 50 clients")]
+    assert len(cpu) == 1 and cpu[0]["ratio"]["median"] == 3 and cpu[0]["met"] is None
+    assert cpu[0]["target"] == "(context)"
+    # A run from before the figure was measured shows a dash, judged by nothing.
+    assert all(row["kit"] is None for name, row in rows_of(run(1, 1)).items() if name.startswith("Server CPU"))
+
+
 def test_dropped_handshakes_count_against_the_zero_target():
     dropped = run(1, 1)
     dropped["throughput"]["200"]["kit"]["errors"] = {"handshake_InvalidMessage": 3, "error:conflict": 1}

@@ -10,10 +10,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import timezone as dt_timezone
 from itertools import chain
 from urllib.parse import quote
 
 import requests
+from django.utils.dateparse import parse_datetime
+from django.utils.timezone import is_naive
 
 from .conf import proxy_settings
 from .exceptions import CyclrAPIError
@@ -85,7 +88,19 @@ def account_not_found(account, exc):
 class MarketplaceURL:
     url: str
     account_id: str
-    expires_at: str
+    expires_at: str  # Cyclr's ExpiresAtUtc, as it wrote it ("" if it did not)
+
+    def expires(self):
+        """When Cyclr says the URL expires (``ExpiresAtUtc``, an aware datetime), or None if it did not say so readably.
+
+        ISO 8601, in UTC whether or not it carries a ``Z`` or an offset (docs/cyclr-api.md)."""
+        try:
+            moment = parse_datetime(self.expires_at)
+        except (TypeError, ValueError):
+            return None
+        if moment is None:
+            return None
+        return moment.replace(tzinfo=dt_timezone.utc) if is_naive(moment) else moment
 
 
 class CyclrClient:

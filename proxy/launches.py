@@ -97,6 +97,7 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_ur
     anything is minted or written. ``preset`` names a LAUNCH preset (``CYCLR_PROXY["LAUNCHES"]``):
     the URL is then minted with Cyclr's LAUNCH call, which installs the templates its tags choose.
     ``lifetime``: seconds until the launch expires (default ``LAUNCH_TTL``; a pre-mint's is shorter, ``proxy.premint``).
+    When Cyclr says the URL expires (``ExpiresAtUtc``) is ``launch.url_expires_at``, not stored (None if it did not say).
     """
     if next_url:
         check_next_url(request, next_url, mode)
@@ -125,7 +126,7 @@ def open_launch(request, *, mode=Launch.Mode.POPUP, marketplace_id=None, next_ur
     minted = _mint(launch, account, options, **common)
     apply_minted(launch, minted)
     launch.save(force_insert=True)
-    launch.nonce = nonce
+    launch.nonce, launch.url_expires_at = nonce, minted.expires()
     return launch, minted.url
 
 

@@ -10,9 +10,11 @@ the button, a touch, its focus) or when the page loads ("load"), naming it with 
 What binds a launch is unchanged (docs/security.md): the launch row is the signed-in person's, for the account the
 resolver names, made and counted (``limits.LAUNCHES``) when it is minted; the browser only names it back, and
 ``claim`` takes it only for the same person and account, once, while it is fresh. Cyclr's URL works for five
-minutes and once (docs/cyclr-api.md): a pre-mint is offered for ``PREMINT_TTL`` seconds, then its launch expires
-unopened (nothing can post a result for it: no window ever had its URL) and a click mints anew.
+minutes and once (docs/cyclr-api.md): a pre-mint is offered for ``PREMINT_TTL`` seconds, or less where Cyclr's
+``ExpiresAtUtc`` leaves less (``offer_seconds``), then its launch expires unopened (nothing can post a result for
+it: no window ever had its URL) and a click mints anew.
 """
+import logging
 import re
 import time
 import uuid
@@ -32,6 +34,10 @@ CHOICES = (None, "intent", "load")
 # Seconds a pre-mint is offered: Cyclr's URL lasts 300, and the last minute is left for the click, the proxy
 # page and the frame's load (hostkit.js offers it for 200 s from its request, so never past this).
 PREMINT_TTL = 240
+# Seconds of a URL's life kept back for the click, the proxy page and the frame's load, where Cyclr says when it expires.
+LOAD_MARGIN = 60
+
+logger = logging.getLogger(__name__)
 
 
 # A ticket names a pre-mint before its launch exists: the page's own random name for it, in the person's own
@@ -54,23 +60,48 @@ def begin(request, ticket) -> bool:
     return limits_cache().add(ticket_key(request.user, ticket), PENDING, WAIT * 2)
 
 
-def premint(request, ticket, *, mode, marketplace_id=None, preset=""):
-    """Open a launch for the request's user as ``proxy:launch`` would, and keep its URL for ``ticket``; the launch.
+def offer_seconds(expires_at, now):
+    """Seconds a URL that Cyclr says expires at ``expires_at`` (None: it did not say) may be offered from ``now``:
+    ``PREMINT_TTL`` at most, and ``LOAD_MARGIN`` short of its expiry; 0 for a URL that leaves no time to offer it."""
+    if expires_at is None:
+        return PREMINT_TTL
+    try:
+        left = (expires_at - now).total_seconds()
+    except (OverflowError, TypeError):
+        return PREMINT_TTL
+    return max(0, min(PREMINT_TTL, int(left) - LOAD_MARGIN))
 
-    Counted by the launches limit (``RateLimited``). The launch expires after ``PREMINT_TTL`` unless claimed. Errors
-    as ``open_launch``'s. On any error the ticket is let go, so a click waiting on it mints itself.
+
+def premint(request, ticket, *, mode, marketplace_id=None, preset=""):
+    """Open a launch for the request's user as ``proxy:launch`` would, and keep its URL for ``ticket``; ``(launch,
+    seconds it is offered)``.
+
+    Counted by the launches limit (``RateLimited``). The launch expires after ``PREMINT_TTL`` (or the shorter time
+    Cyclr's ``ExpiresAtUtc`` leaves, ``offer_seconds``) unless claimed; a URL with no time left is not offered, and the
+    click mints anew. Errors as ``open_launch``'s. On any error the ticket is let go, so a click waiting on it mints itself.
     """
     cache = limits_cache()
+    lifetime = min(PREMINT_TTL, proxy_settings.LAUNCH_TTL)
     try:
         limits.count(limits.LAUNCHES, request.user)
-        launch, url = open_launch(request, mode=mode, marketplace_id=marketplace_id, preset=preset,
-                                  lifetime=min(PREMINT_TTL, proxy_settings.LAUNCH_TTL))
+        launch, url = open_launch(request, mode=mode, marketplace_id=marketplace_id, preset=preset, lifetime=lifetime)
     except BaseException:
         cache.set(ticket_key(request.user, ticket), CLICKED, PREMINT_TTL)
         raise
-    cache.set(premint_key(launch.id), url, PREMINT_TTL)
+    offer = min(lifetime, offer_seconds(launch.url_expires_at, launch.created_at))
+    if offer < lifetime:
+        # Cyclr's URL expires sooner than a pre-mint is kept: the launch expires with its offer, so that no
+        # notification is bound to a launch no window can open (proxy.launches.newest_open_launch).
+        launch.expires_at = launch.created_at + timedelta(seconds=offer)
+        Launch.objects.filter(pk=launch.pk).update(expires_at=launch.expires_at)
+    if offer:
+        cache.set(premint_key(launch.id), url, offer)
+    else:
+        logger.warning("Cyclr's URL for launch %s expires at %s, less than %s s from now by this server's clock: it is "
+                       "not offered before the click, which mints anew. Is this server's clock right?",
+                       launch.pk, launch.url_expires_at, LOAD_MARGIN)
     cache.set(ticket_key(request.user, ticket), str(launch.id), PREMINT_TTL)
-    return launch
+    return launch, offer
 
 
 def claim_ticket(request, ticket):

@@ -190,7 +190,7 @@ def premint_view(request):
     if not premint.begin(request, ticket):
         return json_error(LaunchRejected("premint_taken"))
     try:
-        launch = premint.premint(request, ticket, mode=request.GET.get("mode", Launch.Mode.POPUP),
+        launch, offered_for = premint.premint(request, ticket, mode=request.GET.get("mode", Launch.Mode.POPUP),
                                  marketplace_id=int(request.GET.get("marketplace") or 0) or None,
                                  preset=request.GET.get("launch") or "")
     except RateLimited as exc:
@@ -203,7 +203,7 @@ def premint_view(request):
     query = request.GET.copy()
     query["premint"] = ticket
     return JsonResponse({"launch": str(launch.id), "url": f"{reverse('proxy:launch')}?{query.urlencode()}",
-                         "expires_in": premint.PREMINT_TTL})
+                         "expires_in": offered_for})
 
 
 def premint_refusal(request):

@@ -355,3 +355,61 @@ def test_a_malformed_ticket_is_refused(cyclr, user, ticket):
     response = logged_in(user).post(PREMINT_URL, headers={"X-Premint": ticket})
     assert response.status_code == 400 and response.json()["code"] == "malformed"
     assert not Launch.objects.exists() and cyclr.marketplace_requests == []
+
+
+# --- Cyclr's ExpiresAtUtc: a URL is never offered past what Cyclr says it lives --------------------------------
+
+
+def test_a_url_cyclr_says_expires_sooner_is_offered_that_much_less(cyclr, user, monkeypatch):
+    monkeypatch.setattr(cyclr.state, "marketplace_url_ttl", 150)  # Cyclr's docs say 300 s: this one lives 150
+    client = logged_in(user)
+    before = timezone.now()
+    answer = premint_for(client).json()
+    offered = 150 - premint.LOAD_MARGIN
+    assert offered - 2 <= answer["expires_in"] <= offered  # the fake's clock and ours read a moment apart
+    launch = Launch.objects.get()
+    # The launch expires with its offer: no notification is bound to a launch no window can open.
+    assert before + timedelta(seconds=offered - 2) <= launch.expires_at <= timezone.now() + timedelta(seconds=offered)
+    page = client.get(answer["url"])  # while offered, the click takes it as any pre-mint
+    assert str(page.context["launch"].pk) == answer["launch"] and len(cyclr.marketplace_requests) == 1
+
+
+def test_a_url_with_no_time_left_is_not_offered_and_the_click_mints_anew(cyclr, user, monkeypatch, caplog):
+    monkeypatch.setattr(cyclr.state, "marketplace_url_ttl", premint.LOAD_MARGIN)  # nothing left for the click
+    client = logged_in(user)
+    answer = premint_for(client).json()
+    assert answer["expires_in"] == 0
+    assert not caches[proxy_settings.LIMITS_CACHE].get(premint_key(answer["launch"]))
+    assert "not offered before the click" in caplog.text and "clock" in caplog.text
+    unopened = Launch.objects.get(pk=answer["launch"])
+    assert unopened.expires_at <= timezone.now()  # expired at once: never bound to a notification
+
+    page = client.get(answer["url"])
+    assert page.status_code == 200 and str(page.context["launch"].pk) != answer["launch"]
+    assert len(cyclr.marketplace_requests) == 2  # the click minted its own URL
+
+
+@pytest.mark.parametrize("written, seconds", [
+    ("2026-12-07T12:05:00Z", 240), ("2026-12-07T12:05:00.1234567Z", 240), ("2026-12-07T12:05:00", 240),
+    ("2026-12-07T13:05:00+01:00", 240), ("2026-12-07T12:02:00Z", 60), ("2026-12-07T12:01:00Z", 0),
+    ("2026-12-07T11:00:00Z", 0), ("2030-01-01T00:00:00Z", premint.PREMINT_TTL),
+    ("", premint.PREMINT_TTL), ("soon", premint.PREMINT_TTL), ("2026-13-45T99:00:00Z", premint.PREMINT_TTL),
+])
+def test_the_offer_follows_what_cyclr_wrote_in_expires_at_utc(written, seconds):
+    from datetime import datetime, timezone as dt_timezone
+
+    from proxy.cyclr import MarketplaceURL
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=dt_timezone.utc)
+    minted = MarketplaceURL(url="https://x.example/", account_id="", expires_at=written)
+    assert premint.offer_seconds(minted.expires(), now) == seconds
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(written=st.one_of(st.text(max_size=40), st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+                         st.datetimes().map(lambda d: d.isoformat())))
+def test_any_expires_at_utc_gives_an_offer_within_bounds(written):
+    from proxy.cyclr import MarketplaceURL
+
+    offer = premint.offer_seconds(MarketplaceURL(url="", account_id="", expires_at=written).expires(), timezone.now())
+    assert isinstance(offer, int) and 0 <= offer <= premint.PREMINT_TTL

@@ -17,12 +17,14 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import requests
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
+from django.utils import timezone
 from django.utils.http import is_same_domain
 
 from .conf import proxy_settings
 from .cyclr import CyclrClient
 from .exceptions import CyclrAPIError
 from .origins import DEFAULT_PORTS, is_origin, origin_of
+from .premint import PREMINT_TTL, offer_seconds
 
 OK, WARNING, FAIL, SKIPPED = "ok", "warning", "fail", "skipped"
 STATUSES = (OK, WARNING, FAIL, SKIPPED)
@@ -364,6 +366,25 @@ def _check_token(report, client):
     return True
 
 
+# Seconds by which a minted URL's ExpiresAtUtc may fall short of Cyclr's 5 minutes before the check says so: the
+# call's own time, and clocks a little apart.
+CLOCK_TOLERANCE = 30
+
+
+def _short_expiry(minted):
+    """``(finding, fix)`` when the URL's ``ExpiresAtUtc`` leaves a pre-mint less than its usual offer by this server's
+    clock (``proxy.premint.offer_seconds``): Cyclr's URLs live shorter than 5 minutes, or the clocks disagree. Else None."""
+    expires = minted.expires()
+    offer = offer_seconds(expires, timezone.now())
+    if expires is None or offer >= PREMINT_TTL - CLOCK_TOLERANCE:
+        return None
+    left = int((expires - timezone.now()).total_seconds())
+    return (f"Its ExpiresAtUtc ({minted.expires_at}) is {left} s from now by this server's clock, not about 300: "
+            f"a pre-minted URL is offered {offer} s{' (none: every click mints)' if not offer else ''}.",
+            "Check this server's clock (NTP): Cyclr's URLs live 5 minutes (Deploy Marketplace). If the clock is right, "
+            "Cyclr's URLs live shorter here, and pre-minting offers them accordingly.")
+
+
 def _lookup_account(client, account_api_id):
     """``GET /v1.0/accounts/{api id}``: the account, None if Cyclr says 404, "" if it could not tell."""
     try:
@@ -394,13 +415,17 @@ def _check_mint(report, client, account_api_id):
     report.origin = origin_of(minted.url)
     shown = _shown(minted.url)
     after = before if isinstance(before, dict) else _lookup_account(client, account_api_id)
+    expiry = _short_expiry(minted)
     if before is None and isinstance(after, dict):  # not found before the mint, found after: the mint made it
         report.add("marketplace_url", WARNING,
                    f"Cyclr minted a Marketplace URL ({shown}, left unused: it expires in 5 minutes), and it had no "
                    f"account with API id {account_api_id!r} before (GET /v1.0/accounts/{{id}} answered 404), so it "
-                   "created one.",
+                   "created one." + (f" {expiry[0]}" if expiry else ""),
                    "If that id was a typo, delete the new account in the Cyclr console (Accounts); next time pass "
-                   "the API id of an existing account.")
+                   "the API id of an existing account." + (f" {expiry[1]}" if expiry else ""))
+    elif expiry:
+        report.add("marketplace_url", WARNING, f"Cyclr minted a Marketplace URL ({shown}), left unused. {expiry[0]}",
+                   expiry[1])
     else:
         report.add("marketplace_url", OK,
                    f"Cyclr minted a Marketplace URL ({shown}), left unused: it expires in 5 minutes.")

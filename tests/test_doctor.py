@@ -7,6 +7,7 @@ name each one and what to set. Framing headers are parsed in unit tests, and rea
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -93,6 +94,23 @@ def test_an_existing_account_is_not_reported_as_created(fake):
     assert report.get("marketplace_url").status == "ok"
     assert "created" not in report.get("marketplace_url").message
     assert set(fake.accounts) == {ACCOUNT}
+
+
+@pytest.mark.parametrize("fake", [{"marketplace_url_ttl": 120}], indirect=True)
+def test_a_url_that_expires_well_before_five_minutes_is_a_warning_naming_the_clock(fake):
+    CyclrClient().mint_marketplace_url(ACCOUNT, marketplace_id=1, complete_parameter="setup")  # not a new account
+    check = run_checks(ACCOUNT).get("marketplace_url")
+    assert check.status == "warning"
+    assert "ExpiresAtUtc" in check.message
+    assert re.search(r"is 11[89] s from now .* offered 5[89] s\.", check.message)  # 120 s, a minute kept back
+    assert "clock" in check.fix
+
+
+@pytest.mark.parametrize("fake", [{"marketplace_url_ttl": 30}], indirect=True)
+def test_a_url_with_no_time_for_a_premint_says_every_click_mints(fake):
+    check = run_checks(ACCOUNT).get("marketplace_url")
+    assert check.status == "warning" and "created" in check.message  # the new account's finding stays
+    assert "none: every click mints" in check.message and "clock" in check.fix
 
 
 # (account_ids, account_header) -> (account_id says, account_header status, fix names)

@@ -270,19 +270,19 @@ from this run, say so.
   its floor, 0.93x, a sign of the bias). So every ratio published before these runs flattered the kit, the
   1.84x socket ack of commit 3a84144 among them: against floors measured alone, that code's ack was 3-4x.
   Absolute times also vary by day on this machine (its floors by up to 1.5x): read ratios of one run.
-- **This run against the ones before it.** This run (2026-12-07 20:55 UTC, commit 732922f, load 0.92 before) is the
-  second full run of this session's machine, a new one of the same kind. The first, 26 minutes before it (commit
-  6edae14), had everything but the last change: time to truth 1.07x / 1.10x (SQLite / PostgreSQL), HTTP fallback
-  1.64x / 1.65x, click to Marketplace 1.21x / 1.27x, cost per install 0.35x / 0.26x. The full run before this
-  session (17:38 UTC, commit d139c24, another machine of the kind) had 1.10x / 1.18x, 1.44x / 1.60x, 1.26x / 1.25x
-  and 0.41x / 0.23x. What changed in the kit since that one: the launch socket asks Cyclr ahead (`proxy.ahead`,
-  below), which brought time to truth under its target on both databases; a held settlement finds the server's loop
-  as it starts, after the door's answer, not while the door answers (below, HTTP fallback); the Redis layer's pool
-  has room for a burst of handshakes, and the events socket refuses with a code when its group cannot be joined
-  (below, Handshakes). The HTTP door's code was otherwise the same in all three runs; its floors moved between them
-  (4.2-5.7 ms p50 in this session, 5.0-7.0 in the run before), and with them the ratio. The targets are judged on
-  this run, as the document states; the run of 2026-12-07 13:51 UTC (commit edc8df4) was on a slower machine, whose
-  floors took about twice as long (its time to truth 1.16x / 1.20x).
+- **This run against the ones before it.** This run (2026-12-07 23:57 UTC, commit 62ba8b9, load 0.92 before) is the
+  first full run on this session's machine, another of the same kind, and a slower one: its floors took longer
+  (the HTTP floor's p50 10.3 / 8.2 ms, SQLite / PostgreSQL, against 5.5 / 5.2; the verifying floor's throughput
+  73-97 / 131-136 deliveries a second, against 132-145 / 164-166), and the whole run took 588 s of its 600. Against
+  the run before it (2026-12-07 20:55 UTC, commit 732922f, another machine): time to truth 1.10x / 1.135x (then
+  1.08x / 1.11x), HTTP fallback 1.42x / 1.60x (1.51x / 1.61x), click to Marketplace 1.21x / 1.35x (1.23x / 1.27x),
+  cost per install 0.40x / 0.26x at 50 clients (0.35x / 0.26x). Since 732922f the kit changed on the measured paths
+  only where it costs nothing measurable (the proxy page's two template comments no longer rendered as text; a
+  pre-mint's offer bounded by Cyclr's `ExpiresAtUtc`, one subtraction), and elsewhere not at all (`proxy:status` in
+  one statement, the doctor's check of `ExpiresAtUtc`, the benchmark's new row of CPU per delivery), so the
+  differences are the machines' and the runs' noise: the HTTP
+  door's ratio moves with its floor, and the click's spread inside this run is 1.14-1.49x on PostgreSQL. The
+  targets are judged on this run, as the document states.
 - **Time to truth (1.15x, and flat in cycles).** After the ack the kit verifies with Cyclr and pushes the
   verdict: with Cyclr 150 ms away, that round trip is most of the time, so the figure first counts how many
   round trips the kit waits. The kit asks about every claimed cycle in one round (`CyclrClient.get_cycles`: up
@@ -315,7 +315,8 @@ from this run, say so.
   milliseconds in 165 are within a quick run's spread: the full run's medians are the figures to read. Since
   issue 21 a round's calls also leave on threads the process keeps (`proxy.cyclr.round_threads`), not on
   threads started for each verification: about 0.4 ms less for three cycles, measured in process.
-  Since this session the target is met on PostgreSQL too (1.11x, where the run before had 1.18x), by asking
+  Since the session of 2026-12-07 17:00-21:00 UTC the target is met on PostgreSQL too (1.11x in its run, where the
+  run before had 1.18x; 1.135x in this one), by asking
   Cyclr ahead: the launch socket starts the settlement's round of calls as the frame arrives, in a kept thread
   (`proxy.ahead.ask`), and the settlement takes its answers (`proxy.ahead.take`) instead of asking after the
   ack. The session re-check, the arrival's transaction, the ack and the settlement's start (8-10 ms of round
@@ -324,7 +325,7 @@ from this run, say so.
   asked earlier, and never more: once per launch in 30 s, only for a claim the settlement would ask about, only
   with the in-process settlement (docs/settling.md, "Cyclr asked ahead"). What follows is the timeline that led
   there, measured before the change. Before it the kit took 15 ms longer on PostgreSQL than on SQLite, where its
-  floor takes 2 ms longer. A timeline of single deliveries on this session's machine (2026-12-07 17:00-17:20 UTC, quick
+  floor takes 2 ms longer. A timeline of single deliveries on that session's machine (2026-12-07 17:00-17:20 UTC, quick
   PostgreSQL passes apart from this run, 6-21 deliveries of three cycles, timestamps from a temporary patch that
   is not in the code; medians, ms from the send) puts the difference in the round trips, each 0.3-0.7 ms there
   against 0.05 on SQLite: the session re-check 1.3-1.5; the arrival's transaction 5-6.5 (the launch locked and
@@ -334,7 +335,7 @@ from this run, say so.
   records 5.3: their row found and locked 2.1, whether a cycle of theirs runs 0.55, the cycles read and
   inserted 1.65, the row's update and the savepoint's release 1.3); the example host's receiver 1; the push
   through Redis to the events socket 2.4-2.9; that socket's session re-check about 2.7; 180-187 ms in all,
-  where the floor's is 159. Two changes of this session shortened it: the verdict claims its own signal in the
+  where the floor's is 159. Two changes of that session shortened it: the verdict claims its own signal in the
   `UPDATE` that settles the launch (`proxy.settle.settle_launch`; the claim was an `UPDATE` of its own after the
   commit, about 1 ms), and the arrival's two facts are written-out `EXISTS` subqueries (about 0.5 ms of the ORM's
   compiling). Weighed and not done, each for what it would cost: pushing to the user's group and the launch's
@@ -354,8 +355,8 @@ from this run, say so.
   number of cores the settlement competes with the acks; `TASK_BACKEND` naming a `db_worker` queue moves it to
   another process (there the kit keeps one push loop per process, `proxy.push.push_loop`).
   Issue 21 cut the settlement from 24 statements to 15 on SQLite, 21 to 13 on PostgreSQL (one-cycle installs):
-  the signal's claim in one conditional `UPDATE` instead of a transaction of four statements, then (this
-  session) in the verdict's own `UPDATE` with no statement of its own, the settled
+  the signal's claim in one conditional `UPDATE` instead of a transaction of four statements, then (since
+  2026-12-07) in the verdict's own `UPDATE` with no statement of its own, the settled
   launch not read again, the verdict writing only its fields, the installation read and locked at once, its
   cycles read in one query and inserted in one, and the example host's receiver one `INSERT ... ON CONFLICT DO
   UPDATE` instead of `update_or_create`'s transaction, read and savepoint. Measured apart from this run
@@ -381,6 +382,19 @@ from this run, say so.
   0.26-0.38x). Two costs of the benchmark's setting fall on kit and floor alike and are left as they are: the
   fake Cyclr answers in HTTP/1.0, so every Cyclr call opens a TCP connection (about 1 ms of Python here), and
   `requests` reads the proxy variables and `.netrc` from the environment on every call (about 1 ms more).
+  New in this run, the report shows the server's CPU per delivery beside the throughput (daphne's user and
+  system time over each burst, the kit's until every delivery is verified and signalled): in this run 32-33 ms
+  against the verifying floor's 10-13 on SQLite, 26-27 against 6.5-7 on PostgreSQL. The one server process is
+  CPU-bound in those bursts (one core busy through them, measured apart), so the throughput ratio is about the
+  inverse of this one: 0.6x would need the kit's CPU per install cut by about half. Where that CPU goes (yappi
+  with its CPU clock in the server, 300 deliveries at 50 clients on SQLite, apart from this run; shares of the
+  kit's total): the settlement 46% (the installation records 18% of it all), the frame's database call 29% (the
+  session re-check 10%, the arrival 19%), the handshake's launch check 9.5%, the round of Cyclr calls 14% (the
+  floor makes the same call, at the same cost), the rest the server's and Channels' own, which the floor pays
+  too. One of those shared costs is neither kit's nor floor's: for every handshake autobahn formats a debug line
+  of its settings (`pformat`) that daphne never prints, 5-6% of the samples with the GIL held (`py-spy --gil`),
+  kit and floor alike. Nothing in the kit's part stood out as waste; each share is a guarantee's statements and
+  the ORM's Python around them.
 - **HTTP fallback (1.5x).** Behind the same middleware as its floor, the kit's door runs the same
   `accept_result()` as the socket; against a one-`INSERT` floor, the transaction above is most of the gap:
   the kit's door adds its own Python to the request, 2-3 ms on the faster machine of the morning of
@@ -395,21 +409,24 @@ from this run, say so.
   Since 2026-12-07 the arrival reads whether this very claim was refused already, and whether a claimed cycle
   is another launch's, in the statement that locks the launch (`proxy.services.arrival_facts`): the door makes
   six statements where it made eight (session, user, then the arrival's four, `BEGIN` and `COMMIT` aside;
-  the floor makes three). Since this session those two facts are `EXISTS` subqueries written out in the
+  the floor makes three). Since 2026-12-07 those two facts are `EXISTS` subqueries written out in the
   tables' own names (`RawSQL` annotations of the same `select_for_update().get()`): compiling them through
   `Exists(OuterRef(...))` took 0.85 ms per arrival, against 0.30 ms now (the compiler alone, this machine). In
   the driver process (Django's test client, apart from this run, medians of 60-100) one kit delivery went from
   4.5 to 4.05 ms on SQLite and from 7.0 to 5.8 ms on PostgreSQL, its floor taking 1.7-1.8 and 2.7-2.9 ms. What is
   left on PostgreSQL is the arrival's round trips (`BEGIN`, the lock and read, three writes, `COMMIT`: six,
   against the floor's one `INSERT` in autocommit; 0.3-0.7 ms each in the server) and the ORM's Python around
-  them: 1.5x there would take dropping one of the writes' guarantees. Since this session a settlement the door holds
+  them: 1.5x there would take dropping one of the writes' guarantees. Since the afternoon of 2026-12-07 a
+  settlement the door holds
   finds the server's event loop (where its push must run, `proxy.push.server_loop`) as it starts, after Django's
   ASGI handler has sent the answer, where it used to find it inside the arrival's `on_commit`: from a sync view's
   thread that is a trip to the loop (`async_to_sync`), 0.13 ms on an idle loop and more on a busy one, and the
   answer waited for it. In quick SQLite passes, alternating with the commit before, the door's p50 went from 8.1-8.4
-  to 7.6-8.1 ms (PostgreSQL within its noise). This run has the door at 1.51x / 1.61x (its spread 1.48-1.53x on
-  SQLite), the first run of this session 1.64x / 1.65x with floors about 1 ms faster. Tried in quick passes of this
-  session and not kept: starting the settlement 20 ms after the door's answer instead of at once (1.39-1.43x against
+  to 7.6-8.1 ms (PostgreSQL within its noise). The run of 732922f had the door at 1.51x / 1.61x (its spread
+  1.48-1.53x on
+  SQLite), the run before it 1.64x / 1.65x with floors about 1 ms faster; this run has 1.42x / 1.60x, its floors 3-5 ms
+  slower than that run's. Tried in quick passes of that session and not kept: starting the settlement 20 ms after
+  the door's answer instead of at once (1.39-1.43x against
   1.41-1.48x: no difference).
   The p99 of
   30 samples per run is their slowest: on PostgreSQL one kit request per run near 55-67 ms in the run
@@ -421,25 +438,31 @@ from this run, say so.
   `gc.freeze()` after the application loads is the usual remedy for a server's long collections; it would
   change every figure of the process, kit's and floors' alike, and is not applied.
 - **Click to Marketplace (1.25x).** Pre-minting takes the mint out of the click; what is left is the proxy page,
-  which the floor does not load (its section above). Since this session the host page opens its events socket
+  which the floor does not load (its section above). Since 2026-12-07 the host page opens its events socket
   a second after the click (`hostkit.js`), not with it: that socket's handshake (the session, the user, the
   group) used to run in the server beside the proxy page's request. Its effect is within the runs' noise: the
-  proxy page's request to first byte took 16-21 ms in the runs of this session, as before. A timeline of the
-  server during quick PostgreSQL clicks (this session, apart from this run, timestamps from a temporary patch)
+  proxy page's request to first byte took 16-21 ms in the runs of that day, as before. A timeline of the
+  server during quick PostgreSQL clicks (2026-12-07, apart from this run, timestamps from a temporary patch)
   had the pre-mint's mint done about 5 ms before the click, and `proxy:launch?premint=` spend 7.3 ms in its view
   (the claim, a read and an update of the launch, 4.6; the page 2.7); over plain HTTP on an idle server the same
   request takes about 5 ms in all. The rest of the 16-21 ms is the machine's two cores shared at the click
   between Chromium opening the window, the driver and daphne. The page's parse (its last byte to
   `domInteractive`, 16-26 ms) is the browser's own. The target is met on one database and missed on the other,
-  and the other way round in the run before this session's (1.26x / 1.25x there, 1.23x / 1.27x here): with a
-  spread of 1.01-1.55x inside that run and 1.04-1.59x inside this one, these machines cannot tell 1.23x from 1.27x.
+  and the other way round: 1.26x / 1.25x in the run of d139c24, 1.23x / 1.27x in the run of 732922f. With a spread
+  of 1.01-1.55x inside the first and 1.04-1.59x inside the second, these machines cannot tell 1.23x from
+  1.27x. This run has 1.21x / 1.35x (spread 1.13-1.47x / 1.14-1.49x) and `PREMINT` "load" 1.22x / 1.24x. Tried in
+  this session and not kept: `proxy.min.js` written into the proxy page (a nonce'd inline script at its end)
+  instead of fetched by a deferred `<script src>`. In a full browser pass on each database (apart from this run)
+  the frame's navigation started 3-15 ms sooner, but the Marketplace's paint came no sooner on SQLite (247 ms
+  against 246) and 21 ms sooner on PostgreSQL (237 against 258), where "load", which it should help as much,
+  moved by 1 ms: within the spread, so not worth a second way of serving the script.
 - **Handshakes (zero failures).** The rows above count this run's. Earlier runs on a loaded machine lost
   some at 200 clients, floors included: every WebSocket connect runs `AuthMiddlewareStack`'s session and user
   lookups on Channels' one `database_sync_to_async` thread, and daphne drops a socket whose application has not accepted
   it within 5 s. The kit's own handshake work (`check_launch`) now runs in a pool thread; the session lookups
   are the host's middleware. An idle events socket that fails to open is named with its error in the errors
   line under each table; one of 2,000 failed on PostgreSQL in one run of 2026-12-06 before that was recorded,
-  and none in the runs made afterwards to find it. A quick pass of this session lost one of 100 on PostgreSQL
+  and none in the runs made afterwards to find it. A quick pass of 2026-12-07 lost one of 100 on PostgreSQL
   and named it: redis-py 8's connection pool stops at 100 connections and then raises ("Too many connections")
   instead of waiting, and the benchmark opens 100 idle sockets at a time, each taking a connection for a moment
   to join its group. The example host now gives the layer `max_connections` 1,000 (`REDIS_MAX_CONNECTIONS`,

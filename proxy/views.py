@@ -191,8 +191,8 @@ def premint_view(request):
         return json_error(LaunchRejected("premint_taken"))
     try:
         launch, offered_for = premint.premint(request, ticket, mode=request.GET.get("mode", Launch.Mode.POPUP),
-                                 marketplace_id=int(request.GET.get("marketplace") or 0) or None,
-                                 preset=request.GET.get("launch") or "")
+                                              marketplace_id=int(request.GET.get("marketplace") or 0) or None,
+                                              preset=request.GET.get("launch") or "")
     except RateLimited as exc:
         return rate_limited_response(exc)
     except ProxyError as exc:  # Cyclr's API failed, or the kit is misconfigured

@@ -374,11 +374,11 @@ CLOCK_TOLERANCE = 30
 def _short_expiry(minted):
     """``(finding, fix)`` when the URL's ``ExpiresAtUtc`` leaves a pre-mint less than its usual offer by this server's
     clock (``proxy.premint.offer_seconds``): Cyclr's URLs live shorter than 5 minutes, or the clocks disagree. Else None."""
-    expires = minted.expires()
-    offer = offer_seconds(expires, timezone.now())
-    if expires is None or offer >= PREMINT_TTL - CLOCK_TOLERANCE:
+    expires, now = minted.expires(), timezone.now()
+    offer = offer_seconds(expires, now)  # PREMINT_TTL where Cyclr did not say: no finding then
+    if offer >= PREMINT_TTL - CLOCK_TOLERANCE:
         return None
-    left = int((expires - timezone.now()).total_seconds())
+    left = int((expires - now).total_seconds())
     return (f"Its ExpiresAtUtc ({minted.expires_at}) is {left} s from now by this server's clock, not about 300: "
             f"a pre-minted URL is offered {offer} s{' (none: every click mints)' if not offer else ''}.",
             "Check this server's clock (NTP): Cyclr's URLs live 5 minutes (Deploy Marketplace). If the clock is right, "
